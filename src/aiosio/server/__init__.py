@@ -1,0 +1,1 @@
+"""The asyncio server: the engine, namespaces, sockets and broadcasts."""

@@ -1,0 +1,623 @@
+"""EngineServer: Engine.IO v4 sessions run under asyncio, behind either front door.
+
+The front doors (``aiosio.serve`` and ``aiosio.asgi``) turn HTTP requests and WebSocket
+messages into calls on :class:`EngineServer`; the engine answers through callbacks, so a
+long-poll or a WebSocket costs no task of its own. Everything a session sends in one loop
+iteration leaves in one write (corking): sending appends to the session's outbox and marks
+it dirty, and one ``call_soon`` per iteration flushes every dirty session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiosio.engineio.handshake import HTTPError, RequestError, check_request, error_body
+from aiosio.engineio.packets import SEPARATOR, encode_payload, open_payload
+from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
+from aiosio.exceptions import RemoteProtocolError
+from aiosio.websocket import binary_frame, text_frame
+
+__all__ = [
+    "EngineHandler",
+    "EngineServer",
+    "HTTPRequest",
+    "HTTPResponse",
+    "ServerSession",
+    "WebSocketTransport",
+    "Wire",
+]
+
+logger = logging.getLogger("aiosio.engine")
+
+_INF = float("inf")
+_TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+
+@dataclass(slots=True)
+class HTTPRequest:
+    """What the engine needs of an HTTP request; the front doors build it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    client: tuple[str, int] | None = None
+    scheme: str = "http"
+    raw_query: str = ""
+
+
+@dataclass(slots=True)
+class HTTPResponse:
+    """An HTTP answer for a front door to write."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class WebSocketTransport(Protocol):
+    """A WebSocket as a front door provides it."""
+
+    def send_items(self, items: list[object]) -> None:
+        """Write engine packets (str, bytes or :class:`Wire`), in order, as frames."""
+
+    def close(self, code: int = 1000) -> None:
+        """Close the WebSocket (close handshake, then the connection)."""
+
+    def buffered(self) -> int:
+        """Bytes written but not yet sent to the peer."""
+
+
+class EngineHandler(Protocol):
+    """What sits above the engine (the Socket.IO server)."""
+
+    def on_open(self, session: ServerSession, request: HTTPRequest) -> None: ...
+
+    def on_message(self, session: ServerSession, data: str | bytes) -> None: ...
+
+    def on_close(self, session: ServerSession, reason: str) -> None: ...
+
+
+class Wire:
+    """One encoded packet shared by every recipient of a broadcast.
+
+    The WebSocket frame is built once, on first use, and the same bytes object is then
+    written to every WebSocket recipient; polling recipients use ``data``.
+    """
+
+    __slots__ = ("_frame", "data")
+
+    def __init__(self, data: str | bytes) -> None:
+        self.data = data
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The whole WebSocket frame."""
+        frame = self._frame
+        if frame is None:
+            data = self.data
+            frame = self._frame = (
+                text_frame(data) if isinstance(data, str) else binary_frame(data)
+            )
+        return frame
+
+
+def frames_of(items: Iterable[object]) -> bytes:
+    """The WebSocket frames of queued packets, joined for one write."""
+    parts = []
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            parts.append(text_frame(item))  # type: ignore[arg-type]
+        elif kind is bytes:
+            parts.append(binary_frame(item))  # type: ignore[arg-type]
+        else:
+            parts.append(item.frame)  # type: ignore[attr-defined]
+    return b"".join(parts)
+
+
+def _payload_of(items: Iterable[object]) -> bytes:
+    return encode_payload(
+        item.data if type(item) is Wire else item  # type: ignore[attr-defined,misc]
+        for item in items
+    ).encode()
+
+
+class ServerSession(EngineSession):
+    """A server-side session with its I/O attachments."""
+
+    __slots__ = ("dirty", "engine", "owner", "poll", "timer", "upgrade_ws", "ws")
+
+    def __init__(self, engine: EngineServer, sid: str, transport: str, now: float) -> None:
+        super().__init__(
+            sid,
+            transport=transport,
+            now=now,
+            ping_interval=engine.ping_interval,
+            ping_timeout=engine.ping_timeout,
+            upgrade_timeout=engine.upgrade_timeout,
+        )
+        self.engine = engine
+        self.ws: WebSocketTransport | None = None
+        self.upgrade_ws: WebSocketTransport | None = None
+        self.poll: Callable[[HTTPResponse], None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.owner: Any = None
+        self.dirty = False
+
+    def write(self, item: object) -> None:
+        """Queue one encoded packet; it leaves with the next flush (this loop iteration)."""
+        if self.state is State.CLOSED:
+            return
+        self.outbox.append(item)
+        if not self.dirty:
+            self.dirty = True
+            self.engine.mark_dirty(self)
+
+    def close_transport(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
+        """Flush what is queued, then close the connection (server-initiated)."""
+        self.engine.close_session(self, reason)
+
+
+class EngineServer:
+    """All Engine.IO sessions of one server."""
+
+    def __init__(
+        self,
+        handler: EngineHandler,
+        *,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: str | Sequence[str] | None = None,
+        cors_credentials: bool = True,
+        cors_allowed_headers: Sequence[str] = (),
+        allow_request: Callable[[HTTPRequest], Any] | None = None,
+        cookie: str | Mapping[str, Any] | bool | None = None,
+        max_buffered_packets: int = 1000,
+    ) -> None:
+        self.handler = handler
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.upgrade_timeout = upgrade_timeout
+        self.max_http_buffer_size = max_http_buffer_size
+        self.transports = tuple(transports)
+        self.allow_upgrades = allow_upgrades
+        self.cors_allowed_origins = cors_allowed_origins
+        self.cors_credentials = cors_credentials
+        self.cors_allowed_headers = tuple(cors_allowed_headers)
+        self.allow_request = allow_request
+        self.cookie = cookie
+        self.max_buffered_packets = max_buffered_packets
+        self.max_buffered_bytes = 4 * max_http_buffer_size
+        self.sessions: dict[str, ServerSession] = {}
+        self._dirty: list[ServerSession] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
+    # -- flushing ---------------------------------------------------------------------
+
+    def mark_dirty(self, session: ServerSession) -> None:
+        """Schedule a flush of ``session`` at the end of this loop iteration."""
+        self._dirty.append(session)
+        if self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            session.dirty = False
+            if session.outbox and session.state is not State.CLOSED:
+                self._flush(session)
+
+    def _flush(self, session: ServerSession) -> None:
+        ws = session.ws
+        if ws is not None:
+            ws.send_items(session.take_outbox())
+            if ws.buffered() > self.max_buffered_bytes:
+                self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+            return
+        respond = session.poll
+        if respond is not None and session.state is State.OPEN:
+            session.poll = None
+            respond(self._poll_response(session.take_outbox()))
+        elif len(session.outbox) > self.max_buffered_packets:
+            self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+
+    def _poll_response(self, items: Iterable[object]) -> HTTPResponse:
+        return HTTPResponse(200, _payload_of(items), [("Content-Type", _TEXT_PLAIN)])
+
+    # -- timers -----------------------------------------------------------------------
+
+    def _schedule_timer(self, session: ServerSession) -> None:
+        when = session.get_timer()
+        if when != _INF:
+            session.timer = self.loop.call_at(when, self._on_timer, session, when)
+
+    def _on_timer(self, session: ServerSession, when: float) -> None:
+        session.timer = None
+        event = session.handle_timer(max(self.loop.time(), when))
+        if event is TimerEvent.PING:
+            self._flush(session)
+        elif event is TimerEvent.TIMED_OUT:
+            self._finish(session, flush=False)
+            return
+        elif event is TimerEvent.UPGRADE_EXPIRED:
+            ws, session.upgrade_ws = session.upgrade_ws, None
+            if ws is not None:
+                ws.close(1000)
+        self._schedule_timer(session)
+
+    # -- HTTP (handshake and long-polling) ---------------------------------------------
+
+    def cors_headers(self, request: HTTPRequest) -> list[tuple[str, str]]:
+        """CORS headers for a response; none unless ``cors_allowed_origins`` is set."""
+        allowed = self.cors_allowed_origins
+        origin = request.headers.get("origin")
+        if allowed is None or origin is None:
+            return []
+        if allowed != "*" and origin not in allowed:
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self.cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    def check_origin(self, request: HTTPRequest) -> HTTPError | None:
+        """Refuse a cross-origin request that ``cors_allowed_origins`` does not allow.
+
+        This guards WebSocket upgrades too (cross-site WebSocket hijacking).
+        """
+        allowed = self.cors_allowed_origins
+        origin = request.headers.get("origin")
+        if allowed is None or allowed == "*" or origin is None or origin in allowed:
+            return None
+        message = f"Origin {origin!r} is not allowed; add it to cors_allowed_origins"
+        return HTTPError(400, error_body(RequestError.BAD_REQUEST, message))
+
+    def _transport_of(self, sid: str) -> str | None:
+        session = self.sessions.get(sid)
+        return None if session is None else session.transport
+
+    def check(self, request: HTTPRequest, *, websocket: bool) -> HTTPError | None:
+        """The reference server's checks, then the origin check; None when all pass."""
+        code = check_request(
+            request.method,
+            request.query,
+            is_upgrade=websocket,
+            transports=self.transports,
+            session_transport=self._transport_of,
+        )
+        if code is not None:
+            return HTTPError.from_code(code)
+        return self.check_origin(request)
+
+    def handle_request(
+        self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]
+    ) -> Callable[[], None] | None:
+        """Answer a polling or handshake request through ``respond``.
+
+        Returns:
+            A callable for the front door to call if the client goes away before a deferred
+            answer (a held long-poll); None when the answer was given or is on its way.
+        """
+        extra = self.cors_headers(request)
+        if request.method == "OPTIONS" and extra:
+            headers = [*extra, ("Access-Control-Allow-Methods", "GET, POST, OPTIONS")]
+            wanted = request.headers.get("access-control-request-headers")
+            if wanted:
+                headers.append(("Access-Control-Allow-Headers", wanted))
+            respond(HTTPResponse(204, b"", headers))
+            return None
+        if extra:
+            inner = respond
+
+            def respond(response: HTTPResponse) -> None:
+                response.headers.extend(extra)
+                inner(response)
+
+        error = self.check(request, websocket=False)
+        if error is not None:
+            respond(_error_response(error))
+            return None
+        sid = request.query.get("sid")
+        if sid is None:
+            self._handshake(request, respond)
+            return None
+        session = self.sessions[sid]
+        if request.method == "GET":
+            return self._poll(session, respond)
+        if request.method == "POST":
+            respond(self._post(session, request))
+        else:
+            respond(_error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
+        return None
+
+    def _handshake(self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]) -> None:
+        allow = self.allow_request
+        if allow is None:
+            respond(self._open_polling(request))
+            return
+        verdict = allow(request)
+        if inspect.isawaitable(verdict):
+            self.spawn(self._handshake_async(request, verdict, respond))
+            return
+        respond(self._open_polling(request) if verdict else _forbidden())
+
+    async def _handshake_async(
+        self, request: HTTPRequest, verdict: Any, respond: Callable[[HTTPResponse], None]
+    ) -> None:
+        respond(self._open_polling(request) if await verdict else _forbidden())
+
+    def _open_polling(self, request: HTTPRequest) -> HTTPResponse:
+        session = self._new_session(request, "polling")
+        upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
+        body = self._open_packet(session, upgrades)
+        response = HTTPResponse(200, body.encode(), [("Content-Type", _TEXT_PLAIN)])
+        cookie = self._cookie(session.sid)
+        if cookie:
+            response.headers.append(("Set-Cookie", cookie))
+        self._opened(session, request)
+        return response
+
+    def _open_packet(self, session: ServerSession, upgrades: list[str]) -> str:
+        return open_payload(
+            session.sid,
+            upgrades=upgrades,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            max_payload=self.max_http_buffer_size,
+        )
+
+    def _new_session(self, request: HTTPRequest, transport: str) -> ServerSession:
+        sid = secrets.token_urlsafe(16)
+        session = ServerSession(self, sid, transport, self.loop.time())
+        self.sessions[sid] = session
+        self._schedule_timer(session)
+        return session
+
+    def _opened(self, session: ServerSession, request: HTTPRequest) -> None:
+        try:
+            self.handler.on_open(session, request)
+        except Exception:
+            logger.exception("on_open failed; closing the session")
+            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
+
+    def _cookie(self, sid: str) -> str | None:
+        option = self.cookie
+        if not option:
+            return None
+        settings: dict[str, Any] = {"name": "io", "path": "/", "httponly": True}
+        if isinstance(option, str):
+            settings["name"] = option
+        elif isinstance(option, Mapping):
+            settings.update(option)
+        parts = [f"{settings['name']}={sid}", f"Path={settings['path']}"]
+        if settings.get("httponly"):
+            parts.append("HttpOnly")
+        if settings.get("samesite"):
+            parts.append(f"SameSite={settings['samesite']}")
+        if settings.get("secure"):
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def _poll(
+        self, session: ServerSession, respond: Callable[[HTTPResponse], None]
+    ) -> Callable[[], None] | None:
+        if session.poll is not None:
+            # A second concurrent GET: refuse it, close the session, answer the first one.
+            respond(_error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
+            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
+            return None
+        if session.state is State.UPGRADING:
+            respond(self._poll_response(["6"]))
+            return None
+        if session.outbox:
+            respond(self._poll_response(session.take_outbox()))
+            return None
+        session.poll = respond
+
+        def abort() -> None:
+            if session.poll is respond:
+                session.poll = None
+                self.close_session(session, CloseReason.TRANSPORT_CLOSE, flush=False)
+
+        return abort
+
+    def _post(self, session: ServerSession, request: HTTPRequest) -> HTTPResponse:
+        body = request.body
+        if len(body) > self.max_http_buffer_size:
+            return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/octet-stream"):
+            self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
+            return _error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
+        else:
+            for part in text.split(SEPARATOR):
+                if not self._receive(session, part):
+                    break
+        return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
+
+    def _receive(self, session: ServerSession, data: str | bytes) -> bool:
+        """Feed one packet to the session; False once the session is closed."""
+        try:
+            message = session.receive(data)
+        except RemoteProtocolError as exc:
+            logger.debug("closing %s: %s", session.sid, exc)
+            self._finish(session, flush=False)
+            return False
+        if message is not None:
+            try:
+                self.handler.on_message(session, message)
+            except RemoteProtocolError as exc:
+                logger.debug("closing %s: %s", session.sid, exc)
+                self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
+                return False
+        elif session.state is State.CLOSED:
+            self._finish(session, flush=False)
+            return False
+        return session.state is not State.CLOSED
+
+    # -- WebSocket --------------------------------------------------------------------
+
+    def open_websocket(self, request: HTTPRequest, ws: WebSocketTransport) -> ServerSession | None:
+        """A checked WebSocket handshake has completed; return the session it serves.
+
+        Without a sid this opens a WebSocket-only session. With one, it is the upgrade of a
+        polling session; a second WebSocket for the same session is closed at once (None).
+        """
+        sid = request.query.get("sid")
+        if sid is None:
+            session = self._new_session(request, "websocket")
+            session.ws = ws
+            ws.send_items([self._open_packet(session, [])])
+            self._opened(session, request)
+            return session
+        session = self.sessions.get(sid)
+        if (
+            session is None
+            or session.upgrade_ws is not None
+            or session.transport != "polling"
+            or not self.allow_upgrades
+        ):
+            ws.close(1000)
+            return None
+        session.upgrade_ws = ws
+        return session
+
+    def websocket_message(
+        self, session: ServerSession, ws: WebSocketTransport, data: str | bytes
+    ) -> None:
+        """One WebSocket message arrived for ``session``."""
+        if session.ws is ws:
+            self._receive(session, data)
+        elif session.upgrade_ws is ws:
+            self._upgrade_step(session, ws, data)
+
+    def _upgrade_step(self, session: ServerSession, ws: WebSocketTransport, data: str | bytes) -> None:
+        if data == "2probe" and session.state is State.OPEN:
+            session.probe(self.loop.time())
+            ws.send_items(["3probe"])
+            respond = session.poll
+            if respond is not None:
+                session.poll = None
+                respond(self._poll_response(["6"]))
+            if session.timer is not None:
+                session.timer.cancel()
+            self._schedule_timer(session)
+        elif data == "5" and session.state is State.UPGRADING:
+            session.upgrade()
+            session.ws, session.upgrade_ws = ws, None
+            if session.outbox:
+                self._flush(session)
+        else:
+            session.abort_upgrade()
+            session.upgrade_ws = None
+            ws.close(1000)
+
+    def websocket_closed(self, session: ServerSession, ws: WebSocketTransport, *, error: bool = False) -> None:
+        """The WebSocket of ``session`` closed (or failed)."""
+        if session.upgrade_ws is ws:
+            session.upgrade_ws = None
+            session.abort_upgrade()
+        elif session.ws is ws and session.state is not State.CLOSED:
+            reason = CloseReason.TRANSPORT_ERROR if error else CloseReason.TRANSPORT_CLOSE
+            session.close(reason)
+            self._finish(session, flush=False)
+
+    def websocket_error(self, session: ServerSession, ws: WebSocketTransport, reason: str) -> None:
+        """The WebSocket broke the protocol (bad frame, too big): close with ``reason``."""
+        if session.ws is ws and session.state is not State.CLOSED:
+            session.close(reason)
+            self._finish(session, flush=False)
+        else:
+            self.websocket_closed(session, ws)
+
+    # -- closing ----------------------------------------------------------------------
+
+    def close_session(self, session: ServerSession, reason: str, *, flush: bool = True) -> None:
+        """Close a session from the server side, writing what is queued first."""
+        if session.state is State.CLOSED:
+            return
+        items = session.take_outbox() if flush else []
+        session.close(reason)
+        session.outbox = items
+        self._finish(session, flush=flush)
+
+    def _finish(self, session: ServerSession, *, flush: bool) -> None:
+        """Release everything of a closed session and tell the handler, exactly once."""
+        if self.sessions.pop(session.sid, None) is None:
+            return
+        if session.timer is not None:
+            session.timer.cancel()
+            session.timer = None
+        items = session.take_outbox() if flush else []
+        ws, session.ws = session.ws, None
+        if ws is not None:
+            if items:
+                ws.send_items(items)
+            ws.close(1000)
+        upgrade_ws, session.upgrade_ws = session.upgrade_ws, None
+        if upgrade_ws is not None:
+            upgrade_ws.close(1000)
+        respond, session.poll = session.poll, None
+        if respond is not None:
+            respond(self._poll_response([*items, "1"]))
+        reason = session.close_reason or CloseReason.TRANSPORT_CLOSE
+        try:
+            self.handler.on_close(session, reason)
+        except Exception:
+            logger.exception("on_close failed for %s", session.sid)
+
+    def spawn(self, coro: Any) -> None:
+        """Run a coroutine as a task owned by the engine (cancelled in :meth:`close`)."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Close every session ("server shutting down") and cancel the engine's tasks."""
+        for session in list(self.sessions.values()):
+            self.close_session(session, CloseReason.SERVER_SHUTTING_DOWN)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _error_response(error: HTTPError) -> HTTPResponse:
+    return HTTPResponse(error.status, error.body, [("Content-Type", error.content_type)])
+
+
+def _forbidden() -> HTTPResponse:
+    return _error_response(HTTPError.from_code(RequestError.FORBIDDEN))
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, for handshake timestamps."""
+    return int(time.time() * 1000)
