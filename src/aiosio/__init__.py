@@ -2,5 +2,33 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from aiosio.exceptions import (
+    AckTimeout,
+    AiosioError,
+    ConnectionError,
+    ConnectionRefused,
+    Disconnected,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
+from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.namespace import Namespace
+from aiosio.server.server import Server
+from aiosio.server.socket import Socket
+
+__all__ = [
+    "AckTimeout",
+    "AiosioError",
+    "BroadcastOperator",
+    "ConnectionError",
+    "ConnectionRefused",
+    "Disconnected",
+    "LocalProtocolError",
+    "Namespace",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Server",
+    "Socket",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""Event handlers, inspected once when they are registered (house style, rule 11).
+
+Socket.IO peers send any number of arguments; a Python function takes a fixed number. We
+read the signature once: extra arguments are dropped and missing ones are passed as None
+(as JavaScript passes ``undefined``), and a keyword-only parameter named ``ack`` asks for
+the acknowledgement callable. A handler is never called, caught on TypeError and retried.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["HandlerSpec", "ack_args", "inspect_handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    """A registered handler and how to call it."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    min_args: int
+    max_args: int | None  # None: takes *args
+    wants_ack: bool
+    once: bool = False
+
+    def call(self, args: list[Any] | tuple[Any, ...], ack: Any = None) -> Any:
+        """Call the handler with ``args`` fitted to its signature."""
+        count = len(args)
+        limit = self.max_args
+        if limit is not None and count > limit:
+            args = args[:limit]
+        elif count < self.min_args:
+            args = [*args, *([None] * (self.min_args - count))]
+        if self.wants_ack:
+            return self.fn(*args, ack=ack)
+        return self.fn(*args)
+
+
+def inspect_handler(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
+    """Read a handler's signature.
+
+    Raises:
+        TypeError: If ``fn`` is not callable or its signature cannot be read.
+    """
+    if not callable(fn):
+        raise TypeError(f"a handler must be callable, not {type(fn).__name__}")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot read the signature of {fn!r}") from exc
+    positional = 0
+    required = 0
+    variadic = False
+    wants_ack = False
+    for parameter in signature.parameters.values():
+        kind = parameter.kind
+        if kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+            if parameter.default is parameter.empty:
+                required += 1
+        elif kind is parameter.VAR_POSITIONAL:
+            variadic = True
+        elif kind is parameter.KEYWORD_ONLY and parameter.name == "ack":
+            wants_ack = True
+        elif kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            raise TypeError(f"handler {fn!r} has a required keyword-only parameter")
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
+    return HandlerSpec(
+        fn=fn,
+        is_async=is_async,
+        min_args=required,
+        max_args=None if variadic else positional,
+        wants_ack=wants_ack,
+        once=once,
+    )
+
+
+def ack_args(result: Any) -> list[Any]:
+    """A handler's return value as acknowledgement arguments.
+
+    None sends no argument, a tuple sends its items as several arguments, anything else
+    is the one argument.
+    """
+    if result is None:
+        return []
+    if type(result) is tuple:
+        return list(result)
+    return [result]

@@ -1,0 +1,158 @@
+"""The default adapter: rooms in memory, one server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiosio.adapters.base import Adapter, BroadcastOptions
+from aiosio.server.engine import Wire
+from aiosio.socketio.packets import Packet, encode
+
+if TYPE_CHECKING:
+    from aiosio.server.socket import RemoteSocket, Socket
+
+__all__ = ["InMemoryAdapter", "encode_wires"]
+
+
+def encode_wires(packet: Packet) -> list[Wire]:
+    """Encode a packet once into the Engine.IO packets every recipient gets.
+
+    Raises:
+        LocalProtocolError: When the data cannot be serialised.
+    """
+    text, attachments = encode(packet)
+    return [Wire("4" + text), *map(Wire, attachments)]
+
+
+class InMemoryAdapter(Adapter):
+    """Room membership of the local sockets of one namespace."""
+
+    def __init__(self, namespace: Any) -> None:
+        super().__init__(namespace)
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    # -- membership -------------------------------------------------------------------
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        mine = self.sids.get(sid)
+        if mine is None:
+            mine = self.sids[sid] = set()
+        for room in rooms:
+            if room in mine:
+                continue
+            mine.add(room)
+            members = self.rooms.get(room)
+            if members is None:
+                self.rooms[room] = {sid}
+                self.namespace.emit_local_event("create-room", room)
+            else:
+                members.add(sid)
+            self.namespace.emit_local_event("join-room", room, sid)
+
+    def delete(self, sid: str, room: str) -> None:
+        mine = self.sids.get(sid)
+        if mine is None or room not in mine:
+            return
+        mine.discard(room)
+        self._leave(sid, room)
+
+    def _leave(self, sid: str, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(sid)
+        self.namespace.emit_local_event("leave-room", room, sid)
+        if not members:
+            del self.rooms[room]
+            self.namespace.emit_local_event("delete-room", room)
+
+    def delete_all(self, sid: str) -> None:
+        mine = self.sids.pop(sid, None)
+        for room in mine or ():
+            self._leave(sid, room)
+
+    def socket_rooms(self, sid: str) -> set[str] | None:
+        return self.sids.get(sid)
+
+    def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
+        return {socket.id for socket in self._targets(BroadcastOptions(frozenset(rooms)))}
+
+    def _targets(self, options: BroadcastOptions) -> list[Socket]:
+        """The local sockets a broadcast reaches, each once."""
+        connected = self.namespace.sockets
+        rooms = options.rooms
+        if not rooms:
+            sids: Iterable[str] = connected.keys()
+        elif len(rooms) == 1:
+            (room,) = rooms
+            sids = self.rooms.get(room, ())
+        else:
+            union: set[str] = set()
+            for room in rooms:
+                union.update(self.rooms.get(room, ()))
+            sids = union
+        excluded = options.except_
+        if excluded:
+            skip: set[str] = set()
+            for room in excluded:
+                skip.update(self.rooms.get(room, ()))
+            return [connected[sid] for sid in sids if sid not in skip and sid in connected]
+        return [connected[sid] for sid in sids if sid in connected]
+
+    # -- operations -------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        self.local_broadcast(packet, options)
+
+    def local_broadcast(self, packet: Packet, options: BroadcastOptions) -> int:
+        """Write ``packet`` to every local recipient; return how many got it."""
+        wires = self.namespace.prepare_broadcast(packet)
+        targets = self._targets(options)
+        volatile = options.flags.volatile
+        for socket in targets:
+            socket.write_wires(wires, packet, volatile)
+        return len(targets)
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        on_count: Callable[..., None],
+        on_ack: Callable[[str, list[Any]], None],
+    ) -> None:
+        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+
+    def local_broadcast_with_ack(
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        on_count: Callable[..., None],
+        on_ack: Callable[[str, list[Any]], None],
+    ) -> None:
+        """Every local recipient gets the packet with its own ack id (per namespace)."""
+        targets = self._targets(options)
+        on_count(len(targets), [socket.id for socket in targets])
+        for socket in targets:
+            socket.emit_packet_with_ack(packet, on_ack)
+
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
+        return list(self._targets(options))
+
+    def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self._targets(options):
+            socket.join(rooms)
+
+    def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        for socket in self._targets(options):
+            for room in rooms:
+                socket.leave(room)
+
+    def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        for socket in self._targets(options):
+            socket.disconnect(close)
+
+    async def server_side_emit(self, args: list[Any], *, timeout: float | None = None) -> list[Any]:
+        # A cluster of one: no other server hears it, and with acks there are none to wait for.
+        return []

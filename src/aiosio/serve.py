@@ -1,0 +1,442 @@
+"""The standalone front door: HTTP/1.1 and WebSocket on asyncio Protocols.
+
+One :class:`HTTPConnection` per TCP connection parses requests with httptools (C, the
+parser uvicorn uses) and, after a WebSocket handshake, frames with :mod:`aiosio.websocket`.
+It owns no task: parsing and dispatch happen in ``data_received``, answers are written
+from callbacks, and deadlines are timer handles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import httptools
+
+from aiosio.engineio.handshake import HTTPError
+from aiosio.engineio.session import CloseReason
+from aiosio.server.engine import (
+    EngineServer,
+    HTTPRequest,
+    HTTPResponse,
+    ServerSession,
+    frames_of,
+)
+from aiosio.websocket import (
+    CloseCode,
+    FrameParser,
+    Opcode,
+    WebSocketError,
+    accept_key,
+    check_key,
+    close_frame,
+    encode_frame,
+)
+
+if TYPE_CHECKING:
+    from aiosio.server.router import Router
+
+__all__ = ["HTTPConnection", "Limits", "serve"]
+
+logger = logging.getLogger("aiosio.serve")
+
+
+class Limits:
+    """HTTP limits of the standalone server (LIMITS.md)."""
+
+    max_head = 16 * 1024
+    max_line = 8 * 1024
+    max_headers = 100
+    header_timeout = 20.0
+    body_timeout = 20.0
+    close_timeout = 5.0
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def encode_response(response: HTTPResponse, *, keep_alive: bool) -> bytes:
+    """The bytes of an HTTP/1.1 response."""
+    lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+    lines.extend(f"{name}: {value}" for name, value in response.headers)
+    lines.append(f"Content-Length: {len(response.body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    head = "\r\n".join(lines) + "\r\n\r\n"
+    return head.encode("latin-1") + response.body
+
+
+class _HeadTooLarge(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class HTTPConnection(asyncio.Protocol):
+    """One client connection: HTTP requests, then perhaps a WebSocket."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.engine: EngineServer = router.engine
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client: tuple[str, int] | None = None
+        # request being parsed
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._head_size = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._refused = False
+        # answers
+        self._queue: deque[HTTPRequest] = deque()
+        self._busy = False
+        self._dispatching = False
+        self._abort: Callable[[], None] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        # WebSocket
+        self.ws_parser: FrameParser | None = None
+        self.session: ServerSession | None = None
+        self._closing = False
+        self._discard = False
+        self._pending: bytearray | None = None  # WebSocket bytes held while authorizing
+
+    # -- connection -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client = (str(peer[0]), int(peer[1]))
+        self._arm(Limits.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Forget the transport first: whatever the engine does now (answer a poll, close
+        # the WebSocket) must not write to it or arm timers on it.
+        self.transport = None
+        self._closing = True
+        self._disarm()
+        self._queue.clear()
+        abort, self._abort = self._abort, None
+        if abort is not None:
+            abort()
+        session, self.session = self.session, None
+        if session is not None:
+            self.engine.websocket_closed(session, self, error=exc is not None)
+
+    def _arm(self, delay: float) -> None:
+        self._disarm()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.call_later(delay, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws_parser
+        if ws is not None:
+            self._ws_data(ws, data)
+            return
+        if self._discard:
+            if self._pending is not None:
+                self._pending += data
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            offset = upgrade.args[0] if upgrade.args else len(data)
+            self._upgrade(data[offset:])
+        except _HeadTooLarge as exc:
+            self._refuse(exc.status)
+        except httptools.HttpParserError:
+            self._refuse(400)
+
+    def _refuse(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+        """Answer and end the connection; unread input is discarded, not left to reset it."""
+        headers = [("Content-Type", content_type)]
+        self._refuse_with(HTTPResponse(status, body or _reason(status).encode(), headers))
+
+    def _refuse_with(self, response: HTTPResponse) -> None:
+        if self._discard or self.transport is None or self.transport.is_closing():
+            return
+        self._discard = True
+        self._write(encode_response(response, keep_alive=False))
+        self._shutdown()
+
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    # -- httptools callbacks ----------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._head_size = 0
+        self._body = []
+        self._body_size = 0
+        self._refused = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > Limits.max_line:
+            raise _HeadTooLarge(414)
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) + len(value) > Limits.max_line or len(self._headers) >= Limits.max_headers:
+            raise _HeadTooLarge(431)
+        self._count(len(name) + len(value))
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > Limits.max_head:
+            raise _HeadTooLarge(431)
+
+    def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade():
+            return  # data_received gets HttpParserUpgrade and takes it from there
+        self._arm(Limits.body_timeout)
+        length = self._headers.get("content-length")
+        if (
+            length is not None
+            and length.isdigit()
+            and int(length) > self.engine.max_http_buffer_size
+        ):
+            # Refused from the header alone: the body is never read (LIMITS.md).
+            self._too_large()
+
+    def on_body(self, body: bytes) -> None:
+        if self._refused:
+            return
+        self._body_size += len(body)
+        if self._body_size > self.engine.max_http_buffer_size:
+            self._too_large()
+            return
+        self._body.append(body)
+        self._arm(Limits.body_timeout)
+
+    def _too_large(self) -> None:
+        self._refused = True
+        self._body = []
+        self._refuse_with(self.router.too_large(self._request(b"")))
+
+    def on_message_complete(self) -> None:
+        # An upgrade request completes here too, before httptools raises
+        # HttpParserUpgrade: it is not an HTTP request for the router.
+        if self._refused or self.parser.should_upgrade():
+            return
+        self._disarm()
+        request = self._request(b"".join(self._body))
+        if self._busy:
+            self._queue.append(request)
+        else:
+            self._dispatch(request)
+
+    def _request(self, body: bytes) -> HTTPRequest:
+        url = httptools.parse_url(self._url)
+        raw_query = url.query.decode("latin-1") if url.query else ""
+        return HTTPRequest(
+            method=self.parser.get_method().decode("ascii"),
+            path=url.path.decode("latin-1") if url.path else "/",
+            query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+            headers=self._headers,
+            body=body,
+            client=self.client,
+            raw_query=raw_query,
+        )
+
+    # -- HTTP answers -----------------------------------------------------------------
+
+    def _dispatch(self, request: HTTPRequest) -> None:
+        """Answer ``request`` and then the pipelined ones, until one is deferred.
+
+        A loop, not recursion from :meth:`_respond`: an answer given at once must not
+        overwrite the abort callable of a deferred one that it dispatched.
+        """
+        while True:
+            self._busy = True
+            self._dispatching = True
+            abort = self.router.handle_http(request, self._respond)
+            self._dispatching = False
+            if self._busy:  # deferred: a held long-poll or an ASGI app at work
+                self._abort = abort
+                return
+            if self.transport is None or self._closing:
+                return
+            if not self._queue:
+                self._arm(Limits.header_timeout)  # idle keep-alive connection
+                return
+            request = self._queue.popleft()
+
+    def _respond(self, response: HTTPResponse) -> None:
+        if not self._busy:
+            return  # answered already (the engine answers each request once)
+        self._abort = None
+        self._busy = False
+        transport = self.transport
+        if transport is None:
+            return
+        keep_alive = self.parser.should_keep_alive() and not self._discard
+        self._write(encode_response(response, keep_alive=keep_alive))
+        if not keep_alive:
+            self._shutdown()
+            return
+        if self._dispatching:
+            return  # _dispatch goes on with the queue
+        if self._queue:
+            self._dispatch(self._queue.popleft())
+        else:
+            self._arm(Limits.header_timeout)
+
+    # -- WebSocket --------------------------------------------------------------------
+
+    def _upgrade(self, rest: bytes) -> None:
+        self._disarm()
+        request = self._request(b"")
+        headers = request.headers
+        key = headers.get("sec-websocket-key", "")
+        if (
+            headers.get("upgrade", "").lower() != "websocket"
+            or headers.get("sec-websocket-version") != "13"
+            or not check_key(key)
+            or self._busy  # an answer is still owed on this connection
+        ):
+            self._refuse(400, b"Bad WebSocket handshake")
+            return
+        if not self.router.is_engine_path(request.path):
+            self._refuse(404)
+            return
+        error = self.engine.check(request, websocket=True)
+        if error is not None:
+            self._refuse(error.status, error.body, error.content_type)
+            return
+        # Until allow_request has decided, bytes that come are kept for the WebSocket.
+        self._discard = True
+        self._pending = bytearray(rest)
+        self.engine.authorize(request, lambda refusal: self._accept(request, key, refusal))
+
+    def _accept(self, request: HTTPRequest, key: str, refusal: HTTPError | None) -> None:
+        rest, self._pending = bytes(self._pending or b""), None
+        self._discard = False
+        if self.transport is None:
+            return
+        if refusal is not None:
+            self._refuse(refusal.status, refusal.body, refusal.content_type)
+            return
+        self._write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept_key(key).encode()
+            + b"\r\n\r\n"
+        )
+        parser = self.ws_parser = FrameParser(max_message_size=self.engine.max_http_buffer_size)
+        self.session = self.engine.open_websocket(request, self)
+        if rest and self.session is not None:
+            self._ws_data(parser, rest)
+
+    def _ws_data(self, parser: FrameParser, data: bytes) -> None:
+        try:
+            messages = parser.feed(data)
+        except WebSocketError as exc:
+            self._ws_fail(exc.code)
+            return
+        engine = self.engine
+        for opcode, payload in messages:
+            session = self.session
+            if session is None:
+                return
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                engine.websocket_message(session, self, payload)
+            elif opcode is Opcode.PING:
+                self._write(encode_frame(Opcode.PONG, payload))  # type: ignore[arg-type]
+            elif opcode is Opcode.CLOSE:
+                self.close(CloseCode.NORMAL)
+                return
+
+    def _ws_fail(self, code: int) -> None:
+        session, self.session = self.session, None
+        self._write(close_frame(code))
+        self._closing = True  # the engine's own close() must not send a second frame
+        if session is not None:
+            reason = (
+                CloseReason.TRANSPORT_ERROR
+                if code != CloseCode.INVALID_DATA
+                else CloseReason.PARSE_ERROR
+            )
+            self.engine.websocket_error(session, self, reason)
+        self._shutdown()
+
+    def send_items(self, items: list[object]) -> None:
+        """Write engine packets as WebSocket frames, in one write."""
+        if not self._closing:
+            self._write(frames_of(items))
+
+    def buffered(self) -> int:
+        transport = self.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    def close(self, code: int = 1000) -> None:
+        """Start the close handshake; the connection ends when the peer answers or soon."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        session, self.session = self.session, None
+        self._write(close_frame(code))
+        if session is not None:
+            self.engine.websocket_closed(session, self)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._closing = True
+        transport = self.transport
+        if transport is None:
+            return
+        with contextlib.suppress(Exception):
+            transport.write_eof()
+        self._arm(Limits.close_timeout)
+
+    def eof_received(self) -> bool | None:
+        return False
+
+
+async def serve(
+    router: Router,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    *,
+    backlog: int = 2048,
+    reuse_port: bool = False,
+    ssl: Any = None,
+) -> asyncio.Server:
+    """Start listening; return the asyncio server (``close()`` it to stop accepting)."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: HTTPConnection(router),
+        host,
+        port,
+        backlog=backlog,
+        reuse_port=reuse_port,
+        ssl=ssl,
+    )

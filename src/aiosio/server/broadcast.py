@@ -1,0 +1,210 @@
+"""BroadcastOperator: an immutable choice of recipients and flags, then one operation.
+
+``io.to("a").except_("b").timeout(5)`` builds new operators; ``emit`` encodes the packet
+once and the adapter writes the same bytes to every recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.exceptions import AckTimeout
+from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
+
+if TYPE_CHECKING:
+    from aiosio.server.namespace import Namespace
+    from aiosio.server.socket import RemoteSocket, Socket
+
+__all__ = ["BroadcastOperator"]
+
+
+def _rooms(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
+    found: set[str] = set()
+    for room in rooms:
+        if isinstance(room, str):
+            found.add(room)
+        else:
+            found.update(room)
+    return found
+
+
+class BroadcastOperator:
+    """Who a broadcast reaches and how; every method returns a new operator."""
+
+    __slots__ = ("_nsp", "_options")
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        *,
+        rooms: frozenset[str] = frozenset(),
+        except_: frozenset[str] = frozenset(),
+        flags: BroadcastFlags | None = None,
+    ) -> None:
+        self._nsp = nsp
+        self._options = BroadcastOptions(rooms, except_, flags or BroadcastFlags())
+
+    def _derive(self, **changes: Any) -> BroadcastOperator:
+        options = replace(self._options, **changes)
+        return BroadcastOperator(
+            self._nsp, rooms=options.rooms, except_=options.except_, flags=options.flags
+        )
+
+    def _flag(self, **changes: Any) -> BroadcastOperator:
+        return self._derive(flags=replace(self._options.flags, **changes))
+
+    # -- choosing -----------------------------------------------------------------------
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Also reach the sockets in these rooms."""
+        return self._derive(rooms=self._options.rooms | _rooms(rooms))
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Leave out the sockets in these rooms (or with these ids)."""
+        return self._derive(except_=self._options.except_ | _rooms(rooms))
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Acknowledgements must come within ``seconds``."""
+        return self._flag(timeout=seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Drop the packet for recipients whose transport is not ready."""
+        return self._flag(volatile=True)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only this server's sockets (in a cluster)."""
+        return self._flag(local=True)
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return self._flag(compress=compress)
+
+    @property
+    def options(self) -> BroadcastOptions:
+        return self._options
+
+    # -- emitting -----------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event to every chosen socket, encoded once.
+
+        With ``callback``, every recipient is asked for an acknowledgement and the callback
+        gets ``(error, answers)`` once all answered or the timeout passed.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        packet = Packet(EVENT, self._nsp.name, [event, *args])
+        if callback is None:
+            self._nsp.adapter.broadcast(packet, self._options)
+            return
+        collector = _AckCollector(self._options.flags.timeout)
+        collector.future.add_done_callback(
+            lambda future: callback(future.exception(), collector.answers())
+        )
+        self._nsp.adapter.broadcast_with_ack(
+            packet, self._options, collector.add_count, collector.add_answer
+        )
+        collector.counted()
+
+    def send(self, *args: Any) -> None:
+        self.emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+        """Emit and gather every recipient's acknowledgement.
+
+        Returns:
+            A list of answers (each the first argument a client acknowledged with), or with
+            ``per_socket`` a dict from socket id to its full answer (a list), with an
+            :class:`AckTimeout` for each socket that did not answer in time.
+
+        Raises:
+            AckTimeout: Some recipients did not answer in time (not with ``per_socket``).
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        packet = Packet(EVENT, self._nsp.name, [event, *args])
+        collector = _AckCollector(self._options.flags.timeout)
+        self._nsp.adapter.broadcast_with_ack(
+            packet, self._options, collector.add_count, collector.add_answer
+        )
+        collector.counted()
+        try:
+            await collector.future
+        except AckTimeout:
+            if not per_socket:
+                raise
+        if per_socket:
+            return collector.per_socket()
+        return collector.answers()
+
+    # -- socket utilities -------------------------------------------------------------
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The chosen sockets, across the cluster."""
+        return await self._nsp.adapter.fetch_sockets(self._options)
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        """Make the chosen sockets join rooms."""
+        self._nsp.adapter.add_sockets(self._options, sorted(_rooms((rooms,))))
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        """Make the chosen sockets leave rooms."""
+        self._nsp.adapter.del_sockets(self._options, sorted(_rooms((rooms,))))
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the chosen sockets (with ``close``, their whole connections)."""
+        self._nsp.adapter.disconnect_sockets(self._options, close)
+
+
+class _AckCollector:
+    """Counts recipients (possibly reported by several servers) and their answers."""
+
+    def __init__(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.expected = 0
+        self.asked: list[str] = []
+        self.received: dict[str, list[Any] | None] = {}
+        self._counting = True
+        self._timer = None if timeout is None else loop.call_later(timeout, self._expire)
+
+    def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
+        """A server reports how many recipients it asked (the local one also names them)."""
+        self.expected += count
+        self.asked.extend(sids)
+
+    def add_answer(self, sid: str, answer: list[Any] | None) -> None:
+        self.received[sid] = answer
+        self._check()
+
+    def counted(self) -> None:
+        """Every server of this process has reported its count."""
+        self._counting = False
+        self._check()
+
+    def _check(self) -> None:
+        if not self._counting and len(self.received) >= self.expected and not self.future.done():
+            if self._timer is not None:
+                self._timer.cancel()
+            self.future.set_result(None)
+
+    def _expire(self) -> None:
+        if not self.future.done():
+            self.future.set_exception(AckTimeout("operation has timed out"))
+
+    def answers(self) -> list[Any]:
+        return [answer[0] if answer else None for answer in self.received.values() if answer is not None]
+
+    def per_socket(self) -> dict[str, Any]:
+        """Each socket's full answer, or AckTimeout where none came (or it disconnected)."""
+        results: dict[str, Any] = {sid: AckTimeout("no answer") for sid in self.asked}
+        for sid, answer in self.received.items():
+            results[sid] = AckTimeout("disconnected") if answer is None else answer
+        return results

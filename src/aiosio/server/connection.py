@@ -1,0 +1,188 @@
+"""Connection: one Engine.IO session seen by Socket.IO (the reference's ``Client``).
+
+It decodes packets (reassembling binary ones), routes them to the socket of their
+namespace, handles CONNECT, and closes the session if no namespace is joined within
+``connect_timeout``. Packets are handled in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from aiosio.engineio.session import State
+from aiosio.exceptions import RemoteProtocolError
+from aiosio.server.socket import Handshake, Socket
+from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Decoder, Packet, encode
+
+if TYPE_CHECKING:
+    from aiosio.server.engine import HTTPRequest, ServerSession
+    from aiosio.server.server import Server
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger("aiosio.connection")
+
+
+class Connection:
+    """The Socket.IO side of one Engine.IO session."""
+
+    __slots__ = ("_pending", "_timer", "decoder", "issued", "request", "server", "session", "sockets")
+
+    def __init__(self, server: Server, session: ServerSession, request: HTTPRequest) -> None:
+        self.server = server
+        self.session = session
+        self.request = request
+        self.issued = int(time.time() * 1000)
+        self.decoder = Decoder(
+            max_attachments=server.max_attachments,
+            max_depth=server.max_depth,
+            max_attachment_size=server.engine.max_http_buffer_size,
+        )
+        self.sockets: dict[str, Socket] = {}
+        self._pending: set[str] = set()
+        loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = loop.call_later(
+            server.connect_timeout, self._connect_expired
+        )
+
+    @property
+    def open(self) -> bool:
+        return self.session.state is not State.CLOSED
+
+    def writable(self) -> bool:
+        """Whether a packet written now leaves at once (volatile packets need this)."""
+        session = self.session
+        return session.ws is not None or session.poll is not None
+
+    def handshake(self, auth: dict[str, Any]) -> Handshake:
+        """The ``handshake`` of a socket created on this connection."""
+        request = self.request
+        headers = request.headers
+        client = request.client
+        return Handshake(
+            headers=headers,
+            time=formatdate(self.issued / 1000, usegmt=True),
+            address=client[0] if client else None,
+            xdomain="origin" in headers,
+            secure=request.scheme in ("https", "wss"),
+            issued=self.issued,
+            url=request.path + ("?" + request.raw_query if request.raw_query else ""),
+            query=request.query,
+            auth=auth,
+        )
+
+    # -- incoming -----------------------------------------------------------------------
+
+    def receive(self, data: str | bytes) -> None:
+        """One Engine.IO message.
+
+        Raises:
+            RemoteProtocolError: For a packet that breaks Socket.IO v5 (the engine then
+                closes the session with "parse error").
+        """
+        decoder = self.decoder
+        packet = decoder.receive_text(data) if type(data) is str else decoder.receive_binary(data)  # type: ignore[arg-type]
+        if packet is None:
+            return
+        socket = self.sockets.get(packet.namespace)
+        kind = packet.type
+        if socket is not None:
+            if kind is CONNECT or kind is CONNECT_ERROR:
+                self.close("forced server close")
+                return
+            socket.on_packet(packet)
+        elif kind is CONNECT and packet.namespace not in self._pending:
+            self._connect(packet.namespace, packet.data or {})
+        elif kind is DISCONNECT and packet.namespace in self._pending:
+            return
+        else:
+            raise RemoteProtocolError(f"{kind.name} for a namespace not joined")
+
+    def _connect(self, name: str, auth: dict[str, Any]) -> None:
+        if len(self.sockets) + len(self._pending) >= self.server.max_namespaces:
+            self.refuse(name, "Too many namespaces")
+            return
+        namespace = self.server.namespaces.get(name)
+        if namespace is not None:
+            self._pending.add(name)
+            namespace.add(self, auth)
+            return
+        self._pending.add(name)
+        self.spawn(self._connect_dynamic(name, auth))
+
+    async def _connect_dynamic(self, name: str, auth: dict[str, Any]) -> None:
+        namespace = await self.server.find_dynamic(name, auth)
+        if not self.open:
+            return
+        if namespace is None:
+            self._pending.discard(name)
+            self.refuse(name, "Invalid namespace")
+            return
+        namespace.add(self, auth)
+
+    def refuse(self, name: str, message: str, data: Any = None) -> None:
+        """Answer a CONNECT with CONNECT_ERROR (the connection stays open)."""
+        self._pending.discard(name)
+        payload: dict[str, Any] = {"message": message}
+        if data is not None:
+            payload["data"] = data
+        self.write_packet(Packet(CONNECT_ERROR, name, payload))
+
+    def attach(self, socket: Socket) -> bool:
+        """A socket finished connecting; False when the connection closed meanwhile."""
+        self._pending.discard(socket.nsp.name)
+        if not self.open:
+            return False
+        self.sockets[socket.nsp.name] = socket
+        if self._timer is not None:
+            # Not restarted when every namespace is left later (reference behaviour).
+            self._timer.cancel()
+            self._timer = None
+        return True
+
+    def remove(self, socket: Socket) -> None:
+        if self.sockets.get(socket.nsp.name) is socket:
+            del self.sockets[socket.nsp.name]
+
+    def _connect_expired(self) -> None:
+        self._timer = None
+        if not self.sockets and self.open:
+            self.session.close_transport("forced close")
+
+    # -- outgoing -----------------------------------------------------------------------
+
+    def write_packet(self, packet: Packet) -> None:
+        text, attachments = encode(packet)
+        session = self.session
+        session.write("4" + text)
+        for attachment in attachments:
+            session.write(attachment)
+
+    def disconnect_all(self) -> None:
+        """Disconnect every socket, then close the Engine.IO session."""
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.session.close_transport("forced server close")
+
+    def close(self, reason: str) -> None:
+        """Close the session from the server side."""
+        self.session.close_transport(reason)
+
+    def on_close(self, reason: str) -> None:
+        """The Engine.IO session closed: every socket disconnects with ``reason``."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for socket in list(self.sockets.values()):
+            socket.close(reason)
+        self.sockets.clear()
+        self._pending.clear()
+        self.decoder.reset()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.server.spawn(coro)

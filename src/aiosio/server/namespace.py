@@ -1,0 +1,306 @@
+"""Namespace: the handlers, middlewares and sockets of one channel, and its adapter.
+
+A :class:`ParentNamespace` matches names (a regular expression or a function) and creates
+child namespaces on demand, sharing its connection handlers and middlewares; a child is
+removed when its last socket leaves (``cleanup_empty_child_namespaces``, on by default).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiosio._handlers import HandlerSpec, inspect_handler
+from aiosio.adapters.memory import encode_wires
+from aiosio.exceptions import ConnectionRefused
+from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.socket import Socket
+from aiosio.socketio.packets import CONNECT_ERROR, Packet
+
+if TYPE_CHECKING:
+    from aiosio.adapters.base import Adapter
+    from aiosio.server.connection import Connection
+    from aiosio.server.engine import Wire
+    from aiosio.server.server import Server
+    from aiosio.server.socket import RemoteSocket
+
+__all__ = ["Namespace", "ParentNamespace"]
+
+logger = logging.getLogger("aiosio.namespace")
+
+_ALIASES = {"connect": "connection"}
+
+
+class Namespace:
+    """A channel of the server (``io.of("/news")``)."""
+
+    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+        self.server = server
+        self.name = name
+        self.parent = parent
+        self.sockets: dict[str, Socket] = {}
+        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._middlewares: list[HandlerSpec] = []
+        self._ids = itertools.count()
+        self.adapter: Adapter = server.make_adapter(self)
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name} sockets={len(self.sockets)}>"
+
+    def next_ack_id(self) -> int:
+        """Ack ids count per namespace from 0, as the reference server's do."""
+        return next(self._ids)
+
+    # -- handlers -----------------------------------------------------------------------
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Listen to ``connection`` (alias ``connect``), to adapter events (``create-room``,
+        ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits."""
+        if handler is None:
+            return lambda fn: self.on(event, fn)
+        name = _ALIASES.get(event, event)
+        self._handlers.setdefault(name, []).append(inspect_handler(handler))
+        return handler
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        name = _ALIASES.get(event, event)
+        if handler is None:
+            self._handlers.pop(name, None)
+        else:
+            kept = [s for s in self._handlers.get(name, ()) if s.fn != handler]
+            self._handlers[name] = kept
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``middleware(socket)`` (sync or async) before a client connects.
+
+        Raising :class:`ConnectionRefused` (or any exception) refuses the connection: the
+        client's ``connect_error`` gets the message and the data.
+        """
+        self._middlewares.append(inspect_handler(middleware))
+        return middleware
+
+    def emit_local_event(self, event: str, *args: Any) -> None:
+        """Run this namespace's handlers of a local event (adapter and cluster events)."""
+        handlers = self._handlers.get(event)
+        if not handlers:
+            return
+        for spec in list(handlers):
+            try:
+                result = spec.call(list(args))
+                if spec.is_async:
+                    self.server.spawn(result)
+            except Exception:
+                logger.exception("handler of %r failed", event)
+
+    # -- connecting ---------------------------------------------------------------------
+
+    def add(self, conn: Connection, auth: dict[str, Any]) -> None:
+        """A client asks to join: run the middlewares, then connect or refuse."""
+        socket = self.server.restore_socket(self, conn, auth)
+        if socket is not None and self.server.recovery_skips_middlewares:
+            self._connect(socket)
+            return
+        socket = socket or Socket(self, conn, auth)
+        if not self._middlewares:
+            self._connect(socket)
+            return
+        conn.spawn(self._add_async(socket))
+
+    async def _add_async(self, socket: Socket) -> None:
+        try:
+            for spec in self._middlewares:
+                result = spec.call([socket])
+                if spec.is_async:
+                    await result
+        except Exception as exc:
+            self._refuse(socket, exc)
+            return
+        if socket.conn.open:
+            self._connect(socket)
+
+    def _refuse(self, socket: Socket, error: Exception) -> None:
+        if isinstance(error, ConnectionRefused):
+            payload: dict[str, Any] = {"message": error.message}
+            if error.data is not None:
+                payload["data"] = error.data
+        else:
+            payload = {"message": str(error) or type(error).__name__}
+            data = getattr(error, "data", None)
+            if data is not None:
+                payload["data"] = data
+        socket.conn.write_packet(Packet(CONNECT_ERROR, self.name, payload))
+
+    def _connect(self, socket: Socket) -> None:
+        conn = socket.conn
+        if not conn.attach(socket):
+            return
+        self.sockets[socket.id] = socket
+        socket.connected = True
+        self.adapter.add_all(socket.id, [socket.id])
+        # The CONNECT ack goes out before anything the connection handlers emit.
+        socket.write_packet(socket.connect_packet())
+        self.server.on_socket_connected(socket)
+        for spec in list(self._handlers.get("connection", ())):
+            try:
+                result = spec.call([socket])
+            except Exception:
+                logger.exception("connection handler failed")
+                continue
+            if spec.is_async:
+                conn.spawn(_guard(result))
+
+    def remove(self, socket: Socket) -> None:
+        """Forget a disconnected socket; an empty dynamic child goes away."""
+        self.sockets.pop(socket.id, None)
+        if (
+            not self.sockets
+            and self.parent is not None
+            and self.server.cleanup_empty_child_namespaces
+        ):
+            self.parent.remove_child(self)
+
+    def on_socket_closing(self, socket: Socket, reason: str) -> None:
+        """A socket is about to leave its rooms (recovery persists its state here)."""
+        self.server.on_socket_closing(socket, reason)
+
+    def prepare_broadcast(self, packet: Packet) -> list[Wire]:
+        """Encode a broadcast once (recovery adds an offset to it)."""
+        return self.server.prepare_broadcast(self, packet) or encode_wires(packet)
+
+    # -- broadcasting shortcuts ---------------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().except_(*rooms)
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event to every socket of the namespace."""
+        self._operator().emit(event, *args, callback=callback)
+
+    def send(self, *args: Any) -> None:
+        self._operator().emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+        return await self._operator().emit_with_ack(event, *args, per_socket=per_socket)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._operator().timeout(seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._operator().local
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return self._operator().compress(compress)
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        return await self._operator().fetch_sockets()
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self._operator().disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        """Emit to this namespace on the other servers of the cluster.
+
+        With a timeout, wait for their acknowledgements and return them.
+        """
+        if event in ("connection", "connect", "new_namespace"):
+            raise ValueError(f"{event!r} is a reserved event name")
+        return await self.adapter.server_side_emit([event, *args], timeout=timeout)
+
+
+class ParentNamespace(Namespace):
+    """Namespaces created on demand for names that match (``io.of(re.compile(...))``)."""
+
+    def __init__(
+        self,
+        server: Server,
+        matcher: re.Pattern[str] | Callable[..., bool | Awaitable[bool]],
+    ) -> None:
+        self._matcher = matcher
+        self.children: dict[str, Namespace] = {}
+        super().__init__(server, f"/_{id(self)}")
+
+    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
+        """Whether a client may create the child namespace ``name``."""
+        matcher = self._matcher
+        if isinstance(matcher, re.Pattern):
+            return matcher.fullmatch(name) is not None
+        verdict = matcher(name, auth)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return bool(verdict)
+
+    def matches_now(self, name: str) -> bool | None:
+        """A synchronous answer when the matcher is a regular expression."""
+        if isinstance(self._matcher, re.Pattern):
+            return self._matcher.fullmatch(name) is not None
+        return None
+
+    def create_child(self, name: str) -> Namespace:
+        child = Namespace(self.server, name, parent=self)
+        child._middlewares = list(self._middlewares)
+        for event in ("connection",):
+            for spec in self._handlers.get(event, ()):
+                child._handlers.setdefault(event, []).append(spec)
+        self.children[name] = child
+        self.server.register_namespace(child)
+        return child
+
+    def remove_child(self, child: Namespace) -> None:
+        self.children.pop(child.name, None)
+        self.server.unregister_namespace(child)
+
+    def _operator(self) -> BroadcastOperator:
+        return _ParentOperator(self)
+
+
+class _ParentOperator(BroadcastOperator):
+    """Broadcasts from a parent reach every child namespace."""
+
+    __slots__ = ()
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        parent = self._nsp
+        assert isinstance(parent, ParentNamespace)
+        for child in list(parent.children.values()):
+            BroadcastOperator(
+                child,
+                rooms=self.options.rooms,
+                except_=self.options.except_,
+                flags=self.options.flags,
+            ).emit(event, *args)
+
+    def _derive(self, **changes: Any) -> BroadcastOperator:
+        derived = super()._derive(**changes)
+        operator = _ParentOperator(self._nsp)
+        operator._options = derived.options
+        return operator
+
+
+async def _guard(pending: Awaitable[Any]) -> None:
+    try:
+        await pending
+    except Exception:
+        logger.exception("connection handler failed")

@@ -1,0 +1,341 @@
+"""Server: the namespaces of one Socket.IO server, its engine and its front doors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiosio.adapters.base import Adapter
+from aiosio.adapters.memory import InMemoryAdapter
+from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.connection import Connection
+from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession, Wire
+from aiosio.server.namespace import Namespace, ParentNamespace
+from aiosio.server.router import Router
+from aiosio.server.socket import RemoteSocket, Socket
+from aiosio.socketio.packets import Packet
+
+if TYPE_CHECKING:
+    from aiosio.asgi import ASGIApp
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("aiosio.server")
+
+AdapterFactory = Callable[[Namespace], Adapter]
+
+
+class Server:
+    """A Socket.IO server (``io`` in the Node documentation).
+
+    Options are the Node options in snake_case, durations in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io/",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        connect_timeout: float = 45.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: str | Sequence[str] | None = None,
+        cors_credentials: bool = True,
+        allow_request: Callable[[HTTPRequest], Any] | None = None,
+        cookie: str | Mapping[str, Any] | bool | None = None,
+        serve_client: bool = True,
+        adapter: AdapterFactory | None = None,
+        connection_state_recovery: Mapping[str, Any] | bool | None = None,
+        cleanup_empty_child_namespaces: bool = True,
+        max_attachments: int = 10,
+        max_depth: int = 64,
+        max_namespaces: int = 100,
+        max_buffered_packets: int = 1000,
+        static_files: Mapping[str, str] | None = None,
+        other_app: Any = None,
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        self.max_depth = max_depth
+        self.max_namespaces = max_namespaces
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
+        self.engine = EngineServer(
+            self,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=transports,
+            allow_upgrades=allow_upgrades,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            allow_request=allow_request,
+            cookie=cookie,
+            max_buffered_packets=max_buffered_packets,
+        )
+        self.router = Router(
+            self.engine,
+            path=path,
+            serve_client=serve_client,
+            static_files=static_files,
+            other_app=other_app,
+        )
+        self.recovery: Any = None
+        if connection_state_recovery:
+            from aiosio.server.recovery import Recovery
+
+            options = {} if connection_state_recovery is True else dict(connection_state_recovery)
+            self.recovery = Recovery(self, **options)
+        self.namespaces: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._handlers: dict[str, list[Callable[..., Any]]] = {}
+        self._listeners: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed: asyncio.Event | None = None
+        self._started = False
+        self.of("/")
+
+    # -- namespaces ---------------------------------------------------------------------
+
+    def of(self, name: str | re.Pattern[str] | Callable[..., bool | Awaitable[bool]]) -> Namespace:
+        """The namespace ``name``, created on first use; a pattern or a function makes
+        a parent of dynamic namespaces."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            namespace = self.namespaces.get(name)
+            if namespace is None:
+                namespace = Namespace(self, name)
+                self.register_namespace(namespace)
+            return namespace
+        parent = ParentNamespace(self, name)
+        self._parents.append(parent)
+        return parent
+
+    def register_namespace(self, namespace: Namespace) -> None:
+        self.namespaces[namespace.name] = namespace
+        for handler in self._handlers.get("new_namespace", ()):
+            handler(namespace)
+
+    def unregister_namespace(self, namespace: Namespace) -> None:
+        if self.namespaces.get(namespace.name) is namespace:
+            del self.namespaces[namespace.name]
+            self.spawn(namespace.adapter.close())
+
+    async def find_dynamic(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The child namespace for ``name`` from the first parent that accepts it."""
+        for parent in self._parents:
+            if await parent.matches(name, auth):
+                existing = self.namespaces.get(name)
+                return existing or parent.create_child(name)
+        return None
+
+    def make_adapter(self, namespace: Namespace) -> Adapter:
+        adapter = self._adapter_factory(namespace)
+        if self._started:
+            self.spawn(adapter.init())
+        return adapter
+
+    async def _init_adapters(self) -> None:
+        """Adapters of namespaces made before the loop ran are started with the server."""
+        if not self._started:
+            self._started = True
+            for namespace in list(self.namespaces.values()):
+                await namespace.adapter.init()
+
+    @property
+    def sockets(self) -> Namespace:
+        """The main namespace ``/`` (``io.sockets`` in Node)."""
+        return self.namespaces["/"]
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Listen on the main namespace (``connection``/``connect``), or to
+        ``new_namespace``."""
+        if event == "new_namespace":
+            if handler is None:
+                return lambda fn: self.on(event, fn)
+            self._handlers.setdefault(event, []).append(handler)
+            return handler
+        return self.sockets.on(event, handler)
+
+    def event(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: the function's name is the event (``connect``/``connection``)."""
+        return self.on(handler.__name__, handler)  # type: ignore[no-any-return]
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        return self.sockets.use(middleware)
+
+    # -- main-namespace shortcuts -------------------------------------------------------
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.except_(*rooms)
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        self.sockets.emit(event, *args, callback=callback)
+
+    def send(self, *args: Any) -> None:
+        self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+        return await self.sockets.emit_with_ack(event, *args, per_socket=per_socket)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.sockets.timeout(seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.sockets.local
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return self.sockets.compress(compress)
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        return await self.sockets.fetch_sockets()
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self.sockets.disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        return await self.sockets.server_side_emit(event, *args, timeout=timeout)
+
+    # -- engine events (EngineHandler) --------------------------------------------------
+
+    def on_open(self, session: ServerSession, request: HTTPRequest) -> None:
+        session.owner = Connection(self, session, request)
+
+    def on_message(self, session: ServerSession, data: str | bytes) -> None:
+        session.owner.receive(data)
+
+    def on_close(self, session: ServerSession, reason: str) -> None:
+        owner = session.owner
+        if owner is not None:
+            session.owner = None
+            owner.on_close(reason)
+
+    # -- connection state recovery hooks ------------------------------------------------
+
+    @property
+    def recovery_skips_middlewares(self) -> bool:
+        return bool(self.recovery is not None and self.recovery.skip_middlewares)
+
+    def restore_socket(
+        self, namespace: Namespace, conn: Connection, auth: dict[str, Any]
+    ) -> Socket | None:
+        if self.recovery is None:
+            return None
+        return self.recovery.restore(namespace, conn, auth)  # type: ignore[no-any-return]
+
+    def on_socket_connected(self, socket: Socket) -> None:
+        if self.recovery is not None:
+            self.recovery.connected(socket)
+
+    def on_socket_closing(self, socket: Socket, reason: str) -> None:
+        if self.recovery is not None:
+            self.recovery.closing(socket, reason)
+
+    def prepare_broadcast(self, namespace: Namespace, packet: Packet) -> list[Wire] | None:
+        if self.recovery is None:
+            return None
+        return self.recovery.prepare_broadcast(namespace, packet)  # type: ignore[no-any-return]
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine as a task owned by the server (cancelled by :meth:`close`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("task failed", exc_info=task.exception())
+
+    # -- front doors --------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> int:
+        """Start the standalone server in the running loop; return the bound port."""
+        from aiosio.serve import serve
+
+        await self._init_adapters()
+        listener = await serve(self.router, host, port, **options)
+        self._listeners.append(listener)
+        bound: int = listener.sockets[0].getsockname()[1]
+        return bound
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
+        """Serve until :meth:`close` is called (from a handler, a signal, another task)."""
+        self._closed = asyncio.Event()
+        await self.start(host, port, **options)
+        await self._closed.wait()
+
+    def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
+        """Serve until SIGINT or SIGTERM, on uvloop when it is installed."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, lambda: self.spawn(self.close()))
+            await self.serve(host, port, **options)
+
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+
+    def asgi_app(self, other_app: Any = None) -> ASGIApp:
+        """This server as an ASGI application; other requests go to ``other_app``."""
+        from aiosio.asgi import ASGIApp
+
+        if other_app is not None:
+            self.router.other_app = other_app
+        return ASGIApp(self.router)
+
+    async def close(self) -> None:
+        """Stop accepting, disconnect every client ("server shutting down"), stop tasks."""
+        for listener in self._listeners:
+            listener.close()
+        if self.recovery is not None:
+            await self.recovery.shutdown()
+        await self.engine.close()
+        for namespace in list(self.namespaces.values()):
+            await namespace.adapter.close()
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.wait_closed(), 1.0)
+        self._listeners.clear()
+        if self._closed is not None:
+            self._closed.set()

@@ -1,0 +1,615 @@
+"""Socket: one client in one namespace.
+
+Emitting is synchronous: the packet is encoded and appended to the Engine.IO session's
+outbox, which leaves in one write at the end of the loop iteration. Incoming events are
+dispatched in arrival order, synchronously for plain functions; a coroutine handler runs as
+a task (the only task an event can cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
+from aiosio.socketio.packets import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    DISCONNECT,
+    EVENT,
+    RESERVED_EVENTS,
+    Packet,
+    encode,
+    encode_ack,
+    encode_event,
+)
+
+if TYPE_CHECKING:
+    from aiosio.server.broadcast import BroadcastOperator
+    from aiosio.server.connection import Connection
+    from aiosio.server.engine import Wire
+    from aiosio.server.namespace import Namespace
+
+__all__ = ["Handshake", "RemoteSocket", "Socket", "SocketEmitter"]
+
+logger = logging.getLogger("aiosio.socket")
+
+_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+
+
+@dataclass(slots=True)
+class Handshake:
+    """What the client sent when it connected (Node's ``socket.handshake``)."""
+
+    headers: dict[str, str]
+    time: str
+    address: str | None
+    xdomain: bool
+    secure: bool
+    issued: int
+    url: str
+    query: dict[str, str]
+    auth: dict[str, Any] = field(default_factory=dict)
+
+
+def new_socket_id() -> str:
+    """A fresh socket id: random, never the Engine.IO sid (a credential)."""
+    return secrets.token_urlsafe(15)
+
+
+class SocketEmitter:
+    """``socket.timeout(5)``, ``socket.volatile``, ``socket.compress(False)``: an emit with flags."""
+
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
+
+    def __init__(
+        self, socket: Socket, *, timeout: float | None, volatile: bool, compress: bool
+    ) -> None:
+        self._socket = socket
+        self._timeout = timeout
+        self._volatile = volatile
+        self._compress = compress
+
+    def _with(self, **changes: Any) -> SocketEmitter:
+        options = {"timeout": self._timeout, "volatile": self._volatile, "compress": self._compress}
+        options.update(changes)
+        return SocketEmitter(self._socket, **options)
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        return self._with(timeout=seconds)
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        return self._with(volatile=True)
+
+    def compress(self, compress: bool = True) -> SocketEmitter:
+        return self._with(compress=compress)
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit with these flags; with a timeout the callback gets ``(error, *args)``."""
+        self._socket._emit(event, args, callback, self._timeout, self._volatile)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
+        return await self._socket._emit_with_ack(event, args, self._timeout)
+
+
+class Socket:
+    """A client connected to a namespace."""
+
+    __slots__ = (
+        "__weakref__",
+        "_acks",
+        "_any",
+        "_any_outgoing",
+        "_handlers",
+        "_middlewares",
+        "conn",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+        "pid",
+        "recovered",
+    )
+
+    def __init__(
+        self, nsp: Namespace, conn: Connection, auth: dict[str, Any], sid: str | None = None
+    ) -> None:
+        self.nsp = nsp
+        self.conn = conn
+        self.id = sid or new_socket_id()
+        self.handshake = conn.handshake(auth)
+        self.data: Any = {}
+        self.connected = False
+        self.recovered = False
+        self.pid: str | None = None
+        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._acks: dict[int, tuple[Callable[..., Any], bool, asyncio.TimerHandle | None]] = {}
+        self._any: list[HandlerSpec] = []
+        self._any_outgoing: list[HandlerSpec] = []
+        self._middlewares: list[HandlerSpec] = []
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.nsp.name} connected={self.connected}>"
+
+    # -- properties -------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        """The namespace's name."""
+        return self.nsp.name
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (a copy), its own id included."""
+        return set(self.nsp.adapter.socket_rooms(self.id) or ())
+
+    @property
+    def disconnected(self) -> bool:
+        return not self.connected
+
+    @property
+    def server(self) -> Any:
+        return self.nsp.server
+
+    # -- listeners --------------------------------------------------------------------
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Listen to an event; usable as ``socket.on("x", fn)`` or ``@socket.on("x")``.
+
+        The handler gets the event's arguments; its return value answers the client's
+        acknowledgement, unless it takes a keyword-only ``ack`` to call itself.
+        """
+        if handler is None:
+            return lambda fn: self.on(event, fn)
+        self._handlers.setdefault(event, []).append(inspect_handler(handler))
+        return handler
+
+    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Like :meth:`on`, for the next occurrence only."""
+        if handler is None:
+            return lambda fn: self.once(event, fn)
+        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=True))
+        return handler
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler, every handler of an event, or every handler."""
+        if event is None:
+            self._handlers.clear()
+        elif handler is None:
+            self._handlers.pop(event, None)
+        else:
+            kept = [spec for spec in self._handlers.get(event, ()) if spec.fn != handler]
+            self._handlers[event] = kept
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._handlers.get(event, ())]
+
+    def on_any(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Listen to every incoming event: ``handler(event, *args)``."""
+        self._any.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        self._any.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        self._any = [] if handler is None else [s for s in self._any if s.fn != handler]
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any]
+
+    def on_any_outgoing(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Listen to every outgoing event: ``handler(event, *args)``."""
+        self._any_outgoing.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any_outgoing(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        self._any_outgoing.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        if handler is None:
+            self._any_outgoing = []
+        else:
+            self._any_outgoing = [s for s in self._any_outgoing if s.fn != handler]
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any_outgoing]
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """A packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.
+
+        It may change the list in place; raising refuses the packet, and the socket's
+        ``error`` handlers get the exception.
+        """
+        self._middlewares.append(inspect_handler(middleware))
+        return middleware
+
+    # -- emitting ---------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event to this client; ``callback(*answer)`` gets its acknowledgement."""
+        self._emit(event, args, callback, None, False)
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit a ``message`` event."""
+        self._emit("message", args, callback, None, False)
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        callback: Callable[..., Any] | None,
+        timeout: float | None,
+        volatile: bool,
+        error_first: bool = False,
+    ) -> None:
+        if event in RESERVED_EVENTS or event in _SOCKET_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        if not self.connected:
+            return
+        session = self.conn.session
+        if volatile and not self.conn.writable():
+            return
+        ack_id = None
+        if callback is not None:
+            ack_id = self.nsp.next_ack_id()
+            self._register_ack(ack_id, callback, timeout, error_first or timeout is not None)
+        if self._any_outgoing:
+            self._notify_outgoing([event, *args])
+        text, attachments = encode_event(self.nsp.name, (event, *args), ack_id)
+        session.write("4" + text)
+        for attachment in attachments:
+            session.write(attachment)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Emit and wait for the client's acknowledgement.
+
+        Returns:
+            None for an answer with no argument, the argument for one, a tuple for several.
+
+        Raises:
+            AckTimeout: No answer within ``timeout`` seconds.
+            Disconnected: The socket disconnected first.
+        """
+        return await self._emit_with_ack(event, args, timeout)
+
+    def _emit_with_ack(
+        self, event: str, args: tuple[Any, ...], timeout: float | None
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None, *answer: Any) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(_answer(answer))
+
+        if not self.connected:
+            future.set_exception(Disconnected("the socket is disconnected"))
+            return future
+        self._emit(event, args, settle, timeout, False, error_first=True)
+        return future
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        """Flags the next emit: its acknowledgement must come within ``seconds``."""
+        return SocketEmitter(self, timeout=seconds, volatile=False, compress=True)
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        """Flags the next emit as droppable when the transport is not ready."""
+        return SocketEmitter(self, timeout=None, volatile=True, compress=True)
+
+    def compress(self, compress: bool = True) -> SocketEmitter:
+        return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
+
+    def _register_ack(
+        self,
+        ack_id: int,
+        callback: Callable[..., Any],
+        timeout: float | None,
+        error_first: bool,
+    ) -> None:
+        handle = None
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(timeout, self._ack_expired, ack_id)
+        self._acks[ack_id] = (callback, error_first, handle)
+
+    def _ack_expired(self, ack_id: int) -> None:
+        entry = self._acks.pop(ack_id, None)
+        if entry is not None:
+            _safe_call(entry[0], AckTimeout("operation has timed out"))
+
+    def _notify_outgoing(self, packet: list[Any]) -> None:
+        for spec in list(self._any_outgoing):
+            _safe_call(spec.call, packet)
+
+    def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
+        """Write a broadcast's shared encoded packets (encoded once for all recipients)."""
+        if volatile and not self.conn.writable():
+            return
+        if self._any_outgoing and packet.data is not None:
+            self._notify_outgoing(list(packet.data))
+        session = self.conn.session
+        for wire in wires:
+            session.write(wire)
+
+    def emit_packet_with_ack(
+        self, packet: Packet, on_ack: Callable[[str, list[Any] | None], None]
+    ) -> None:
+        """Send a broadcast packet with an ack id of its own (broadcast with acks)."""
+        ack_id = self.nsp.next_ack_id()
+        sid = self.id
+
+        def answered(error: BaseException | None, *answer: Any) -> None:
+            on_ack(sid, None if error is not None else list(answer))
+
+        self._acks[ack_id] = (answered, True, None)
+        self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id))
+
+    def write_packet(self, packet: Packet) -> None:
+        """Encode and write one packet to this client."""
+        text, attachments = encode(packet)
+        session = self.conn.session
+        session.write("4" + text)
+        for attachment in attachments:
+            session.write(attachment)
+
+    # -- rooms and broadcasts -----------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Join one room or several."""
+        self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
+
+    def leave(self, room: str) -> None:
+        """Leave a room."""
+        self.nsp.adapter.delete(self.id, room)
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to these rooms, except this socket."""
+        return self.broadcast.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to everyone but these rooms and this socket."""
+        return self.broadcast.except_(*rooms)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every other socket of the namespace."""
+        from aiosio.server.broadcast import BroadcastOperator
+
+        return BroadcastOperator(self.nsp, except_=frozenset((self.id,)))
+
+    # -- incoming -----------------------------------------------------------------------
+
+    def on_packet(self, packet: Packet) -> None:
+        """Handle one packet from the client (the connection checked the namespace)."""
+        kind = packet.type
+        if kind is EVENT or kind is BINARY_EVENT:
+            if packet.data is not None:
+                self._on_event(packet.data, packet.id)
+        elif kind is ACK or kind is BINARY_ACK:
+            self._on_ack(packet.id, packet.data)
+        elif kind is DISCONNECT:
+            self.close("client namespace disconnect")
+
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        if self._middlewares:
+            self._run_middlewares(data, ack_id)
+        else:
+            self.dispatch(data, ack_id)
+
+    def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
+        for index, spec in enumerate(self._middlewares):
+            try:
+                result = spec.call([data])
+            except Exception as exc:
+                self._emit_error(exc)
+                return
+            if spec.is_async:
+                self.conn.spawn(self._run_middlewares_async(result, index, data, ack_id))
+                return
+        self.dispatch(data, ack_id)
+
+    async def _run_middlewares_async(
+        self, pending: Any, index: int, data: list[Any], ack_id: int | None
+    ) -> None:
+        try:
+            await pending
+            for spec in self._middlewares[index + 1 :]:
+                result = spec.call([data])
+                if spec.is_async:
+                    await result
+        except Exception as exc:
+            self._emit_error(exc)
+            return
+        if self.connected:
+            self.dispatch(data, ack_id)
+
+    def _emit_error(self, error: Exception) -> None:
+        handlers = self._handlers.get("error")
+        if not handlers:
+            logger.warning("packet middleware refused a packet of %s: %s", self.id, error)
+        for spec in handlers or ():
+            self._call(spec, [error], None)
+
+    def dispatch(self, data: list[Any], ack_id: int | None) -> None:
+        """Run the handlers of one event (``data`` is ``[event, *args]``)."""
+        for spec in self._any:
+            self._call(spec, data, None)
+        handlers = self._handlers.get(data[0])
+        if not handlers:
+            return
+        args = data[1:]
+        for spec in handlers:
+            if spec.once:
+                self._handlers[data[0]] = [s for s in handlers if s is not spec]
+            self._call(spec, args, ack_id)
+            ack_id = None  # one acknowledgement per packet, from the first handler
+
+    def _call(self, spec: HandlerSpec, args: list[Any], ack_id: int | None) -> None:
+        ack = None if ack_id is None or not spec.wants_ack else self._ack_sender(ack_id)
+        try:
+            result = spec.call(args, ack)
+        except Exception:
+            logger.exception("handler %r failed", spec.fn)
+            return
+        if spec.is_async:
+            self.conn.spawn(self._finish_async(spec, result, ack_id))
+        elif ack_id is not None and not spec.wants_ack:
+            self._send_ack(ack_id, ack_args(result))
+
+    async def _finish_async(self, spec: HandlerSpec, pending: Any, ack_id: int | None) -> None:
+        try:
+            result = await pending
+        except Exception:
+            logger.exception("handler %r failed", spec.fn)
+            return
+        if ack_id is not None and not spec.wants_ack:
+            self._send_ack(ack_id, ack_args(result))
+
+    def _ack_sender(self, ack_id: int) -> Callable[..., None]:
+        sent = False
+
+        def ack(*args: Any) -> None:
+            nonlocal sent
+            if not sent:
+                sent = True
+                self._send_ack(ack_id, list(args))
+
+        return ack
+
+    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+        if not self.connected:
+            return
+        try:
+            text, attachments = encode_ack(self.nsp.name, args, ack_id)
+        except Exception:
+            logger.exception("cannot encode the acknowledgement of %s", self.id)
+            return
+        session = self.conn.session
+        session.write("4" + text)
+        for attachment in attachments:
+            session.write(attachment)
+
+    def _on_ack(self, ack_id: int | None, data: Any) -> None:
+        entry = self._acks.pop(ack_id, None) if ack_id is not None else None
+        if entry is None:
+            return  # unknown ids are ignored (the reference does the same)
+        callback, error_first, handle = entry
+        if handle is not None:
+            handle.cancel()
+        args = data or []
+        _safe_call(callback, *((None, *args) if error_first else args))
+
+    # -- connecting and disconnecting ---------------------------------------------------
+
+    def connect_packet(self) -> Packet:
+        payload: dict[str, Any] = {"sid": self.id}
+        if self.pid is not None:
+            payload["pid"] = self.pid
+        return Packet(CONNECT, self.nsp.name, payload)
+
+    def disconnect(self, close: bool = False) -> Socket:
+        """Disconnect this socket; with ``close`` the whole underlying connection."""
+        if not self.connected:
+            return self
+        if close:
+            self.conn.disconnect_all()
+        else:
+            self.write_packet(Packet(DISCONNECT, self.nsp.name))
+            self.close("server namespace disconnect")
+        return self
+
+    def close(self, reason: str, description: Any = None) -> None:
+        """Leave the namespace for ``reason``: ``disconnecting``, leave rooms, ``disconnect``."""
+        if not self.connected:
+            return
+        self._fire("disconnecting", reason, description)
+        self.nsp.on_socket_closing(self, reason)
+        self.nsp.adapter.delete_all(self.id)
+        self.connected = False
+        self.nsp.remove(self)
+        self.conn.remove(self)
+        self._release_acks()
+        self._fire("disconnect", reason, description)
+
+    def _release_acks(self) -> None:
+        acks, self._acks = self._acks, {}
+        for callback, error_first, handle in acks.values():
+            if handle is not None:
+                handle.cancel()
+            if error_first:
+                _safe_call(callback, Disconnected("the socket disconnected"))
+
+    def _fire(self, event: str, *args: Any) -> None:
+        for spec in list(self._handlers.get(event, ())):
+            self._call(spec, list(args), None)
+
+
+class RemoteSocket:
+    """A socket on another server of the cluster, as ``fetch_sockets`` returns it."""
+
+    def __init__(
+        self, adapter: Any, details: dict[str, Any]
+    ) -> None:
+        self._adapter = adapter
+        self.id: str = details["id"]
+        self.handshake: dict[str, Any] = details.get("handshake", {})
+        self.rooms: set[str] = set(details.get("rooms", ()))
+        self.data: Any = details.get("data")
+
+    def _operator(self) -> BroadcastOperator:
+        from aiosio.server.broadcast import BroadcastOperator
+
+        return BroadcastOperator(self._adapter.namespace, rooms=frozenset((self.id,)))
+
+    def emit(self, event: str, *args: Any) -> None:
+        self._operator().emit(event, *args)
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_join(rooms)
+
+    def leave(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_leave(rooms)
+
+    def disconnect(self, close: bool = False) -> None:
+        self._operator().disconnect_sockets(close)
+
+
+def _answer(args: tuple[Any, ...] | list[Any]) -> Any:
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        result = fn(*args)
+        if asyncio.iscoroutine(result):
+            asyncio.get_running_loop().create_task(result)
+    except Exception:
+        logger.exception("callback %r failed", fn)
+
+
+def check_connected(socket: Socket) -> None:
+    if not socket.connected:
+        raise InvalidState("the socket is disconnected")
