@@ -108,7 +108,7 @@ class InMemoryAdapter(Adapter):
 
     def local_broadcast(self, packet: Packet, options: BroadcastOptions) -> int:
         """Write ``packet`` to every local recipient; return how many got it."""
-        wires = self.namespace.prepare_broadcast(packet)
+        wires = self.namespace.prepare_broadcast(packet, options)
         targets = self._targets(options)
         volatile = options.flags.volatile
         for socket in targets:

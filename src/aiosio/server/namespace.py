@@ -22,7 +22,7 @@ from aiosio.server.socket import Socket
 from aiosio.socketio.packets import CONNECT_ERROR, Packet
 
 if TYPE_CHECKING:
-    from aiosio.adapters.base import Adapter
+    from aiosio.adapters.base import Adapter, BroadcastOptions
     from aiosio.server.connection import Connection
     from aiosio.server.engine import Wire
     from aiosio.server.server import Server
@@ -141,6 +141,7 @@ class Namespace:
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, [socket.id])
+        self.server.on_socket_connecting(socket)
         # The CONNECT ack goes out before anything the connection handlers emit.
         socket.write_packet(socket.connect_packet())
         self.server.on_socket_connected(socket)
@@ -167,9 +168,9 @@ class Namespace:
         """A socket is about to leave its rooms (recovery persists its state here)."""
         self.server.on_socket_closing(socket, reason)
 
-    def prepare_broadcast(self, packet: Packet) -> list[Wire]:
-        """Encode a broadcast once (recovery adds an offset to it)."""
-        return self.server.prepare_broadcast(self, packet) or encode_wires(packet)
+    def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
+        """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
+        return self.server.prepare_broadcast(self, packet, options) or encode_wires(packet)
 
     # -- broadcasting shortcuts ---------------------------------------------------------
 

@@ -10,7 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiosio.adapters.base import Adapter
+from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
@@ -249,7 +249,13 @@ class Server:
             return None
         return self.recovery.restore(namespace, conn, auth)  # type: ignore[no-any-return]
 
+    def on_socket_connecting(self, socket: Socket) -> None:
+        """Before the CONNECT ack: recovery gives the socket its pid and its rooms back."""
+        if self.recovery is not None:
+            self.recovery.connecting(socket)
+
     def on_socket_connected(self, socket: Socket) -> None:
+        """After the CONNECT ack: recovery replays what the socket missed."""
         if self.recovery is not None:
             self.recovery.connected(socket)
 
@@ -257,10 +263,12 @@ class Server:
         if self.recovery is not None:
             self.recovery.closing(socket, reason)
 
-    def prepare_broadcast(self, namespace: Namespace, packet: Packet) -> list[Wire] | None:
+    def prepare_broadcast(
+        self, namespace: Namespace, packet: Packet, options: BroadcastOptions
+    ) -> list[Wire] | None:
         if self.recovery is None:
             return None
-        return self.recovery.prepare_broadcast(namespace, packet)  # type: ignore[no-any-return]
+        return self.recovery.prepare_broadcast(namespace, packet, options)  # type: ignore[no-any-return]
 
     # -- tasks --------------------------------------------------------------------------
 
