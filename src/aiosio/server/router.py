@@ -72,6 +72,8 @@ class Router:
             prefix: Path(folder) for prefix, folder in (static_files or {}).items()
         }
         self.other_app = other_app
+        # Exact paths answered by a function (the metrics page, the Admin UI's redirect).
+        self.routes: dict[str, Callable[[HTTPRequest], HTTPResponse]] = {}
         self._bundle: Path | None = None
 
     def is_engine_path(self, path: str) -> bool:
@@ -101,6 +103,9 @@ class Router:
     def local_response(self, request: HTTPRequest) -> HTTPResponse | None:
         """The client bundle or a static file for ``request``, or None if it is neither."""
         path = request.path
+        route = self.routes.get(path)
+        if route is not None:
+            return route(request)
         if self.serve_client and path.startswith(self.path):
             name = path[len(self.path) :]
             if name in _BUNDLE_FILES:
