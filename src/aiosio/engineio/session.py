@@ -16,6 +16,7 @@ only then does the session switch transports. No ``5`` within ``upgrade_timeout`
 from __future__ import annotations
 
 import enum
+from typing import NoReturn
 
 from aiosio.engineio.packets import decode_packet
 from aiosio.exceptions import InvalidState, RemoteProtocolError
@@ -115,7 +116,7 @@ class EngineSession:
         if type(data) is bytes:
             return data
         if not data:
-            return self._fail("empty packet")
+            self._fail("empty packet")
         head = data[0]
         if head == "4":
             return data[1:]
@@ -127,17 +128,17 @@ class EngineSession:
             try:
                 return decode_packet(data).data
             except RemoteProtocolError as exc:
-                return self._fail(str(exc))
+                self._fail(str(exc))
         if head == "1":
             self.close(CloseReason.TRANSPORT_CLOSE)
             return None
         if head == "6":
             return None
         if head == "2":
-            return self._fail("invalid heartbeat direction")
-        return self._fail(f"unexpected packet type {head!r}")
+            self._fail("invalid heartbeat direction")
+        self._fail(f"unexpected packet type {head!r}")
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         self.close(CloseReason.PARSE_ERROR)
         raise RemoteProtocolError(message)
 

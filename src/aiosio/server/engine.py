@@ -14,7 +14,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -105,9 +105,7 @@ class Wire:
         frame = self._frame
         if frame is None:
             data = self.data
-            frame = self._frame = (
-                text_frame(data) if isinstance(data, str) else binary_frame(data)
-            )
+            frame = self._frame = text_frame(data) if isinstance(data, str) else binary_frame(data)
         return frame
 
 
@@ -127,7 +125,7 @@ def frames_of(items: Iterable[object]) -> bytes:
 
 def _payload_of(items: Iterable[object]) -> bytes:
     return encode_payload(
-        item.data if type(item) is Wire else item  # type: ignore[attr-defined,misc]
+        item.data if type(item) is Wire else item  # type: ignore[misc]
         for item in items
     ).encode()
 
@@ -195,7 +193,15 @@ class EngineServer:
         self.max_http_buffer_size = max_http_buffer_size
         self.transports = tuple(transports)
         self.allow_upgrades = allow_upgrades
-        self.cors_allowed_origins = cors_allowed_origins
+        # A single origin is kept as a one-element tuple: ``origin in "http://a.com"``
+        # would be a substring test.
+        self.cors_allowed_origins: str | tuple[str, ...] | None = (
+            cors_allowed_origins
+            if cors_allowed_origins is None or cors_allowed_origins == "*"
+            else (cors_allowed_origins,)
+            if isinstance(cors_allowed_origins, str)
+            else tuple(cors_allowed_origins)
+        )
         self.cors_credentials = cors_credentials
         self.cors_allowed_headers = tuple(cors_allowed_headers)
         self.allow_request = allow_request
@@ -246,7 +252,7 @@ class EngineServer:
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
 
     def _poll_response(self, items: Iterable[object]) -> HTTPResponse:
-        return HTTPResponse(200, _payload_of(items), [("Content-Type", _TEXT_PLAIN)])
+        return HTTPResponse(200, _payload_of(items), _poll_headers())
 
     # -- timers -----------------------------------------------------------------------
 
@@ -355,26 +361,48 @@ class EngineServer:
         return None
 
     def _handshake(self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]) -> None:
-        allow = self.allow_request
-        if allow is None:
-            respond(self._open_polling(request))
-            return
-        verdict = allow(request)
-        if inspect.isawaitable(verdict):
-            self.spawn(self._handshake_async(request, verdict, respond))
-            return
-        respond(self._open_polling(request) if verdict else _forbidden())
+        def decided(error: HTTPError | None) -> None:
+            respond(self._open_polling(request) if error is None else _error_response(error))
 
-    async def _handshake_async(
-        self, request: HTTPRequest, verdict: Any, respond: Callable[[HTTPResponse], None]
+        self.authorize(request, decided)
+
+    def authorize(self, request: HTTPRequest, done: Callable[[HTTPError | None], None]) -> None:
+        """Run ``allow_request`` on a handshake (either transport); tell ``done`` the verdict.
+
+        ``done`` gets None to proceed or the 403 refusal (code 4). Requests with a sid are
+        not handshakes and always pass, as in the reference server. ``done`` is called at
+        once unless ``allow_request`` returns an awaitable, which is then awaited in a task
+        owned by the engine.
+        """
+        allow = self.allow_request
+        if allow is None or "sid" in request.query:
+            done(None)
+            return
+        try:
+            verdict = allow(request)
+        except Exception:
+            logger.exception("allow_request failed; refusing the handshake")
+            verdict = False
+        if inspect.isawaitable(verdict):
+            self.spawn(self._authorize_async(verdict, done))
+            return
+        done(None if verdict else HTTPError.from_code(RequestError.FORBIDDEN))
+
+    async def _authorize_async(
+        self, verdict: Awaitable[Any], done: Callable[[HTTPError | None], None]
     ) -> None:
-        respond(self._open_polling(request) if await verdict else _forbidden())
+        try:
+            allowed = await verdict
+        except Exception:
+            logger.exception("allow_request failed; refusing the handshake")
+            allowed = False
+        done(None if allowed else HTTPError.from_code(RequestError.FORBIDDEN))
 
     def _open_polling(self, request: HTTPRequest) -> HTTPResponse:
         session = self._new_session(request, "polling")
         upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
         body = self._open_packet(session, upgrades)
-        response = HTTPResponse(200, body.encode(), [("Content-Type", _TEXT_PLAIN)])
+        response = HTTPResponse(200, body.encode(), _poll_headers())
         cookie = self._cookie(session.sid)
         if cookie:
             response.headers.append(("Set-Cookie", cookie))
@@ -408,7 +436,8 @@ class EngineServer:
         option = self.cookie
         if not option:
             return None
-        settings: dict[str, Any] = {"name": "io", "path": "/", "httponly": True}
+        # The reference server's defaults for ``cookie: true``.
+        settings: dict[str, Any] = {"name": "io", "path": "/", "httponly": True, "samesite": "Lax"}
         if isinstance(option, str):
             settings["name"] = option
         elif isinstance(option, Mapping):
@@ -445,9 +474,24 @@ class EngineServer:
 
         return abort
 
+    def refuse_too_large(self, request: HTTPRequest) -> HTTPResponse:
+        """The 413 answer to a body over ``max_http_buffer_size``; its session is closed.
+
+        Front doors call this from the Content-Length header alone, or as soon as the
+        streamed body goes over the limit, without reading the rest (LIMITS.md).
+        """
+        sid = request.query.get("sid")
+        session = None if sid is None else self.sessions.get(sid)
+        if session is not None:
+            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
+        response = HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
+        response.headers.extend(self.cors_headers(request))
+        return response
+
     def _post(self, session: ServerSession, request: HTTPRequest) -> HTTPResponse:
         body = request.body
         if len(body) > self.max_http_buffer_size:
+            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
             return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/octet-stream"):
@@ -478,10 +522,25 @@ class EngineServer:
                 logger.debug("closing %s: %s", session.sid, exc)
                 self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
                 return False
-        elif session.state is State.CLOSED:
+            except Exception:
+                logger.exception("on_message failed; closing %s", session.sid)
+                self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
+                return False
+            return session.state is not State.CLOSED
+        if session.state is State.CLOSED:
+            # The client sent CLOSE: a held GET gets NOOP, not CLOSE (PROTOCOL-NOTES, 8).
+            respond, session.poll = session.poll, None
+            if respond is not None:
+                respond(self._poll_response(["6"]))
             self._finish(session, flush=False)
             return False
-        return session.state is not State.CLOSED
+        timer = session.timer
+        if timer is not None and session.get_timer() < timer.when():
+            # A PONG: the next event is the next PING, due before the pong deadline that
+            # the timer was set for (it matters when ping_timeout > ping_interval).
+            timer.cancel()
+            self._schedule_timer(session)
+        return True
 
     # -- WebSocket --------------------------------------------------------------------
 
@@ -493,11 +552,12 @@ class EngineServer:
         """
         sid = request.query.get("sid")
         if sid is None:
-            session = self._new_session(request, "websocket")
-            session.ws = ws
-            ws.send_items([self._open_packet(session, [])])
-            self._opened(session, request)
-            return session
+            created = self._new_session(request, "websocket")
+            created.ws = ws
+            ws.send_items([self._open_packet(created, [])])
+            self._opened(created, request)
+            # on_open may have closed it already.
+            return None if created.state is State.CLOSED else created
         session = self.sessions.get(sid)
         if (
             session is None
@@ -519,7 +579,9 @@ class EngineServer:
         elif session.upgrade_ws is ws:
             self._upgrade_step(session, ws, data)
 
-    def _upgrade_step(self, session: ServerSession, ws: WebSocketTransport, data: str | bytes) -> None:
+    def _upgrade_step(
+        self, session: ServerSession, ws: WebSocketTransport, data: str | bytes
+    ) -> None:
         if data == "2probe" and session.state is State.OPEN:
             session.probe(self.loop.time())
             ws.send_items(["3probe"])
@@ -540,7 +602,9 @@ class EngineServer:
             session.upgrade_ws = None
             ws.close(1000)
 
-    def websocket_closed(self, session: ServerSession, ws: WebSocketTransport, *, error: bool = False) -> None:
+    def websocket_closed(
+        self, session: ServerSession, ws: WebSocketTransport, *, error: bool = False
+    ) -> None:
         """The WebSocket of ``session`` closed (or failed)."""
         if session.upgrade_ws is ws:
             session.upgrade_ws = None
@@ -594,11 +658,12 @@ class EngineServer:
         except Exception:
             logger.exception("on_close failed for %s", session.sid)
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a coroutine as a task owned by the engine (cancelled in :meth:`close`)."""
         task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self) -> None:
         """Close every session ("server shutting down") and cancel the engine's tasks."""
@@ -610,12 +675,13 @@ class EngineServer:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def _poll_headers() -> list[tuple[str, str]]:
+    # Polling answers must never be cached (PROTOCOL-NOTES, point 3).
+    return [("Content-Type", _TEXT_PLAIN), ("Cache-Control", "no-store")]
+
+
 def _error_response(error: HTTPError) -> HTTPResponse:
     return HTTPResponse(error.status, error.body, [("Content-Type", error.content_type)])
-
-
-def _forbidden() -> HTTPResponse:
-    return _error_response(HTTPError.from_code(RequestError.FORBIDDEN))
 
 
 def now_ms() -> int:

@@ -1,0 +1,356 @@
+"""The ASGI front door: aiosio under uvicorn, or mounted inside FastAPI or Starlette.
+
+:class:`ASGIApp` speaks ASGI 3 directly to the same :class:`~aiosio.server.router.Router`
+and :class:`~aiosio.server.engine.EngineServer` as the standalone server:
+
+* ``http`` under the engine path: the body is read with the ``max_http_buffer_size`` limit
+  (413 from the Content-Length header alone, or as soon as the streamed bytes go over),
+  then the engine answers through a callback. While a long-poll is held, the app listens
+  for ``http.disconnect`` and aborts the poll when the client goes away
+  (PROTOCOL-NOTES, point 7).
+* other ``http`` paths: the client bundle and static files, else ``other_app`` with the
+  original ``scope``/``receive``/``send`` (no buffering), else 404.
+* ``websocket`` under the engine path: the engine's checks and ``allow_request`` run before
+  the handshake is accepted; then one writer task per WebSocket sends what the engine
+  queues, in order, while this coroutine pumps received messages into the engine.
+* ``lifespan``: forwarded to ``other_app`` when there is one, else answered here; either
+  way the engine is closed at shutdown.
+
+ASGI servers close their connections before the lifespan shutdown, and a held long-poll
+keeps an HTTP connection busy for up to ``ping_interval``: call ``await engine.close()``
+first for a quick shutdown (``Server.close()`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeAlias
+from urllib.parse import parse_qsl
+
+from aiosio.engineio.handshake import HTTPError
+from aiosio.engineio.session import CloseReason
+from aiosio.server.engine import HTTPRequest, HTTPResponse, ServerSession, Wire
+from aiosio.server.router import Router, not_found
+from aiosio.websocket import CloseCode
+
+__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]
+
+logger = logging.getLogger("aiosio.asgi")
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+
+
+def _request(scope: Scope, body: bytes = b"") -> HTTPRequest:
+    """The engine's view of an ASGI ``http`` or ``websocket`` scope."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        # Mounted under a prefix (Starlette's Mount): route on the rest of the path.
+        path = path[len(root) :] or "/"
+    raw_query = scope.get("query_string", b"").decode("latin-1")
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        previous = headers.get(name)
+        headers[name] = value if previous is None else f"{previous}, {value}"
+    client = scope.get("client")
+    return HTTPRequest(
+        method=scope.get("method", "GET"),
+        path=path,
+        query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+        headers=headers,
+        body=body,
+        client=(str(client[0]), int(client[1])) if client else None,
+        scheme=scope.get("scheme", "http"),
+        raw_query=raw_query,
+    )
+
+
+async def _send_response(send: Send, response: HTTPResponse) -> None:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers
+    ]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    """Return when the client goes away (the body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class ASGIApp:
+    """An ASGI 3 application serving one router's engine (and its other routes).
+
+    Args:
+        router: What to serve: the Engine.IO endpoint, the client bundle, static files and
+            ``router.other_app``.
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.engine = router.engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match scope["type"]:
+            case "http":
+                await self._http(scope, receive, send)
+            case "websocket":
+                await self._websocket(scope, receive, send)
+            case "lifespan":
+                await self._lifespan(scope, receive, send)
+            case kind:
+                raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.router
+        request = _request(scope)
+        if not router.is_engine_path(request.path):
+            local = router.local_response(request)
+            if local is not None:
+                await _send_response(send, local)
+            elif router.other_app is not None:
+                await router.other_app(scope, receive, send)
+            else:
+                await _send_response(send, not_found())
+            return
+        body = await self._read_body(request, receive)
+        if body is None:
+            await _send_response(send, router.too_large(request))
+            return
+        request.body = body
+        response = await self._answer(request, receive)
+        if response is not None:
+            await _send_response(send, response)
+
+    async def _read_body(self, request: HTTPRequest, receive: Receive) -> bytes | None:
+        """The request body, or None as soon as it is known to be over the limit."""
+        limit = self.engine.max_http_buffer_size
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return None  # refused from the header alone: the body is never read
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # http.disconnect: what came is all there will be
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _answer(self, request: HTTPRequest, receive: Receive) -> HTTPResponse | None:
+        """The engine's answer; None if the client went away while it was deferred."""
+        answer: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
+
+        def respond(response: HTTPResponse) -> None:
+            if not answer.done():
+                answer.set_result(response)
+
+        abort = self.router.handle_http(request, respond)
+        if answer.done():
+            return answer.result()
+        # Deferred (a held long-poll, or an async allow_request): watch for the client
+        # going away meanwhile, since the session must close at once if it does.
+        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait((answer, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not answer.done() and abort is not None:
+                abort()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            answer.cancel()
+        return answer.result() if answer.done() and not answer.cancelled() else None
+
+    # -- WebSocket --------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.router
+        request = _request(scope)
+        if not router.is_engine_path(request.path):
+            if router.other_app is not None:
+                await router.other_app(scope, receive, send)
+            else:
+                await receive()  # websocket.connect
+                await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
+            return
+        if (await receive())["type"] != "websocket.connect":
+            return
+        refusal = self.engine.check(request, websocket=True) or await self._authorize(request)
+        if refusal is not None:
+            await _refuse_websocket(scope, send, refusal)
+            return
+        await send({"type": "websocket.accept"})
+        ws = ASGIWebSocket(send)
+        writer = asyncio.create_task(ws.run())
+        try:
+            session = self.engine.open_websocket(request, ws)
+            await self._pump(session, ws, receive)
+        finally:
+            # The pump ends when the WebSocket is gone (after our close frame, if any):
+            # nothing more can be sent.
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _authorize(self, request: HTTPRequest) -> HTTPError | None:
+        verdict: asyncio.Future[HTTPError | None] = asyncio.get_running_loop().create_future()
+        self.engine.authorize(request, verdict.set_result)
+        return await verdict
+
+    async def _pump(
+        self, session: ServerSession | None, ws: ASGIWebSocket, receive: Receive
+    ) -> None:
+        """Feed received messages to the engine until the WebSocket is gone."""
+        engine = self.engine
+        limit = engine.max_http_buffer_size
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                break  # websocket.disconnect
+            if session is None:
+                continue  # refused (a second WebSocket for a sid): waiting for the close
+            text: str | None = message.get("text")
+            data: str | bytes
+            if text is None:
+                data = message.get("bytes") or b""
+                size = len(data)
+            else:
+                data = text
+                # A character is at most 4 UTF-8 bytes: count them only when it may matter.
+                size = len(text) if len(text) * 4 <= limit else len(text.encode())
+            if size > limit:
+                ws.close(CloseCode.MESSAGE_TOO_BIG)
+                engine.websocket_error(session, ws, CloseReason.TRANSPORT_ERROR)
+                session = None
+                continue
+            engine.websocket_message(session, ws, data)
+        if session is not None:
+            ws.closing = True  # nothing can be sent any more
+            engine.websocket_closed(session, ws)
+
+    # -- lifespan ---------------------------------------------------------------------
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        other = self.router.other_app
+        if other is not None:
+
+            async def receive_and_close() -> Message:
+                message = await receive()
+                if message["type"] == "lifespan.shutdown":
+                    await self.engine.close()
+                return message
+
+            await other(scope, receive_and_close, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.engine.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _refuse_websocket(scope: Scope, send: Send, refusal: HTTPError) -> None:
+    """Refuse a WebSocket handshake: with an HTTP answer if the server can send one."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        headers = [
+            (b"content-type", refusal.content_type.encode("latin-1")),
+            (b"content-length", str(len(refusal.body)).encode()),
+        ]
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": refusal.status,
+                "headers": headers,
+            }
+        )
+        await send(
+            {"type": "websocket.http.response.body", "body": refusal.body, "more_body": False}
+        )
+    else:
+        await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
+
+
+class ASGIWebSocket:
+    """An accepted ASGI WebSocket as the engine sees it (a ``WebSocketTransport``).
+
+    The engine calls :meth:`send_items` and :meth:`close` synchronously; they queue, and
+    :meth:`run` (one task per WebSocket) sends in order, everything queued at each wake-up.
+    """
+
+    __slots__ = ("_queued", "_send", "_size", "_wakeup", "close_code", "closing")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._queued: deque[object] = deque()
+        self._size = 0
+        self._wakeup = asyncio.Event()
+        self.closing = False
+        self.close_code = 1000
+
+    def send_items(self, items: list[object]) -> None:
+        """Queue engine packets (str, bytes or Wire); each becomes one message."""
+        if self.closing or not items:
+            return
+        for item in items:
+            data = item.data if type(item) is Wire else item
+            self._size += len(data)  # type: ignore[arg-type]
+            self._queued.append(data)
+        self._wakeup.set()
+
+    def close(self, code: int = 1000) -> None:
+        """Close once everything queued so far has been sent."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self._wakeup.set()
+
+    def buffered(self) -> int:
+        """Bytes queued and not yet handed to the ASGI server (characters for text)."""
+        return self._size
+
+    async def run(self) -> None:
+        """Send what is queued, in order, until closed."""
+        queued = self._queued
+        send = self._send
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while queued:
+                    data = queued.popleft()
+                    self._size -= len(data)  # type: ignore[arg-type]
+                    if type(data) is str:
+                        await send({"type": "websocket.send", "text": data})
+                    else:
+                        await send({"type": "websocket.send", "bytes": data})
+                if self.closing:
+                    await send({"type": "websocket.close", "code": self.close_code})
+                    return
+        except OSError as exc:  # the connection broke under a send (uvicorn raises these)
+            logger.debug("WebSocket send failed: %r", exc)
+            self.closing = True

@@ -1,0 +1,175 @@
+"""Fixtures shared by the whole suite: real servers behind both front doors.
+
+``front_door`` is a factory parametrized over the two ways of serving a router: the
+standalone server (``aiosio.serve``) and the ASGI app under a real uvicorn. Give it a
+callable that builds a :class:`~aiosio.server.router.Router` and it returns a
+:class:`RunningServer` on a port of its own; every server it started is stopped when the
+test ends. ``echo_server`` builds on it with an engine-level echo handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import uvicorn
+
+from aiosio.asgi import ASGIApp
+from aiosio.serve import serve
+from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession
+from aiosio.server.router import Router
+
+FRONT_DOORS = ("standalone", "asgi")
+
+
+@dataclass
+class RunningServer:
+    """A server listening on 127.0.0.1 for the duration of one test."""
+
+    kind: str
+    router: Router
+    port: int
+
+    @property
+    def engine(self) -> EngineServer:
+        return self.router.engine
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: what clients connect to."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def engine_url(self, scheme: str = "http", **query: str) -> str:
+        """The Engine.IO endpoint with ``query`` (``EIO=4`` unless given otherwise)."""
+        params = {"EIO": "4", **query}
+        params = {key: value for key, value in params.items() if value is not None}
+        return f"{scheme}://127.0.0.1:{self.port}{self.router.path}?{urlencode(params)}"
+
+
+StartServer = Callable[[Callable[[], Router]], Awaitable[RunningServer]]
+
+
+async def _start_standalone(router: Router) -> tuple[int, Callable[[], Awaitable[None]]]:
+    listener = await serve(router, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+
+    async def stop() -> None:
+        listener.close()
+        await router.engine.close()
+        close_clients = getattr(listener, "close_clients", None)  # Python >= 3.13
+        if close_clients is not None:
+            close_clients()
+        await listener.wait_closed()
+
+    return port, stop
+
+
+async def _start_uvicorn(router: Router) -> tuple[int, Callable[[], Awaitable[None]]]:
+    # The socket is bound and listening before uvicorn starts: clients may connect at
+    # once (the backlog holds them), so nothing has to wait for "started".
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        ASGIApp(router),
+        loop="asyncio",
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def stop() -> None:
+        # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
+        await router.engine.close()
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            sock.close()
+
+    return port, stop
+
+
+@pytest.fixture(params=FRONT_DOORS)
+async def front_door(request: pytest.FixtureRequest) -> AsyncIterator[StartServer]:
+    """``await front_door(make_router)``: serve a router on a fresh port, stopped at the end."""
+    kind: str = request.param
+    stops: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(make_router: Callable[[], Router]) -> RunningServer:
+        router = make_router()
+        starter = _start_standalone if kind == "standalone" else _start_uvicorn
+        port, stop = await starter(router)
+        stops.append(stop)
+        return RunningServer(kind, router, port)
+
+    yield start
+    for stop in reversed(stops):
+        await stop()
+
+
+@dataclass
+class EchoHandler:
+    """An engine handler that writes back every message and records what happens."""
+
+    opened: list[ServerSession] = field(default_factory=list)
+    requests: dict[str, HTTPRequest] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    _closed: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+
+    def on_open(self, session: ServerSession, request: HTTPRequest) -> None:
+        self.opened.append(session)
+        self.requests[session.sid] = request
+
+    def on_message(self, session: ServerSession, data: str | bytes) -> None:
+        session.write("4" + data if isinstance(data, str) else data)
+
+    def on_close(self, session: ServerSession, reason: str) -> None:
+        self.reasons[session.sid] = reason
+        self._future(session.sid).set_result(reason)
+
+    def _future(self, sid: str) -> asyncio.Future[str]:
+        future = self._closed.get(sid)
+        if future is None:
+            future = self._closed[sid] = asyncio.get_running_loop().create_future()
+        return future
+
+    async def closed(self, sid: str) -> str:
+        """Wait (10 s at most) until session ``sid`` closes; return its reason."""
+        async with asyncio.timeout(10):
+            return await asyncio.shield(self._future(sid))
+
+
+StartEcho = Callable[..., Awaitable[RunningServer]]
+
+
+@pytest.fixture
+def echo_server(front_door: StartServer) -> StartEcho:
+    """``await echo_server(**engine_options)``: an echo engine behind the front door.
+
+    The handler is ``server.engine.handler`` (an :class:`EchoHandler`); ``path``,
+    ``static_files``, ``serve_client`` and ``other_app`` go to the router.
+    """
+
+    async def start(**options: Any) -> RunningServer:
+        router_options = {
+            key: options.pop(key)
+            for key in ("path", "static_files", "serve_client", "other_app")
+            if key in options
+        }
+
+        def make_router() -> Router:
+            return Router(EngineServer(EchoHandler(), **options), **router_options)
+
+        return await front_door(make_router)
+
+    return start
