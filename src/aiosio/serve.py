@@ -87,6 +87,7 @@ class HTTPConnection(asyncio.Protocol):
     def __init__(self, router: Router) -> None:
         self.router = router
         self.engine: EngineServer = router.engine
+        self.stats = router.engine.stats
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
@@ -149,6 +150,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self.stats.bytes_in += len(data)
         ws = self.ws_parser
         if ws is not None:
             self._ws_data(ws, data)
@@ -182,6 +184,7 @@ class HTTPConnection(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
+            self.stats.bytes_out += len(data)
             transport.write(data)
 
     # -- httptools callbacks ----------------------------------------------------------

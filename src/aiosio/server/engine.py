@@ -22,6 +22,7 @@ from aiosio.engineio.handshake import HTTPError, RequestError, check_request, er
 from aiosio.engineio.packets import SEPARATOR, encode_payload, open_payload
 from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
 from aiosio.exceptions import RemoteProtocolError
+from aiosio.server.stats import Counters
 from aiosio.websocket import binary_frame, text_frame
 
 __all__ = [
@@ -208,6 +209,7 @@ class EngineServer:
         self.cookie = cookie
         self.max_buffered_packets = max_buffered_packets
         self.max_buffered_bytes = 4 * max_http_buffer_size
+        self.stats = Counters()
         self.sessions: dict[str, ServerSession] = {}
         self._dirty: list[ServerSession] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -240,7 +242,9 @@ class EngineServer:
     def _flush(self, session: ServerSession) -> None:
         ws = session.ws
         if ws is not None:
-            ws.send_items(session.take_outbox())
+            items = session.take_outbox()
+            self.stats.packets_out += len(items)
+            ws.send_items(items)
             if ws.buffered() > self.max_buffered_bytes:
                 self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
             return
@@ -251,7 +255,8 @@ class EngineServer:
         elif len(session.outbox) > self.max_buffered_packets:
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
 
-    def _poll_response(self, items: Iterable[object]) -> HTTPResponse:
+    def _poll_response(self, items: list[object]) -> HTTPResponse:
+        self.stats.packets_out += len(items)
         return HTTPResponse(200, _payload_of(items), _poll_headers())
 
     # -- timers -----------------------------------------------------------------------
@@ -422,6 +427,7 @@ class EngineServer:
         sid = secrets.token_urlsafe(16)
         session = ServerSession(self, sid, transport, self.loop.time())
         self.sessions[sid] = session
+        self.stats.sessions_opened += 1
         self._schedule_timer(session)
         return session
 
@@ -509,6 +515,7 @@ class EngineServer:
 
     def _receive(self, session: ServerSession, data: str | bytes) -> bool:
         """Feed one packet to the session; False once the session is closed."""
+        self.stats.packets_in += 1
         try:
             message = session.receive(data)
         except RemoteProtocolError as exc:
@@ -653,6 +660,7 @@ class EngineServer:
         if respond is not None:
             respond(self._poll_response([*items, "1"]))
         reason = session.close_reason or CloseReason.TRANSPORT_CLOSE
+        self.stats.closed(reason)
         try:
             self.handler.on_close(session, reason)
         except Exception:
