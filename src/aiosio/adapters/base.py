@@ -88,13 +88,17 @@ class Adapter:
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any]], None],
+        on_ack: Callable[[str, list[Any] | None], None],
+        on_counted: Callable[[], None],
     ) -> None:
         """Broadcast asking every recipient for an ack.
 
         ``on_count(count, sids=())`` is called with the number of recipients once per
         server (the local server also names them), and ``on_ack`` with each recipient's
-        socket id and answer (None when it disconnected before answering).
+        socket id and answer (None when it disconnected before answering). ``on_counted()``
+        is called once, when every server of the cluster has reported its count (or the
+        cluster gave up waiting for the missing ones); a cluster adapter calls it later
+        than the local count, after the other servers answered.
         """
         raise NotImplementedError
 
@@ -114,8 +118,14 @@ class Adapter:
         """Emit to the other servers' namespace handlers; with a timeout, gather acks."""
         raise NotImplementedError
 
-    def server_count(self) -> int:
+    async def server_count(self) -> int:
+        """How many servers share this namespace (this one included)."""
         return 1
+
+    @property
+    def healthy(self) -> bool:
+        """False while the adapter cannot reach the rest of its cluster."""
+        return True
 
     # -- connection state recovery ----------------------------------------------------
 

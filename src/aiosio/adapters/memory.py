@@ -120,16 +120,18 @@ class InMemoryAdapter(Adapter):
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any]], None],
+        on_ack: Callable[[str, list[Any] | None], None],
+        on_counted: Callable[[], None],
     ) -> None:
         self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+        on_counted()
 
     def local_broadcast_with_ack(
         self,
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any]], None],
+        on_ack: Callable[[str, list[Any] | None], None],
     ) -> None:
         """Every local recipient gets the packet with its own ack id (per namespace)."""
         targets = self._targets(options)

@@ -109,9 +109,8 @@ class BroadcastOperator:
             lambda future: callback(future.exception(), collector.answers())
         )
         self._nsp.adapter.broadcast_with_ack(
-            packet, self._options, collector.add_count, collector.add_answer
+            packet, self._options, collector.add_count, collector.add_answer, collector.counted
         )
-        collector.counted()
 
     def send(self, *args: Any) -> None:
         self.emit("message", *args)
@@ -132,9 +131,8 @@ class BroadcastOperator:
         packet = Packet(EVENT, self._nsp.name, [event, *args])
         collector = _AckCollector(self._options.flags.timeout)
         self._nsp.adapter.broadcast_with_ack(
-            packet, self._options, collector.add_count, collector.add_answer
+            packet, self._options, collector.add_count, collector.add_answer, collector.counted
         )
-        collector.counted()
         try:
             await collector.future
         except AckTimeout:
@@ -185,7 +183,7 @@ class _AckCollector:
         self._check()
 
     def counted(self) -> None:
-        """Every server of this process has reported its count."""
+        """Every server of the cluster has reported its count (the adapter says so)."""
         self._counting = False
         self._check()
 
