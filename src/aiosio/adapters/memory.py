@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.server.engine import Wire
-from aiosio.socketio.packets import Packet, encode
+from aiosio.socketio.packets import Packet
+from aiosio.socketio.parsers import JSONParser, Parser
 
 if TYPE_CHECKING:
     from aiosio.server.socket import RemoteSocket, Socket
@@ -15,14 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["InMemoryAdapter", "encode_wires"]
 
 
-def encode_wires(packet: Packet) -> list[Wire]:
+def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  # noqa: B008
     """Encode a packet once into the Engine.IO packets every recipient gets.
 
     Raises:
         LocalProtocolError: When the data cannot be serialised.
     """
-    text, attachments = encode(packet)
-    return [Wire("4" + text), *map(Wire, attachments)]
+    return [Wire(item) for item in parser.encode(packet)]
 
 
 class InMemoryAdapter(Adapter):

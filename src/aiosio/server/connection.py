@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiosio.engineio.session import State
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.socket import Handshake, Socket
-from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Decoder, Packet, encode
+from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Packet
 
 if TYPE_CHECKING:
     from aiosio.server.engine import HTTPRequest, ServerSession
@@ -31,14 +31,25 @@ logger = logging.getLogger("aiosio.connection")
 class Connection:
     """The Socket.IO side of one Engine.IO session."""
 
-    __slots__ = ("_pending", "_timer", "decoder", "issued", "request", "server", "session", "sockets")
+    __slots__ = (
+        "_pending",
+        "_timer",
+        "decoder",
+        "issued",
+        "parser",
+        "request",
+        "server",
+        "session",
+        "sockets",
+    )
 
     def __init__(self, server: Server, session: ServerSession, request: HTTPRequest) -> None:
         self.server = server
         self.session = session
         self.request = request
         self.issued = int(time.time() * 1000)
-        self.decoder = Decoder(
+        self.parser = server.parser
+        self.decoder = server.parser.decoder(
             max_attachments=server.max_attachments,
             max_depth=server.max_depth,
             max_attachment_size=server.engine.max_http_buffer_size,
@@ -157,11 +168,9 @@ class Connection:
     # -- outgoing -----------------------------------------------------------------------
 
     def write_packet(self, packet: Packet) -> None:
-        text, attachments = encode(packet)
         session = self.session
-        session.write("4" + text)
-        for attachment in attachments:
-            session.write(attachment)
+        for item in self.parser.encode(packet):
+            session.write(item)
 
     def disconnect_all(self) -> None:
         """Disconnect every socket, then close the Engine.IO session."""

@@ -96,6 +96,25 @@ class Namespace:
             except Exception:
                 logger.exception("handler of %r failed", event)
 
+    def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """Run the handlers of an event another server emitted (``server_side_emit``).
+
+        With ``ack``, the first handler answers: through its keyword-only ``ack`` or with
+        its return value (one argument, as the reference expects).
+        """
+        for spec in list(self._handlers.get(data[0], ())):
+            wants = ack is not None and spec.wants_ack
+            try:
+                result = spec.call(data[1:], ack if wants else None)
+            except Exception:
+                logger.exception("handler of %r failed", data[0])
+                continue
+            if spec.is_async:
+                self.server.spawn(_answer_later(result, None if wants else ack))
+            elif ack is not None and not wants:
+                ack(result)
+            ack = None  # one answer per server, from the first handler
+
     # -- connecting ---------------------------------------------------------------------
 
     def add(self, conn: Connection, auth: dict[str, Any]) -> None:
@@ -170,7 +189,9 @@ class Namespace:
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
         """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
-        return self.server.prepare_broadcast(self, packet, options) or encode_wires(packet)
+        return self.server.prepare_broadcast(self, packet, options) or encode_wires(
+            packet, self.server.parser
+        )
 
     # -- broadcasting shortcuts ---------------------------------------------------------
 
@@ -305,3 +326,13 @@ async def _guard(pending: Awaitable[Any]) -> None:
         await pending
     except Exception:
         logger.exception("connection handler failed")
+
+
+async def _answer_later(pending: Awaitable[Any], ack: Callable[[Any], None] | None) -> None:
+    try:
+        result = await pending
+    except Exception:
+        logger.exception("server-side event handler failed")
+        return
+    if ack is not None:
+        ack(result)

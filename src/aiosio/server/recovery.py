@@ -111,7 +111,7 @@ class Recovery:
         seq = next(self._seq)
         self._last_seq = seq
         data = [*packet.data, self._prefix + str(seq)]
-        wires = encode_wires(Packet(EVENT, packet.namespace, data))
+        wires = encode_wires(Packet(EVENT, packet.namespace, data), self.server.parser)
         size = sum(len(wire.data) for wire in wires)
         now = self._now()
         kept = self._kept.setdefault(namespace.name, deque())

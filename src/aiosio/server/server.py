@@ -19,6 +19,7 @@ from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Router
 from aiosio.server.socket import RemoteSocket, Socket
 from aiosio.socketio.packets import Packet
+from aiosio.socketio.parsers import Parser, get_parser
 
 if TYPE_CHECKING:
     from aiosio.asgi import ASGIApp
@@ -61,12 +62,14 @@ class Server:
         max_buffered_packets: int = 1000,
         static_files: Mapping[str, str] | None = None,
         other_app: Any = None,
+        parser: str | Parser | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         self.max_depth = max_depth
         self.max_namespaces = max_namespaces
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self.parser: Parser = get_parser(parser)
         self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
         self.engine = EngineServer(
             self,

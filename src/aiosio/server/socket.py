@@ -26,9 +26,6 @@ from aiosio.socketio.packets import (
     EVENT,
     RESERVED_EVENTS,
     Packet,
-    encode,
-    encode_ack,
-    encode_event,
 )
 
 if TYPE_CHECKING:
@@ -268,10 +265,8 @@ class Socket:
             self._register_ack(ack_id, callback, timeout, error_first or timeout is not None)
         if self._any_outgoing:
             self._notify_outgoing([event, *args])
-        text, attachments = encode_event(self.nsp.name, (event, *args), ack_id)
-        session.write("4" + text)
-        for attachment in attachments:
-            session.write(attachment)
+        for item in self.conn.parser.encode_event(self.nsp.name, (event, *args), ack_id):
+            session.write(item)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and wait for the client's acknowledgement.
@@ -363,11 +358,9 @@ class Socket:
 
     def write_packet(self, packet: Packet) -> None:
         """Encode and write one packet to this client."""
-        text, attachments = encode(packet)
         session = self.conn.session
-        session.write("4" + text)
-        for attachment in attachments:
-            session.write(attachment)
+        for item in self.conn.parser.encode(packet):
+            session.write(item)
 
     # -- rooms and broadcasts -----------------------------------------------------------
 
@@ -499,14 +492,13 @@ class Socket:
         if not self.connected:
             return
         try:
-            text, attachments = encode_ack(self.nsp.name, args, ack_id)
+            items = self.conn.parser.encode_ack(self.nsp.name, args, ack_id)
         except Exception:
             logger.exception("cannot encode the acknowledgement of %s", self.id)
             return
         session = self.conn.session
-        session.write("4" + text)
-        for attachment in attachments:
-            session.write(attachment)
+        for item in items:
+            session.write(item)
 
     def _on_ack(self, ack_id: int | None, data: Any) -> None:
         entry = self._acks.pop(ack_id, None) if ack_id is not None else None
