@@ -1,0 +1,561 @@
+"""ClusterAdapter: the inter-server protocol of ``socket.io-adapter``, written once.
+
+Every server of a cluster keeps its own sockets and rooms (it is an :class:`InMemoryAdapter`)
+and forwards the operations that may reach other servers as :class:`ClusterMessage` values:
+broadcasts (with or without acknowledgements), room joins and leaves, disconnections,
+``fetch_sockets`` and server-side emits. A backend only implements :meth:`ClusterAdapter.publish`
+(and :meth:`ClusterAdapter.server_count`), and hands the messages it receives to
+:meth:`ClusterAdapter.on_message`.
+
+Requests that expect answers (``fetch_sockets``, ``server_side_emit`` with a timeout, and the
+counts of a broadcast with acknowledgements) wait for ``server_count() - 1`` responses, as the
+reference does, and fail with :class:`~aiosio.exceptions.ClusterError` after
+``requests_timeout`` seconds (5 s, as in Node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.adapters.memory import InMemoryAdapter
+from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
+from aiosio.socketio.packets import EVENT, Packet
+
+if TYPE_CHECKING:
+    from aiosio.server.socket import RemoteSocket, Socket
+
+__all__ = [
+    "ClusterAdapter",
+    "ClusterMessage",
+    "MessageType",
+    "decode_options",
+    "decode_packet",
+    "encode_options",
+    "encode_packet",
+]
+
+logger = logging.getLogger("aiosio.cluster")
+
+DEFAULT_TIMEOUT = 5.0  # seconds; socket.io-adapter's DEFAULT_TIMEOUT and redis' requestsTimeout
+
+
+class MessageType(enum.IntEnum):
+    """Message types between servers (socket.io-adapter, ``cluster-adapter.ts``)."""
+
+    INITIAL_HEARTBEAT = 1
+    HEARTBEAT = 2
+    BROADCAST = 3
+    SOCKETS_JOIN = 4
+    SOCKETS_LEAVE = 5
+    DISCONNECT_SOCKETS = 6
+    FETCH_SOCKETS = 7
+    FETCH_SOCKETS_RESPONSE = 8
+    SERVER_SIDE_EMIT = 9
+    SERVER_SIDE_EMIT_RESPONSE = 10
+    BROADCAST_CLIENT_COUNT = 11
+    BROADCAST_ACK = 12
+    ADAPTER_CLOSE = 13
+
+
+RESPONSES = frozenset(
+    {
+        MessageType.FETCH_SOCKETS_RESPONSE,
+        MessageType.SERVER_SIDE_EMIT_RESPONSE,
+        MessageType.BROADCAST_CLIENT_COUNT,
+        MessageType.BROADCAST_ACK,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMessage:
+    """One message between servers: ``{uid, nsp, type, data}`` on the wire."""
+
+    type: MessageType
+    uid: str
+    nsp: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# -- options and packets as the reference writes them ----------------------------------
+
+
+def encode_options(options: BroadcastOptions) -> dict[str, Any]:
+    """``{rooms, except, flags}`` with the timeout in milliseconds, as Node sends them."""
+    flags: dict[str, Any] = {}
+    given = options.flags
+    if given.volatile:
+        flags["volatile"] = True
+    if not given.compress:
+        flags["compress"] = False
+    if given.local:
+        flags["local"] = True
+    if given.timeout is not None:
+        flags["timeout"] = round(given.timeout * 1000)
+    return {"rooms": sorted(options.rooms), "except": sorted(options.except_), "flags": flags}
+
+
+def _names(value: Any, what: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise RemoteProtocolError(f"{what} must be a list")
+    names: set[str] = set()
+    for item in value:
+        # Node rooms may be numbers; ours are strings.
+        if isinstance(item, str):
+            names.add(item)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            names.add(str(int(item)) if float(item).is_integer() else str(item))
+        else:
+            raise RemoteProtocolError(f"{what} must hold strings")
+    return frozenset(names)
+
+
+def decode_options(value: Any) -> BroadcastOptions:
+    """The inverse of :func:`encode_options`.
+
+    Raises:
+        RemoteProtocolError: When ``value`` is not ``{rooms, except, flags}``.
+    """
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("broadcast options must be an object")
+    flags = value.get("flags") or {}
+    if not isinstance(flags, dict):
+        raise RemoteProtocolError("broadcast flags must be an object")
+    timeout = flags.get("timeout")
+    return BroadcastOptions(
+        rooms=_names(value.get("rooms"), "rooms"),
+        except_=_names(value.get("except"), "except"),
+        flags=BroadcastFlags(
+            volatile=bool(flags.get("volatile")),
+            compress=flags.get("compress") is not False,
+            local=False,
+            timeout=timeout / 1000 if isinstance(timeout, int | float) else None,
+        ),
+    )
+
+
+def encode_packet(packet: Packet) -> dict[str, Any]:
+    """A broadcast packet as socket.io writes it: ``{type: 2, data, nsp}``."""
+    return {"type": int(EVENT), "data": packet.data, "nsp": packet.namespace}
+
+
+def decode_packet(value: Any, namespace: str) -> Packet:
+    """The EVENT packet of a broadcast (binary data stays inline, as bytes).
+
+    Raises:
+        RemoteProtocolError: When ``value`` is not an EVENT packet with ``[event, *args]``.
+    """
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("packet must be an object")
+    data = value.get("data")
+    if value.get("type") not in (2, 5) or not isinstance(data, list) or not data:
+        raise RemoteProtocolError("packet must be an EVENT with [event, ...args]")
+    if not isinstance(data[0], str | int | float) or isinstance(data[0], bool):
+        raise RemoteProtocolError("event name must be a string")
+    return Packet(EVENT, namespace, data)
+
+
+def socket_details(socket: Socket) -> dict[str, Any]:
+    """What ``fetch_sockets`` answers for one local socket: ``{id, handshake, rooms, data}``."""
+    return {
+        "id": socket.id,
+        "handshake": dataclasses.asdict(socket.handshake),
+        "rooms": sorted(socket.rooms),
+        "data": socket.data,
+    }
+
+
+def _request_id() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass(slots=True)
+class _Request:
+    """A request waiting for ``expected`` responses."""
+
+    future: asyncio.Future[list[Any]]
+    expected: int
+    current: int = 0
+    responses: list[Any] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _AckRequest:
+    """A broadcast with acknowledgements waiting for the other servers' counts."""
+
+    on_count: Callable[..., None]
+    on_ack: Callable[[str, list[Any] | None], None]
+    on_counted: Callable[[], None]
+    servers: int
+    answers: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+
+class ClusterAdapter(InMemoryAdapter):
+    """An adapter whose operations reach every server sharing its namespace.
+
+    Subclasses implement :meth:`publish` and :meth:`server_count`, and pass what they
+    receive to :meth:`on_message`.
+    """
+
+    def __init__(
+        self,
+        namespace: Any,
+        *,
+        requests_timeout: float = DEFAULT_TIMEOUT,
+        max_pending_requests: int = 1000,
+    ) -> None:
+        super().__init__(namespace)
+        self.uid = secrets.token_hex(8)
+        self.requests_timeout = requests_timeout
+        self.max_pending_requests = max_pending_requests
+        self._requests: dict[str, _Request] = {}
+        self._ack_requests: dict[str, _AckRequest] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_warning: dict[str, float] = {}
+
+    # -- what a backend provides --------------------------------------------------------
+
+    def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        """Send ``message`` to every other server, or with ``to`` to that server only.
+
+        Must not block: a backend queues the message and keeps the order of publication.
+
+        Raises:
+            ClusterError: When the message cannot be sent (the backend is unreachable).
+        """
+        raise NotImplementedError
+
+    async def server_count(self) -> int:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for request in self._requests.values():
+            if not request.future.done():
+                request.future.set_exception(ClusterError("the adapter was closed"))
+        self._requests.clear()
+        for ack in self._ack_requests.values():
+            if ack.timer is not None:
+                ack.timer.cancel()
+        self._ack_requests.clear()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def message(self, type: MessageType, data: dict[str, Any] | None = None) -> ClusterMessage:
+        """A message from this server in this namespace."""
+        return ClusterMessage(type, self.uid, self.namespace.name, data or {})
+
+    def warn(self, kind: str, text: str, *args: Any) -> None:
+        """Log a warning, at most once every 10 s per kind (a dead Redis repeats itself)."""
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -1e9) >= 10.0:
+            self._last_warning[kind] = now
+            logger.warning(text, *args)
+
+    def _try_publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        try:
+            self.publish(message, to=to)
+        except ClusterError as exc:
+            self.warn("publish", "cluster message %s not sent: %s", message.type.name, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("cluster task failed", exc_info=task.exception())
+
+    async def _others(self) -> int:
+        try:
+            async with asyncio.timeout(self.requests_timeout):
+                return await self.server_count() - 1
+        except TimeoutError:
+            raise ClusterError("timeout reached while counting the servers") from None
+
+    # -- operations ---------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        if not options.flags.local:
+            data = {"packet": encode_packet(packet), "opts": encode_options(options)}
+            self._try_publish(self.message(MessageType.BROADCAST, data))
+        self.local_broadcast(packet, options)
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        on_count: Callable[..., None],
+        on_ack: Callable[[str, list[Any] | None], None],
+        on_counted: Callable[[], None],
+    ) -> None:
+        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+        if options.flags.local:
+            on_counted()
+            return
+        self._spawn(self._remote_broadcast_with_ack(packet, options, on_count, on_ack, on_counted))
+
+    async def _remote_broadcast_with_ack(
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        on_count: Callable[..., None],
+        on_ack: Callable[[str, list[Any] | None], None],
+        on_counted: Callable[[], None],
+    ) -> None:
+        try:
+            others = await self._others()
+        except ClusterError as exc:
+            self.warn("count", "broadcast with acks stays local: %s", exc)
+            others = 0
+        if others <= 0:
+            on_counted()
+            return
+        request_id = _request_id()
+        ack = _AckRequest(on_count, on_ack, on_counted, others)
+        # The reference forgets the request after the broadcast's timeout; so do we, and
+        # then stop waiting for the counts of servers that never answered.
+        delay = options.flags.timeout or self.requests_timeout
+        ack.timer = asyncio.get_running_loop().call_later(delay, self._ack_expired, request_id)
+        self._ack_requests[request_id] = ack
+        data = {
+            "packet": encode_packet(packet),
+            "requestId": request_id,
+            "opts": encode_options(options),
+        }
+        try:
+            self.publish(self.message(MessageType.BROADCAST, data))
+        except ClusterError as exc:
+            self.warn("publish", "broadcast with acks stays local: %s", exc)
+            self._ack_expired(request_id)
+
+    def _ack_expired(self, request_id: str) -> None:
+        ack = self._ack_requests.pop(request_id, None)
+        if ack is not None and ack.servers > 0:
+            ack.servers = 0
+            ack.on_counted()
+
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
+        from aiosio.server.socket import RemoteSocket
+
+        local: list[Socket | RemoteSocket] = list(self._targets(options))
+        if options.flags.local:
+            return local
+        others = await self._others()
+        if others <= 0:
+            return local
+        data = {"opts": encode_options(options)}
+        timeout = options.flags.timeout or self.requests_timeout
+        details = await self._request(MessageType.FETCH_SOCKETS, data, others, timeout)
+        for detail in details:
+            if isinstance(detail, dict) and isinstance(detail.get("id"), str):
+                local.append(RemoteSocket(self, detail))
+        return local
+
+    async def _request(
+        self, type: MessageType, data: dict[str, Any], expected: int, wait: float
+    ) -> list[Any]:
+        """Publish a request and gather ``expected`` responses within ``wait`` seconds.
+
+        Raises:
+            ClusterError: Too many pending requests, the request cannot be sent, or the
+                responses did not all come in time.
+        """
+        if len(self._requests) >= self.max_pending_requests:
+            raise ClusterError("too many pending cluster requests")
+        request_id = _request_id()
+        request = _Request(asyncio.get_running_loop().create_future(), expected)
+        self._requests[request_id] = request
+        try:
+            self.publish(self.message(type, {**data, "requestId": request_id}))
+            async with asyncio.timeout(wait):
+                return await request.future
+        except TimeoutError:
+            raise ClusterError(
+                f"timeout reached: only {request.current} responses received out of {expected}"
+            ) from None
+        finally:
+            self._requests.pop(request_id, None)
+
+    def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        if not options.flags.local:
+            data = {"opts": encode_options(options), "rooms": list(rooms)}
+            self._try_publish(self.message(MessageType.SOCKETS_JOIN, data))
+        super().add_sockets(options, rooms)
+
+    def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        if not options.flags.local:
+            data = {"opts": encode_options(options), "rooms": list(rooms)}
+            self._try_publish(self.message(MessageType.SOCKETS_LEAVE, data))
+        super().del_sockets(options, rooms)
+
+    def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        if not options.flags.local:
+            data = {"opts": encode_options(options), "close": close}
+            self._try_publish(self.message(MessageType.DISCONNECT_SOCKETS, data))
+        super().disconnect_sockets(options, close)
+
+    async def server_side_emit(
+        self,
+        args: list[Any],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the Adapter contract's option
+    ) -> list[Any]:
+        """Emit to the namespace handlers of the other servers.
+
+        Without a timeout nothing is awaited (and ``[]`` returned); with one, the answer of
+        every other server is gathered.
+
+        Raises:
+            ClusterError: The message cannot be sent, or some servers did not answer within
+                ``timeout`` seconds.
+        """
+        if timeout is None:
+            self.publish(self.message(MessageType.SERVER_SIDE_EMIT, {"packet": list(args)}))
+            return []
+        others = await self._others()
+        if others <= 0:
+            return []
+        return await self._request(
+            MessageType.SERVER_SIDE_EMIT, {"packet": list(args)}, others, timeout
+        )
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def on_message(self, message: ClusterMessage) -> None:
+        """Handle a message from another server (or an emitter); bad ones are logged."""
+        if message.uid == self.uid or message.nsp != self.namespace.name:
+            return
+        try:
+            self._dispatch(message)
+        except (RemoteProtocolError, LocalProtocolError) as exc:
+            self.warn("bad", "dropped a cluster message %s: %s", message.type.name, exc)
+
+    def _dispatch(self, message: ClusterMessage) -> None:
+        data = message.data
+        match message.type:
+            case MessageType.BROADCAST:
+                packet = decode_packet(data.get("packet"), self.namespace.name)
+                options = decode_options(data.get("opts"))
+                request_id = data.get("requestId")
+                if request_id is None:
+                    self.local_broadcast(packet, options)
+                else:
+                    self._answer_broadcast_with_ack(message.uid, str(request_id), packet, options)
+            case MessageType.SOCKETS_JOIN:
+                InMemoryAdapter.add_sockets(
+                    self,
+                    decode_options(data.get("opts")),
+                    sorted(_names(data.get("rooms"), "rooms")),
+                )
+            case MessageType.SOCKETS_LEAVE:
+                InMemoryAdapter.del_sockets(
+                    self,
+                    decode_options(data.get("opts")),
+                    sorted(_names(data.get("rooms"), "rooms")),
+                )
+            case MessageType.DISCONNECT_SOCKETS:
+                InMemoryAdapter.disconnect_sockets(
+                    self, decode_options(data.get("opts")), bool(data.get("close"))
+                )
+            case MessageType.FETCH_SOCKETS:
+                sockets = [
+                    socket_details(s) for s in self._targets(decode_options(data.get("opts")))
+                ]
+                response = {"requestId": data.get("requestId"), "sockets": sockets}
+                self._try_publish(
+                    self.message(MessageType.FETCH_SOCKETS_RESPONSE, response), to=message.uid
+                )
+            case MessageType.SERVER_SIDE_EMIT:
+                self._on_server_side_emit(message)
+            case _ if message.type in RESPONSES:
+                self.on_response(message)
+            case _:
+                pass  # heartbeats, ADAPTER_CLOSE: this adapter counts servers through its backend
+
+    def _answer_broadcast_with_ack(
+        self, requester: str, request_id: str, packet: Packet, options: BroadcastOptions
+    ) -> None:
+        def on_count(count: int, sids: Iterable[str] = ()) -> None:
+            data = {"requestId": request_id, "clientCount": count}
+            self._try_publish(self.message(MessageType.BROADCAST_CLIENT_COUNT, data), to=requester)
+
+        def on_ack(sid: str, answer: list[Any] | None) -> None:
+            if answer is None:
+                return  # the socket left without answering: the reference sends nothing either
+            data = {"requestId": request_id, "packet": answer[0] if answer else None}
+            self._try_publish(self.message(MessageType.BROADCAST_ACK, data), to=requester)
+
+        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+
+    def _on_server_side_emit(self, message: ClusterMessage) -> None:
+        packet = message.data.get("packet")
+        if not isinstance(packet, list) or not packet or not isinstance(packet[0], str):
+            raise RemoteProtocolError("server-side emit must be [event, ...args]")
+        request_id = message.data.get("requestId")
+        if request_id is None:
+            self.namespace.on_server_side_emit(packet, None)
+            return
+        requester = message.uid
+
+        def ack(answer: Any = None) -> None:
+            data = {"requestId": request_id, "packet": answer}
+            self._try_publish(
+                self.message(MessageType.SERVER_SIDE_EMIT_RESPONSE, data), to=requester
+            )
+
+        self.namespace.on_server_side_emit(packet, ack)
+
+    def on_response(self, message: ClusterMessage) -> None:
+        """Handle a response to one of this server's requests."""
+        data = message.data
+        request_id = data.get("requestId")
+        if not isinstance(request_id, str):
+            return
+        match message.type:
+            case MessageType.BROADCAST_CLIENT_COUNT:
+                ack = self._ack_requests.get(request_id)
+                count = data.get("clientCount")
+                if ack is None or not isinstance(count, int) or ack.servers <= 0:
+                    return
+                ack.on_count(count)
+                ack.servers -= 1
+                if ack.servers == 0:
+                    ack.on_counted()
+            case MessageType.BROADCAST_ACK:
+                ack = self._ack_requests.get(request_id)
+                if ack is not None:
+                    ack.answers += 1
+                    # Remote answers carry no socket id: name them per request.
+                    ack.on_ack(f"{request_id}#{ack.answers}", [data.get("packet")])
+            case MessageType.FETCH_SOCKETS_RESPONSE:
+                sockets = data.get("sockets")
+                self._add_response(request_id, sockets if isinstance(sockets, list) else [])
+            case MessageType.SERVER_SIDE_EMIT_RESPONSE:
+                self._add_response(request_id, [data.get("packet")])
+            case _:
+                pass
+
+    def _add_response(self, request_id: str, items: list[Any]) -> None:
+        request = self._requests.get(request_id)
+        if request is None or request.future.done():
+            return
+        request.current += 1
+        request.responses.extend(items)
+        if request.current >= request.expected:
+            request.future.set_result(request.responses)
