@@ -54,7 +54,7 @@ class InvalidState(AiosioError):
     """The operation is not allowed in the current state of the connection."""
 
 
-class ConnectionRefused(AiosioError):  # noqa: N818 - the name users know from python-socketio
+class ConnectionRefused(AiosioError):
     """Raise from a middleware or connection handler to refuse a CONNECT.
 
     The client's ``connect_error`` handler receives ``message`` and, when given, ``data``.
@@ -66,7 +66,7 @@ class ConnectionRefused(AiosioError):  # noqa: N818 - the name users know from p
         self.data = data
 
 
-class ConnectionError(AiosioError):  # noqa: A001 - mirrors the client's connect_error
+class ConnectionError(AiosioError):
     """The client could not connect to a namespace; carries the server's message and data."""
 
     def __init__(self, message: str, data: Any = None) -> None:

@@ -198,7 +198,9 @@ class _AckCollector:
             self.future.set_exception(AckTimeout("operation has timed out"))
 
     def answers(self) -> list[Any]:
-        return [answer[0] if answer else None for answer in self.received.values() if answer is not None]
+        return [
+            answer[0] if answer else None for answer in self.received.values() if answer is not None
+        ]
 
     def per_socket(self) -> dict[str, Any]:
         """Each socket's full answer, or AckTimeout where none came (or it disconnected)."""

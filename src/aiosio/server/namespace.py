@@ -242,7 +242,9 @@ class Namespace:
     def disconnect_sockets(self, close: bool = False) -> None:
         self._operator().disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def server_side_emit(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         """Emit to this namespace on the other servers of the cluster.
 
         With a timeout, wait for their acknowledgements and return them.

@@ -156,7 +156,9 @@ class Recovery:
                 break
             del sessions[pid]
 
-    def restore(self, namespace: Namespace, conn: Connection, auth: dict[str, Any]) -> Socket | None:
+    def restore(
+        self, namespace: Namespace, conn: Connection, auth: dict[str, Any]
+    ) -> Socket | None:
         """The recovered socket for a CONNECT with a valid ``pid`` (and offset), or None."""
         pid = auth.get("pid")
         if not isinstance(pid, str):

@@ -222,7 +222,9 @@ class Server:
     def disconnect_sockets(self, close: bool = False) -> None:
         self.sockets.disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def server_side_emit(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         return await self.sockets.server_side_emit(event, *args, timeout=timeout)
 
     # -- engine events (EngineHandler) --------------------------------------------------

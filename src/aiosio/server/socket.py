@@ -62,7 +62,7 @@ def new_socket_id() -> str:
 
 
 class SocketEmitter:
-    """``socket.timeout(5)``, ``socket.volatile``, ``socket.compress(False)``: an emit with flags."""
+    """An emit with flags: ``socket.timeout(5)``, ``socket.volatile``, ``socket.compress()``."""
 
     __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
@@ -75,7 +75,11 @@ class SocketEmitter:
         self._compress = compress
 
     def _with(self, **changes: Any) -> SocketEmitter:
-        options = {"timeout": self._timeout, "volatile": self._volatile, "compress": self._compress}
+        options: dict[str, Any] = {
+            "timeout": self._timeout,
+            "volatile": self._volatile,
+            "compress": self._compress,
+        }
         options.update(changes)
         return SocketEmitter(self._socket, **options)
 
@@ -558,9 +562,7 @@ class Socket:
 class RemoteSocket:
     """A socket on another server of the cluster, as ``fetch_sockets`` returns it."""
 
-    def __init__(
-        self, adapter: Any, details: dict[str, Any]
-    ) -> None:
+    def __init__(self, adapter: Any, details: dict[str, Any]) -> None:
         self._adapter = adapter
         self.id: str = details["id"]
         self.handshake: dict[str, Any] = details.get("handshake", {})
