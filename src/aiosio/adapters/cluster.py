@@ -414,7 +414,7 @@ class ClusterAdapter(InMemoryAdapter):
         self,
         args: list[Any],
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the Adapter contract's option
+        timeout: float | None = None,
     ) -> list[Any]:
         """Emit to the namespace handlers of the other servers.
 

@@ -1,0 +1,495 @@
+"""RedisAdapter: a cluster over Redis pub/sub, on the channels of ``@socket.io/redis-adapter``.
+
+::
+
+    io = aiosio.Server(adapter=redis_adapter(url="redis://127.0.0.1:6379"))
+
+Python and Node servers (``createAdapter`` of ``@socket.io/redis-adapter`` 8.x) share one
+cluster when they use the same Redis and key; with ``sharded=True`` the adapter speaks the
+format of ``createShardedAdapter`` (Redis 7 ``SPUBLISH``/``SSUBSCRIBE``, and in the default
+``subscription_mode="dynamic"`` one channel per public room, so a server only hears the rooms
+it has members in). :mod:`aiosio.adapters.wire` holds the formats.
+
+All the namespaces of one factory share a :class:`RedisLink`: one connection pool, one
+subscriber connection read by one task, and one writer task that publishes in order (batched
+in pipelines). When Redis goes away, local delivery goes on, cluster requests fail with
+:class:`~aiosio.exceptions.ClusterError`, :attr:`RedisAdapter.healthy` turns False (the
+server's ``health_path`` answers 503), and the link resubscribes as soon as Redis is back.
+This is the only module of aiosio that imports ``redis``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from aiosio.adapters.cluster import DEFAULT_TIMEOUT, ClusterAdapter, ClusterMessage
+from aiosio.adapters.wire import (
+    ClassicChannels,
+    decode_classic_broadcast,
+    decode_classic_request,
+    decode_classic_response,
+    decode_message,
+    encode_classic,
+    encode_message,
+    to_json,
+)
+from aiosio.exceptions import ClusterError, RemoteProtocolError
+
+__all__ = ["RedisAdapter", "RedisAdapterFactory", "RedisLink", "connect", "redis_adapter"]
+
+logger = logging.getLogger("aiosio.redis")
+
+Handler = Callable[[bytes, bytes], None]  # (channel, payload)
+_KINDS = ("channel", "pattern", "shard")
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too)."""
+    return aioredis.Redis.from_url(
+        url, decode_responses=False, health_check_interval=10, socket_keepalive=True
+    )
+
+
+class RedisLink:
+    """One subscriber connection and one ordered publisher, shared by many adapters."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_message_size: int = 32 * 1024 * 1024,
+        max_outbox: int = 10_000,
+        max_retry_delay: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.max_message_size = max_message_size
+        self.max_outbox = max_outbox
+        self.max_retry_delay = max_retry_delay
+        self.healthy = False
+        self.client: aioredis.Redis | None = None
+        self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
+        self._pubsub: Any = None
+        self._outbox: deque[tuple[str, bytes, bool]] = deque()
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._users = 0
+        self._closing = False
+        self._last_warning: dict[str, float] = {}
+
+    def _warn(self, kind: str, text: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -1e9) >= 10.0:
+            self._last_warning[kind] = now
+            logger.warning(text, *args)
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """An adapter starts using the link (the first one starts it)."""
+        self._users += 1
+        if self.client is None:
+            self._ready = asyncio.Event()  # of the running loop
+            self._wake = asyncio.Event()
+            self.client = connect(self.url)
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._read()), loop.create_task(self._write())]
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until the subscriber connection is up; False after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        return self.healthy
+
+    async def release(self) -> None:
+        """An adapter stops using the link (the last one closes it)."""
+        self._users -= 1
+        if self._users > 0 or self.client is None:
+            return
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        client, self.client = self.client, None
+        self._set_healthy(False)
+        await client.aclose()
+        self._closing = False
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if healthy != self.healthy:
+            self.healthy = healthy
+            if healthy:
+                logger.info("subscribed to Redis at %s", self.url)
+            elif not self._closing:
+                logger.warning("lost the Redis subscription at %s", self.url)
+        if healthy:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+    # -- subscriptions ------------------------------------------------------------------
+
+    async def subscribe(self, kind: str, name: str, handler: Handler) -> None:
+        """Hear ``name`` (a channel, a pattern or a shard channel) with ``handler``."""
+        key = name.encode()
+        self._handlers[kind][key] = handler
+        await self._command(kind, True, key)
+
+    async def unsubscribe(self, kind: str, name: str) -> None:
+        key = name.encode()
+        if self._handlers[kind].pop(key, None) is not None:
+            await self._command(kind, False, key)
+
+    async def _command(self, kind: str, on: bool, *keys: bytes) -> None:
+        pubsub = self._pubsub
+        if pubsub is None or not keys:
+            return  # the reader subscribes to everything registered when it (re)connects
+        prefix = {"channel": "", "pattern": "p", "shard": "s"}[kind]
+        method = getattr(pubsub, f"{prefix}{'subscribe' if on else 'unsubscribe'}")
+        try:
+            await method(*keys)
+        except (RedisError, OSError) as exc:
+            self._warn("sub", "Redis (un)subscribe failed: %s", exc)
+
+    async def _read(self) -> None:
+        delay = 0.05
+        assert self.client is not None
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                self._pubsub = pubsub
+                for kind in _KINDS:
+                    await self._command_strict(pubsub, kind, list(self._handlers[kind]))
+                self._set_healthy(True)
+                delay = 0.05
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._deliver(message)
+            except (RedisError, OSError) as exc:
+                self._warn("read", "Redis subscription failed: %s", exc)
+            finally:
+                self._pubsub = None
+                self._set_healthy(False)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+    @staticmethod
+    async def _command_strict(pubsub: Any, kind: str, keys: list[bytes]) -> None:
+        if keys:
+            prefix = {"channel": "", "pattern": "p", "shard": "s"}[kind]
+            await getattr(pubsub, f"{prefix}subscribe")(*keys)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel, data = message.get("channel"), message.get("data")
+        if not isinstance(channel, bytes) or not isinstance(data, bytes):
+            return
+        if kind == "pmessage":
+            handler = self._handlers["pattern"].get(message.get("pattern") or b"")
+        elif kind == "smessage":
+            handler = self._handlers["shard"].get(channel)
+        else:
+            handler = self._handlers["channel"].get(channel)
+        if handler is None:
+            return
+        if len(data) > self.max_message_size:
+            self._warn("size", "dropped a %d-byte message on %r", len(data), channel)
+            return
+        try:
+            handler(channel, data)
+        except RemoteProtocolError as exc:
+            self._warn("bad", "dropped a malformed message on %r: %s", channel, exc)
+        except Exception:
+            logger.exception("handler of %r failed", channel)
+
+    # -- publishing and counting --------------------------------------------------------
+
+    def publish(self, channel: str, payload: bytes, *, shard: bool = False) -> None:
+        """Queue a message; the writer task publishes queued messages in order.
+
+        Raises:
+            ClusterError: While the link is down, or when the queue is full.
+        """
+        if not self.healthy:
+            raise ClusterError("Redis is unreachable (the subscription is down)")
+        if len(self._outbox) >= self.max_outbox:
+            raise ClusterError("too many messages waiting for Redis")
+        self._outbox.append((channel, payload, shard))
+        self._wake.set()
+
+    async def _write(self) -> None:
+        assert self.client is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
+                pipe = self.client.pipeline(transaction=False)
+                for channel, payload, shard in batch:
+                    if shard:
+                        pipe.spublish(channel, payload)
+                    else:
+                        pipe.publish(channel, payload)
+                try:
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
+
+    async def numsub(self, channel: str, *, shard: bool = False) -> int:
+        """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).
+
+        Raises:
+            ClusterError: When Redis cannot be asked.
+        """
+        if self.client is None or not self.healthy:
+            raise ClusterError("Redis is unreachable (the subscription is down)")
+        try:
+            if shard:
+                reply = await self.client.pubsub_shardnumsub(channel)
+            else:
+                reply = await self.client.pubsub_numsub(channel)
+        except (RedisError, OSError) as exc:
+            raise ClusterError(f"Redis is unreachable: {exc}") from None
+        return int(reply[0][1]) if reply else 0
+
+
+class RedisAdapter(ClusterAdapter):
+    """The adapter of one namespace on a :class:`RedisLink`."""
+
+    def __init__(
+        self,
+        namespace: Any,
+        link: RedisLink,
+        *,
+        key: str = "socket.io",
+        sharded: bool = False,
+        subscription_mode: str = "dynamic",
+        requests_timeout: float = DEFAULT_TIMEOUT,
+        publish_on_specific_response_channel: bool = False,
+    ) -> None:
+        super().__init__(namespace, requests_timeout=requests_timeout)
+        if subscription_mode not in ("static", "dynamic", "dynamic-private"):
+            raise ValueError(f"unknown subscription_mode {subscription_mode!r}")
+        self.link = link
+        self.sharded = sharded
+        self.subscription_mode = subscription_mode
+        self.specific_responses = publish_on_specific_response_channel
+        name = namespace.name
+        self.classic = ClassicChannels(key, name)
+        # Sharded channels (createShardedAdapter): main, per-server responses, per room.
+        self.channel = f"{key}#{name}#"
+        self.response_channel = f"{self.channel}{self.uid}#"
+        self._started = False
+
+    @property
+    def healthy(self) -> bool:
+        return self.link.healthy
+
+    async def init(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.link.acquire()
+        link = self.link
+        if self.sharded:
+            await link.subscribe("shard", self.channel, self._on_sharded)
+            await link.subscribe("shard", self.response_channel, self._on_sharded)
+            for room in list(self.rooms):
+                await self._room_created(room)
+        else:
+            await link.subscribe("pattern", self.classic.broadcast + "*", self._on_broadcast)
+            await link.subscribe("channel", self.classic.request, self._on_request)
+            await link.subscribe("channel", self.classic.response, self._on_response)
+            await link.subscribe("channel", self.classic.response_to(self.uid), self._on_response)
+        await link.wait_ready(self.requests_timeout)
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await super().close()
+        link = self.link
+        if self.sharded:
+            await link.unsubscribe("shard", self.channel)
+            await link.unsubscribe("shard", self.response_channel)
+            for room in list(self.rooms):
+                if self._separate(room):
+                    await link.unsubscribe("shard", self._room_channel(room))
+        else:
+            await link.unsubscribe("pattern", self.classic.broadcast + "*")
+            await link.unsubscribe("channel", self.classic.request)
+            await link.unsubscribe("channel", self.classic.response)
+            await link.unsubscribe("channel", self.classic.response_to(self.uid))
+        await link.release()
+
+    # -- ClusterAdapter backend ---------------------------------------------------------
+
+    def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        if self.sharded:
+            channel = f"{self.channel}{to}#" if to is not None else self._sharded_channel(message)
+            self.link.publish(channel, encode_message(message), shard=True)
+            return
+        target = to if self.specific_responses else None
+        channel, payload = encode_classic(message, self.classic, to=target)
+        self.link.publish(channel, payload)
+
+    async def server_count(self) -> int:
+        if self.sharded:
+            return await self.link.numsub(self.channel, shard=True)
+        return await self.link.numsub(self.classic.request)
+
+    # -- classic receiving --------------------------------------------------------------
+
+    def _on_broadcast(self, channel: bytes, data: bytes) -> None:
+        room = channel[len(self.classic.broadcast) : -1].decode(errors="replace")
+        if room and room not in self.rooms:
+            return  # nobody here is in that room: skip decoding, as the reference does
+        self.on_message(decode_classic_broadcast(data, self.namespace.name))
+
+    def _on_request(self, channel: bytes, data: bytes) -> None:
+        request = decode_classic_request(data, self.namespace.name)
+        if isinstance(request, ClusterMessage):
+            self.on_message(request)
+            return
+        # The two requests the cluster protocol lacks (allRooms() of a Node server).
+        request_id, kind = request.get("requestId"), request.get("type")
+        if request_id is None or request.get("uid") == self.uid:
+            return
+        if kind == 1:
+            answer: dict[str, Any] = {"requestId": request_id, "rooms": sorted(self.rooms)}
+        elif kind == 0:
+            rooms = request.get("rooms")
+            names = [r for r in rooms if isinstance(r, str)] if isinstance(rooms, list) else []
+            answer = {"requestId": request_id, "sockets": sorted(self.sockets(names))}
+        else:
+            return
+        uid = request.get("uid")
+        specific = self.specific_responses and isinstance(uid, str)
+        channel_out = self.classic.response_to(str(uid)) if specific else self.classic.response
+        with contextlib.suppress(ClusterError):
+            self.link.publish(channel_out, to_json(answer))
+
+    def _on_response(self, channel: bytes, data: bytes) -> None:
+        response = decode_classic_response(data, self.namespace.name)
+        if response is not None:
+            self.on_response(response)
+
+    # -- sharded receiving and dynamic room channels -----------------------------------
+
+    def _on_sharded(self, channel: bytes, data: bytes) -> None:
+        message = decode_message(data)
+        if channel == self.response_channel.encode():
+            if message.nsp == self.namespace.name:
+                self.on_response(message)
+        else:
+            self.on_message(message)
+
+    def _room_channel(self, room: str) -> str:
+        return f"{self.channel}{room}#"
+
+    def _separate(self, room: str) -> bool:
+        """Whether a room has a channel of its own (createShardedAdapter's rule)."""
+        if self.subscription_mode == "dynamic-private":
+            return True
+        return self.subscription_mode == "dynamic" and room not in self.sids
+
+    def _sharded_channel(self, message: ClusterMessage) -> str:
+        # Broadcasts with acks stay on the main channel: server_count() counts every server.
+        data = message.data
+        if message.type != 3 or "requestId" in data:
+            return self.channel
+        rooms = data["opts"]["rooms"]
+        if len(rooms) != 1:
+            return self.channel
+        room = rooms[0]
+        if self.subscription_mode == "dynamic-private" or (
+            self.subscription_mode == "dynamic" and len(room) != 20  # not a socket id
+        ):
+            return self._room_channel(room)
+        return self.channel
+
+    async def _room_created(self, room: str) -> None:
+        if self._separate(room):
+            await self.link.subscribe("shard", self._room_channel(room), self._on_sharded)
+
+    def add_all(self, sid: str, rooms: Any) -> None:
+        rooms = list(rooms)
+        new = [room for room in rooms if room not in self.rooms]
+        super().add_all(sid, rooms)
+        if self.sharded and self._started and self.subscription_mode != "static":
+            for room in new:
+                if room in self.rooms and self._separate(room):
+                    self._spawn(self._room_created(room))
+
+    def _leave(self, sid: str, room: str) -> None:
+        super()._leave(sid, room)
+        # Unsubscribing a channel never subscribed (a socket's own room) does nothing.
+        dynamic = self.sharded and self.subscription_mode != "static"
+        if dynamic and self._started and room not in self.rooms:
+            self._spawn(self.link.unsubscribe("shard", self._room_channel(room)))
+
+
+class RedisAdapterFactory:
+    """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`."""
+
+    def __init__(self, link: RedisLink, **options: Any) -> None:
+        self.link = link
+        self.options = options
+
+    def __call__(self, namespace: Any) -> RedisAdapter:
+        return RedisAdapter(namespace, self.link, **self.options)
+
+    @property
+    def healthy(self) -> bool:
+        return self.link.healthy
+
+
+def redis_adapter(
+    url: str = "redis://127.0.0.1:6379",
+    *,
+    key: str = "socket.io",
+    sharded: bool = False,
+    subscription_mode: str = "dynamic",
+    requests_timeout: float = DEFAULT_TIMEOUT,
+    publish_on_specific_response_channel: bool = False,
+    max_message_size: int = 32 * 1024 * 1024,
+    max_outbox: int = 10_000,
+) -> RedisAdapterFactory:
+    """The ``adapter`` option of :class:`aiosio.Server` for a cluster over Redis.
+
+    Args:
+        url: The Redis server (``redis://host:port/db``).
+        key: The channel prefix (``key`` of createAdapter, ``channelPrefix`` of
+            createShardedAdapter); every server of a cluster uses the same.
+        sharded: Speak createShardedAdapter's format over ``SPUBLISH``/``SSUBSCRIBE``.
+        subscription_mode: With ``sharded``: ``"static"`` (one channel per namespace),
+            ``"dynamic"`` (plus one per public room) or ``"dynamic-private"`` (every room).
+        requests_timeout: Seconds to wait for the other servers' answers.
+        publish_on_specific_response_channel: Answer requests on the requester's own
+            response channel (createAdapter's option of the same name).
+        max_message_size: Larger messages from Redis are dropped.
+        max_outbox: Messages waiting for Redis; beyond it publishing fails.
+    """
+    link = RedisLink(url, max_message_size=max_message_size, max_outbox=max_outbox)
+    return RedisAdapterFactory(
+        link,
+        key=key,
+        sharded=sharded,
+        subscription_mode=subscription_mode,
+        requests_timeout=requests_timeout,
+        publish_on_specific_response_channel=publish_on_specific_response_channel,
+    )
