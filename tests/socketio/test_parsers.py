@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
-from aiosio.socketio.packets import ACK, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT, Packet
+from aiosio.socketio.packets import (
+    ACK,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    Packet,
+    PacketType,
+)
 from aiosio.socketio.parsers import JSONParser, MsgpackParser, get_parser
 
 LIMITS = {"max_attachments": 10, "max_depth": 64, "max_attachment_size": None}
@@ -158,3 +166,14 @@ def test_msgpack_decoder_raises_only_protocol_errors(data: bytes) -> None:
     decoder = MsgpackParser().decoder(**LIMITS)
     with contextlib.suppress(RemoteProtocolError):
         decoder.receive_binary(data)
+
+
+def test_msgpack_folds_binary_types_and_checks_namespace_limits() -> None:
+    parser = MsgpackParser()
+    (wire,) = parser.encode(Packet(PacketType.BINARY_ACK, "/", [b"\x01"], 1))
+    assert msgpack.unpackb(wire)["type"] == 3
+    (wire,) = parser.encode(Packet(PacketType.BINARY_EVENT, "/", ["e", b"\x01"]))
+    assert msgpack.unpackb(wire)["type"] == 2
+    decoder = parser.decoder(**LIMITS)
+    with pytest.raises(RemoteProtocolError):
+        decoder.receive_binary(msgpack.packb({"type": 2, "nsp": "/\x00", "data": ["a"]}))
