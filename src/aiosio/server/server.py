@@ -14,7 +14,7 @@ from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
-from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession, Wire
+from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse, ServerSession, Wire
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Router
 from aiosio.server.socket import RemoteSocket, Socket
@@ -63,6 +63,7 @@ class Server:
         static_files: Mapping[str, str] | None = None,
         other_app: Any = None,
         parser: str | Parser | None = None,
+        health_path: str | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
@@ -92,6 +93,8 @@ class Server:
             static_files=static_files,
             other_app=other_app,
         )
+        if health_path is not None:
+            self.router.routes[health_path] = self._health
         self.recovery: Any = None
         if connection_state_recovery:
             from aiosio.server.recovery import Recovery
@@ -154,6 +157,16 @@ class Server:
             self._started = True
             for namespace in list(self.namespaces.values()):
                 await namespace.adapter.init()
+
+    @property
+    def healthy(self) -> bool:
+        """Whether every namespace's adapter reaches its cluster (``health_path``)."""
+        return all(namespace.adapter.healthy for namespace in list(self.namespaces.values()))
+
+    def _health(self, request: HTTPRequest) -> HTTPResponse:
+        # For orchestrators: 503 while an adapter cannot reach its cluster (a deaf worker).
+        ok = self.healthy
+        return HTTPResponse(200 if ok else 503, b"ok" if ok else b"unhealthy", [])
 
     @property
     def sockets(self) -> Namespace:
