@@ -1,0 +1,738 @@
+"""Client: one namespace of a Socket.IO server, as socket.io-client's ``Socket``.
+
+A client connects through a :class:`~aiosio.client.manager.Manager` (one Engine.IO
+connection per server, shared by namespaces unless ``force_new``). It sends CONNECT with
+its ``auth`` when the connection opens, buffers emits while disconnected (volatile ones
+are dropped), and fires ``connect``, ``connect_error`` and ``disconnect`` (with the
+reference client's reasons: "io server disconnect", "io client disconnect", "ping timeout",
+"transport close", "transport error", "parse error", "forced close").
+
+With ``retries``, emits go through a queue, one in flight at a time, each sent again with
+a new ack id until acknowledged or out of tries (socket.io-client 4.6+, at-least-once).
+With connection state recovery on the server, the ``pid`` of the CONNECT ack and the last
+event offset are sent back when reconnecting, and ``recovered`` says whether it worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, TypeVar, Unpack, overload
+from urllib.parse import urlsplit
+
+from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio.client.events import Listeners
+from aiosio.client.manager import Manager, ManagerOptions
+from aiosio.exceptions import AckTimeout, ConnectionError, Disconnected, LocalProtocolError
+from aiosio.socketio.packets import (
+    RESERVED_EVENTS,
+    Packet,
+    PacketType,
+    encode,
+    encode_ack,
+    encode_event,
+)
+
+__all__ = ["Client", "ClientOptions", "Emitter", "State", "connect"]
+
+logger = logging.getLogger("aiosio.client")
+
+F = TypeVar("F", bound=Callable[..., Any])
+AuthSource = dict[str, Any] | Callable[[], Any] | None
+"""A dict, or a function (async allowed) returning the dict sent with CONNECT."""
+
+
+class ClientOptions(ManagerOptions, total=False):
+    """Options of :class:`Client`: the manager's plus these.
+
+    Attributes:
+        auth: The CONNECT payload, or a function (sync or async) returning it.
+        retries: Times an emit is sent again when not acknowledged (0: no queue).
+        ack_timeout: Default seconds to wait for acknowledgements.
+        force_new: Open a new Engine.IO connection instead of sharing one.
+        multiplex: Share connections to the same server (default True).
+    """
+
+    auth: AuthSource
+    retries: int
+    ack_timeout: float | None
+    force_new: bool
+    multiplex: bool
+
+
+_SOCKET_KEYS = frozenset({"auth", "retries", "ack_timeout", "force_new", "multiplex"})
+
+
+class State(enum.Enum):
+    """Where a client is: inactive (no reconnection), connecting, or connected."""
+
+    INACTIVE = "inactive"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+@dataclass(frozen=True, slots=True)
+class _Flags:
+    timeout: float | None = None
+    volatile: bool = False
+    from_queue: bool = False
+
+
+_NO_FLAGS = _Flags()
+
+
+@dataclass(slots=True)
+class _PendingAck:
+    callback: Callable[..., Any]
+    error_first: bool
+    timer: asyncio.TimerHandle | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Buffered:
+    data: list[Any]  # [event, *args], for the outgoing listeners
+    text: str
+    attachments: list[bytes]
+    id: int | None
+
+
+@dataclass(slots=True)
+class _Queued:
+    event: str
+    args: tuple[Any, ...]
+    flags: _Flags
+    callback: Callable[..., Any] | None
+    tries: int = 0
+    pending: bool = False
+
+
+@dataclass(slots=True)
+class _Waiter:
+    future: asyncio.Future[None]
+    retry: bool = field(default=False)
+
+
+class Emitter:
+    """``client.timeout(5)`` and ``client.volatile``: emits with flags."""
+
+    __slots__ = ("_client", "_flags")
+
+    def __init__(self, client: Client, flags: _Flags) -> None:
+        self._client = client
+        self._flags = flags
+
+    def timeout(self, seconds: float) -> Emitter:
+        """Acknowledgements must come within ``seconds``."""
+        return Emitter(self._client, replace(self._flags, timeout=seconds))
+
+    @property
+    def volatile(self) -> Emitter:
+        """Drop the event when it cannot be written at once."""
+        return Emitter(self._client, replace(self._flags, volatile=True))
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit with these flags; with a timeout, ``callback(error, *answer)``."""
+        self._client._emit(event, args, self._flags, callback)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit and wait for the acknowledgement (see :meth:`Client.emit_with_ack`)."""
+        return await self._client._emit_with_ack(event, args, self._flags)
+
+
+class Client:
+    """A socket of one namespace, as ``io(url)`` gives in socket.io-client.
+
+    Args:
+        url: The server's URL; its path is the namespace (``http://host:3000/news``).
+        manager: The manager to use; by default one is looked up (shared per server
+            and event loop) or created.
+        **options: :class:`ClientOptions`.
+    """
+
+    def __init__(
+        self,
+        url: str = "http://localhost",
+        *,
+        manager: Manager | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self.namespace = urlsplit(url).path or "/"
+        manager_options: dict[str, Any] = dict(options)
+        socket_options = {key: manager_options.pop(key) for key in _SOCKET_KEYS & set(options)}
+        if manager is None:
+            manager = _lookup(url, self.namespace, socket_options, manager_options)
+        self.io = manager
+        self.auth: AuthSource = socket_options.get("auth")
+        self.retries: int = socket_options.get("retries", 0)
+        self.ack_timeout: float | None = socket_options.get("ack_timeout")
+        self.id: str | None = None
+        self.recovered = False
+        self.state = State.INACTIVE
+        self._listeners = Listeners()
+        self._any: list[HandlerSpec] = []
+        self._any_outgoing: list[HandlerSpec] = []
+        self._ids = 0
+        self._acks: dict[int, _PendingAck] = {}
+        self._send_buffer: list[_Buffered] = []
+        self._receive_buffer: list[Packet] = []
+        self._queue: collections.deque[_Queued] = collections.deque()
+        self._pid: str | None = None
+        self._last_offset: str | None = None
+        self._waiters: list[_Waiter] = []
+        self._auth_task: asyncio.Task[None] | None = None
+        manager.register(self)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.namespace} id={self.id} {self.state.value}>"
+
+    @property
+    def connected(self) -> bool:
+        """Whether the namespace is joined."""
+        return self.state is State.CONNECTED
+
+    @property
+    def disconnected(self) -> bool:
+        return self.state is not State.CONNECTED
+
+    @property
+    def active(self) -> bool:
+        """Whether the client is connected or will try to (re)connect."""
+        return self.state is not State.INACTIVE
+
+    @property
+    def transport(self) -> str | None:
+        """The Engine.IO transport in use (``polling`` or ``websocket``)."""
+        engine = self.io.engine
+        return None if engine is None else engine.transport
+
+    def _set_state(self, state: State) -> None:
+        logger.debug("client %s: %s -> %s", self.namespace, self.state.value, state.value)
+        self.state = state
+
+    # -- listeners --------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Listen to an event: ``client.on("x", fn)`` or ``@client.on("x")``.
+
+        Besides the server's events: ``connect``, ``connect_error`` (a
+        :class:`~aiosio.exceptions.ConnectionError`), ``disconnect`` (reason, error) and
+        the manager's ``reconnect``, ``reconnect_attempt``, ``reconnect_error``,
+        ``reconnect_failed``. When the server asks for an acknowledgement, the first
+        handler's return value answers it, unless the handler takes a keyword-only
+        ``ack`` to call itself.
+        """
+        if handler is None:
+            return lambda fn: self._listeners.add(event, fn)
+        return self._listeners.add(event, handler)
+
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, for the next occurrence only."""
+        if handler is None:
+            return lambda fn: self._listeners.add(event, fn, once=True)
+        return self._listeners.add(event, handler, once=True)
+
+    def event(self, handler: F) -> F:
+        """Decorator: listen to the event named as the function."""
+        return self._listeners.add(handler.__name__, handler)
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler, every handler of an event, or every handler."""
+        self._listeners.remove(event, handler)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        return self._listeners.listeners(event)
+
+    def on_any(self, handler: F) -> F:
+        """Listen to every incoming event: ``handler(event, *args)``."""
+        self._any.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any(self, handler: F) -> F:
+        self._any.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        self._any = _without(self._any, handler)
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any]
+
+    def on_any_outgoing(self, handler: F) -> F:
+        """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
+        self._any_outgoing.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any_outgoing(self, handler: F) -> F:
+        self._any_outgoing.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        self._any_outgoing = _without(self._any_outgoing, handler)
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any_outgoing]
+
+    def fire(self, event: str, *args: Any) -> None:
+        """Run the handlers of a local event (``connect``, ``reconnect``...)."""
+        if event == "reconnect_failed":
+            self._reject_waiters(ConnectionError("reconnection failed"), retrying=True)
+        self._listeners.fire(event, *args)
+
+    # -- connecting -------------------------------------------------------------------
+
+    async def connect(self, *, retry: bool = False) -> None:
+        """Connect to the namespace; return once connected.
+
+        Args:
+            retry: Keep trying, with the manager's backoff, when the server cannot be
+                reached (socket.io-client's behaviour); by default the first failure
+                raises and the client gives up.
+
+        Raises:
+            ConnectionError: The server refused (``message`` and ``data`` are the
+                server's), or could not be reached, or reconnection failed.
+        """
+        if self.connected:
+            return
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), retry)
+        self._waiters.append(waiter)
+        self._activate()
+        try:
+            await waiter.future
+        except ConnectionError:
+            if not retry and self.active and not self._waiters_left(waiter):
+                await self.disconnect()
+            raise
+        except asyncio.CancelledError:
+            if not self.connected and not self._waiters_left(waiter):
+                self._deactivate()
+                self.io.release(self)
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _waiters_left(self, waiter: _Waiter) -> bool:
+        return any(other is not waiter for other in self._waiters)
+
+    def _activate(self) -> None:
+        if self.state is not State.INACTIVE:
+            return
+        self._set_state(State.CONNECTING)
+        self.io.open()
+        if self.io.engine is not None:
+            self.on_open()
+
+    def _deactivate(self) -> bool:
+        """Become inactive; return whether the client was connected."""
+        was_connected = self.connected
+        if self.state is not State.INACTIVE:
+            self._set_state(State.INACTIVE)
+        if self._auth_task is not None:
+            self._auth_task.cancel()
+            self._auth_task = None
+        return was_connected
+
+    def on_open(self) -> None:
+        """Called by the manager when the connection is open: send CONNECT."""
+        auth = self.auth
+        if not callable(auth):
+            self._send_connect(auth)
+            return
+        try:
+            result = auth()
+        except Exception as exc:
+            self._auth_failed(exc)
+            return
+        if not isinstance(result, Awaitable):
+            self._send_connect(result)
+            return
+        self._auth_task = asyncio.get_running_loop().create_task(self._send_connect_later(result))
+
+    async def _send_connect_later(self, pending: Awaitable[Any]) -> None:
+        try:
+            data = await pending
+        except Exception as exc:
+            self._auth_failed(exc)
+            return
+        self._auth_task = None
+        if self.active and self.io.engine is not None:
+            self._send_connect(data)
+
+    def _auth_failed(self, error: Exception) -> None:
+        logger.exception("the auth function of %s failed", self.namespace, exc_info=error)
+        self.on_error(ConnectionError(f"auth function failed: {error}"))
+
+    def _send_connect(self, data: Any) -> None:
+        if self._pid is not None:  # connection state recovery (socket.io-client 4.6+)
+            restore: dict[str, Any] = {"pid": self._pid}
+            if self._last_offset is not None:
+                restore["offset"] = self._last_offset
+            data = {**restore, **(data or {})}
+        try:
+            text, _ = encode(Packet(PacketType.CONNECT, self.namespace, data))
+        except LocalProtocolError as exc:
+            self.on_error(ConnectionError(f"invalid auth payload: {exc}"))
+            return
+        self.io.write(text)
+
+    def on_error(self, error: ConnectionError) -> None:
+        """Called by the manager when the connection could not be opened."""
+        if not self.connected:
+            self._reject_waiters(error, retrying=False)
+            self.fire("connect_error", error)
+
+    def _reject_waiters(self, error: ConnectionError, *, retrying: bool) -> None:
+        for waiter in self._waiters:
+            if (retrying or not waiter.retry) and not waiter.future.done():
+                waiter.future.set_exception(error)
+
+    # -- disconnecting ----------------------------------------------------------------
+
+    async def disconnect(self) -> None:
+        """Leave the namespace and stop reconnecting ("io client disconnect").
+
+        The manager closes the connection when no other namespace uses it.
+        """
+        if self.connected:
+            self.io.write(encode(Packet(PacketType.DISCONNECT, self.namespace))[0])
+        was_connected = self._deactivate()
+        self._reject_waiters(ConnectionError("the client disconnected"), retrying=True)
+        if was_connected:
+            self._closed("io client disconnect", None)
+        await self.io.destroy(self)
+
+    def on_close(self, reason: str, error: BaseException | None) -> None:
+        """Called by the manager when the connection was lost or closed."""
+        was_connected = self.connected
+        if was_connected:
+            self._set_state(State.CONNECTING)
+        self._closed(reason, error, was_connected)
+
+    def _closed(self, reason: str, error: BaseException | None, fire: bool = True) -> None:
+        self.id = None
+        if fire:
+            self.fire("disconnect", reason, error)
+        self._clear_acks()
+
+    def _clear_acks(self) -> None:
+        """Acks that cannot come any more fail (those of buffered packets stay)."""
+        buffered = {packet.id for packet in self._send_buffer}
+        for ack_id in [ack_id for ack_id in self._acks if ack_id not in buffered]:
+            pending = self._acks.pop(ack_id)
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if pending.error_first:
+                self._callback(pending.callback, Disconnected("socket has been disconnected"))
+
+    # -- incoming packets -------------------------------------------------------------
+
+    def on_packet(self, packet: Packet) -> None:
+        """Called by the manager with each packet of this namespace."""
+        match packet.type:
+            case PacketType.CONNECT:
+                self._on_connect(packet.data)
+            case PacketType.EVENT | PacketType.BINARY_EVENT:
+                if packet.data:
+                    if self.connected:
+                        self._dispatch(packet.data, packet.id)
+                    else:
+                        self._receive_buffer.append(packet)
+            case PacketType.ACK | PacketType.BINARY_ACK:
+                self._on_ack(packet)
+            case PacketType.DISCONNECT:
+                self._deactivate()
+                self.io.release(self)
+                self._closed("io server disconnect", None)
+            case PacketType.CONNECT_ERROR:
+                self._on_connect_error(packet.data)
+
+    def _on_connect(self, data: Any) -> None:
+        sid = data.get("sid") if isinstance(data, dict) else None
+        if not isinstance(sid, str):
+            self.on_error(ConnectionError("the server is not a Socket.IO v5 server (no sid)"))
+            return
+        pid = data.get("pid")
+        pid = pid if isinstance(pid, str) else None
+        self.id = sid
+        self.recovered = pid is not None and pid == self._pid
+        self._pid = pid
+        self._set_state(State.CONNECTED)
+        received, self._receive_buffer = self._receive_buffer, []
+        for packet in received:
+            self._dispatch(packet.data, packet.id)
+        buffered, self._send_buffer = self._send_buffer, []
+        for item in buffered:
+            self._notify_outgoing(item.data)
+            self.io.write(item.text, item.attachments)
+        self._drain_queue(force=True)
+        self.fire("connect")
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+
+    def _on_connect_error(self, data: Any) -> None:
+        if isinstance(data, dict):
+            error = ConnectionError(str(data.get("message")), data.get("data"))
+        else:
+            error = ConnectionError(str(data))
+        self._deactivate()
+        self.io.release(self)
+        self._reject_waiters(error, retrying=True)
+        self.fire("connect_error", error)
+
+    def _dispatch(self, data: list[Any], ack_id: int | None) -> None:
+        for spec in list(self._any):
+            self._listeners.call(spec, data)
+        name = data[0] if isinstance(data[0], str) else str(data[0])
+        args = data[1:]
+        ack = None if ack_id is None else self._ack_sender(ack_id)
+        for index, spec in enumerate(self._listeners.take(name)):
+            answer = None
+            if ack is not None and index == 0 and not spec.wants_ack:
+                answer = partial(_answer_with, ack)
+            self._listeners.call(spec, args, ack, answer)
+        if self._pid is not None and ack_id is None and args and isinstance(args[-1], str):
+            self._last_offset = args[-1]
+
+    def _ack_sender(self, ack_id: int) -> Callable[..., None]:
+        sent = False
+
+        def ack(*args: Any) -> None:
+            nonlocal sent
+            if sent:
+                return
+            sent = True
+            try:
+                text, attachments = encode_ack(self.namespace, args, ack_id)
+            except LocalProtocolError:
+                logger.exception("cannot encode the acknowledgement %d", ack_id)
+                return
+            self.io.write(text, attachments)
+
+        return ack
+
+    def _on_ack(self, packet: Packet) -> None:
+        pending = self._acks.pop(packet.id, None) if packet.id is not None else None
+        if pending is None:
+            return  # unknown or expired: ignored, as by the reference client
+        if pending.timer is not None:
+            pending.timer.cancel()
+        args = packet.data or []
+        self._callback(pending.callback, *((None, *args) if pending.error_first else args))
+
+    # -- emitting ---------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event; ``callback(*answer)`` gets the server's acknowledgement.
+
+        While disconnected the event is buffered and sent on (re)connection. With
+        ``ack_timeout`` or ``retries``, the callback is error-first:
+        ``callback(error, *answer)``.
+
+        Raises:
+            LocalProtocolError: For a reserved event name or arguments that cannot be
+                serialised.
+        """
+        self._emit(event, args, _NO_FLAGS, callback)
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit a ``message`` event."""
+        self._emit("message", args, _NO_FLAGS, callback)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Emit and wait for the acknowledgement.
+
+        Returns:
+            None for an answer without arguments, the argument for one, a tuple for more.
+
+        Raises:
+            AckTimeout: No answer within ``timeout`` (or ``ack_timeout``) seconds.
+            Disconnected: The connection was lost before the answer came.
+        """
+        return await self._emit_with_ack(event, args, _Flags(timeout=timeout))
+
+    def timeout(self, seconds: float) -> Emitter:
+        """Flags the next emit: its acknowledgement must come within ``seconds``."""
+        return Emitter(self, _Flags(timeout=seconds))
+
+    @property
+    def volatile(self) -> Emitter:
+        """Flags the next emit as droppable when it cannot be written at once."""
+        return Emitter(self, _Flags(volatile=True))
+
+    def _emit_with_ack(
+        self, event: str, args: tuple[Any, ...], flags: _Flags
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None, *answer: Any) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(_answer(answer))
+
+        self._emit(event, args, flags, settle, error_first=True)
+        return future
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        flags: _Flags,
+        callback: Callable[..., Any] | None,
+        error_first: bool = False,
+    ) -> None:
+        if not isinstance(event, str) or event in RESERVED_EVENTS:
+            raise LocalProtocolError(f"{event!r} is a reserved event name")
+        if self.retries and not flags.from_queue and not flags.volatile:
+            self._queue.append(_Queued(event, args, replace(flags, from_queue=True), callback))
+            self._drain_queue()
+            return
+        data = [event, *args]
+        ack_id = None if callback is None else self._ids
+        text, attachments = encode_event(self.namespace, data, ack_id)
+        if callback is not None and ack_id is not None:
+            self._ids += 1
+            timeout = self.ack_timeout if flags.timeout is None else flags.timeout
+            self._register_ack(ack_id, callback, timeout, error_first)
+        if flags.volatile and not self.io.writable:
+            return
+        if self.connected and not self.io.ping_expired():
+            self._notify_outgoing(data)
+            self.io.write(text, attachments)
+        else:
+            self._send_buffer.append(_Buffered(data, text, attachments, ack_id))
+
+    def _register_ack(
+        self, ack_id: int, callback: Callable[..., Any], timeout: float | None, error_first: bool
+    ) -> None:
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, self._ack_expired, ack_id)
+        self._acks[ack_id] = _PendingAck(callback, error_first or timer is not None, timer)
+
+    def _ack_expired(self, ack_id: int) -> None:
+        pending = self._acks.pop(ack_id, None)
+        if pending is None:
+            return
+        self._send_buffer = [packet for packet in self._send_buffer if packet.id != ack_id]
+        self._callback(pending.callback, AckTimeout("operation has timed out"))
+
+    def _drain_queue(self, *, force: bool = False) -> None:
+        """Send the head of the retry queue unless it is in flight (or ``force``)."""
+        if not self.connected or not self._queue:
+            return
+        entry = self._queue[0]
+        if entry.pending and not force:
+            return
+        entry.pending = True
+        entry.tries += 1
+        on_ack = partial(self._on_queue_ack, entry)
+        self._emit(entry.event, entry.args, entry.flags, on_ack, error_first=True)
+
+    def _on_queue_ack(self, entry: _Queued, error: BaseException | None, *answer: Any) -> None:
+        if not self._queue or self._queue[0] is not entry:
+            return  # already acknowledged (a late answer to an earlier try)
+        if error is None:
+            self._queue.popleft()
+            if entry.callback is not None:
+                self._callback(entry.callback, None, *answer)
+        elif entry.tries > self.retries:
+            self._queue.popleft()
+            if entry.callback is not None:
+                self._callback(entry.callback, error)
+        entry.pending = False
+        self._drain_queue()
+
+    def _notify_outgoing(self, data: list[Any]) -> None:
+        for spec in list(self._any_outgoing):
+            self._listeners.call(spec, data)
+
+    def _callback(self, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = callback(*args)
+        except Exception:
+            logger.exception("acknowledgement callback %r failed", callback)
+            return
+        if asyncio.iscoroutine(result):
+            self._listeners.call(inspect_handler(_await), (result,))
+
+
+async def _await(pending: Awaitable[Any]) -> None:
+    await pending
+
+
+def _answer_with(ack: Callable[..., None], result: Any) -> None:
+    ack(*ack_args(result))
+
+
+def _answer(args: tuple[Any, ...]) -> Any:
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else args
+
+
+def _without(specs: list[HandlerSpec], handler: Callable[..., Any] | None) -> list[HandlerSpec]:
+    return [] if handler is None else [spec for spec in specs if spec.fn != handler]
+
+
+# -- managers shared per server and event loop (socket.io-client's ``io()`` cache) ------
+
+_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Manager]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lookup(
+    url: str, namespace: str, socket_options: dict[str, Any], options: dict[str, Any]
+) -> Manager:
+    """The manager for ``url``: a shared one unless ``force_new``, ``multiplex=False``, or
+    the shared one already has a socket for ``namespace``."""
+    parts = urlsplit(url)
+    key = f"{parts.scheme}://{parts.netloc}{options.get('path', '/socket.io')}"
+    if socket_options.get("force_new") or not socket_options.get("multiplex", True):
+        return Manager(url, **options)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return Manager(url, **options)
+    cache = _managers.setdefault(loop, {})
+    manager = cache.get(key)
+    if manager is None:
+        manager = cache[key] = Manager(url, **options)
+    elif namespace in manager.nsps:
+        return Manager(url, **options)
+    return manager
+
+
+async def connect(url: str, *, retry: bool = False, **options: Unpack[ClientOptions]) -> Client:
+    """Connect to ``url`` (its path is the namespace) and return the connected client.
+
+    Args:
+        url: For example ``http://localhost:3000/news``.
+        retry: See :meth:`Client.connect`.
+        **options: :class:`ClientOptions`.
+
+    Raises:
+        ConnectionError: The connection failed or was refused.
+    """
+    client = Client(url, **options)
+    await client.connect(retry=retry)
+    return client

@@ -1,0 +1,109 @@
+"""Event listeners of the client-side objects (Manager and Client).
+
+Handlers are inspected once, when registered (house style, rule 11). A coroutine handler
+runs as a task owned by its :class:`Listeners`; those tasks are user code and are never
+cancelled by the client, but their failures are logged, as are those of plain handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from aiosio._handlers import HandlerSpec, inspect_handler
+
+__all__ = ["Listeners"]
+
+logger = logging.getLogger("aiosio.client")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Listeners:
+    """Handlers by event name, plus the tasks of the coroutine handlers they started."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def add(self, event: str, handler: F, *, once: bool = False, first: bool = False) -> F:
+        """Register ``handler`` for ``event``.
+
+        Raises:
+            TypeError: If ``handler`` is not callable or has a required keyword-only
+                parameter.
+        """
+        spec = inspect_handler(handler, once=once)
+        specs = self._handlers.setdefault(event, [])
+        if first:
+            specs.insert(0, spec)
+        else:
+            specs.append(spec)
+        return handler
+
+    def remove(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler of an event, every handler of an event, or every handler."""
+        if event is None:
+            self._handlers.clear()
+        elif handler is None:
+            self._handlers.pop(event, None)
+        else:
+            specs = self._handlers.get(event, [])
+            for index, spec in enumerate(specs):
+                if spec.fn == handler:
+                    del specs[index]
+                    break
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The handlers of ``event``, in calling order."""
+        return [spec.fn for spec in self._handlers.get(event, ())]
+
+    def take(self, event: str) -> list[HandlerSpec]:
+        """The handlers to call for one occurrence of ``event``; ``once`` ones are removed."""
+        specs = self._handlers.get(event)
+        if not specs:
+            return []
+        if any(spec.once for spec in specs):
+            self._handlers[event] = [spec for spec in specs if not spec.once]
+        return list(specs)
+
+    def fire(self, event: str, *args: Any) -> None:
+        """Call every handler of ``event`` with ``args``."""
+        for spec in self.take(event):
+            self.call(spec, args)
+
+    def call(
+        self,
+        spec: HandlerSpec,
+        args: Sequence[Any],
+        ack: Callable[..., None] | None = None,
+        on_result: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Call one handler; ``on_result`` gets its return value (awaited for coroutines).
+
+        A failing handler is logged and never breaks the connection.
+        """
+        try:
+            result = spec.call(list(args), ack)
+        except Exception:
+            logger.exception("handler %r failed", spec.fn)
+            return
+        if spec.is_async:
+            task = asyncio.get_running_loop().create_task(self._finish(spec, result, on_result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif on_result is not None:
+            on_result(result)
+
+    async def _finish(
+        self, spec: HandlerSpec, pending: Any, on_result: Callable[[Any], None] | None
+    ) -> None:
+        try:
+            result = await pending
+        except Exception:
+            logger.exception("handler %r failed", spec.fn)
+            return
+        if on_result is not None:
+            on_result(result)

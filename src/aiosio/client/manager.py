@@ -1,0 +1,397 @@
+"""Manager: one Engine.IO connection shared by the namespaces of a server, and reconnection.
+
+As socket.io-client's Manager: it opens the connection when a socket asks for it, routes
+decoded packets to the :class:`~aiosio.client.client.Client` of each namespace, and, when
+the connection is lost, reconnects with exponential backoff (:class:`Backoff`, the same
+formula as socket.io-client's). It closes the connection once no socket is active.
+
+Events (``manager.on(event, handler)``): ``open``, ``close`` (reason, error), ``error``
+(a :class:`~aiosio.exceptions.ConnectionError`), ``ping``, ``reconnect_attempt``
+(attempt), ``reconnect`` (attempt), ``reconnect_error`` (error) and ``reconnect_failed``.
+The ``reconnect*`` events are also fired on every active socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import math
+import random
+import ssl as ssl_module
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from urllib.parse import parse_qsl, urlsplit
+
+from aiosio.client.engine import EngineClient
+from aiosio.client.events import Listeners
+from aiosio.client.http import Address
+from aiosio.client.transports import Endpoint
+from aiosio.exceptions import ConnectionError, RemoteProtocolError
+from aiosio.socketio.packets import Decoder, Packet
+
+if TYPE_CHECKING:
+    from aiosio.client.client import Client
+
+__all__ = ["Backoff", "Manager", "ManagerOptions", "State"]
+
+logger = logging.getLogger("aiosio.client.manager")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORCED_CLOSE = "forced close"
+SOCKET_EVENTS = frozenset({"reconnect", "reconnect_attempt", "reconnect_error", "reconnect_failed"})
+"""Manager events that the sockets of the manager fire too (DESIGN.md)."""
+
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+class ManagerOptions(TypedDict, total=False):
+    """Options of a :class:`Manager`; durations in seconds.
+
+    Attributes:
+        path: The Engine.IO path on the server (``/socket.io``).
+        transports: Transports to use, in order: ``polling``, ``websocket``.
+        upgrade: Whether to upgrade from polling to WebSocket.
+        query: Extra query parameters of every request.
+        extra_headers: Extra HTTP headers of every request.
+        ssl: TLS context for ``https``/``wss`` (default: the system's trust store).
+        timeout: Seconds to wait for the connection to open; None for no limit.
+        reconnection: Whether to reconnect after a connection loss.
+        reconnection_attempts: Attempts before giving up (``math.inf`` by default).
+        reconnection_delay: The first delay between attempts.
+        reconnection_delay_max: The largest delay between attempts.
+        randomization_factor: The jitter of the delays, in 0..1.
+        max_message_size: The largest WebSocket message accepted from the server.
+    """
+
+    path: str
+    transports: Sequence[str]
+    upgrade: bool
+    query: Mapping[str, str]
+    extra_headers: Mapping[str, str] | Sequence[tuple[str, str]]
+    ssl: ssl_module.SSLContext | None
+    timeout: float | None
+    reconnection: bool
+    reconnection_attempts: float
+    reconnection_delay: float
+    reconnection_delay_max: float
+    randomization_factor: float
+    max_message_size: int
+
+
+class State(enum.Enum):
+    """Where a manager's connection is."""
+
+    CLOSED = "closed"
+    OPENING = "opening"  # the first attempt
+    OPEN = "open"
+    RECONNECTING = "reconnecting"  # waiting between attempts, or attempting
+
+
+class Backoff:
+    """Exponential backoff with randomisation, as socket.io-client's ``Backoff``.
+
+    The n-th delay (from 0) is ``min * factor**n``, moved up or down by at most
+    ``jitter`` times itself, then capped at ``max``; the arithmetic is done in whole
+    milliseconds, as there.
+    """
+
+    def __init__(
+        self,
+        *,
+        min: float = 0.1,
+        max: float = 10.0,
+        jitter: float = 0.0,
+        factor: float = 2.0,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self.min = min
+        self.max = max
+        self.jitter = jitter if 0 < jitter <= 1 else 0.0
+        self.factor = factor
+        self.attempts = 0
+        self._random = random
+
+    def duration(self) -> float:
+        """The next delay in seconds; counts one attempt."""
+        exponent = min(self.attempts, 1000)  # beyond, the cap applies anyway
+        self.attempts += 1
+        ms = self.min * 1000 * self.factor**exponent
+        if self.jitter:
+            rand = self._random()
+            deviation = math.floor(rand * self.jitter * ms)
+            ms = ms - deviation if math.floor(rand * 10) & 1 == 0 else ms + deviation
+        return math.floor(min(ms, self.max * 1000)) / 1000
+
+    def reset(self) -> None:
+        """Start counting attempts from 0 again."""
+        self.attempts = 0
+
+
+class Manager:
+    """One Engine.IO connection to a server, shared by the sockets of its namespaces."""
+
+    def __init__(self, url: str = "http://localhost", **options: Unpack[ManagerOptions]) -> None:
+        opts = options
+        self.url = url
+        self.endpoint = _endpoint(url, opts)
+        self.transports: tuple[str, ...] = tuple(opts.get("transports", ("polling", "websocket")))
+        self.upgrade = opts.get("upgrade", True)
+        self.timeout = opts.get("timeout", 20.0)
+        self.reconnection = opts.get("reconnection", True)
+        self.reconnection_attempts = opts.get("reconnection_attempts", math.inf)
+        self.backoff = Backoff(
+            min=opts.get("reconnection_delay", 1.0),
+            max=opts.get("reconnection_delay_max", 5.0),
+            jitter=opts.get("randomization_factor", 0.5),
+        )
+        self.nsps: dict[str, Client] = {}
+        self.engine: EngineClient | None = None
+        self.state = State.CLOSED
+        self._listeners = Listeners()
+        self._decoder = Decoder()
+        self._skip_reconnect = False
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Manager {self.url} {self.state.value}>"
+
+    def _set_state(self, state: State) -> None:
+        logger.debug("manager %s: %s -> %s", self.url, self.state.value, state.value)
+        self.state = state
+
+    # -- listeners --------------------------------------------------------------------
+
+    def on(self, event: str, handler: F) -> F:
+        """Listen to a manager event."""
+        return self._listeners.add(event, handler)
+
+    def once(self, event: str, handler: F) -> F:
+        """Listen to the next occurrence of a manager event."""
+        return self._listeners.add(event, handler, once=True)
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler, every handler of an event, or every handler."""
+        self._listeners.remove(event, handler)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        self._listeners.fire(event, *args)
+        if event in SOCKET_EVENTS:
+            for socket in self._active():
+                socket.fire(event, *args)
+
+    # -- sockets ----------------------------------------------------------------------
+
+    def socket(self, namespace: str = "/", **options: Any) -> Client:
+        """The socket of ``namespace`` on this connection, created on first use.
+
+        ``options`` are the socket options of :class:`~aiosio.client.client.Client`
+        (``auth``, ``retries``, ``ack_timeout``).
+        """
+        socket = self.nsps.get(namespace)
+        if socket is None:
+            from aiosio.client.client import Client
+
+            socket = Client(namespace, manager=self, **options)
+        return socket
+
+    def register(self, socket: Client) -> None:
+        """Attach a new socket (done by :class:`~aiosio.client.client.Client` itself)."""
+        self.nsps[socket.namespace] = socket
+
+    def _active(self) -> list[Client]:
+        return [socket for socket in self.nsps.values() if socket.active]
+
+    async def destroy(self, socket: Client) -> None:
+        """A socket became inactive: close the connection when it was the last one."""
+        if not self._active():
+            await self.disconnect()
+
+    def release(self, socket: Client) -> None:
+        """Like :meth:`destroy`, for code that cannot wait (a packet handler)."""
+        if not self._active():
+            self._spawn(self.disconnect())
+
+    # -- opening and reconnecting -----------------------------------------------------
+
+    def open(self) -> None:
+        """Start opening the connection, unless it is open or being (re)opened."""
+        if self.state is not State.CLOSED:
+            return
+        self._skip_reconnect = False
+        self._set_state(State.OPENING)
+        self._task = self._spawn(self._open_first())
+
+    async def _open_first(self) -> None:
+        error = await self._attempt()
+        if error is None:
+            return
+        self._set_state(State.CLOSED)
+        self._on_error(error)
+        if self.reconnection and not self._skip_reconnect and self.backoff.attempts == 0:
+            await self._reconnect_loop()
+
+    async def _attempt(self) -> ConnectionError | None:
+        """One attempt to open the connection; the error, or None when it opened."""
+        engine = EngineClient(self.endpoint, self, transports=self.transports, upgrade=self.upgrade)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await engine.connect()
+        except TimeoutError:
+            engine.abort()
+            return ConnectionError("timeout")
+        except ConnectionError as exc:
+            return exc
+        self.engine = engine
+        self._on_open()
+        return None
+
+    async def _reconnect_loop(self) -> None:
+        self._set_state(State.RECONNECTING)
+        while not self._skip_reconnect:
+            if self.backoff.attempts >= self.reconnection_attempts:
+                self.backoff.reset()
+                self._set_state(State.CLOSED)
+                self._fire("reconnect_failed")
+                return
+            await asyncio.sleep(self.backoff.duration())
+            self._fire("reconnect_attempt", self.backoff.attempts)
+            error = await self._attempt()
+            if error is None:
+                attempt = self.backoff.attempts
+                self.backoff.reset()
+                self._fire("reconnect", attempt)
+                return
+            self._on_error(error)
+            self._fire("reconnect_error", error)
+
+    def _on_open(self) -> None:
+        self._set_state(State.OPEN)
+        self._decoder.reset()
+        self._fire("open")
+        for socket in self._active():
+            socket.on_open()
+
+    def _on_error(self, error: ConnectionError) -> None:
+        self._fire("error", error)
+        for socket in self._active():
+            socket.on_error(error)
+
+    # -- the open connection ----------------------------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        """Whether a packet written now goes out at once."""
+        return self.engine is not None and self.engine.writable
+
+    def ping_expired(self) -> bool:
+        """Whether the heartbeat deadline passed (see :meth:`EngineClient.ping_expired`)."""
+        return self.engine is None or self.engine.ping_expired()
+
+    def write(self, text: str, attachments: Sequence[bytes] = ()) -> None:
+        """Send one encoded Socket.IO packet and its binary attachments."""
+        engine = self.engine
+        if engine is None:
+            return
+        engine.send(text)
+        for attachment in attachments:
+            engine.send(attachment)
+
+    def on_message(self, data: str | bytes) -> None:
+        """EngineHandler: decode a Socket.IO packet and hand it to its namespace."""
+        decoder = self._decoder
+        try:
+            if isinstance(data, str):
+                packet = decoder.receive_text(data)
+            else:
+                packet = decoder.receive_binary(data)
+        except RemoteProtocolError as exc:
+            if self.engine is not None:
+                self.engine.abort()
+            self._on_lost("parse error", exc)
+            return
+        if packet is not None:
+            self._route(packet)
+
+    def _route(self, packet: Packet) -> None:
+        socket = self.nsps.get(packet.namespace)
+        if socket is not None and socket.active:
+            socket.on_packet(packet)
+
+    def on_ping(self) -> None:
+        """EngineHandler: the server pinged."""
+        self._fire("ping")
+
+    def on_close(self, reason: str, error: BaseException | None) -> None:
+        """EngineHandler: the connection was lost."""
+        self._on_lost(reason, error)
+
+    def _on_lost(self, reason: str, error: BaseException | None) -> None:
+        self.engine = None
+        self._decoder.reset()
+        self.backoff.reset()
+        self._set_state(State.CLOSED)
+        self._fire("close", reason, error)
+        for socket in self._active():
+            socket.on_close(reason, error)
+        if self.reconnection and not self._skip_reconnect and self.state is State.CLOSED:
+            self._task = self._spawn(self._reconnect_loop())
+
+    # -- closing ----------------------------------------------------------------------
+
+    async def disconnect(self) -> None:
+        """Close the connection and stop reconnecting ("forced close").
+
+        Active sockets get ``disconnect`` with reason "forced close" and stay active: a
+        later ``connect()`` of one of them opens the connection again.
+        """
+        self._skip_reconnect = True
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+        engine, self.engine = self.engine, None
+        self.backoff.reset()
+        self._decoder.reset()
+        self._set_state(State.CLOSED)
+        if engine is not None:
+            await engine.close()
+        self._fire("close", FORCED_CLOSE, None)
+        for socket in self._active():
+            socket.on_close(FORCED_CLOSE, None)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("manager task failed", exc_info=task.exception())
+
+
+def _endpoint(url: str, options: ManagerOptions) -> Endpoint:
+    """The Engine.IO endpoint for ``url`` (its path is the namespace, not used here).
+
+    Raises:
+        ValueError: For a URL that is not ``http``, ``https``, ``ws`` or ``wss``.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"expected an http(s) or ws(s) URL, got {url!r}")
+    context: ssl_module.SSLContext | None = None
+    if scheme in ("https", "wss"):
+        context = options.get("ssl") or ssl_module.create_default_context()
+    address = Address(parts.hostname, parts.port or _DEFAULT_PORTS[scheme], context)
+    # socket.io-client: the path gets exactly one trailing slash ("addTrailingSlash").
+    path = "/" + options.get("path", "/socket.io").strip("/") + "/"
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update(options.get("query") or {})
+    headers = options.get("extra_headers") or ()
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    return Endpoint(address, path, query, pairs, options.get("max_message_size", 100_000_000))
