@@ -4,7 +4,8 @@
 standalone server (``aiosio.serve``) and the ASGI app under a real uvicorn. Give it a
 callable that builds a :class:`~aiosio.server.router.Router` and it returns a
 :class:`RunningServer` on a port of its own; every server it started is stopped when the
-test ends. ``echo_server`` builds on it with an engine-level echo handler.
+test ends. ``echo_server`` builds on it with an engine-level echo handler, and
+``echo_router`` gives the same router without a server (for driving an app directly).
 """
 
 from __future__ import annotations
@@ -149,27 +150,34 @@ class EchoHandler:
             return await asyncio.shield(self._future(sid))
 
 
+MakeRouter = Callable[..., Router]
 StartEcho = Callable[..., Awaitable[RunningServer]]
+
+_ROUTER_OPTIONS = ("path", "static_files", "serve_client", "other_app")
+
+
+def make_echo_router(**options: Any) -> Router:
+    """A router over an echo engine; ``path``, ``static_files``, ``serve_client`` and
+    ``other_app`` go to the router, the rest to :class:`EngineServer`."""
+    router_options = {key: options.pop(key) for key in _ROUTER_OPTIONS if key in options}
+    return Router(EngineServer(EchoHandler(), **options), **router_options)
+
+
+@pytest.fixture
+def echo_router() -> MakeRouter:
+    """``echo_router(**options)``: an echo engine's router, served by nothing (yet)."""
+    return make_echo_router
 
 
 @pytest.fixture
 def echo_server(front_door: StartServer) -> StartEcho:
-    """``await echo_server(**engine_options)``: an echo engine behind the front door.
+    """``await echo_server(**options)``: an echo engine behind the front door.
 
-    The handler is ``server.engine.handler`` (an :class:`EchoHandler`); ``path``,
-    ``static_files``, ``serve_client`` and ``other_app`` go to the router.
+    The handler is ``server.engine.handler`` (an :class:`EchoHandler`); options are those
+    of :func:`make_echo_router`.
     """
 
     async def start(**options: Any) -> RunningServer:
-        router_options = {
-            key: options.pop(key)
-            for key in ("path", "static_files", "serve_client", "other_app")
-            if key in options
-        }
-
-        def make_router() -> Router:
-            return Router(EngineServer(EchoHandler(), **options), **router_options)
-
-        return await front_door(make_router)
+        return await front_door(lambda: make_echo_router(**options))
 
     return start

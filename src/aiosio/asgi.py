@@ -90,6 +90,10 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
+class _ClientGone(Exception):
+    """The client disconnected while its request was being read."""
+
+
 class ASGIApp:
     """An ASGI 3 application serving one router's engine (and its other routes).
 
@@ -127,7 +131,10 @@ class ASGIApp:
             else:
                 await _send_response(send, not_found())
             return
-        body = await self._read_body(request, receive)
+        try:
+            body = await self._read_body(request, receive)
+        except _ClientGone:
+            return  # a partial body is never handed to the engine
         if body is None:
             await _send_response(send, router.too_large(request))
             return
@@ -137,7 +144,11 @@ class ASGIApp:
             await _send_response(send, response)
 
     async def _read_body(self, request: HTTPRequest, receive: Receive) -> bytes | None:
-        """The request body, or None as soon as it is known to be over the limit."""
+        """The request body, or None as soon as it is known to be over the limit.
+
+        Raises:
+            _ClientGone: If the client disconnected before the end of the body.
+        """
         limit = self.engine.max_http_buffer_size
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
@@ -147,7 +158,7 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break  # http.disconnect: what came is all there will be
+                raise _ClientGone
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > limit:

@@ -95,6 +95,8 @@ class HTTPConnection(asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._head_size = 0
+        self._in_head = self._head_began = False
+        self._head_bytes = 0  # received while in the head, counted per chunk
         self._body: list[bytes] = []
         self._body_size = 0
         self._refused = False
@@ -164,10 +166,29 @@ class HTTPConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade as upgrade:
             offset = upgrade.args[0] if upgrade.args else len(data)
             self._upgrade(data[offset:])
-        except _HeadTooLarge as exc:
-            self._refuse(exc.status)
+            return
+        except httptools.HttpParserCallbackError as exc:
+            # httptools wraps what our callbacks raise: a limit, or a bug of ours.
+            error = exc.__context__
+            if isinstance(error, _HeadTooLarge):
+                self._refuse(error.status)
+            else:
+                logger.error("failed to handle a request", exc_info=error)
+                self._refuse(500)
+            return
         except httptools.HttpParserError:
             self._refuse(400)
+            return
+        if self._in_head:
+            # httptools buffers a header line until it ends: bound what it may hold by
+            # counting the chunks that come while the head is still incomplete (from
+            # the one after the head began, so that no earlier request is counted).
+            if self._head_began:
+                self._head_began = False
+            else:
+                self._head_bytes += len(data)
+                if self._head_bytes > Limits.max_head:
+                    self._refuse(431)
 
     def _refuse(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
         """Answer and end the connection; unread input is discarded, not left to reset it."""
@@ -190,6 +211,8 @@ class HTTPConnection(asyncio.Protocol):
     # -- httptools callbacks ----------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._in_head = self._head_began = True
+        self._head_bytes = 0
         self._url = b""
         self._headers = {}
         self._head_size = 0
@@ -218,6 +241,7 @@ class HTTPConnection(asyncio.Protocol):
             raise _HeadTooLarge(431)
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         if self.parser.should_upgrade():
             return  # data_received gets HttpParserUpgrade and takes it from there
         self._arm(Limits.body_timeout)

@@ -126,12 +126,15 @@ def open_payload(
     max_payload: int,
 ) -> str:
     """The OPEN packet's JSON: exactly five keys, durations in integer milliseconds."""
-    return "0" + orjson.dumps(
-        {
-            "sid": sid,
-            "upgrades": list(upgrades),
-            "pingInterval": round(ping_interval * 1000),
-            "pingTimeout": round(ping_timeout * 1000),
-            "maxPayload": max_payload,
-        }
-    ).decode()
+    return (
+        "0"
+        + orjson.dumps(
+            {
+                "sid": sid,
+                "upgrades": list(upgrades),
+                "pingInterval": round(ping_interval * 1000),
+                "pingTimeout": round(ping_timeout * 1000),
+                "maxPayload": max_payload,
+            }
+        ).decode()
+    )

@@ -1,0 +1,378 @@
+"""ASGIApp driven directly, with hand-written scopes and message queues (no server).
+
+What a real server cannot easily show: which messages the app reads (a body that is never
+read), lifespan forwarding, ``other_app`` receiving the original scope, refusals without
+the ``websocket.http.response`` extension, mounting under a ``root_path``. Behaviour on
+the wire is in ``tests/server/test_engine.py``, under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiosio.asgi import ASGIApp
+
+
+class Channel:
+    """One ASGI connection: the messages the app will receive, and those it sends."""
+
+    def __init__(self, *incoming: dict[str, Any]) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.received = 0
+        self.starved = asyncio.Event()  # the app waits for a message that is not there
+        for message in incoming:
+            self.incoming.put_nowait(message)
+
+    def push(self, message: dict[str, Any]) -> None:
+        self.incoming.put_nowait(message)
+
+    async def receive(self) -> dict[str, Any]:
+        if self.incoming.empty():
+            self.starved.set()
+        message = await self.incoming.get()
+        self.received += 1
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.outgoing.put(message)
+
+    async def sent(self) -> dict[str, Any]:
+        async with asyncio.timeout(5):
+            return await self.outgoing.get()
+
+    async def response(self) -> tuple[int, dict[str, str], bytes]:
+        start = await self.sent()
+        assert start["type"] == "http.response.start"
+        body = await self.sent()
+        assert body["type"] == "http.response.body"
+        headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        return start["status"], headers, body["body"]
+
+
+def http_scope(
+    path: str = "/socket.io/",
+    query: str = "EIO=4&transport=polling",
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    root_path: str = "",
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": root_path,
+        "query_string": query.encode(),
+        "headers": headers or [],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+def ws_scope(
+    query: str = "EIO=4&transport=websocket", path: str = "/socket.io/", extensions: Any = None
+) -> dict[str, Any]:
+    scope = http_scope(path, query)
+    del scope["method"]
+    scope.update(type="websocket", scheme="ws", extensions=extensions or {})
+    return scope
+
+
+REQUEST = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def run(app: ASGIApp, scope: dict[str, Any], channel: Channel) -> None:
+    async with asyncio.timeout(5):
+        await app(scope, channel.receive, channel.send)
+
+
+async def open_session(app: ASGIApp) -> str:
+    channel = Channel(REQUEST)
+    await run(app, http_scope(), channel)
+    status, _, body = await channel.response()
+    assert status == 200
+    sid: str = json.loads(body[1:])["sid"]
+    return sid
+
+
+# -- http --------------------------------------------------------------------------------
+
+
+async def test_handshake_and_headers(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = Channel(REQUEST)
+    await run(app, http_scope(headers=[(b"X-Two", b"a"), (b"x-two", b"b")]), channel)
+    status, headers, body = await channel.response()
+    assert status == 200
+    assert headers["content-type"] == "text/plain; charset=UTF-8"
+    assert headers["content-length"] == str(len(body))
+    sid = json.loads(body[1:])["sid"]
+    request = app.engine.handler.requests[sid]
+    assert request.headers["x-two"] == "a, b"
+    assert request.client == ("127.0.0.1", 5000)
+
+
+async def test_mounted_under_a_root_path(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = Channel(REQUEST)
+    await run(app, http_scope(path="/realtime/socket.io/", root_path="/realtime"), channel)
+    assert (await channel.response())[0] == 200
+
+
+async def test_body_over_content_length_limit_is_never_read(echo_router: Any) -> None:
+    app = ASGIApp(echo_router(max_http_buffer_size=10))
+    sid = await open_session(app)
+    channel = Channel()  # nothing to receive: reading would hang
+    scope = http_scope(
+        method="POST",
+        query=f"EIO=4&transport=polling&sid={sid}",
+        headers=[(b"content-length", b"11")],
+    )
+    await run(app, scope, channel)
+    assert (await channel.response())[0] == 413
+    assert channel.received == 0
+    assert app.engine.handler.reasons[sid] == "transport error"
+
+
+async def test_streamed_body_refused_as_soon_as_over_the_limit(echo_router: Any) -> None:
+    app = ASGIApp(echo_router(max_http_buffer_size=10))
+    sid = await open_session(app)
+    chunk = {"type": "http.request", "body": b"4xxxxx", "more_body": True}
+    channel = Channel(chunk, chunk, chunk)
+    scope = http_scope(method="POST", query=f"EIO=4&transport=polling&sid={sid}")
+    await run(app, scope, channel)
+    assert (await channel.response())[0] == 413
+    assert channel.received == 2
+
+
+async def test_streamed_body_within_the_limit(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    query = f"EIO=4&transport=polling&sid={sid}"
+    channel = Channel(
+        {"type": "http.request", "body": b"4ab", "more_body": True},
+        {"type": "http.request", "body": b"c\x1e4d", "more_body": False},
+    )
+    await run(app, http_scope(method="POST", query=query), channel)
+    assert (await channel.response())[2] == b"ok"
+    channel = Channel(REQUEST)
+    await run(app, http_scope(query=query), channel)
+    assert (await channel.response())[2] == b"4abc\x1e4d"
+
+
+async def test_client_gone_during_the_body(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    channel = Channel(
+        {"type": "http.request", "body": b"4partial", "more_body": True},
+        {"type": "http.disconnect"},
+    )
+    await run(app, http_scope(method="POST", query=f"EIO=4&transport=polling&sid={sid}"), channel)
+    assert channel.outgoing.empty()  # no answer, and the partial body was not used
+    assert sid in app.engine.sessions
+    assert app.engine.sessions[sid].outbox == []
+
+
+async def test_held_poll_aborted_on_disconnect(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    channel = Channel(REQUEST)
+    task = asyncio.create_task(
+        run(app, http_scope(query=f"EIO=4&transport=polling&sid={sid}"), channel)
+    )
+    async with asyncio.timeout(5):
+        await channel.starved.wait()  # the body is read: the app now watches for disconnect
+    assert app.engine.sessions[sid].poll is not None
+    channel.push({"type": "http.disconnect"})
+    await task
+    assert channel.outgoing.empty()
+    assert app.engine.handler.reasons[sid] == "transport close"
+
+
+async def test_held_poll_answered(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    query = f"EIO=4&transport=polling&sid={sid}"
+    channel = Channel(REQUEST)
+    task = asyncio.create_task(run(app, http_scope(query=query), channel))
+    post = Channel({"type": "http.request", "body": b"4hi", "more_body": False})
+    async with asyncio.timeout(5):
+        await channel.starved.wait()
+    await run(app, http_scope(method="POST", query=query), post)
+    await task
+    assert (await channel.response())[2] == b"4hi"
+
+
+async def test_other_paths_go_to_other_app_with_the_original_scope(echo_router: Any) -> None:
+    seen: list[Any] = []
+
+    async def other(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    app = ASGIApp(echo_router(other_app=other))
+    scope = http_scope(path="/api/items", method="POST")
+    channel = Channel()
+    await run(app, scope, channel)
+    assert seen == [(scope, channel.receive, channel.send)]
+    ws = ws_scope(path="/live")
+    await run(app, ws, channel)
+    assert seen[1][0] is ws
+
+
+async def test_not_found_without_other_app(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = Channel(REQUEST)
+    await run(app, http_scope(path="/nothing"), channel)
+    assert (await channel.response())[0] == 404
+    channel = Channel({"type": "websocket.connect"})
+    await run(app, ws_scope(path="/nothing"), channel)
+    assert await channel.sent() == {"type": "websocket.close", "code": 1008}
+
+
+async def test_static_files(echo_router: Any, tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<h1>hi</h1>")
+    app = ASGIApp(echo_router(static_files={"/": tmp_path}))
+    channel = Channel(REQUEST)
+    await run(app, http_scope(path="/"), channel)
+    status, headers, body = await channel.response()
+    assert (status, body) == (200, b"<h1>hi</h1>")
+    assert headers["content-type"].startswith("text/html")
+
+
+async def test_unknown_scope_type(echo_router: Any) -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        await ASGIApp(echo_router())({"type": "webtransport"}, Channel().receive, Channel().send)
+
+
+# -- lifespan ----------------------------------------------------------------------------
+
+
+async def test_lifespan_closes_the_engine(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await run(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, channel)
+    assert await channel.sent() == {"type": "lifespan.startup.complete"}
+    assert await channel.sent() == {"type": "lifespan.shutdown.complete"}
+    assert app.engine.handler.reasons[sid] == "server shutting down"
+
+
+async def test_lifespan_forwarded_to_other_app(echo_router: Any) -> None:
+    log: list[str] = []
+
+    async def other(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        while True:
+            message = await receive()
+            log.append(message["type"])
+            if message["type"] == "lifespan.shutdown":
+                log.append(f"sessions: {len(app.engine.sessions)}")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+
+    app = ASGIApp(echo_router(other_app=other))
+    await open_session(app)
+    channel = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await run(app, {"type": "lifespan"}, channel)
+    # The engine is closed before other_app hears of the shutdown.
+    assert log == ["lifespan.startup", "lifespan.shutdown", "sessions: 0"]
+
+
+# -- websocket ---------------------------------------------------------------------------
+
+CONNECT = {"type": "websocket.connect"}
+
+
+@pytest.mark.parametrize("extension", [False, True], ids=["close", "http-response"])
+async def test_websocket_refusal(echo_router: Any, extension: bool) -> None:
+    app = ASGIApp(echo_router())
+    extensions = {"websocket.http.response": {}} if extension else {}
+    channel = Channel(CONNECT)
+    await run(app, ws_scope("EIO=4&transport=websocket&sid=nope", extensions=extensions), channel)
+    first = await channel.sent()
+    if not extension:
+        assert first == {"type": "websocket.close", "code": 1008}
+        return
+    assert first["type"] == "websocket.http.response.start"
+    assert first["status"] == 400
+    body = await channel.sent()
+    assert json.loads(body["body"]) == {"code": 1, "message": "Session ID unknown"}
+
+
+async def test_websocket_session(echo_router: Any) -> None:
+    app = ASGIApp(echo_router(max_http_buffer_size=100))
+    channel = Channel(CONNECT)
+    task = asyncio.create_task(run(app, ws_scope(), channel))
+    assert await channel.sent() == {"type": "websocket.accept"}
+    opened = await channel.sent()
+    sid = json.loads(opened["text"][1:])["sid"]
+    channel.push({"type": "websocket.receive", "text": "4hey"})
+    channel.push({"type": "websocket.receive", "bytes": b"\x01\x02"})
+    assert await channel.sent() == {"type": "websocket.send", "text": "4hey"}
+    assert await channel.sent() == {"type": "websocket.send", "bytes": b"\x01\x02"}
+    # 26 four-byte characters are 104 bytes: over the limit although 26 characters.
+    channel.push({"type": "websocket.receive", "text": "4" + "\U0001f600" * 26})
+    assert await channel.sent() == {"type": "websocket.close", "code": 1009}
+    channel.push({"type": "websocket.disconnect", "code": 1009})
+    await task
+    assert app.engine.handler.reasons[sid] == "transport error"
+
+
+async def test_websocket_client_disconnect(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = Channel(CONNECT)
+    task = asyncio.create_task(run(app, ws_scope(), channel))
+    await channel.sent()  # accept
+    sid = json.loads((await channel.sent())["text"][1:])["sid"]
+    channel.push({"type": "websocket.disconnect", "code": 1001})
+    await task
+    assert app.engine.handler.reasons[sid] == "transport close"
+
+
+async def test_second_websocket_for_a_sid_is_closed(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    sid = await open_session(app)
+    query = f"EIO=4&transport=websocket&sid={sid}"
+    first = Channel(CONNECT, {"type": "websocket.receive", "text": "2probe"})
+    first_task = asyncio.create_task(run(app, ws_scope(query), first))
+    assert await first.sent() == {"type": "websocket.accept"}
+    assert await first.sent() == {"type": "websocket.send", "text": "3probe"}
+    second = Channel(CONNECT, {"type": "websocket.receive", "text": "4ignored"})
+    second_task = asyncio.create_task(run(app, ws_scope(query), second))
+    assert await second.sent() == {"type": "websocket.accept"}
+    assert await second.sent() == {"type": "websocket.close", "code": 1000}
+    second.push({"type": "websocket.disconnect", "code": 1000})
+    await second_task
+    first.push({"type": "websocket.receive", "text": "5"})
+    first.push({"type": "websocket.receive", "text": "4upgraded"})
+    assert await first.sent() == {"type": "websocket.send", "text": "4upgraded"}
+    first.push({"type": "websocket.disconnect", "code": 1000})
+    await first_task
+
+
+async def test_websocket_send_failure_is_contained(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = Channel(CONNECT)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise OSError("connection lost")
+        await channel.send(message)
+
+    task = asyncio.create_task(app(ws_scope(), channel.receive, send))
+    assert await channel.sent() == {"type": "websocket.accept"}
+    channel.push({"type": "websocket.receive", "text": "4x"})
+    channel.push({"type": "websocket.disconnect", "code": 1006})
+    async with asyncio.timeout(5):
+        await task
+    assert list(app.engine.handler.reasons.values()) == ["transport close"]
