@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from aiosio.client.client import Client, connect
+from aiosio.client.simple import SimpleClient
+from aiosio.client.sync import SyncClient, SyncSimpleClient
 from aiosio.exceptions import (
     AckTimeout,
     AiosioError,
@@ -21,6 +24,7 @@ __all__ = [
     "AckTimeout",
     "AiosioError",
     "BroadcastOperator",
+    "Client",
     "ConnectionError",
     "ConnectionRefused",
     "Disconnected",
@@ -29,6 +33,10 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "Server",
+    "SimpleClient",
     "Socket",
+    "SyncClient",
+    "SyncSimpleClient",
+    "connect",
 ]
 __version__ = "0.1.0"

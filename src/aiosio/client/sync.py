@@ -1,0 +1,244 @@
+"""Blocking wrappers: :class:`SyncClient` and :class:`SyncSimpleClient`.
+
+They hold no protocol logic: every call runs the asyncio client on one background event
+loop thread, shared by all of them (``asyncio.run_coroutine_threadsafe``), and blocks
+until it is done. Handlers run on that thread, so they must not block; from a handler,
+non-blocking calls (``emit``, ``on``...) are allowed and blocking ones (``connect``,
+``emit_with_ack``...) raise :class:`RuntimeError` instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack, overload
+
+from aiosio.client.client import Client, ClientOptions
+from aiosio.client.simple import SimpleClient
+
+__all__ = ["SyncClient", "SyncSimpleClient"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _LoopThread:
+    """The event loop thread of the sync clients, started on first use."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def loop(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="aiosio-sync-client", daemon=True
+                )
+                thread.start()
+                cls._loop, cls._thread = loop, thread
+                atexit.register(cls.stop)
+            return cls._loop
+
+    @classmethod
+    def stop(cls) -> None:
+        with cls._lock:
+            loop, thread = cls._loop, cls._thread
+            cls._loop = cls._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5.0)
+        if not thread.is_alive():
+            loop.close()
+
+
+def _on_loop_thread() -> bool:
+    return threading.current_thread() is _LoopThread._thread
+
+
+def _wait(factory: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+    """Run ``factory()`` on the loop thread and block until it is done.
+
+    After ``timeout`` seconds the operation is cancelled and :class:`TimeoutError` raised.
+    """
+    if _on_loop_thread():
+        raise RuntimeError("blocking call from a handler: it would deadlock the event loop")
+
+    async def run() -> T:
+        return await factory()
+
+    future = asyncio.run_coroutine_threadsafe(run(), _LoopThread.loop())
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """Call ``fn`` on the loop thread (directly when already there) and return its result."""
+    if _on_loop_thread():
+        return fn()
+
+    async def run() -> T:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(run(), _LoopThread.loop()).result()
+
+
+def _registrar(register: Callable[[Any], object]) -> Callable[[F], F]:
+    """A decorator that registers a handler on the loop thread and returns it unchanged."""
+
+    def decorator(fn: F) -> F:
+        _call(lambda: register(fn))
+        return fn
+
+    return decorator
+
+
+class SyncClient:
+    """A blocking :class:`~aiosio.client.client.Client`; the same arguments and methods."""
+
+    def __init__(self, url: str = "http://localhost", **options: Unpack[ClientOptions]) -> None:
+        self.client: Client = _call(lambda: Client(url, **options))
+
+    def __repr__(self) -> str:
+        return f"<SyncClient {self.client!r}>"
+
+    @property
+    def id(self) -> str | None:
+        return self.client.id
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected
+
+    @property
+    def active(self) -> bool:
+        return self.client.active
+
+    @property
+    def recovered(self) -> bool:
+        return self.client.recovered
+
+    @property
+    def transport(self) -> str | None:
+        return self.client.transport
+
+    def connect(self, *, retry: bool = False, timeout: float | None = None) -> None:
+        """Connect; see :meth:`Client.connect`. ``timeout`` bounds the wait."""
+        _wait(lambda: self.client.connect(retry=retry), timeout)
+
+    def disconnect(self) -> None:
+        _wait(self.client.disconnect)
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event; the callback runs on the loop thread."""
+        _call(lambda: self.client.emit(event, *args, callback=callback))
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        _call(lambda: self.client.send(*args, callback=callback))
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and block until it is acknowledged."""
+        return _wait(lambda: self.client.emit_with_ack(event, *args, timeout=timeout))
+
+    def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
+        """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds."""
+        return self.emit_with_ack(event, *args, timeout=timeout)
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        decorator: Callable[[F], F] = _registrar(lambda fn: self.client.on(event, fn))
+        return decorator if handler is None else decorator(handler)
+
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
+        return decorator if handler is None else decorator(handler)
+
+    def event(self, handler: F) -> F:
+        return _registrar(self.client.event)(handler)
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        _call(lambda: self.client.off(event, handler))
+
+    def on_any(self, handler: F) -> F:
+        return _registrar(self.client.on_any)(handler)
+
+    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        _call(lambda: self.client.off_any(handler))
+
+    def on_any_outgoing(self, handler: F) -> F:
+        return _registrar(self.client.on_any_outgoing)(handler)
+
+    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        _call(lambda: self.client.off_any_outgoing(handler))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+
+class SyncSimpleClient:
+    """A blocking :class:`~aiosio.client.simple.SimpleClient`."""
+
+    def __init__(self) -> None:
+        self.client = SimpleClient()
+
+    @property
+    def id(self) -> str | None:
+        return self.client.id
+
+    @property
+    def transport(self) -> str | None:
+        return self.client.transport
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected
+
+    def connect(self, url: str, **options: Unpack[ClientOptions]) -> None:
+        _wait(lambda: self.client.connect(url, **options))
+
+    def emit(self, event: str, *args: Any) -> None:
+        _wait(lambda: self.client.emit(event, *args))
+
+    def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
+        return _wait(lambda: self.client.call(event, *args, timeout=timeout))
+
+    def receive(self, timeout: float | None = None) -> list[Any]:
+        return _wait(lambda: self.client.receive(timeout))
+
+    def disconnect(self) -> None:
+        _wait(self.client.disconnect)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.disconnect()
