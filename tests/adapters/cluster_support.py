@@ -1,0 +1,201 @@
+"""Servers and clients of the cluster tests: official Node servers driven over stdin,
+aiosio servers in this process, python-socketio clients, and a Redis starter."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosio
+import socketio
+from aiosio.adapters.redis import redis_adapter
+
+HERE = Path(__file__).parent
+NODE_SCRIPT = HERE / "node_cluster.js"
+NODE_MODULES = HERE.parent / "interop" / "node_modules"
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(port: int, *, daemonize: bool) -> subprocess.Popen[bytes] | None:
+    """Start a throwaway redis-server on ``port`` and wait until it answers."""
+    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
+    args += ["--save", "", "--appendonly", "no"]
+    if daemonize:
+        subprocess.run([*args, "--daemonize", "yes"], check=True, capture_output=True)
+        process = None
+    else:
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not ping(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not start on port {port}")
+        time.sleep(0.05)
+    return process
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- servers ---------------------------------------------------------------------------
+
+
+class NodeServer:
+    """``node_cluster.js``: socket.io 4.8 with the official Redis adapter, on stdin/stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+        self.name = "node"
+        self.sse: list[list[Any]] = []
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    async def start(cls, url: str, key: str, *, sharded: bool = False) -> NodeServer:
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            "node", str(NODE_SCRIPT), str(port), key, url, "1" if sharded else "0",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        async with asyncio.timeout(15):
+            line = json.loads(await process.stdout.readline())
+        assert line.get("ready") == port, line
+        return cls(process, port)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            value = json.loads(line)
+            if "sse" in value:
+                self.sse.append(value["sse"])
+            elif "id" in value:
+                future = self._pending.pop(value["id"], None)
+                if future is not None and not future.done():
+                    if "error" in value:
+                        future.set_exception(RuntimeError(value["error"]))
+                    else:
+                        future.set_result(value["result"])
+
+    async def call(self, op: str, **command: Any) -> Any:
+        """Run one command of ``node_cluster.js`` and return its result."""
+        ident = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"id": ident, "op": op, **command}).encode() + b"\n")
+        async with asyncio.timeout(15):
+            return await future
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+@dataclass
+class PyServer:
+    """An aiosio server in this process, with the same handlers as ``node_cluster.js``."""
+
+    io: aiosio.Server
+    port: int
+    name: str
+    sse: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    async def start(cls, url: str, key: str, name: str, **options: Any) -> PyServer:
+        io = aiosio.Server(adapter=redis_adapter(url, key=key, **options), health_path="/healthz")
+        server = cls(io, 0, name)
+
+        @io.on("connection")
+        def connection(socket: aiosio.Socket) -> None:
+            socket.data = {"server": name}
+            socket.join(socket.handshake.auth.get("room") or "room")
+
+        @io.on("hello")
+        def hello(arg: Any) -> str:
+            return f"{name}:{arg}"
+
+        for event in ("notice", "tell"):
+            io.on(event, lambda *args, event=event: server.sse.append([event, *args]) or name)
+        server.port = await io.start(port=0)
+        return server
+
+    async def close(self) -> None:
+        await self.io.close()
+
+
+@dataclass
+class Client:
+    """A python-socketio client that records ``news`` events and answers ``ask``."""
+
+    sio: socketio.AsyncClient
+    server: str
+    room: str
+    news: list[list[Any]] = field(default_factory=list)
+
+    @classmethod
+    async def connect(cls, server: PyServer | NodeServer, room: str) -> Client:
+        sio = socketio.AsyncClient(reconnection=False)
+        client = cls(sio, server.name, room)
+        sio.on("news", lambda *args: client.news.append(list(args)))
+        sio.on("ask", lambda *args: f"{server.name}/{room}")
+        await sio.connect(server.url, transports=["websocket"], auth={"room": room})
+        return client
+
+    @property
+    def sid(self) -> str:
+        sid = self.sio.get_sid("/")
+        assert sid is not None
+        return sid
+
+
+async def eventually(check: Any, timeout: float = 5.0) -> None:
+    """Wait until ``check()`` is true (polling every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Cluster:
+    servers: list[PyServer | NodeServer]
+    clients: list[Client]
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and (NODE_MODULES / "@socket.io/redis-adapter").is_dir()
