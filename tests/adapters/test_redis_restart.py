@@ -1,0 +1,84 @@
+"""Redis goes away under a running cluster and comes back (a private redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from typing import Any
+
+import pytest
+from cluster_support import (
+    Cluster,
+    NodeServer,
+    PyServer,
+    eventually,
+    free_port,
+    node_available,
+    start_redis,
+)
+
+from aiosio.exceptions import ClusterError
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
+    pytest.mark.skipif(not node_available(), reason="node and tests/interop/node_modules needed"),
+]
+
+
+async def health(server: PyServer) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status = int((await reader.readline()).split()[1])
+    writer.close()
+    return status
+
+
+async def test_cluster_recovers_when_redis_restarts(cluster_factory: Any, key: str) -> None:
+    port = free_port()
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    try:
+        cluster: Cluster = await cluster_factory(key, url=f"redis://127.0.0.1:{port}")
+        py0, py1, node = cluster.servers
+        assert isinstance(py0, PyServer) and isinstance(py1, PyServer)
+        assert isinstance(node, NodeServer)
+        assert await health(py0) == 200
+
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+        await eventually(lambda: not py0.io.healthy and not py1.io.healthy)
+        assert await health(py0) == 503
+        # Local delivery goes on; cluster requests fail with a clear error.
+        py0.io.to("room").emit("news", "local")
+        mine = [c for c in cluster.clients if c.server == "py0" and c.room == "room"]
+        await eventually(lambda: all(c.news == [["local"]] for c in mine))
+        with pytest.raises(ClusterError):
+            await py0.io.fetch_sockets()
+        with pytest.raises(ClusterError):
+            await py0.io.server_side_emit("hello", "x", timeout=1)
+
+        redis = start_redis(port, daemonize=False)
+        assert redis is not None
+        await eventually(lambda: py0.io.healthy and py1.io.healthy, timeout=15)
+        assert await health(py0) == 200
+
+        async def node_back() -> bool:
+            try:
+                return bool(await node.call("count") == 3)
+            except RuntimeError:
+                return False
+
+        for _ in range(150):
+            if await node_back():
+                break
+            await asyncio.sleep(0.1)
+        assert await node_back()
+        sockets = await py1.io.fetch_sockets()
+        assert len(sockets) == len(cluster.clients)
+        py1.io.to("room").emit("news", "again")
+        members = [c for c in cluster.clients if c.room == "room"]
+        await eventually(lambda: all(c.news[-1:] == [["again"]] for c in members))
+    finally:
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
