@@ -407,6 +407,10 @@ class Socket:
             self.close("client namespace disconnect")
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        # Catch-all listeners hear every incoming event, also one that a packet middleware
+        # then refuses, as in the reference server.
+        for spec in self._any:
+            self._call(spec, data, None)
         if self._middlewares:
             self._run_middlewares(data, ack_id)
         else:
@@ -448,8 +452,6 @@ class Socket:
 
     def dispatch(self, data: list[Any], ack_id: int | None) -> None:
         """Run the handlers of one event (``data`` is ``[event, *args]``)."""
-        for spec in self._any:
-            self._call(spec, data, None)
         handlers = self._handlers.get(data[0])
         if not handlers:
             return
