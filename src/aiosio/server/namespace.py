@@ -45,6 +45,7 @@ class Namespace:
         self.sockets: dict[str, Socket] = {}
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._middlewares: list[HandlerSpec] = []
+        self._joining = 0  # sockets in the middlewares: they keep a dynamic child alive
         self._ids = itertools.count()
         self.adapter: Adapter = server.make_adapter(self)
 
@@ -127,19 +128,31 @@ class Namespace:
         if not self._middlewares:
             self._connect(socket)
             return
+        self._joining += 1
         conn.spawn(self._add_async(socket))
 
     async def _add_async(self, socket: Socket) -> None:
+        try:
+            error = await self._run_middlewares(socket)
+        finally:
+            self._joining -= 1
+        if error is not None:
+            self._refuse(socket, error)
+        elif socket.conn.open:
+            self._connect(socket)
+        if not socket.connected:
+            self._discard_if_empty()
+
+    async def _run_middlewares(self, socket: Socket) -> Exception | None:
+        """Run the middlewares in order; return the exception of the one that refused."""
         try:
             for spec in self._middlewares:
                 result = spec.call([socket])
                 if spec.is_async:
                     await result
         except Exception as exc:
-            self._refuse(socket, exc)
-            return
-        if socket.conn.open:
-            self._connect(socket)
+            return exc
+        return None
 
     def _refuse(self, socket: Socket, error: Exception) -> None:
         if isinstance(error, ConnectionRefused):
@@ -156,6 +169,7 @@ class Namespace:
     def _connect(self, socket: Socket) -> None:
         conn = socket.conn
         if not conn.attach(socket):
+            self._discard_if_empty()
             return
         self.sockets[socket.id] = socket
         socket.connected = True
@@ -176,8 +190,17 @@ class Namespace:
     def remove(self, socket: Socket) -> None:
         """Forget a disconnected socket; an empty dynamic child goes away."""
         self.sockets.pop(socket.id, None)
+        self._discard_if_empty()
+
+    def _discard_if_empty(self) -> None:
+        """Remove this dynamic child if no socket is in it or joining it.
+
+        Also after a refused CONNECT: otherwise any client could make the server keep one
+        empty namespace (and adapter) per name the parent matches.
+        """
         if (
             not self.sockets
+            and not self._joining
             and self.parent is not None
             and self.server.cleanup_empty_child_namespaces
         ):
