@@ -33,10 +33,13 @@ __all__ = [
     "Decoder",
     "Packet",
     "PacketType",
+    "check_depth",
+    "check_event",
     "decode",
     "encode",
     "encode_ack",
     "encode_event",
+    "namespace_problem",
 ]
 
 
@@ -242,7 +245,7 @@ def _head(head: str, namespace: str, id: int | None) -> str:
     if namespace != "/":
         if namespace[:1] != "/" or "," in namespace:
             raise LocalProtocolError(f"invalid namespace {namespace[:40]!r}")
-        problem = _namespace_problem(namespace)
+        problem = namespace_problem(namespace)
         if problem is not None:
             raise LocalProtocolError(f"namespace {problem}")
         head += namespace + ","
@@ -433,7 +436,7 @@ def _parse(text: str, max_depth: int, max_attachments: int) -> tuple[Packet, int
             _walk(data, max_depth, 0)
     if ptype is EVENT:
         if data is not None:  # a bare "2" is accepted, as by socket.io-parser
-            _check_event(data)
+            check_event(data)
     elif ptype is ACK:
         if id is None or type(data) is not list:
             raise RemoteProtocolError("an ACK needs an ack id and an array payload")
@@ -467,7 +470,7 @@ def _read_namespace(text: str, start: int) -> tuple[str, int]:
     if end < 0:
         end = len(text)
     namespace = text[start:end]
-    problem = _namespace_problem(namespace)
+    problem = namespace_problem(namespace)
     if problem is not None:
         raise RemoteProtocolError(f"namespace {problem}")
     return namespace, end
@@ -484,7 +487,7 @@ def _read_id(text: str, start: int) -> tuple[int, int]:
     return id, end - 1
 
 
-def _check_event(data: JSON) -> None:
+def check_event(data: JSON) -> None:
     """An EVENT payload is a non-empty array whose first element names the event."""
     if type(data) is not list or not data:
         raise RemoteProtocolError("an EVENT payload must be a non-empty array")
@@ -507,7 +510,7 @@ def _check_control(ptype: PacketType, data: JSON, id: int | None) -> None:
         raise RemoteProtocolError(f"a {ptype.name} packet has no ack id")
 
 
-def _namespace_problem(namespace: str) -> str | None:
+def namespace_problem(namespace: str) -> str | None:
     """Say what is wrong with a namespace name (LIMITS.md), or return ``None``."""
     # 64 characters are at most 256 UTF-8 bytes, and printable means no control characters.
     if len(namespace) <= MAX_NAMESPACE_BYTES // 4 and namespace.isprintable():
@@ -522,6 +525,11 @@ def _namespace_problem(namespace: str) -> str | None:
         if char < " " or "\x7f" <= char <= "\x9f":
             return "contains a control character"
     return None
+
+
+def check_depth(data: JSON, max_depth: int) -> None:
+    """Raise RemoteProtocolError when ``data`` nests deeper than ``max_depth`` (no recursion)."""
+    _walk(data, max_depth, 0)
 
 
 def _walk(data: JSON, max_depth: int, attachments: int) -> list[_Slot]:

@@ -26,12 +26,12 @@ from aiosio.socketio.packets import (
     Decoder,
     Packet,
     PacketType,
-    _check_event,
-    _namespace_problem,
-    _walk,
+    check_depth,
+    check_event,
     encode,
     encode_ack,
     encode_event,
+    namespace_problem,
 )
 
 __all__ = ["JSONParser", "MsgpackParser", "PacketDecoder", "Parser", "get_parser"]
@@ -177,7 +177,7 @@ def _check(message: dict[Any, Any], max_depth: int) -> Packet:
     namespace = message.get("nsp")
     if type(namespace) is not str or not namespace.startswith("/"):
         raise RemoteProtocolError("invalid namespace")
-    problem = _namespace_problem(namespace)
+    problem = namespace_problem(namespace)
     if problem is not None:
         raise RemoteProtocolError(f"namespace {problem}")
     data = message.get("data")
@@ -194,14 +194,14 @@ def _check(message: dict[Any, Any], max_depth: int) -> Packet:
     else:
         valid = type(data) is list
         if valid and ptype is EVENT:
-            _check_event(data)
+            check_event(data)
     if not valid:
         raise RemoteProtocolError(f"invalid {ptype.name} payload")
     if ptype in (CONNECT, DISCONNECT, CONNECT_ERROR) and id is not None:
         raise RemoteProtocolError(f"a {ptype.name} packet has no ack id")
     if ptype is ACK and id is None:
         raise RemoteProtocolError("an ACK packet needs an id")
-    _walk(data, max_depth, 0)
+    check_depth(data, max_depth)
     return Packet(ptype, namespace, data, id)
 
 
