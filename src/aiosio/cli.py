@@ -1,0 +1,345 @@
+"""The command line: ``aiosio serve module:attr``, ``aiosio demo``; ``python -m aiosio`` too.
+
+``serve`` imports ``attr`` from ``module`` (the working directory is on ``sys.path``, as
+for uvicorn) and serves it with the standalone server: an :class:`aiosio.Server`, or the
+ASGI app of one (``io.asgi_app(...)``). Any other ASGI application is handed to uvicorn
+when it is installed. SIGINT and SIGTERM stop the server cleanly: it stops accepting,
+every open connection is closed ("server shutting down" for its sockets), and the process
+exits 0.
+
+``--reload`` (for development) runs the server in a child process and restarts it when a
+``.py`` file under the watched folders changes; it polls modification times, so it needs no
+extra dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiosio.logs import LEVELS, configure
+from aiosio.server.server import Server
+
+__all__ = ["TargetError", "load_target", "main", "snapshot"]
+
+logger = logging.getLogger("aiosio.cli")
+
+_SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache"})
+RELOAD_INTERVAL = 0.5  # seconds between two scans of the watched folders
+STOP_TIMEOUT = 10.0  # seconds a child server gets to stop before it is killed
+
+
+class TargetError(Exception):
+    """``module:attr`` cannot be imported or is not something we can serve."""
+
+
+# -- what to serve ------------------------------------------------------------------------
+
+
+def load_target(spec: str) -> Any:
+    """Import ``attr`` (dotted names allowed) from ``module``.
+
+    Raises:
+        TargetError: With a message for the user.
+    """
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise TargetError(f"{spec!r}: expected module:attribute, such as app:io")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise TargetError(f"cannot import module {module_name!r}") from exc
+        raise
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return target
+
+
+def server_of(target: Any) -> Server | None:
+    """The aiosio server behind ``target``, or None for a foreign ASGI application.
+
+    Raises:
+        TargetError: If ``target`` is not callable at all.
+    """
+    if isinstance(target, Server):
+        return target
+    from aiosio.asgi import ASGIApp
+
+    if isinstance(target, ASGIApp):
+        handler = target.router.engine.handler
+        if isinstance(handler, Server):
+            return handler
+    if not callable(target):
+        raise TargetError(f"{target!r} is neither an aiosio.Server nor an ASGI application")
+    return None
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def _wants_uvloop(choice: bool | None) -> bool:
+    if choice is False:
+        return False
+    found = importlib.util.find_spec("uvloop") is not None
+    if choice and not found:
+        raise TargetError("--uvloop: uvloop is not installed (pip install aiosio[fast])")
+    return found
+
+
+Ready = Callable[[str], None]
+
+
+async def _serve(io: Server, host: str, port: int, loop_name: str, ready: Ready | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    bound = await io.start(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("serving on http://%s:%d (%s, pid %d)", shown, bound, loop_name, os.getpid())
+    if ready is not None:
+        ready(f"http://{shown}:{bound}")
+    await stop.wait()
+    logger.info("shutting down: closing %d connection(s)", len(io.engine.sessions))
+    await io.close()
+    logger.info("stopped")
+
+
+def run(io: Server, host: str, port: int, *, use_uvloop: bool, ready: Ready | None = None) -> None:
+    """Serve ``io`` until SIGINT or SIGTERM; ``ready`` gets the URL once it listens."""
+    if use_uvloop:
+        import uvloop
+
+        uvloop.run(_serve(io, host, port, "uvloop", ready))
+    else:
+        asyncio.run(_serve(io, host, port, "asyncio", ready))
+
+
+def _run_foreign(app: Any, args: argparse.Namespace, use_uvloop: bool) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        logger.error("%s is not an aiosio server; install uvicorn to serve it", args.target)
+        return 1
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop" if use_uvloop else "asyncio",
+        log_level=args.log_level,
+    )
+    return 0
+
+
+# -- --reload -----------------------------------------------------------------------------
+
+
+def snapshot(folders: Iterable[Path]) -> dict[Path, int]:
+    """Modification times of the ``.py`` files under ``folders``."""
+    found: dict[Path, int] = {}
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [name for name in dirs if name not in _SKIPPED and not name.startswith(".")]
+            for name in files:
+                if name.endswith(".py"):
+                    path = Path(root, name)
+                    try:
+                        found[path] = path.stat().st_mtime_ns
+                    except OSError:  # removed while we looked
+                        continue
+    return found
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> int:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.warning("the server did not stop in %.0f s; killing it", STOP_TIMEOUT)
+            child.kill()
+    return child.wait()
+
+
+def reload_loop(command: Sequence[str], folders: Sequence[Path]) -> int:
+    """Run ``command`` and restart it whenever a watched file changes; stop on a signal."""
+    stopping = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    logger.info("watching %s for changes", ", ".join(str(folder) for folder in folders))
+    seen = snapshot(folders)
+    child = subprocess.Popen(command)
+    while not stopping:
+        time.sleep(RELOAD_INTERVAL)
+        current = snapshot(folders)
+        if current == seen:
+            continue
+        changed = sorted({*current.items()} ^ {*seen.items()})
+        logger.info("%s changed: restarting", changed[0][0])
+        seen = current
+        _stop_child(child)
+        child = subprocess.Popen(command)
+    return _stop_child(child)
+
+
+def _child_command(argv: Sequence[str]) -> list[str]:
+    kept = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--reload":
+            continue
+        elif arg == "--reload-dir":
+            skip = True
+        elif not arg.startswith("--reload-dir="):
+            kept.append(arg)
+    return [sys.executable, "-m", "aiosio", *kept]
+
+
+# -- the commands -------------------------------------------------------------------------
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    """Hand ``--workers N`` to :mod:`aiosio.workers` (sticky front process + N servers)."""
+    if importlib.util.find_spec("aiosio.workers") is None:
+        raise TargetError(f"--workers {args.workers}: this aiosio has no multi-process runner")
+    if args.reload or args.metrics_path:
+        raise TargetError("--workers > 1 cannot be combined with --reload or --metrics-path")
+    workers: Any = importlib.import_module("aiosio.workers")
+    workers.run(args.target, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.workers < 1:
+        raise TargetError(f"--workers {args.workers}: at least 1")
+    if args.workers > 1:
+        return _run_workers(args)
+    if args.reload:
+        folders = [Path(folder).resolve() for folder in args.reload_dir or [os.getcwd()]]
+        return reload_loop(_child_command(argv), folders)
+    use_uvloop = _wants_uvloop(args.uvloop)
+    target = load_target(args.target)
+    io = server_of(target)
+    if io is None:
+        return _run_foreign(target, args, use_uvloop)
+    if args.metrics_path:
+        from aiosio import metrics
+
+        metrics.enable(io, args.metrics_path)
+    run(io, args.host, args.port, use_uvloop=use_uvloop)
+    return 0
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    from aiosio import demo
+    from aiosio.admin import find_admin_ui
+    from aiosio.server.router import find_client_bundle
+
+    use_uvloop = _wants_uvloop(args.uvloop)
+    credentials = {"type": "basic", "username": args.admin_user, "password": args.admin_password}
+    io = demo.create_server(
+        admin_auth=credentials,
+        admin_ui=not args.no_admin,
+        metrics_path=args.metrics_path or None,
+    )
+    if find_client_bundle() is None:
+        logger.warning(
+            "socket.io-client is not installed, the page cannot load /socket.io/socket.io.js: "
+            "run `make env` (or `npm ci` in examples/chat)"
+        )
+    admin_ui = not args.no_admin and find_admin_ui() is not None
+
+    def ready(url: str) -> None:
+        logger.info("chat demo: %s/", url)
+        if admin_ui:
+            logger.info(
+                "Admin UI: %s/admin-ui/ (user %r, password %r)",
+                url,
+                args.admin_user,
+                args.admin_password,
+            )
+        if args.metrics_path:
+            logger.info("metrics: %s%s", url, args.metrics_path)
+
+    run(io, args.host, args.port, use_uvloop=use_uvloop, ready=ready)
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=port, help=f"port, 0 for any ({port})")
+    parser.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run on uvloop (default: when it is installed)",
+    )
+    parser.add_argument("--log-level", choices=LEVELS, default="info")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``aiosio``."""
+    parser = argparse.ArgumentParser(prog="aiosio", description="aiosio: Socket.IO for asyncio")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve an aiosio.Server or ASGI app")
+    serve.add_argument("target", help="module:attribute, such as myapp:io")
+    _common(serve, 8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.add_argument("--reload", action="store_true", help="restart when a .py file changes")
+    serve.add_argument(
+        "--reload-dir", action="append", metavar="DIR", help="folder to watch (repeatable; cwd)"
+    )
+    serve.add_argument("--metrics-path", help="serve Prometheus metrics at this path")
+
+    demo = commands.add_parser("demo", help="the chat demo, its Admin UI and metrics")
+    _common(demo, 3000)
+    demo.add_argument("--admin-user", default="admin")
+    demo.add_argument("--admin-password", default="admin")
+    demo.add_argument("--no-admin", action="store_true", help="no Admin UI")
+    demo.add_argument("--metrics-path", default="/metrics", help="'' for none (/metrics)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_args(argv)
+    configure(args.log_level, args.log_format)
+    try:
+        if args.command == "serve":
+            return _serve_command(args, argv)
+        return _demo_command(args)
+    except TargetError as exc:
+        logger.error("%s", exc)
+        return 2
+    except OSError as exc:
+        logger.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 1
