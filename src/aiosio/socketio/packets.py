@@ -478,12 +478,19 @@ def _read_namespace(text: str, start: int) -> tuple[str, int]:
 
 def _read_id(text: str, start: int) -> tuple[int, int]:
     """Read an ack id (ASCII digits); return it and the index of its last digit."""
-    end = start + 1
-    while "0" <= text[end : end + 1] <= "9":
-        end += 1
+    # Only an array may follow an id (EVENT and ACK payloads), so the id runs to the first
+    # "[": one C-level find instead of a loop over characters.
+    end = text.find("[", start)
+    if end < 0:
+        end = len(text)
+    digits = text[start:end]
     # The length check comes first: it keeps int() away from hostile runs of digits.
-    if end - start > _MAX_ID_DIGITS or (id := int(text[start:end])) > MAX_ACK_ID:
-        raise RemoteProtocolError("ack id out of range 0..2**53-1")
+    if (
+        len(digits) > _MAX_ID_DIGITS
+        or not (digits.isascii() and digits.isdigit())
+        or (id := int(digits)) > MAX_ACK_ID
+    ):
+        raise RemoteProtocolError("invalid ack id (digits only, 0..2**53-1)")
     return id, end - 1
 
 
