@@ -278,11 +278,6 @@ def test_fragment_limit_is_inclusive() -> None:
     assert info.value.code == CloseCode.POLICY_VIOLATION
 
 
-def test_compression_hook_not_implemented_yet() -> None:
-    with pytest.raises(NotImplementedError):
-        FrameParser(compression=object())
-
-
 # --- Parser behaviour -------------------------------------------------------------------
 
 

@@ -3,8 +3,10 @@
 Bytes go in, messages come out: no I/O, no clock, no randomness (the caller passes masking
 keys from ``os.urandom``). :func:`text_frame` is the server's hot path (broadcasts), and
 :func:`apply_mask` uses ``wsaccel`` when installed, else pure Python (PERFORMANCE-NOTES.md).
-permessage-deflate (RFC 7692) will plug into ``compression`` and ``_check_reserved``. The
-opening-handshake helpers live in :mod:`aiosio.upgrade` and are re-exported here.
+permessage-deflate (RFC 7692) plugs in as ``FrameParser(compression=Inflater(...))``
+(:mod:`aiosio.compression`), which lets RSV1 mark a compressed message. The
+opening-handshake helpers, extension negotiation included, live in :mod:`aiosio.upgrade`
+and are re-exported here.
 
 Errors::
 
@@ -19,9 +21,23 @@ import codecs
 import enum
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
-from aiosio.upgrade import accept_key, check_key, check_server_response, client_handshake_request
+from aiosio.upgrade import (
+    DeflateParameters,
+    accept_deflate,
+    accept_key,
+    check_key,
+    check_server_response,
+    client_handshake_request,
+    deflate_offer,
+    negotiate_deflate,
+    parse_extensions,
+)
+
+if TYPE_CHECKING:
+    from aiosio.compression import Inflater
 
 __all__ = [
     "BINARY",
@@ -31,10 +47,12 @@ __all__ = [
     "PONG",
     "TEXT",
     "CloseCode",
+    "DeflateParameters",
     "FrameParser",
     "Message",
     "Opcode",
     "WebSocketError",
+    "accept_deflate",
     "accept_key",
     "apply_mask",
     "apply_mask_python",
@@ -44,8 +62,11 @@ __all__ = [
     "check_server_response",
     "client_handshake_request",
     "close_frame",
+    "deflate_offer",
     "encode_frame",
+    "negotiate_deflate",
     "parse_close",
+    "parse_extensions",
     "text_frame",
 ]
 
@@ -310,6 +331,7 @@ class FrameParser:
 
     __slots__ = (
         "_buffer",
+        "_compressed",
         "_decoder",
         "_error",
         "_fast",
@@ -317,6 +339,7 @@ class FrameParser:
         "_fragment_count",
         "_fragment_opcode",
         "_fragments",
+        "_inflater",
         "_mask_bit",
         "_max_fragments",
         "_max_message_size",
@@ -332,7 +355,7 @@ class FrameParser:
         client_side: bool = False,
         max_message_size: int = 1_000_000,
         max_fragments: int = 1024,
-        compression: object | None = None,
+        compression: Inflater | None = None,
     ) -> None:
         """Create a parser for one connection.
 
@@ -342,13 +365,12 @@ class FrameParser:
             max_message_size: Largest message, summed over its fragments (close 1009).
             max_fragments: Most frames in one message (close 1008): bounds the work a
                 peer can cause with 1-byte fragments.
-            compression: Reserved for permessage-deflate; only None is supported yet.
-
-        Raises:
-            NotImplementedError: If ``compression`` is given.
+            compression: The inflater of a negotiated permessage-deflate (RFC 7692): RSV1
+                then marks a compressed message, and ``max_message_size`` bounds its size
+                once inflated (close 1009) as well as on the wire.
         """
-        if compression is not None:
-            raise NotImplementedError("permessage-deflate is not implemented yet")
+        self._inflater = compression
+        self._compressed = False  # the open fragmented message is compressed
         self._mask_bit = 0 if client_side else _MASK_BIT
         self._max_message_size = max_message_size
         self._max_fragments = max_fragments
@@ -463,14 +485,21 @@ class FrameParser:
             elif b0 == _FIN_BINARY:
                 messages.append((BINARY, payload))
             else:
-                self._on_frame(opcode, b0 & _FIN, payload, messages)
+                self._on_frame(opcode, b0 & _FIN, b0 & _RSV1, payload, messages)
                 if self._phase is _Phase.CLOSED:
                     return end
         self._need = 0  # the header is incomplete, or nothing is left
         return pos
 
     def _check_reserved(self, b0: int, opcode: int) -> None:
-        """Decide on RSV bits; the one place permessage-deflate will change (RFC 7692)."""
+        """Decide on RSV bits: only RSV1, only with permessage-deflate, and only on the
+        first frame of a data message (RFC 7692, section 6)."""
+        if (
+            b0 & _RESERVED == _RSV1
+            and self._inflater is not None
+            and opcode in (TEXT, BINARY)
+        ):
+            return
         raise WebSocketError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
 
     def _check_header(self, b0: int, opcode: int, length: int) -> None:
@@ -495,8 +524,11 @@ class FrameParser:
         if self._message_size + length > self._max_message_size:
             raise WebSocketError(CloseCode.MESSAGE_TOO_BIG, "message too big")
 
-    def _on_frame(self, opcode: int, fin: int, payload: bytes, messages: list[Message]) -> None:
-        """Handle a checked control frame or fragment (``_parse`` does whole messages)."""
+    def _on_frame(
+        self, opcode: int, fin: int, rsv1: int, payload: bytes, messages: list[Message]
+    ) -> None:
+        """Handle a checked control frame, fragment or compressed message (``_parse``
+        does whole plain messages)."""
         if opcode >= CLOSE:
             if opcode == CLOSE:
                 parse_close(payload)
@@ -505,9 +537,15 @@ class FrameParser:
             return
         if opcode != CONTINUATION:
             self._fragment_opcode = opcode
+            self._compressed = bool(rsv1)
             self._decoder.reset()
         self._fragment_count += 1
         self._message_size += len(payload)
+        if self._compressed:
+            # The limit bounds the inflated message too (the header check saw the wire).
+            payload = self._inflater.decompress(  # type: ignore[union-attr]
+                payload, fin=bool(fin), max_size=self._max_message_size
+            )
         if self._fragment_opcode == TEXT:
             self._texts.append(_decode(payload, self._decoder, final=bool(fin)))
         else:
