@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := tests/interop/node_modules/.installed
+CHAT_STAMP := examples/chat/node_modules/.installed
+E2E_STAMP := tests/e2e/node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit bench env node redis clean
+.PHONY: demo test lint typecheck unit bench env node redis clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,7 +20,22 @@ $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-env: $(STAMP) $(NODE_STAMP)
+# The chat demo's browser client and the Admin UI's built files (npm, never committed).
+$(CHAT_STAMP): examples/chat/package.json examples/chat/package-lock.json
+	cd examples/chat && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CHAT_STAMP)
+
+# playwright-core drives Debian's chromium in the browser tests (no browser download).
+$(E2E_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $(E2E_STAMP)
+
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: could not install chromium; the browser tests will not run"
+
+env: $(STAMP) $(NODE_STAMP) $(CHAT_STAMP) $(E2E_STAMP) chromium
 
 redis:
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
