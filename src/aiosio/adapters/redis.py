@@ -44,7 +44,14 @@ from aiosio.adapters.wire import (
 )
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
-__all__ = ["RedisAdapter", "RedisAdapterFactory", "RedisLink", "connect", "redis_adapter"]
+__all__ = [
+    "RedisAdapter",
+    "RedisAdapterFactory",
+    "RedisError",
+    "RedisLink",
+    "connect",
+    "redis_adapter",
+]
 
 logger = logging.getLogger("aiosio.redis")
 
@@ -294,13 +301,15 @@ class RedisAdapter(ClusterAdapter):
         self.channel = f"{key}#{name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
         self._started = False
+        self._starting = False
+        self._closed = False
 
     @property
     def healthy(self) -> bool:
         return self.link.healthy
 
     async def init(self) -> None:
-        if self._started:
+        if self._started or self._closed:
             return
         self._started = True
         self.link.acquire()
@@ -318,10 +327,11 @@ class RedisAdapter(ClusterAdapter):
         await link.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
+        self._closed = True
+        await super().close()  # also cancels an init() started on first use
         if not self._started:
             return
         self._started = False
-        await super().close()
         link = self.link
         if self.sharded:
             await link.unsubscribe("shard", self.channel)
@@ -338,7 +348,14 @@ class RedisAdapter(ClusterAdapter):
 
     # -- ClusterAdapter backend ---------------------------------------------------------
 
+    def _ensure_started(self) -> None:
+        # A server started by an ASGI host may never call init(): start on first use.
+        if not self._started and not self._starting and not self._closed:
+            self._starting = True
+            self._spawn(self.init())
+
     def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        self._ensure_started()
         if self.sharded:
             channel = f"{self.channel}{to}#" if to is not None else self._sharded_channel(message)
             self.link.publish(channel, encode_message(message), shard=True)
@@ -348,6 +365,7 @@ class RedisAdapter(ClusterAdapter):
         self.link.publish(channel, payload)
 
     async def server_count(self) -> int:
+        self._ensure_started()
         if self.sharded:
             return await self.link.numsub(self.channel, shard=True)
         return await self.link.numsub(self.classic.request)
@@ -427,6 +445,7 @@ class RedisAdapter(ClusterAdapter):
             await self.link.subscribe("shard", self._room_channel(room), self._on_sharded)
 
     def add_all(self, sid: str, rooms: Any) -> None:
+        self._ensure_started()
         rooms = list(rooms)
         new = [room for room in rooms if room not in self.rooms]
         super().add_all(sid, rooms)
