@@ -43,7 +43,9 @@ class CLIProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def wait_for(self, pattern: str | re.Pattern[str], *, count: int = 1, timeout: float = 20) -> str:
+    def wait_for(
+        self, pattern: str | re.Pattern[str], *, count: int = 1, timeout: float = 20
+    ) -> str:
         """Wait until ``pattern`` appears ``count`` times in the output; return the output."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
@@ -67,12 +69,17 @@ class CLIProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 15) -> int:
+        """Wait for the exit status (the process was told to stop already)."""
+        assert self.process is not None
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"did not stop on {sig!r}; output:\n{self.output()}") from None
+            raise AssertionError(f"did not stop; output:\n{self.output()}") from None
 
     def __enter__(self) -> CLIProcess:
         return self.start()

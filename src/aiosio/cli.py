@@ -31,7 +31,7 @@ from typing import Any
 from aiosio.logs import LEVELS, configure
 from aiosio.server.server import Server
 
-__all__ = ["TargetError", "load_target", "main", "snapshot"]
+__all__ = ["TargetError", "load_target", "main", "reload_command", "server_of", "snapshot"]
 
 logger = logging.getLogger("aiosio.cli")
 
@@ -206,7 +206,8 @@ def reload_loop(command: Sequence[str], folders: Sequence[Path]) -> int:
     return _stop_child(child)
 
 
-def _child_command(argv: Sequence[str]) -> list[str]:
+def reload_command(argv: Sequence[str]) -> list[str]:
+    """The command of the child server: this one without its ``--reload`` options."""
     kept = []
     skip = False
     for arg in argv:
@@ -242,7 +243,7 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return _run_workers(args)
     if args.reload:
         folders = [Path(folder).resolve() for folder in args.reload_dir or [os.getcwd()]]
-        return reload_loop(_child_command(argv), folders)
+        return reload_loop(reload_command(argv), folders)
     use_uvloop = _wants_uvloop(args.uvloop)
     target = load_target(args.target)
     io = server_of(target)

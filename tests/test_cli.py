@@ -1,0 +1,267 @@
+"""The command line: real processes for serving and stopping, in-process for the helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_process import CLIProcess
+
+from aiosio import Server
+from aiosio.cli import TargetError, load_target, main, reload_command, server_of, snapshot
+
+APP = textwrap.dedent(
+    """
+    import aiosio
+
+    io = aiosio.Server(serve_client=False)
+    app = io.asgi_app()
+
+
+    async def plain(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"plain asgi"})
+
+
+    @io.on("connection")
+    def connection(socket):
+        print("server-side connect", socket.id, flush=True)
+
+        def disconnect(reason):
+            print("server-side disconnect:", reason, flush=True)
+
+        socket.on("disconnect", disconnect)
+    """
+)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "cliapp.py").write_text(APP)
+    return tmp_path
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- serving and stopping (real processes) -------------------------------------------------
+
+
+CLIENT = Path(__file__).parent / "e2e" / "client.mjs"
+CLIENT_READY = (Path(__file__).parents[1] / "examples/chat/node_modules/socket.io-client").is_dir()
+
+
+@pytest.mark.skipif(not CLIENT_READY, reason="socket.io-client not installed (make env)")
+@pytest.mark.parametrize(
+    ("sig", "transport"),
+    [(signal.SIGTERM, "websocket"), (signal.SIGINT, "websocket"), (signal.SIGTERM, "polling")],
+)
+async def test_serve_stops_cleanly_on_a_signal(
+    app_dir: Path, sig: signal.Signals, transport: str
+) -> None:
+    log = app_dir / "out.log"
+    with CLIProcess(["serve", "cliapp:io", "--port", "0"], cwd=app_dir, log=log) as process:
+        url = process.url()
+        client = await asyncio.create_subprocess_exec(
+            "node", str(CLIENT), url, transport, stdout=asyncio.subprocess.PIPE
+        )
+        assert client.stdout is not None
+        async with asyncio.timeout(20):
+            connected = await client.stdout.readline()
+            assert connected.startswith(b"connected "), connected
+            await asyncio.to_thread(process.wait_for, "server-side connect")
+            process.process.send_signal(sig)  # type: ignore[union-attr]
+            reason = (await client.stdout.readline()).decode().strip()
+            await client.wait()
+        status = await asyncio.to_thread(process.wait)
+    output = process.output()
+    assert status == 0, output
+    # The official client sees the server close its transport, as with a Node server's
+    # io.close(); the server's sockets get "server shutting down".
+    assert reason == "disconnect: transport close"
+    assert "server-side disconnect: server shutting down" in output
+    assert "shutting down: closing 1 connection(s)" in output
+    assert output.rstrip().endswith("stopped")
+
+
+def test_serve_an_asgi_app_of_aiosio(app_dir: Path) -> None:
+    args = ["serve", "cliapp:app", "--port", "0", "--no-uvloop", "--metrics-path", "/m"]
+    with CLIProcess(args, cwd=app_dir, log=app_dir / "out.log") as process:
+        url = process.url()
+        assert "asyncio" in process.output()
+        assert _get(url + "/socket.io/?EIO=4&transport=polling").startswith(b'0{"sid":')
+        assert b"aiosio_engine_sessions_opened_total 1" in _get(url + "/m")
+        assert process.stop() == 0
+
+
+def test_serve_a_foreign_asgi_app_with_uvicorn(app_dir: Path) -> None:
+    port = _free_port()
+    args = ["serve", "cliapp:plain", "--port", str(port), "--log-level", "warning"]
+    with CLIProcess(args, cwd=app_dir, log=app_dir / "out.log") as process:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                body = _get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, process.output()
+                time.sleep(0.1)
+        assert body == b"plain asgi"
+        # uvicorn shuts down gracefully, then exits by the signal it caught.
+        assert process.stop() in (0, -signal.SIGTERM)
+
+
+def test_reload_restarts_the_server_when_a_file_changes(app_dir: Path) -> None:
+    args = ["serve", "cliapp:io", "--port", "0", "--reload", "--reload-dir", str(app_dir)]
+    with CLIProcess(args, cwd=app_dir, log=app_dir / "out.log") as process:
+        first = process.url()
+        source = app_dir / "cliapp.py"
+        source.write_text(APP + "\n# changed\n")
+        later = time.time() + 2
+        os.utime(source, (later, later))
+        second = process.url(count=2)
+        assert _get(second + "/socket.io/?EIO=4&transport=polling").startswith(b"0")
+        assert process.stop(signal.SIGINT) == 0
+    output = process.output()
+    assert "cliapp.py changed: restarting" in output
+    assert first != second or output.count("stopped") >= 1
+    assert output.count("stopped") == 2  # the first server, then the second one
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("aiosio.workers") is None, reason="no aiosio.workers module"
+)
+def test_workers_are_handed_to_the_workers_module(app_dir: Path) -> None:
+    port = _free_port()
+    args = ["serve", "cliapp:io", "--port", str(port), "--workers", "2"]
+    with CLIProcess(args, cwd=app_dir, log=app_dir / "out.log") as process:
+        process.wait_for("2 workers on", timeout=40)
+        assert _get(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling")[:1] == b"0"
+        assert process.stop() == 0
+
+
+def test_python_dash_m_and_errors_exit_with_status_2(app_dir: Path) -> None:
+    with CLIProcess(["serve", "nope:io"], cwd=app_dir, log=app_dir / "out.log") as process:
+        assert process.process is not None
+        assert process.process.wait(20) == 2
+    assert "cannot import module 'nope'" in process.output()
+
+
+# -- helpers, in process -------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def on_path(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(app_dir)
+    monkeypatch.syspath_prepend(str(app_dir))
+    yield app_dir
+    sys.modules.pop("cliapp", None)
+
+
+def test_load_target_finds_dotted_attributes(on_path: Path) -> None:
+    io = load_target("cliapp:io")
+    assert isinstance(io, Server)
+    assert server_of(io) is io
+    assert server_of(load_target("cliapp:app")) is io
+    assert server_of(load_target("cliapp:plain")) is None
+    assert load_target("cliapp:io.engine") is io.engine
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("cliapp", "expected module:attribute"),
+        (":io", "expected module:attribute"),
+        ("missing_module_x:io", "cannot import module"),
+        ("cliapp:nothing", "has no attribute"),
+    ],
+)
+def test_load_target_explains_what_is_wrong(on_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(TargetError, match=message):
+        load_target(spec)
+
+
+def test_a_module_failing_to_import_something_else_is_not_hidden(on_path: Path) -> None:
+    (on_path / "broken_app.py").write_text("import not_installed_dependency_x\n")
+    with pytest.raises(ModuleNotFoundError, match="not_installed_dependency_x"):
+        load_target("broken_app:io")
+
+
+def test_server_of_refuses_what_cannot_be_served() -> None:
+    with pytest.raises(TargetError, match="neither"):
+        server_of(42)
+
+
+def test_reload_command_drops_the_reload_options() -> None:
+    argv = ["serve", "a:io", "--reload", "--reload-dir", "src", "--reload-dir=x", "--port", "1"]
+    assert reload_command(argv) == [sys.executable, "-m", "aiosio", "serve", "a:io", "--port", "1"]
+
+
+def test_snapshot_sees_python_files_only(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b.txt").write_text("")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "c.py").write_text("")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "d.py").write_text("")
+    assert sorted(path.name for path in snapshot([tmp_path])) == ["a.py", "d.py"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "cliapp:io", "--workers", "0"], "--workers 0: at least 1"),
+        (["serve", "cliapp:nothing"], "has no attribute"),
+    ],
+)
+def test_main_reports_errors_with_status_2(
+    on_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_main_reports_a_port_in_use(on_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "cliapp:io", "--port", str(port), "--no-uvloop"]) == 1
+    assert "cannot serve on 127.0.0.1" in capsys.readouterr().err
