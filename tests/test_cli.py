@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_process import CLIProcess
 
 from aiosio import Server
 from aiosio.cli import TargetError, load_target, main, reload_command, server_of, snapshot
+from cli_process import CLIProcess
 
 APP = textwrap.dedent(
     """

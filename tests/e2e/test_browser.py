@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_process import REPO, CLIProcess
 
 from aiosio.admin import find_admin_ui
 from aiosio.server.router import find_client_bundle
+from cli_process import REPO, CLIProcess
 
 HERE = Path(__file__).parent
 ARTIFACTS = REPO / "tests" / "artifacts"
