@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from aiosio.engineio.session import State
+from aiosio.engineio.session import CloseReason, State
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.socket import Handshake, Socket
 from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Packet
@@ -92,19 +92,27 @@ class Connection:
     def receive(self, data: str | bytes) -> None:
         """One Engine.IO message.
 
-        Raises:
-            RemoteProtocolError: For a packet that breaks Socket.IO v5 (the engine then
-                closes the session with "parse error").
+        A packet that breaks Socket.IO v5 (it does not decode, or its namespace is not in
+        the right state) closes the connection with "forced close", the reason the
+        reference server gives; its "parse error" is for broken Engine.IO packets.
         """
         decoder = self.decoder
-        packet = decoder.receive_text(data) if type(data) is str else decoder.receive_binary(data)  # type: ignore[arg-type]
+        try:
+            packet = (
+                decoder.receive_text(data)
+                if type(data) is str
+                else decoder.receive_binary(data)  # type: ignore[arg-type]
+            )
+        except RemoteProtocolError as exc:
+            self._violation(str(exc))
+            return
         if packet is None:
             return
         socket = self.sockets.get(packet.namespace)
         kind = packet.type
         if socket is not None:
             if kind is CONNECT or kind is CONNECT_ERROR:
-                self.close("forced server close")
+                self._violation(f"{kind.name} for a namespace already joined")
                 return
             socket.on_packet(packet)
         elif kind is CONNECT and packet.namespace not in self._pending:
@@ -112,7 +120,11 @@ class Connection:
         elif kind is DISCONNECT and packet.namespace in self._pending:
             return
         else:
-            raise RemoteProtocolError(f"{kind.name} for a namespace not joined")
+            self._violation(f"{kind.name} for a namespace not joined")
+
+    def _violation(self, problem: str) -> None:
+        logger.debug("closing %s: %s", self.session.sid, problem)
+        self.close(CloseReason.FORCED_CLOSE)
 
     def _connect(self, name: str, auth: dict[str, Any]) -> None:
         if len(self.sockets) + len(self._pending) >= self.server.max_namespaces:
