@@ -369,6 +369,13 @@ async def test_close_packet_answers_held_get_with_noop(echo_server: Any, http: A
     assert (await poll(http, server, sid)).json() == error(1, "Session ID unknown")
 
 
+async def test_invalid_utf8_body_closes_the_session(echo_server: Any, http: Any) -> None:
+    server = await echo_server()
+    sid = (await handshake(http, server))["sid"]
+    assert (await post(http, server, sid, b"4\xff\xfe")).text == "ok"
+    assert await server.engine.handler.closed(sid) == "parse error"
+
+
 # -- limits (LIMITS.md) ------------------------------------------------------------------
 
 
@@ -419,6 +426,15 @@ async def test_oversized_websocket_message_closes_1009(echo_server: Any) -> None
             await ws.recv()
         assert ws.close_code == 1009
     assert await server.engine.handler.closed(sid) == "transport error"
+
+
+async def test_too_many_buffered_packets_close_the_session(echo_server: Any, http: Any) -> None:
+    server = await echo_server(max_buffered_packets=3)
+    sid = (await handshake(http, server))["sid"]
+    assert (await post(http, server, sid, "4a\x1e4b\x1e4c")).text == "ok"
+    assert (await poll(http, server, sid)).text == "4a\x1e4b\x1e4c"  # three may wait
+    assert (await post(http, server, sid, "4a\x1e4b\x1e4c\x1e4d")).text == "ok"
+    assert await server.engine.handler.closed(sid) == "transport buffer full"
 
 
 # -- heartbeat ---------------------------------------------------------------------------
@@ -554,6 +570,21 @@ async def test_failed_probe_keeps_polling(echo_server: Any, http: Any) -> None:
         await ws.send("4not a probe")
         with pytest.raises(ConnectionClosed):
             await ws.recv()
+    assert (await post(http, server, sid, "4still polling")).text == "ok"
+    assert (await poll(http, server, sid)).text == "4still polling"
+
+
+async def test_upgrade_without_upgrade_packet_expires(echo_server: Any, http: Any) -> None:
+    server = await echo_server(upgrade_timeout=0.2)
+    sid = (await handshake(http, server))["sid"]
+    loop = asyncio.get_running_loop()
+    async with await ws_connect(server.engine_url("ws", transport="websocket", sid=sid)) as ws:
+        await ws.send("2probe")
+        assert await ws.recv() == "3probe"
+        started = loop.time()
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()  # no "5": the server gives the upgrade up
+        assert 0.15 <= loop.time() - started <= 2.0
     assert (await post(http, server, sid, "4still polling")).text == "ok"
     assert (await poll(http, server, sid)).text == "4still polling"
 
