@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,8 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from aiosio import Server
-from aiosio.cli import TargetError, load_target, main, reload_command, server_of, snapshot
+from aiosio import Server, cli
+from aiosio.cli import (
+    TargetError,
+    load_target,
+    main,
+    reload_command,
+    reload_loop,
+    run,
+    server_of,
+    snapshot,
+)
 from cli_process import CLIProcess
 
 APP = textwrap.dedent(
@@ -93,6 +103,11 @@ async def test_serve_stops_cleanly_on_a_signal(
             connected = await client.stdout.readline()
             assert connected.startswith(b"connected "), connected
             await asyncio.to_thread(process.wait_for, "server-side connect")
+            if transport == "polling":
+                # Let the client send its next long-poll: the server answers a held GET
+                # with CLOSE. (Between two polls there is none to answer; the client then
+                # sees "transport error", as the engine does not yet wait for the next GET.)
+                await asyncio.sleep(0.5)
             process.process.send_signal(sig)  # type: ignore[union-attr]
             reason = (await client.stdout.readline()).decode().strip()
             await client.wait()
@@ -265,3 +280,91 @@ def test_main_reports_a_port_in_use(on_path: Path, capsys: pytest.CaptureFixture
         port = taken.getsockname()[1]
         assert main(["serve", "cliapp:io", "--port", str(port), "--no-uvloop"]) == 1
     assert "cannot serve on 127.0.0.1" in capsys.readouterr().err
+
+
+# -- serving in process (the signal is sent once the handlers are in place) ------------------
+
+
+def _stop_when_ready(url: str) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("use_uvloop", [False, True])
+def test_run_serves_until_sigterm(use_uvloop: bool, caplog: pytest.LogCaptureFixture) -> None:
+    io = Server(serve_client=False)
+    seen: list[str] = []
+
+    def ready(url: str) -> None:
+        seen.append(url)
+        _stop_when_ready(url)
+
+    with caplog.at_level(logging.INFO, "aiosio.cli"):
+        run(io, "127.0.0.1", 0, use_uvloop=use_uvloop, ready=ready)
+    assert seen[0].startswith("http://127.0.0.1:")
+    assert "stopped" in caplog.text
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_demo_and_serve_commands_in_process(
+    on_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = cli.run
+
+    def run_then_stop(io: Server, host: str, port: int, **options: object) -> None:
+        announce = options.pop("ready", None)
+
+        def ready(url: str) -> None:
+            if callable(announce):
+                announce(url)
+            _stop_when_ready(url)
+
+        original(io, host, port, use_uvloop=False, ready=ready)
+
+    monkeypatch.setattr(cli, "run", run_then_stop)
+    assert main(["demo", "--port", "0", "--admin-password", "pw"]) == 0
+    err = capsys.readouterr().err
+    assert "chat demo: http://127.0.0.1:" in err
+    assert "(user 'admin', password 'pw')" in err
+    assert main(["serve", "cliapp:io", "--port", "0", "--metrics-path", "/metrics"]) == 0
+    assert main(["serve", "cliapp:io", "--workers", "2", "--reload"]) == 2
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_foreign_app_needs_uvicorn(
+    on_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["serve", "cliapp:plain"]) == 1
+    assert "install uvicorn" in capsys.readouterr().err
+
+
+def test_reload_loop_restarts_its_child_and_stops_on_a_signal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    watched = tmp_path / "mod.py"
+    watched.write_text("")
+    started = tmp_path / "started"
+    command = [
+        sys.executable,
+        "-c",
+        f"open({str(started)!r}, 'a').write('x'); import time; time.sleep(60)",
+    ]
+
+    def script() -> None:
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        later = time.time() + 5
+        os.utime(watched, (later, later))
+        while started.read_text() != "xx" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    helper = threading.Thread(target=script)
+    helper.start()
+    with caplog.at_level(logging.INFO, "aiosio.cli"):
+        status = reload_loop(command, [tmp_path])
+    helper.join()
+    assert status == -signal.SIGTERM  # the child (a plain sleep) was terminated
+    assert "mod.py changed: restarting" in caplog.text
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

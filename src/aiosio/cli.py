@@ -188,22 +188,25 @@ def reload_loop(command: Sequence[str], folders: Sequence[Path]) -> int:
         nonlocal stopping
         stopping = True
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
-    logger.info("watching %s for changes", ", ".join(str(folder) for folder in folders))
-    seen = snapshot(folders)
-    child = subprocess.Popen(command)
-    while not stopping:
-        time.sleep(RELOAD_INTERVAL)
-        current = snapshot(folders)
-        if current == seen:
-            continue
-        changed = sorted({*current.items()} ^ {*seen.items()})
-        logger.info("%s changed: restarting", changed[0][0])
-        seen = current
-        _stop_child(child)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        logger.info("watching %s for changes", ", ".join(str(folder) for folder in folders))
+        seen = snapshot(folders)
         child = subprocess.Popen(command)
-    return _stop_child(child)
+        while not stopping:
+            time.sleep(RELOAD_INTERVAL)
+            current = snapshot(folders)
+            if current == seen:
+                continue
+            changed = sorted({*current.items()} ^ {*seen.items()})
+            logger.info("%s changed: restarting", changed[0][0])
+            seen = current
+            _stop_child(child)
+            child = subprocess.Popen(command)
+        return _stop_child(child)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def reload_command(argv: Sequence[str]) -> list[str]:
