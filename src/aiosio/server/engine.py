@@ -215,6 +215,8 @@ class EngineServer:
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Polling sessions closed by the server: what the next GET still gets before CLOSE.
+        self._closing: dict[str, tuple[list[object], asyncio.TimerHandle]] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -309,7 +311,9 @@ class EngineServer:
 
     def _transport_of(self, sid: str) -> str | None:
         session = self.sessions.get(sid)
-        return None if session is None else session.transport
+        if session is None:
+            return "polling" if sid in self._closing else None
+        return session.transport
 
     def check(self, request: HTTPRequest, *, websocket: bool) -> HTTPError | None:
         """The reference server's checks, then the origin check; None when all pass."""
@@ -356,7 +360,10 @@ class EngineServer:
         if sid is None:
             self._handshake(request, respond)
             return None
-        session = self.sessions[sid]
+        session = self.sessions.get(sid)
+        if session is None:
+            respond(self._closing_answer(sid, request.method))
+            return None
         if request.method == "GET":
             return self._poll(session, respond)
         if request.method == "POST":
@@ -657,7 +664,18 @@ class EngineServer:
         if upgrade_ws is not None:
             upgrade_ws.close(1000)
         respond, session.poll = session.poll, None
-        if respond is not None:
+        if flush and ws is None and session.transport == "polling" and (items or respond is None):
+            # What was queued goes first, and CLOSE in a response of its own, as the
+            # reference server does (its transport's "drain", then close); without a held
+            # GET, both wait for the next one.
+            if respond is not None:
+                respond(self._poll_response(items))
+                items = []
+            timer = self.loop.call_later(
+                self.ping_interval + self.ping_timeout, self._closing.pop, session.sid, None
+            )
+            self._closing[session.sid] = (items, timer)
+        elif respond is not None:
             respond(self._poll_response([*items, "1"]))
         reason = session.close_reason or CloseReason.TRANSPORT_CLOSE
         self.stats.closed(reason)
@@ -665,6 +683,15 @@ class EngineServer:
             self.handler.on_close(session, reason)
         except Exception:
             logger.exception("on_close failed for %s", session.sid)
+
+    def _closing_answer(self, sid: str, method: str) -> HTTPResponse:
+        """A request for a polling session the server closed: the next GET gets what was
+        left of it and CLOSE; a POST is answered ``ok`` and dropped."""
+        if method != "GET":
+            return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
+        items, timer = self._closing.pop(sid)
+        timer.cancel()
+        return self._poll_response([*items, "1"])
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a coroutine as a task owned by the engine (cancelled in :meth:`close`)."""
