@@ -89,25 +89,32 @@ Transport.prototype.onPacket = function (packet) {
 
 // -- stdin commands ------------------------------------------------------------------
 
+// Read only by the scenarios that take commands: an open stdin keeps Node running.
 const commands = [];
 const commandWaiters = [];
 let stdinBuffer = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  stdinBuffer += chunk;
-  let index;
-  while ((index = stdinBuffer.indexOf("\n")) >= 0) {
-    const line = stdinBuffer.slice(0, index).trim();
-    stdinBuffer = stdinBuffer.slice(index + 1);
-    if (!line) continue;
-    const command = decode(JSON.parse(line));
-    const waiter = commandWaiters.shift();
-    if (waiter) waiter(command);
-    else commands.push(command);
-  }
-});
+let reading = false;
+
+function readCommands() {
+  reading = true;
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk) => {
+    stdinBuffer += chunk;
+    let index;
+    while ((index = stdinBuffer.indexOf("\n")) >= 0) {
+      const line = stdinBuffer.slice(0, index).trim();
+      stdinBuffer = stdinBuffer.slice(index + 1);
+      if (!line) continue;
+      const command = decode(JSON.parse(line));
+      const waiter = commandWaiters.shift();
+      if (waiter) waiter(command);
+      else commands.push(command);
+    }
+  });
+}
 
 function nextCommand() {
+  if (!reading) readCommands();
   if (commands.length) return Promise.resolve(commands.shift());
   return new Promise((resolve) => commandWaiters.push(resolve));
 }
@@ -226,9 +233,13 @@ async function finish() {
       log("transport", { client: client.name, name: client.engine.transport.name });
     }
   }
-  for (const client of clients) client.socket.io.engine && client.socket.disconnect();
+  for (const client of clients) client.socket.disconnect();
   log("done");
-  process.exit(0);
+  // Exit once the clients' last requests (their DISCONNECT and close) are done, so that
+  // the server sees a clean goodbye rather than a cut connection.
+  if (reading) process.stdin.destroy();
+  process.exitCode = 0;
+  setTimeout(() => process.exit(0), 2000).unref();
 }
 
 // -- scenarios -----------------------------------------------------------------------

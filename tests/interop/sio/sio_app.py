@@ -18,7 +18,7 @@ answers with an acknowledgement unless said otherwise):
 * ``broadcast(spec)`` (no ack): a broadcast described by ``spec`` (``via``: ``socket`` for
   ``socket.broadcast``, ``namespace`` for ``io.of(name)``, ``parent`` for the dynamic
   parent; ``to``, ``except``, ``volatile``, ``event``, ``args``), then ``fence`` to the
-  whole namespace.
+  whole namespace (to every child with ``parent``).
 * ``volatile(n)``: ``n`` volatile emits of ``v``, then a plain ``after-volatile``.
 * ``disconnect-me(close)`` (no ack): ``socket.disconnect(close)``.
 * ``stop-any()``: ``socket.off_any()``.
@@ -247,7 +247,7 @@ def setup_socket(socket: aiosio.Socket, recorder: Recorder) -> None:
         if spec.get("volatile"):
             operator = operator.volatile
         operator.emit(spec["event"], *spec.get("args", []))
-        socket.nsp.emit("fence")
+        (socket.nsp.parent if via == "parent" else socket.nsp).emit("fence")
 
     @socket.on("volatile")
     def volatile(count: int) -> str:
