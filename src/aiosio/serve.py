@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httptools
 
@@ -286,7 +286,8 @@ class HTTPConnection(asyncio.Protocol):
         raw_query = url.query.decode("latin-1") if url.query else ""
         return HTTPRequest(
             method=self.parser.get_method().decode("ascii"),
-            path=url.path.decode("latin-1") if url.path else "/",
+            # Decoded, as an ASGI scope has it; raw_query stays as it came.
+            path=unquote(url.path.decode("latin-1")) if url.path else "/",
             query=dict(parse_qsl(raw_query, keep_blank_values=True)),
             headers=self._headers,
             body=body,
