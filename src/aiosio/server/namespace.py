@@ -19,7 +19,7 @@ from aiosio.adapters.memory import encode_wires
 from aiosio.exceptions import ConnectionRefused
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.socket import Socket
-from aiosio.socketio.packets import CONNECT_ERROR, Packet
+from aiosio.socketio.packets import Packet
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
@@ -155,16 +155,13 @@ class Namespace:
         return None
 
     def _refuse(self, socket: Socket, error: Exception) -> None:
+        # Through the connection, which forgets the pending CONNECT: the client may try
+        # this namespace again on the same connection.
         if isinstance(error, ConnectionRefused):
-            payload: dict[str, Any] = {"message": error.message}
-            if error.data is not None:
-                payload["data"] = error.data
+            socket.conn.refuse(self.name, error.message, error.data)
         else:
-            payload = {"message": str(error) or type(error).__name__}
-            data = getattr(error, "data", None)
-            if data is not None:
-                payload["data"] = data
-        socket.conn.write_packet(Packet(CONNECT_ERROR, self.name, payload))
+            message = str(error) or type(error).__name__
+            socket.conn.refuse(self.name, message, getattr(error, "data", None))
 
     def _connect(self, socket: Socket) -> None:
         conn = socket.conn
