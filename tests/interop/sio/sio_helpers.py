@@ -68,16 +68,16 @@ def dumps(value: Any) -> str:
     return json.dumps(_encode(value))
 
 
+def _matches(line: dict[str, Any], ev: str, fields: dict[str, Any]) -> bool:
+    return line["ev"] == ev and all(line.get(key) == value for key, value in fields.items())
+
+
 class Observed(list[dict[str, Any]]):
     """The driver's lines, with a few ways to look at them."""
 
     def of(self, ev: str, **fields: Any) -> list[dict[str, Any]]:
         """Lines of kind ``ev`` whose fields include ``fields``."""
-        return [
-            line
-            for line in self
-            if line["ev"] == ev and all(line.get(key) == value for key, value in fields.items())
-        ]
+        return [line for line in self if _matches(line, ev, fields)]
 
     def one(self, ev: str, **fields: Any) -> dict[str, Any]:
         """The only line of kind ``ev`` matching ``fields``."""
@@ -106,7 +106,7 @@ class NodeDriver:
         self.process = process
         self.argv = argv
         self.lines = Observed()
-        self._cursor = 0
+        self._taken: set[int] = set()
         self._stderr = asyncio.ensure_future(self._read_stderr())
 
     @classmethod
@@ -144,14 +144,14 @@ class NodeDriver:
         return line
 
     async def expect(self, ev: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
-        """The next line of kind ``ev`` (with ``fields``) after the last one expected."""
+        """The first line of kind ``ev`` (with ``fields``) that no ``expect`` returned yet,
+        waiting for it if need be."""
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    while self._cursor < len(self.lines):
-                        line = self.lines[self._cursor]
-                        self._cursor += 1
-                        if line["ev"] == ev and all(line.get(k) == v for k, v in fields.items()):
+                    for index, line in enumerate(self.lines):
+                        if index not in self._taken and _matches(line, ev, fields):
+                            self._taken.add(index)
                             return line
                     if await self._read_line() is None:
                         break
