@@ -28,13 +28,14 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from http import HTTPStatus
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.server.engine import HTTPRequest, HTTPResponse, ServerSession, Wire
-from aiosio.server.router import Router, not_found
+from aiosio.server.router import Limits, Router, not_found
 from aiosio.websocket import CloseCode
 
 __all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]
@@ -90,6 +91,39 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
+def _head_problem(scope: Scope, limits: Limits) -> int | None:
+    """414 or 431 for a request head over the limits, as the standalone server answers.
+
+    The ASGI server has read the head already; this keeps the answers of both front
+    doors the same for requests to the engine (LIMITS.md).
+    """
+    query: bytes = scope.get("query_string", b"")
+    target = len(scope.get("raw_path") or scope["path"]) + len(query)
+    if target > limits.max_line:
+        return 414
+    headers = scope.get("headers", ())
+    if len(headers) > limits.max_headers:
+        return 431
+    total = target
+    for name, value in headers:
+        size = len(name) + len(value)
+        if size > limits.max_line:
+            return 431
+        total += size
+    return 431 if total > limits.max_head else None
+
+
+def _refusal(status: int) -> HTTPResponse:
+    body = HTTPStatus(status).phrase.encode()
+    return HTTPResponse(status, body, [("Content-Type", "text/plain"), ("Connection", "close")])
+
+
+def _request_timeout() -> HTTPResponse:
+    # Connection: close, or the ASGI server would wait on for the rest of the body.
+    headers = [("Content-Type", "text/plain"), ("Connection", "close")]
+    return HTTPResponse(408, b"Request Timeout", headers)
+
+
 class _ClientGone(Exception):
     """The client disconnected while its request was being read."""
 
@@ -102,9 +136,28 @@ class ASGIApp:
             ``router.other_app``.
     """
 
-    def __init__(self, router: Router) -> None:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.router = router
         self.engine = router.engine
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+
+    async def _startup(self) -> None:
+        if self._on_startup is not None:
+            await self._on_startup()
+
+    async def _shutdown(self) -> None:
+        """The server's own close (adapters included) when given, else the engine's."""
+        if self._on_shutdown is not None:
+            await self._on_shutdown()
+        else:
+            await self.engine.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match scope["type"]:
@@ -131,10 +184,19 @@ class ASGIApp:
             else:
                 await _send_response(send, not_found())
             return
+        status = _head_problem(scope, router.limits)
+        if status is not None:
+            await _send_response(send, _refusal(status))
+            return
         try:
             body = await self._read_body(request, receive)
         except _ClientGone:
-            return  # a partial body is never handed to the engine
+            router.abandon(request)  # a partial body is never handed to the engine
+            return
+        except TimeoutError:
+            router.abandon(request)
+            await _send_response(send, _request_timeout())
+            return
         if body is None:
             await _send_response(send, router.too_large(request))
             return
@@ -148,15 +210,18 @@ class ASGIApp:
 
         Raises:
             _ClientGone: If the client disconnected before the end of the body.
+            TimeoutError: If the next chunk did not come within ``limits.body_timeout``.
         """
         limit = self.engine.max_http_buffer_size
+        timeout = self.router.limits.body_timeout
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return None  # refused from the header alone: the body is never read
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            async with asyncio.timeout(timeout):
+                message = await receive()
             if message["type"] != "http.request":
                 raise _ClientGone
             chunk: bytes = message.get("body", b"")
@@ -207,7 +272,12 @@ class ASGIApp:
             return
         if (await receive())["type"] != "websocket.connect":
             return
-        refusal = self.engine.check(request, websocket=True) or await self._authorize(request)
+        status = _head_problem(scope, router.limits)
+        refusal = (
+            HTTPError(status, _refusal(status).body, "text/plain")
+            if status is not None
+            else self.engine.check(request, websocket=True) or await self._authorize(request)
+        )
         if refusal is not None:
             await _refuse_websocket(scope, send, refusal)
             return
@@ -268,8 +338,10 @@ class ASGIApp:
 
             async def receive_and_close() -> Message:
                 message = await receive()
-                if message["type"] == "lifespan.shutdown":
-                    await self.engine.close()
+                if message["type"] == "lifespan.startup":
+                    await self._startup()
+                elif message["type"] == "lifespan.shutdown":
+                    await self._shutdown()
                 return message
 
             await other(scope, receive_and_close, send)
@@ -277,9 +349,10 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self._startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.engine.close()
+                await self._shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

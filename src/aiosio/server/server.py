@@ -16,7 +16,7 @@ from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse, ServerSession, Wire
 from aiosio.server.namespace import Namespace, ParentNamespace
-from aiosio.server.router import Router
+from aiosio.server.router import Limits, Router
 from aiosio.server.socket import RemoteSocket, Socket
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
@@ -35,6 +35,9 @@ class Server:
     """A Socket.IO server (``io`` in the Node documentation).
 
     Options are the Node options in snake_case, durations in seconds.
+    ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
+    dict of :class:`~aiosio.compression.ServerDeflate` or
+    :class:`~aiosio.compression.HTTPCompression` options (``threshold``: 1024 bytes).
     """
 
     def __init__(
@@ -46,6 +49,8 @@ class Server:
         connect_timeout: float = 45.0,
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
+        http_header_timeout: float = 20.0,
+        http_body_timeout: float = 20.0,
         transports: Sequence[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | Sequence[str] | None = None,
@@ -64,6 +69,8 @@ class Server:
         other_app: Any = None,
         parser: str | Parser | None = None,
         health_path: str | None = None,
+        per_message_deflate: bool | Mapping[str, Any] = False,
+        http_compression: bool | Mapping[str, Any] = True,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
@@ -85,6 +92,8 @@ class Server:
             allow_request=allow_request,
             cookie=cookie,
             max_buffered_packets=max_buffered_packets,
+            per_message_deflate=per_message_deflate,
+            http_compression=http_compression,
         )
         self.router = Router(
             self.engine,
@@ -92,6 +101,7 @@ class Server:
             serve_client=serve_client,
             static_files=static_files,
             other_app=other_app,
+            limits=Limits(header_timeout=http_header_timeout, body_timeout=http_body_timeout),
         )
         if health_path is not None:
             self.router.routes[health_path] = self._health
@@ -342,7 +352,8 @@ class Server:
 
         if other_app is not None:
             self.router.other_app = other_app
-        return ASGIApp(self.router)
+        # The lifespan starts the adapters (a Redis adapter subscribes) and closes it all.
+        return ASGIApp(self.router, on_startup=self._init_adapters, on_shutdown=self.close)
 
     async def close(self) -> None:
         """Stop accepting, disconnect every client ("server shutting down"), stop tasks."""
