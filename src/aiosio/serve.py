@@ -28,6 +28,7 @@ from aiosio.server.engine import (
     ServerSession,
     frames_of,
 )
+from aiosio.server.router import Limits
 from aiosio.websocket import (
     CloseCode,
     FrameParser,
@@ -45,17 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPConnection", "Limits", "serve"]
 
 logger = logging.getLogger("aiosio.serve")
-
-
-class Limits:
-    """HTTP limits of the standalone server (LIMITS.md)."""
-
-    max_head = 16 * 1024
-    max_line = 8 * 1024
-    max_headers = 100
-    header_timeout = 20.0
-    body_timeout = 20.0
-    close_timeout = 5.0
 
 
 def _reason(status: int) -> str:
@@ -88,6 +78,7 @@ class HTTPConnection(asyncio.Protocol):
         self.router = router
         self.engine: EngineServer = router.engine
         self.stats = router.engine.stats
+        self.limits = router.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
@@ -100,6 +91,7 @@ class HTTPConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._refused = False
+        self._in_body = False  # between the end of a head and the end of its body
         # answers
         self._queue: deque[HTTPRequest] = deque()
         self._busy = False
@@ -120,7 +112,7 @@ class HTTPConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.client = (str(peer[0]), int(peer[1]))
-        self._arm(Limits.header_timeout)
+        self._arm(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Forget the transport first: whatever the engine does now (answer a poll, close
@@ -129,6 +121,8 @@ class HTTPConnection(asyncio.Protocol):
         self._closing = True
         self._disarm()
         self._queue.clear()
+        if self._in_body:
+            self._abandon()
         abort, self._abort = self._abort, None
         if abort is not None:
             abort()
@@ -148,8 +142,25 @@ class HTTPConnection(asyncio.Protocol):
 
     def _expired(self) -> None:
         self._deadline = None
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is None:
+            return
+        if self._closing:
+            # What is left to send is not being read (a slow consumer, or a client that
+            # never reads our answer): asyncio would keep the transport for ever.
+            transport.abort()
+        elif self._in_body:
+            self._abandon()
+            self._refuse(408)
+        else:  # the head deadline, or an idle kept-alive connection
+            self._closing = True
+            transport.close()
+            self._arm(self.limits.close_timeout)
+
+    def _abandon(self) -> None:
+        """A request body never came whole: its polling session is closed (LIMITS.md)."""
+        self._in_body = False
+        self.router.abandon(self._request(b""))
 
     def data_received(self, data: bytes) -> None:
         self.stats.bytes_in += len(data)
@@ -158,8 +169,13 @@ class HTTPConnection(asyncio.Protocol):
             self._ws_data(ws, data)
             return
         if self._discard:
-            if self._pending is not None:
-                self._pending += data
+            pending = self._pending
+            if pending is not None:
+                pending += data
+                if len(pending) > self.engine.max_http_buffer_size:
+                    # More than a message's worth before the handshake is even answered.
+                    self._pending = None
+                    self.transport.abort()  # type: ignore[union-attr]
             return
         try:
             self.parser.feed_data(data)
@@ -187,7 +203,7 @@ class HTTPConnection(asyncio.Protocol):
                 self._head_began = False
             else:
                 self._head_bytes += len(data)
-                if self._head_bytes > Limits.max_head:
+                if self._head_bytes > self.limits.max_head:
                     self._refuse(431)
 
     def _refuse(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
@@ -219,15 +235,19 @@ class HTTPConnection(asyncio.Protocol):
         self._body = []
         self._body_size = 0
         self._refused = False
+        self._in_body = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > Limits.max_line:
+        if len(self._url) > self.limits.max_line:
             raise _HeadTooLarge(414)
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) + len(value) > Limits.max_line or len(self._headers) >= Limits.max_headers:
+        if (
+            len(name) + len(value) > self.limits.max_line
+            or len(self._headers) >= self.limits.max_headers
+        ):
             raise _HeadTooLarge(431)
         self._count(len(name) + len(value))
         key = name.decode("latin-1").lower()
@@ -237,14 +257,15 @@ class HTTPConnection(asyncio.Protocol):
 
     def _count(self, size: int) -> None:
         self._head_size += size
-        if self._head_size > Limits.max_head:
+        if self._head_size > self.limits.max_head:
             raise _HeadTooLarge(431)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         if self.parser.should_upgrade():
             return  # data_received gets HttpParserUpgrade and takes it from there
-        self._arm(Limits.body_timeout)
+        self._in_body = True
+        self._arm(self.limits.body_timeout)
         length = self._headers.get("content-length")
         if (
             length is not None
@@ -262,16 +283,18 @@ class HTTPConnection(asyncio.Protocol):
             self._too_large()
             return
         self._body.append(body)
-        self._arm(Limits.body_timeout)
+        self._arm(self.limits.body_timeout)
 
     def _too_large(self) -> None:
         self._refused = True
+        self._in_body = False
         self._body = []
         self._refuse_with(self.router.too_large(self._request(b"")))
 
     def on_message_complete(self) -> None:
         # An upgrade request completes here too, before httptools raises
         # HttpParserUpgrade: it is not an HTTP request for the router.
+        self._in_body = False
         if self._refused or self.parser.should_upgrade():
             return
         self._disarm()
@@ -314,7 +337,7 @@ class HTTPConnection(asyncio.Protocol):
             if self.transport is None or self._closing:
                 return
             if not self._queue:
-                self._arm(Limits.header_timeout)  # idle keep-alive connection
+                self._arm(self.limits.header_timeout)  # idle keep-alive connection
                 return
             request = self._queue.popleft()
 
@@ -336,7 +359,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._queue:
             self._dispatch(self._queue.popleft())
         else:
-            self._arm(Limits.header_timeout)
+            self._arm(self.limits.header_timeout)
 
     # -- WebSocket --------------------------------------------------------------------
 
@@ -346,7 +369,8 @@ class HTTPConnection(asyncio.Protocol):
         headers = request.headers
         key = headers.get("sec-websocket-key", "")
         if (
-            headers.get("upgrade", "").lower() != "websocket"
+            request.method != "GET"  # RFC 6455, section 4.1
+            or headers.get("upgrade", "").lower() != "websocket"
             or headers.get("sec-websocket-version") != "13"
             or not check_key(key)
             or self._busy  # an answer is still owed on this connection
@@ -443,7 +467,7 @@ class HTTPConnection(asyncio.Protocol):
             return
         with contextlib.suppress(Exception):
             transport.write_eof()
-        self._arm(Limits.close_timeout)
+        self._arm(self.limits.close_timeout)
 
     def eof_received(self) -> bool | None:
         return False

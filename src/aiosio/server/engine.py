@@ -134,7 +134,7 @@ def _payload_of(items: Iterable[object]) -> bytes:
 class ServerSession(EngineSession):
     """A server-side session with its I/O attachments."""
 
-    __slots__ = ("dirty", "engine", "owner", "poll", "timer", "upgrade_ws", "ws")
+    __slots__ = ("dirty", "engine", "owner", "poll", "queued", "timer", "upgrade_ws", "ws")
 
     def __init__(self, engine: EngineServer, sid: str, transport: str, now: float) -> None:
         super().__init__(
@@ -152,15 +152,23 @@ class ServerSession(EngineSession):
         self.timer: asyncio.TimerHandle | None = None
         self.owner: Any = None
         self.dirty = False
+        self.queued = 0  # bytes in the outbox while polling (about: characters for text)
 
     def write(self, item: object) -> None:
         """Queue one encoded packet; it leaves with the next flush (this loop iteration)."""
         if self.state is State.CLOSED:
             return
         self.outbox.append(item)
+        if self.ws is None:
+            # A polling client that does not poll must not grow the outbox without bound.
+            self.queued += len(item.data if type(item) is Wire else item)  # type: ignore[arg-type]
         if not self.dirty:
             self.dirty = True
             self.engine.mark_dirty(self)
+
+    def take_outbox(self) -> list[object]:
+        self.queued = 0
+        return super().take_outbox()
 
     def close_transport(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
         """Flush what is queued, then close the connection (server-initiated)."""
@@ -254,7 +262,10 @@ class EngineServer:
         if respond is not None and session.state is State.OPEN:
             session.poll = None
             respond(self._poll_response(session.take_outbox()))
-        elif len(session.outbox) > self.max_buffered_packets:
+        elif (
+            len(session.outbox) > self.max_buffered_packets
+            or session.queued > self.max_buffered_bytes
+        ):
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
 
     def _poll_response(self, items: list[object]) -> HTTPResponse:
@@ -493,13 +504,19 @@ class EngineServer:
         Front doors call this from the Content-Length header alone, or as soon as the
         streamed body goes over the limit, without reading the rest (LIMITS.md).
         """
+        self.abandon(request)
+        response = HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
+        response.headers.extend(self.cors_headers(request))
+        return response
+
+    def abandon(self, request: HTTPRequest) -> None:
+        """The body of a POST did not come whole (too big, stalled, or the client left):
+        close the session it was for, as the reference server does ("data request
+        connection closed prematurely")."""
         sid = request.query.get("sid")
         session = None if sid is None else self.sessions.get(sid)
         if session is not None:
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-        response = HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
-        response.headers.extend(self.cors_headers(request))
-        return response
 
     def _post(self, session: ServerSession, request: HTTPRequest) -> HTTPResponse:
         body = request.body

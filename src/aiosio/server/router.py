@@ -13,12 +13,13 @@ import logging
 import mimetypes
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse
 
-__all__ = ["Router", "find_client_bundle", "not_found"]
+__all__ = ["Limits", "Router", "find_client_bundle", "not_found"]
 
 logger = logging.getLogger("aiosio.router")
 
@@ -52,6 +53,33 @@ def find_client_bundle() -> Path | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """HTTP limits of the front doors (LIMITS.md); sizes in bytes, durations in seconds.
+
+    The standalone server enforces them all. Under ASGI the server in front (uvicorn)
+    reads the request head, so only ``body_timeout`` applies there.
+
+    Attributes:
+        max_head: Request line and headers together (431 beyond).
+        max_line: The request target (414 beyond) or one header line (431 beyond).
+        max_headers: Header lines per request (431 beyond).
+        header_timeout: From accept, or from the last answer on a kept-alive connection,
+            to the end of the request head; then the connection is closed (slowloris).
+        body_timeout: Between two chunks of a request body; then 408, and the polling
+            session the request is for is closed.
+        close_timeout: How long a closing connection may take to send what it still
+            has to a peer that does not read; then it is aborted.
+    """
+
+    max_head: int = 16 * 1024
+    max_line: int = 8 * 1024
+    max_headers: int = 100
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    close_timeout: float = 5.0
+
+
 class Router:
     """Routes requests of a front door."""
 
@@ -63,8 +91,10 @@ class Router:
         serve_client: bool = True,
         static_files: Mapping[str, str | os.PathLike[str]] | None = None,
         other_app: Any = None,
+        limits: Limits | None = None,
     ) -> None:
         self.engine = engine
+        self.limits = limits or Limits()
         self.path = "/" + path.strip("/") + "/"
         self._bare = self.path[:-1]
         self.serve_client = serve_client
@@ -117,6 +147,12 @@ class Router:
         if self.is_engine_path(request.path):
             return self.engine.refuse_too_large(request)
         return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/plain")])
+
+    def abandon(self, request: HTTPRequest) -> None:
+        """A request body never came whole (the client left or stalled): the polling
+        session it was for is closed."""
+        if self.is_engine_path(request.path):
+            self.engine.abandon(request)
 
     def _client_file(self, name: str) -> HTTPResponse:
         if self._bundle is None:
