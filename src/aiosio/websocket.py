@@ -494,11 +494,7 @@ class FrameParser:
     def _check_reserved(self, b0: int, opcode: int) -> None:
         """Decide on RSV bits: only RSV1, only with permessage-deflate, and only on the
         first frame of a data message (RFC 7692, section 6)."""
-        if (
-            b0 & _RESERVED == _RSV1
-            and self._inflater is not None
-            and opcode in (TEXT, BINARY)
-        ):
+        if b0 & _RESERVED == _RSV1 and self._inflater is not None and opcode in (TEXT, BINARY):
             return
         raise WebSocketError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
 
