@@ -44,6 +44,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="raw",
         help="load generator clients: raw frames on net sockets (default), or ws/http.Agent",
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement, wait up to SECONDS for other processes to go idle",
+    )
     parser.add_argument("--list", action="store_true", help="list servers and scenarios")
     args = parser.parse_args(argv)
     if args.runs is None:
@@ -130,6 +137,14 @@ def progress(run: int, runs: int, scenario: Scenario, peer: Peer, cell: dict[str
     return f"[run {run}/{runs}] {scenario.name:<14} {peer.name:<16} {figures}"
 
 
+def wait_quiet(budget: float) -> None:
+    """Wait up to ``budget`` seconds until other processes use under NOISE_CPU cores."""
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        if runner.busy_cores(0.5) < NOISE_CPU:
+            return
+
+
 def run_all(args: argparse.Namespace, results: report.Results, peers: list[Peer]) -> None:
     cpus = (results.meta["server_cpu"], results.meta["loadgen_cpu"])
     scenarios = [s for s in SCENARIOS if s.name in results.scenarios]
@@ -137,6 +152,7 @@ def run_all(args: argparse.Namespace, results: report.Results, peers: list[Peer]
     for run in range(1, args.runs + 1):
         for scenario in scenarios:
             for peer in available:
+                wait_quiet(args.wait_quiet)
                 cell = measure(scenario, peer, args, cpus)
                 results.add(scenario.name, peer.name, cell)
                 print(progress(run, args.runs, scenario, peer, cell), file=sys.stderr, flush=True)

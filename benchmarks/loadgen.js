@@ -33,7 +33,7 @@ const DEFAULTS = {
   receivers: 1000, // fanout: sockets in the room besides the sender
   mode: "burst", // fanout: burst | steady
   burst: 100, // fanout burst: emits fired at once per round
-  rounds: 3, // fanout burst: rounds
+  rounds: 10, // fanout burst: rounds at most (and at most `duration` seconds, 1 round at least)
   steadyInflight: 4, // fanout steady: broadcasts in flight
   size: 65536, // bin64k: attachment bytes
   payload: "hello from the aiosio load generator", // echo, fanout, polling: string argument
@@ -627,10 +627,11 @@ async function scenarioFanout(opts) {
     const cpu0 = process.cpuUsage();
     const wall0 = now();
     signal("measure_start");
-    for (let r = 0; r < opts.rounds; r++) {
+    // Rounds back to back, up to `rounds`, stopping once `duration` seconds were measured.
+    for (let r = 0; r < opts.rounds && (r === 0 || (now() - wall0) / 1000 < opts.duration); r++) {
       const target = delivered + members * opts.burst;
       const t0 = now();
-      const deadline = t0 + (opts.timeout * 1000) / (opts.rounds + 1);
+      const deadline = wall0 + opts.timeout * 900; // the whole burst, before the hard limit
       for (let b = 0; b < opts.burst; b++) broadcast();
       await new Promise((resolve) => {
         onDelivery = () => {
@@ -647,7 +648,7 @@ async function scenarioFanout(opts) {
       const seconds = (now() - t0) / 1000;
       const got = delivered - (target - members * opts.burst);
       rounds.push({ seconds, deliveries: got, complete: delivered >= target });
-      await sleep(0.2);
+      if (delivered < target) break;
     }
     signal("measure_end");
     const cpu = process.cpuUsage(cpu0);

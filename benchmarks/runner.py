@@ -353,7 +353,9 @@ def run_loadgen(
         stderr.close()
     if "result" not in message:
         error = message.get("error") or f"exited with {proc.returncode} and no result"
-        raise LoadgenError(f"{scenario}: {error}")
+        log = (LOG_DIR / "loadgen.log").read_text(errors="replace").strip().splitlines()
+        detail = f" ({' | '.join(log[-3:])})" if log else ""
+        raise LoadgenError(f"{scenario}: {error}{detail}")
     return LoadgenRun(message["result"], snapshots)
 
 

@@ -85,6 +85,8 @@ class Scenario:
 
 TIMED = ("--warmup", "1", "--duration", "5")
 TIMED_QUICK = ("--warmup", "0.5", "--duration", "2")
+BURST = ("--mode", "burst", "--receivers", "1000", "--burst", "100", "--rounds", "10")
+BURST += ("--duration", "3")
 RSS = Metric("rss_per_conn_kib", "RSS per connection", "KiB", False)
 
 SCENARIOS = (
@@ -127,10 +129,10 @@ SCENARIOS = (
     Scenario(
         "fanout-burst",
         "fanout",
-        "fan-out burst, 1,000 receivers (+ sender), 100 emits x 3 rounds",
+        "fan-out burst, 1,000 receivers (+ sender), 100 emits at once, up to 10 rounds / 3 s",
         "fanout",
-        ("--mode", "burst", "--receivers", "1000", "--burst", "100", "--rounds", "3"),
-        ("--burst", "20", "--rounds", "2"),
+        BURST,
+        ("--burst", "100", "--rounds", "3", "--duration", "1"),
         (Metric("deliveries_per_s", "deliveries/s", "/s", True),),
     ),
     Scenario(
