@@ -1,4 +1,5 @@
-"""Tests for aiosio.compression: the RFC 7692 section 7.2.3 examples through our parser,
+"""Tests for aiosio.compression (named apart from the on-the-wire tests in
+tests/server/test_compression.py): the RFC 7692 section 7.2.3 examples through our parser,
 the deflater on both ends, decompression bombs, the server's shared compressors, and the
 HTTP content codings. Negotiation is tested in test_upgrade.py."""
 

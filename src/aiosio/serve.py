@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
+from aiosio.compression import FrameCompressor
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.server.engine import (
@@ -26,6 +27,7 @@ from aiosio.server.engine import (
     HTTPRequest,
     HTTPResponse,
     ServerSession,
+    compressed_frames_of,
     frames_of,
 )
 from aiosio.server.router import Limits
@@ -100,6 +102,7 @@ class HTTPConnection(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         # WebSocket
         self.ws_parser: FrameParser | None = None
+        self.compressor: FrameCompressor | None = None  # with permessage-deflate
         self.session: ServerSession | None = None
         self._closing = False
         self._discard = False
@@ -397,13 +400,21 @@ class HTTPConnection(asyncio.Protocol):
         if refusal is not None:
             self._refuse(refusal.status, refusal.body, refusal.content_type)
             return
-        self._write(
+        head = (
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
-            + accept_key(key).encode()
-            + b"\r\n\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_key(key).encode()
         )
-        parser = self.ws_parser = FrameParser(max_message_size=self.engine.max_http_buffer_size)
+        inflater = None
+        deflate = self.engine.per_message_deflate
+        offers = request.headers.get("sec-websocket-extensions")
+        accepted = deflate.accept(offers) if deflate is not None and offers else None
+        if accepted is not None:
+            answer, inflater, self.compressor = accepted
+            head += b"\r\nSec-WebSocket-Extensions: " + answer.encode()
+        self._write(head + b"\r\n\r\n")
+        parser = self.ws_parser = FrameParser(
+            max_message_size=self.engine.max_http_buffer_size, compression=inflater
+        )
         self.session = self.engine.open_websocket(request, self)
         if rest and self.session is not None:
             self._ws_data(parser, rest)
@@ -443,7 +454,11 @@ class HTTPConnection(asyncio.Protocol):
     def send_items(self, items: list[object]) -> None:
         """Write engine packets as WebSocket frames, in one write."""
         if not self._closing:
-            self._write(frames_of(items))
+            compressor = self.compressor
+            if compressor is None:
+                self._write(frames_of(items))
+            else:
+                self._write(compressed_frames_of(items, compressor))
 
     def buffered(self) -> int:
         transport = self.transport

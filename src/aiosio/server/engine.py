@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiosio.compression import FrameCompressor, HTTPCompression, ServerDeflate, choose_encoding
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request, error_body
 from aiosio.engineio.packets import SEPARATOR, encode_payload, open_payload
 from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
@@ -62,6 +63,7 @@ class HTTPResponse:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    compress: bool = True  # False when every packet in it was sent with compress(False)
 
 
 class WebSocketTransport(Protocol):
@@ -91,14 +93,19 @@ class Wire:
     """One encoded packet shared by every recipient of a broadcast.
 
     The WebSocket frame is built once, on first use, and the same bytes object is then
-    written to every WebSocket recipient; polling recipients use ``data``.
+    written to every WebSocket recipient; polling recipients use ``data``. With
+    permessage-deflate, the compressed frame is cached beside it (one per compressor,
+    that is per window size: in practice one). ``compress=False`` (an emit flagged
+    ``compress(False)``) keeps the packet uncompressed on every transport.
     """
 
-    __slots__ = ("_frame", "data")
+    __slots__ = ("_compressed", "_frame", "compress", "data")
 
-    def __init__(self, data: str | bytes) -> None:
+    def __init__(self, data: str | bytes, compress: bool = True) -> None:
         self.data = data
+        self.compress = compress
         self._frame: bytes | None = None
+        self._compressed: tuple[FrameCompressor, bytes] | None = None
 
     @property
     def frame(self) -> bytes:
@@ -107,6 +114,17 @@ class Wire:
         if frame is None:
             data = self.data
             frame = self._frame = text_frame(data) if isinstance(data, str) else binary_frame(data)
+        return frame
+
+    def compressed_frame(self, compressor: FrameCompressor) -> bytes:
+        """The frame for a connection with permessage-deflate: compressed once for all."""
+        if not self.compress:
+            return self.frame
+        cached = self._compressed
+        if cached is not None and cached[0] is compressor:
+            return cached[1]
+        frame = compressor.frame(self.data) or self.frame
+        self._compressed = (compressor, frame)
         return frame
 
 
@@ -122,6 +140,26 @@ def frames_of(items: Iterable[object]) -> bytes:
         else:
             parts.append(item.frame)  # type: ignore[attr-defined]
     return b"".join(parts)
+
+
+def compressed_frames_of(items: Iterable[object], compressor: FrameCompressor) -> bytes:
+    """:func:`frames_of` for a connection with permessage-deflate: packets of the
+    compressor's threshold or more are compressed, unless sent with ``compress(False)``."""
+    parts = []
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            parts.append(compressor.frame(item) or text_frame(item))  # type: ignore[arg-type]
+        elif kind is bytes:
+            parts.append(compressor.frame(item) or binary_frame(item))  # type: ignore[arg-type]
+        else:
+            parts.append(item.compressed_frame(compressor))  # type: ignore[attr-defined]
+    return b"".join(parts)
+
+
+def _compressible(items: Iterable[object]) -> bool:
+    # As engine.io: a polling answer is compressed if any of its packets may be.
+    return any(type(item) is not Wire or item.compress for item in items)
 
 
 def _payload_of(items: Iterable[object]) -> bytes:
@@ -194,8 +232,25 @@ class EngineServer:
         allow_request: Callable[[HTTPRequest], Any] | None = None,
         cookie: str | Mapping[str, Any] | bool | None = None,
         max_buffered_packets: int = 1000,
+        per_message_deflate: bool | Mapping[str, Any] = False,
+        http_compression: bool | Mapping[str, Any] = True,
     ) -> None:
         self.handler = handler
+        # Node's defaults: WebSocket compression off, HTTP compression on (threshold 1 KiB).
+        self.per_message_deflate: ServerDeflate | None = (
+            None
+            if not per_message_deflate
+            else ServerDeflate()
+            if per_message_deflate is True
+            else ServerDeflate(**per_message_deflate)
+        )
+        self.http_compression: HTTPCompression | None = (
+            None
+            if not http_compression
+            else HTTPCompression()
+            if http_compression is True
+            else HTTPCompression(**http_compression)
+        )
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.upgrade_timeout = upgrade_timeout
@@ -270,7 +325,7 @@ class EngineServer:
 
     def _poll_response(self, items: list[object]) -> HTTPResponse:
         self.stats.packets_out += len(items)
-        return HTTPResponse(200, _payload_of(items), _poll_headers())
+        return HTTPResponse(200, _payload_of(items), _poll_headers(), _compressible(items))
 
     # -- timers -----------------------------------------------------------------------
 
@@ -367,6 +422,8 @@ class EngineServer:
         if error is not None:
             respond(_error_response(error))
             return None
+        if request.method == "GET" and self.http_compression is not None:
+            respond = self._compressing(request, respond)
         sid = request.query.get("sid")
         if sid is None:
             self._handshake(request, respond)
@@ -382,6 +439,26 @@ class EngineServer:
         else:
             respond(_error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
         return None
+
+    def _compressing(
+        self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]
+    ) -> Callable[[HTTPResponse], None]:
+        """``respond``, gzip- or deflate-encoding 200 answers of ``threshold`` bytes or more
+        as ``Accept-Encoding`` allows (the handshake and polling GETs)."""
+        compression = self.http_compression
+        accepted = request.headers.get("accept-encoding")
+        encoding = choose_encoding(accepted) if accepted and compression is not None else None
+        if encoding is None or compression is None:
+            return respond
+
+        def respond_compressed(response: HTTPResponse) -> None:
+            body = response.body
+            if response.status == 200 and response.compress and len(body) >= compression.threshold:
+                response.body = compression.encode(body, encoding)
+                response.headers += [("Content-Encoding", encoding), ("Vary", "Accept-Encoding")]
+            respond(response)
+
+        return respond_compressed
 
     def _handshake(self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]) -> None:
         def decided(error: HTTPError | None) -> None:
