@@ -136,8 +136,9 @@ class InMemoryAdapter(Adapter):
         """Every local recipient gets the packet with its own ack id (per namespace)."""
         targets = self._targets(options)
         on_count(len(targets), [socket.id for socket in targets])
+        compress = options.flags.compress
         for socket in targets:
-            socket.emit_packet_with_ack(packet, on_ack)
+            socket.emit_packet_with_ack(packet, on_ack, compress)
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
         return list(self._targets(options))

@@ -209,9 +209,13 @@ class Namespace:
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
         """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
-        return self.server.prepare_broadcast(self, packet, options) or encode_wires(
+        wires = self.server.prepare_broadcast(self, packet, options) or encode_wires(
             packet, self.server.parser
         )
+        if not options.flags.compress:
+            for wire in wires:
+                wire.compress = False
+        return wires
 
     # -- broadcasting shortcuts ---------------------------------------------------------
 

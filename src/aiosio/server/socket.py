@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
+from aiosio.server.engine import Wire
 from aiosio.socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -31,7 +32,6 @@ from aiosio.socketio.packets import (
 if TYPE_CHECKING:
     from aiosio.server.broadcast import BroadcastOperator
     from aiosio.server.connection import Connection
-    from aiosio.server.engine import Wire
     from aiosio.server.namespace import Namespace
 
 __all__ = ["Handshake", "RemoteSocket", "Socket", "SocketEmitter"]
@@ -95,11 +95,12 @@ class SocketEmitter:
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit with these flags; with a timeout the callback gets ``(error, *args)``."""
-        self._socket._emit(event, args, callback, self._timeout, self._volatile)
+        socket = self._socket
+        socket._emit(event, args, callback, self._timeout, self._volatile, compress=self._compress)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
-        return await self._socket._emit_with_ack(event, args, self._timeout)
+        return await self._socket._emit_with_ack(event, args, self._timeout, self._compress)
 
 
 class Socket:
@@ -255,6 +256,7 @@ class Socket:
         timeout: float | None,
         volatile: bool,
         error_first: bool = False,
+        compress: bool = True,
     ) -> None:
         if event in RESERVED_EVENTS or event in _SOCKET_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -269,7 +271,8 @@ class Socket:
             self._register_ack(ack_id, callback, timeout, error_first or timeout is not None)
         if self._any_outgoing:
             self._notify_outgoing([event, *args])
-        for item in self.conn.parser.encode_event(self.nsp.name, (event, *args), ack_id):
+        items = self.conn.parser.encode_event(self.nsp.name, (event, *args), ack_id)
+        for item in items if compress else _uncompressed(items):
             session.write(item)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -285,7 +288,7 @@ class Socket:
         return await self._emit_with_ack(event, args, timeout)
 
     def _emit_with_ack(
-        self, event: str, args: tuple[Any, ...], timeout: float | None
+        self, event: str, args: tuple[Any, ...], timeout: float | None, compress: bool = True
     ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -300,7 +303,7 @@ class Socket:
         if not self.connected:
             future.set_exception(Disconnected("the socket is disconnected"))
             return future
-        self._emit(event, args, settle, timeout, False, error_first=True)
+        self._emit(event, args, settle, timeout, False, error_first=True, compress=compress)
         return future
 
     def timeout(self, seconds: float) -> SocketEmitter:
@@ -348,7 +351,10 @@ class Socket:
             session.write(wire)
 
     def emit_packet_with_ack(
-        self, packet: Packet, on_ack: Callable[[str, list[Any] | None], None]
+        self,
+        packet: Packet,
+        on_ack: Callable[[str, list[Any] | None], None],
+        compress: bool = True,
     ) -> None:
         """Send a broadcast packet with an ack id of its own (broadcast with acks)."""
         ack_id = self.nsp.next_ack_id()
@@ -358,12 +364,13 @@ class Socket:
             on_ack(sid, None if error is not None else list(answer))
 
         self._acks[ack_id] = (answered, True, None)
-        self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id))
+        self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
 
-    def write_packet(self, packet: Packet) -> None:
+    def write_packet(self, packet: Packet, compress: bool = True) -> None:
         """Encode and write one packet to this client."""
         session = self.conn.session
-        for item in self.conn.parser.encode(packet):
+        items = self.conn.parser.encode(packet)
+        for item in items if compress else _uncompressed(items):
             session.write(item)
 
     # -- rooms and broadcasts -----------------------------------------------------------
@@ -587,6 +594,11 @@ class RemoteSocket:
 
     def disconnect(self, close: bool = False) -> None:
         self._operator().disconnect_sockets(close)
+
+
+def _uncompressed(items: list[str | bytes]) -> list[Wire]:
+    """The packets of an emit flagged ``compress(False)``: never compressed, on any transport."""
+    return [Wire(item, compress=False) for item in items]
 
 
 def _answer(args: tuple[Any, ...] | list[Any]) -> Any:
