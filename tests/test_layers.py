@@ -37,6 +37,6 @@ def test_sans_io_packages_import_no_io(package: str) -> None:
 
 
 def test_websocket_framing_is_sans_io() -> None:
-    for name in ("websocket.py", "upgrade.py"):
+    for name in ("websocket.py", "upgrade.py", "compression.py"):
         for imported in imports_of(PACKAGE / name):
             assert imported.split(".")[0] not in {"asyncio", "socket", "time", "random"}
