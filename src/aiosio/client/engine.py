@@ -62,6 +62,9 @@ class EngineHandler(Protocol):
     def on_ping(self) -> None:
         """The server pinged (and was answered)."""
 
+    def on_upgrade(self, transport: str) -> None:
+        """The connection moved to another transport."""
+
     def on_close(self, reason: str, error: BaseException | None) -> None:
         """The connection was lost; not called after :meth:`EngineClient.close`."""
 
@@ -298,6 +301,15 @@ class EngineClient:
         """Try the WebSocket; on success pause polling and switch over."""
         ws = self._probing = WebSocket(self.endpoint, self.sid)
         try:
+            await self._try_upgrade(ws)
+        finally:  # whatever happened, a WebSocket that was not switched to is closed
+            if self._probing is ws:
+                self._probing = None
+            if self._transport is not ws:
+                ws.close()
+
+    async def _try_upgrade(self, ws: WebSocket) -> None:
+        try:
             await ws.open()
             await ws.send(["2probe"])
             answer = await ws.receive()
@@ -305,11 +317,8 @@ class EngineClient:
                 raise RemoteProtocolError(f"unexpected probe answer {answer[:1]!r}")
         except TRANSPORT_ERRORS as exc:
             logger.debug("engine %s: upgrade failed: %s", self.sid, exc)
-            self._probing = None
-            ws.close()
             return
         if self.state is not State.OPEN:
-            self._cancel_probe()
             return
         self._set_state(State.UPGRADING)
         if self._read_task is not None:
@@ -326,6 +335,7 @@ class EngineClient:
             self._set_state(State.OPEN)
             self._read_task = self._spawn(self._read_loop(ws))
         self._wake.set()
+        self.handler.on_upgrade(ws.name)
 
     def _still(self, state: State) -> bool:
         # A method, so that type checkers do not keep a narrowing across awaits.

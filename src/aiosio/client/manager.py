@@ -6,7 +6,8 @@ the connection is lost, reconnects with exponential backoff (:class:`Backoff`, t
 formula as socket.io-client's). It closes the connection once no socket is active.
 
 Events (``manager.on(event, handler)``): ``open``, ``close`` (reason, error), ``error``
-(a :class:`~aiosio.exceptions.ConnectionError`), ``ping``, ``reconnect_attempt``
+(a :class:`~aiosio.exceptions.ConnectionError`), ``ping``, ``upgrade`` (the new
+transport's name, as engine.io-client's event), ``reconnect_attempt``
 (attempt), ``reconnect`` (attempt), ``reconnect_error`` (error) and ``reconnect_failed``.
 The ``reconnect*`` events are also fired on every active socket.
 """
@@ -212,7 +213,7 @@ class Manager:
     def release(self, socket: Client) -> None:
         """Like :meth:`destroy`, for code that cannot wait (a packet handler)."""
         if not self._active():
-            self._spawn(self.disconnect())
+            self._spawn(self._finish_close(*self._close()))
 
     # -- opening and reconnecting -----------------------------------------------------
 
@@ -324,6 +325,10 @@ class Manager:
         """EngineHandler: the server pinged."""
         self._fire("ping")
 
+    def on_upgrade(self, transport: str) -> None:
+        """EngineHandler: the connection was upgraded (to ``websocket``)."""
+        self._fire("upgrade", transport)
+
     def on_close(self, reason: str, error: BaseException | None) -> None:
         """EngineHandler: the connection was lost."""
         self._on_lost(reason, error)
@@ -347,20 +352,36 @@ class Manager:
         Active sockets get ``disconnect`` with reason "forced close" and stay active: a
         later ``connect()`` of one of them opens the connection again.
         """
+        await self._finish_close(*self._close())
+
+    def _close(self) -> tuple[EngineClient | None, asyncio.Task[None] | None]:
+        """Close at once; return what is left to wait for: the old engine and task.
+
+        The state changes here, synchronously, so that a socket connecting right after
+        (in the same loop iteration) opens a new connection.
+        """
         self._skip_reconnect = True
         task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
+        if task is asyncio.current_task():
+            task = None
+        elif task is not None:
             task.cancel()
-            await asyncio.wait({task})
         engine, self.engine = self.engine, None
         self.backoff.reset()
         self._decoder.reset()
         self._set_state(State.CLOSED)
-        if engine is not None:
-            await engine.close()
         self._fire("close", FORCED_CLOSE, None)
         for socket in self._active():
             socket.on_close(FORCED_CLOSE, None)
+        return engine, task
+
+    async def _finish_close(
+        self, engine: EngineClient | None, task: asyncio.Task[None] | None
+    ) -> None:
+        if task is not None:
+            await asyncio.wait({task})
+        if engine is not None:
+            await engine.close()  # flushes what was written before (a DISCONNECT)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

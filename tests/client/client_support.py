@@ -1,0 +1,187 @@
+"""The servers our client is tested against: aiosio.Server and the official Node server.
+
+Both serve the same scenarios (described in ``tests/interop/servers/node_server.js``), so
+one client test runs against each. :class:`RunningServer` can be stopped and started
+again on the same port, as a server restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosio
+from aiosio.client import Client, Manager
+from aiosio.exceptions import ConnectionRefused
+
+NODE = shutil.which("node")
+NODE_SERVER = Path(__file__).parents[1] / "interop" / "servers" / "node_server.js"
+NODE_MODULES = Path(__file__).parents[1] / "interop" / "node_modules"
+NAMESPACES = ("/", "/news", "/admin", "/private")
+
+
+def build_aiosio(
+    ping_interval: float = 25.0,
+    ping_timeout: float = 20.0,
+    transports: tuple[str, ...] = ("polling", "websocket"),
+    max_http_buffer_size: int = 1_000_000,
+    recovery: bool = False,
+) -> aiosio.Server:
+    """An aiosio.Server with the scenarios of node_server.js."""
+    io = aiosio.Server(
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        transports=transports,
+        max_http_buffer_size=max_http_buffer_size,
+        connection_state_recovery={"max_disconnection_duration": 60.0} if recovery else None,
+    )
+    deliveries: dict[str, int] = {}
+
+    def scenarios(socket: aiosio.Socket) -> None:
+        namespace = socket.nsp
+
+        def ask(event: str, *args: Any, ack: Any) -> None:
+            def answered(error: BaseException | None, *answer: Any) -> None:
+                ack({"error": str(error)} if error is not None else list(answer))
+
+            socket.timeout(5.0).emit(event, *args, callback=answered)
+
+        def drop_ack_once(key: str, *, ack: Any) -> None:
+            deliveries[key] = deliveries.get(key, 0) + 1
+            if deliveries[key] > 1:
+                ack(deliveries[key])
+
+        socket.on("echo", lambda *args: args)
+        socket.on("emit-back", lambda event, *args: socket.emit(event, *args))
+        socket.on("ask", ask)
+        socket.on("join", lambda room: socket.join(room))
+        socket.on("to-room", lambda room, event, *args: namespace.to(room).emit(event, *args))
+        socket.on("engine-id", lambda: socket.conn.session.sid)
+        socket.on("transport", lambda: socket.conn.session.transport)
+        socket.on(
+            "handshake",
+            lambda: {
+                "auth": socket.handshake.auth,
+                "query": socket.handshake.query,
+                "headers": socket.handshake.headers,
+            },
+        )
+        socket.on("disconnect-me", lambda: socket.disconnect())
+        socket.on("close-me", lambda: socket.disconnect(True))
+        socket.on("drop-ack-once", drop_ack_once)
+        socket.on("deliveries", lambda: dict(deliveries))
+
+    def check_token(socket: aiosio.Socket) -> None:
+        if socket.handshake.auth.get("token") != "secret":
+            raise ConnectionRefused("not authorized", {"code": 42})
+
+    for name in NAMESPACES:
+        io.of(name).on("connection", scenarios)
+    io.of("/private").use(check_token)
+    return io
+
+
+@dataclass
+class RunningServer:
+    """A server on 127.0.0.1 that a test can stop and start again on the same port."""
+
+    kind: str
+    options: dict[str, Any]
+    port: int = 0
+    _io: aiosio.Server | None = None
+    _process: asyncio.subprocess.Process | None = None
+    _stderr: list[bytes] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> RunningServer:
+        if self.kind == "aiosio":
+            self._io = build_aiosio(**self.options)
+            self.port = await self._io.start("127.0.0.1", self.port)
+        else:
+            await self._start_node()
+        return self
+
+    async def _start_node(self) -> None:
+        assert NODE is not None
+        config = {
+            "port": self.port,
+            "transports": list(self.options.get("transports", ("polling", "websocket"))),
+            "pingInterval": round(self.options.get("ping_interval", 25.0) * 1000),
+            "pingTimeout": round(self.options.get("ping_timeout", 20.0) * 1000),
+            "maxHttpBufferSize": self.options.get("max_http_buffer_size", 1_000_000),
+            "recovery": self.options.get("recovery", False),
+        }
+        process = await asyncio.create_subprocess_exec(
+            NODE,
+            str(NODE_SERVER),
+            json.dumps(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self._process = process
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(20.0):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            await self.stop()
+            raise AssertionError("the Node server did not start within 20 s") from None
+        if not line:
+            await self.stop()
+            raise AssertionError("the Node server exited before listening")
+        self.port = json.loads(line)["port"]
+
+    async def stop(self) -> None:
+        """Stop the server: every connection is cut, as by a crash or a restart."""
+        io, self._io = self._io, None
+        if io is not None:
+            await io.close()
+        process, self._process = self._process, None
+        if process is not None:
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+
+    async def restart(self) -> None:
+        """Stop, then start a new server on the same port."""
+        await self.stop()
+        await self.start()
+
+
+class Recorder:
+    """Records the events fired on a client or manager; lets a test wait for them."""
+
+    def __init__(self, target: Client | Manager, *events: str) -> None:
+        self.seen: list[tuple[str, tuple[Any, ...]]] = []
+        self._changed = asyncio.Event()
+        for event in events:
+            target.on(event, self._recorder(event))
+
+    def _recorder(self, event: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.seen.append((event, args))
+            self._changed.set()
+
+        return record
+
+    def names(self) -> list[str]:
+        return [event for event, _ in self.seen]
+
+    def args(self, event: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.seen if name == event]
+
+    async def wait(self, event: str, count: int = 1, timeout: float = 15.0) -> tuple[Any, ...]:
+        """Wait until ``event`` was seen ``count`` times; return the arguments of the last."""
+        async with asyncio.timeout(timeout):
+            while len(self.args(event)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.args(event)[count - 1]
