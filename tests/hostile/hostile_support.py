@@ -219,9 +219,12 @@ class Peer:
     def _parse(self, data: bytes) -> None:
         try:
             for opcode, payload in self.frames.feed(data):
-                if opcode is Opcode.CLOSE:
+                if opcode is Opcode.CLOSE and self.close_code is None:
                     assert isinstance(payload, bytes)
                     self.close_code = parse_close(payload)[0] if payload else CloseCode.NO_STATUS
+                    # Answer it, as a client does: the server then ends the connection.
+                    with contextlib.suppress(Exception):
+                        self.send(encode_frame(Opcode.CLOSE, payload[:2], mask=os.urandom(4)))
                 self.messages.append((opcode, payload))
         except WebSocketError:
             pass  # not WebSocket bytes (an HTTP answer after a refused upgrade, say)

@@ -29,6 +29,8 @@ from hostile_support import (
     websocket,
 )
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 LIMIT = 1000  # max_http_buffer_size in these tests
 
 

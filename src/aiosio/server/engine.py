@@ -390,6 +390,10 @@ class EngineServer:
             transports=self.transports,
             session_transport=self._transport_of,
         )
+        if code is None and websocket and request.query.get("transport") != "websocket":
+            # A WebSocket handshake for polling: the reference server completes it and
+            # closes the socket at once; refusing before 101 is cleaner (PROTOCOL-NOTES, 12).
+            code = RequestError.BAD_REQUEST
         if code is not None:
             return HTTPError.from_code(code)
         return self.check_origin(request)
