@@ -242,6 +242,54 @@ async function finish() {
   setTimeout(() => process.exit(0), 2000).unref();
 }
 
+// One way for a connection to end (see the disconnect scenario).
+async function closeCase(how, name, nsp, join) {
+  const client = await connect(name, nsp, { auth: { tag: name } });
+  if (join) await client.logCall("join", [join]);
+  const gone = client.disconnected();
+  const engine = client.engine;
+  switch (how) {
+    case "client":
+      client.socket.disconnect();
+      break;
+    case "engine_close":
+      engine.close();
+      break;
+    case "server":
+    case "server_close":
+      client.socket.emit("disconnect-me", how === "server_close");
+      break;
+    case "deaf": // the server's ping timeout: never answer pings, never time out here
+      deaf.add(engine);
+      engine._pingTimeout = 60000;
+      engine._resetPingTimeout();
+      break;
+    case "impatient": // the client's ping timeout: no ping comes, and it waits briefly
+      deaf.add(engine);
+      engine._pingTimeout = 50;
+      engine._resetPingTimeout();
+      break;
+    case "bad_packet": // an unknown Socket.IO packet type
+      engine.write("9");
+      break;
+    case "bad_json":
+      engine.write("2[oops");
+      break;
+    case "double_connect": // a second CONNECT to a namespace already joined
+      engine.write(nsp === "/" ? "0" : `0${nsp},`);
+      break;
+    case "foreign_event": // an EVENT to a namespace not joined
+      engine.write('2/not-joined,["x"]');
+      break;
+    case "wait": // the server ends it (the test tells the server when)
+      log("ready", { client: name, id: client.socket.id });
+      break;
+    default:
+      throw new Error(`unknown disconnect case ${how}`);
+  }
+  await gone;
+}
+
 // -- scenarios -----------------------------------------------------------------------
 
 const scenarios = {
@@ -351,54 +399,11 @@ const scenarios = {
     await finish();
   },
 
-  // Heartbeat and close cases, observed by the client; the server records its side.
-  // params: {how, nsp, auth}
-  async disconnect({ how, nsp = "/", auth, join }) {
-    const client = await connect("a", nsp, { auth });
-    if (join) await client.logCall("join", [join]);
-    const gone = client.disconnected();
-    const engine = client.engine;
-    switch (how) {
-      case "client":
-        client.socket.disconnect();
-        break;
-      case "engine_close":
-        engine.close();
-        break;
-      case "server":
-      case "server_close":
-        client.socket.emit("disconnect-me", how === "server_close");
-        break;
-      case "deaf": // the server's ping timeout: never answer pings, never time out here
-        deaf.add(engine);
-        engine._pingTimeout = 60000;
-        engine._resetPingTimeout();
-        break;
-      case "impatient": // the client's ping timeout: no ping comes, and it waits briefly
-        deaf.add(engine);
-        engine._pingTimeout = 50;
-        engine._resetPingTimeout();
-        break;
-      case "bad_packet": // an unknown Socket.IO packet type
-        engine.write("9");
-        break;
-      case "bad_json":
-        engine.write("2[oops");
-        break;
-      case "double_connect": // a second CONNECT to a namespace already joined
-        engine.write(nsp === "/" ? "0" : `0${nsp},`);
-        break;
-      case "foreign_event": // an EVENT to a namespace not joined
-        engine.write('2/not-joined,["x"]');
-        break;
-      case "wait": // the server ends it (the test tells the server when)
-        log("ready", { client: "a", id: client.socket.id });
-        break;
-      default:
-        throw new Error(`unknown disconnect case ${how}`);
-    }
-    await gone;
-    log("closed", { client: "a", engine: engine.readyState });
+  // Close cases, run side by side, each on a client of its own named by its tag; the
+  // server records its side under the same tag.
+  // params: {cases: [{how, tag}], nsp, join: [rooms]}
+  async disconnect({ cases, nsp = "/", join }) {
+    await Promise.all(cases.map(({ how, tag }) => closeCase(how, tag, nsp, join)));
     await finish();
   },
 
