@@ -11,7 +11,8 @@ answers with an acknowledgement unless said otherwise):
 * ``join(rooms)`` / ``leave(room)``: answer with the socket's rooms.
 * ``emit-back(event, *args)``: the server emits ``event`` to this client first.
 * ``ask(spec)``: ``await socket.timeout(t).emit_with_ack(...)``; answers with
-  ``{"answer": ...}`` or ``{"error": "AckTimeout"}``.
+  ``{"answer": ...}`` or ``{"error": "AckTimeout"}``; records ``ask-failed`` when the
+  socket disconnects first.
 * ``ask-callback(event, *args)``: ``socket.emit(..., callback=...)``; the callback emits
   ``answered`` with the client's answer.
 * ``ask-room(spec)``: a broadcast with acknowledgements to a room.
@@ -36,7 +37,7 @@ from collections import defaultdict
 from typing import Any
 
 import aiosio
-from aiosio import AckTimeout, ConnectionRefused
+from aiosio import AckTimeout, ConnectionRefused, Disconnected
 
 DYNAMIC = re.compile(r"^/t-[\w-]+$")
 
@@ -209,6 +210,9 @@ def setup_socket(socket: aiosio.Socket, recorder: Recorder) -> None:
             answer = await emitter.emit_with_ack(spec["event"], *spec.get("args", []))
         except AckTimeout as exc:
             return {"error": type(exc).__name__}
+        except Disconnected as exc:  # no answer can go out now: record it
+            record(tag, "ask-failed", type(exc).__name__)
+            return None
         return {"answer": answer}
 
     @socket.on("ask-callback")

@@ -113,3 +113,18 @@ async def test_main_namespace_shortcuts(served: Served, mode: str, unique: str) 
         driver.send(do="exit")
         obs = await driver.finish()
     assert [line["event"] for line in obs.of("event", client="a")] == ["welcome", "to-room"]
+
+
+async def test_pending_acks_fail_when_the_socket_disconnects(
+    served: Served, mode: str, unique: str
+) -> None:
+    # Better than the reference: no waiting for a timeout (there is none here).
+    async with node_driver("puppet", served.url, mode) as driver:
+        await connect(driver, "a", f"/t-{unique}", unique)
+        driver.send(do="emit", client="a", event="ask", args=[{"event": "hold"}])
+        driver.send(do="wait", client="a", event="hold")
+        await driver.expect("waited", client="a", event="hold")
+        driver.send(do="disconnect", client="a")
+        assert await served.recorder.wait(unique, "ask-failed") == "Disconnected"
+        driver.send(do="exit")
+        await driver.finish()
