@@ -9,8 +9,8 @@ adapter forwards the same operations to the other servers and merges their answe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiosio.socketio.packets import Packet
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from aiosio.server.namespace import Namespace
     from aiosio.server.socket import RemoteSocket, Socket
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions"]
+__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "Session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,37 @@ class BroadcastOptions:
     flags: BroadcastFlags = _NO_FLAGS
 
 
+@dataclass(slots=True)
+class Session:
+    """What connection state recovery keeps of a socket lost for a recoverable reason.
+
+    ``rooms`` include the socket's own id, as the reference writes them. ``offset`` is a
+    position in the adapter's log: when persisting, where the socket joined (the replay
+    starts there for a client that received no event yet, which the reference cannot
+    recover); after a restore, how far ``missed`` reaches. Each packet of ``missed`` is
+    the data of an EVENT with its offset as the last argument.
+    """
+
+    sid: str
+    pid: str
+    rooms: list[str]
+    data: Any = None
+    offset: str | None = None
+    missed: list[list[Any]] = field(default_factory=list)
+
+
 class Adapter:
     """Base adapter: room bookkeeping is abstract here; :mod:`.memory` implements it.
 
     Subclasses for clusters override the ``*`` operations to reach other servers, calling
     the local versions (``local_*``) for this server's share.
     """
+
+    supports_recovery: ClassVar[bool] = False
+    """True when the adapter keeps sessions and offsets itself (across a cluster); the
+    server's in-memory recovery then delegates to :meth:`persist_session`,
+    :meth:`restore_session`, :meth:`missed_packets` and :meth:`recovery_offset`, and
+    the adapter appends the offsets to broadcast events."""
 
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
@@ -127,11 +152,29 @@ class Adapter:
         """False while the adapter cannot reach the rest of its cluster."""
         return True
 
-    # -- connection state recovery ----------------------------------------------------
+    # -- connection state recovery (used when supports_recovery) --------------------
 
-    def persist_session(self, session: dict[str, Any]) -> None:
-        """Keep a disconnected socket's state for recovery (no-op unless supported)."""
-
-    def restore_session(self, pid: str, offset: str) -> dict[str, Any] | None:
-        """The state and missed packets of a recoverable session, or None."""
+    def recovery_offset(self) -> str | None:
+        """The offset a socket that joins now would replay from (see :class:`Session`)."""
         return None
+
+    def persist_session(self, session: Session, ttl: float) -> None:
+        """Keep a disconnected socket's state for ``ttl`` seconds. Must not block: the
+        write is queued, and :meth:`close` completes it."""
+
+    async def restore_session(self, pid: str, offset: str | None) -> Session | None:
+        """Take (once) the session ``pid`` and the packets it missed since ``offset``
+        (since ``session.offset`` when None); None when either is gone.
+
+        Raises:
+            ClusterError: When the store cannot be reached.
+        """
+        return None
+
+    def missed_packets(self, session: Session) -> list[list[Any]]:
+        """What to replay to the restored socket, called when it is connected.
+
+        A cluster adapter adds here what it delivered while the restore was in flight and
+        drops what it has yet to deliver, so nothing is lost or sent twice.
+        """
+        return session.missed

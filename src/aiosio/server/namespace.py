@@ -120,7 +120,27 @@ class Namespace:
 
     def add(self, conn: Connection, auth: dict[str, Any]) -> None:
         """A client asks to join: run the middlewares, then connect or refuse."""
-        socket = self.server.restore_socket(self, conn, auth)
+        restored = self.server.restore_socket(self, conn, auth)
+        if restored is None or isinstance(restored, Socket):
+            self._admit(conn, auth, restored)
+            return
+        # A cluster adapter restores the session from its store.
+        self._joining += 1
+        conn.spawn(self._admit_restored(conn, auth, restored))
+
+    async def _admit_restored(
+        self, conn: Connection, auth: dict[str, Any], restored: Awaitable[Socket | None]
+    ) -> None:
+        try:
+            socket = await restored
+        finally:
+            self._joining -= 1
+        if conn.open:
+            self._admit(conn, auth, socket)
+        else:
+            self._discard_if_empty()
+
+    def _admit(self, conn: Connection, auth: dict[str, Any], socket: Socket | None) -> None:
         if socket is not None and self.server.recovery_skips_middlewares:
             self._connect(socket)
             return
@@ -179,10 +199,10 @@ class Namespace:
             try:
                 result = spec.call([socket])
             except Exception:
-                logger.exception("connection handler failed")
+                conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
                 continue
             if spec.is_async:
-                conn.spawn(_guard(result))
+                conn.spawn(_guard(result, conn, spec))
 
     def remove(self, socket: Socket) -> None:
         """Forget a disconnected socket; an empty dynamic child goes away."""
@@ -347,11 +367,11 @@ class _ParentOperator(BroadcastOperator):
         return operator
 
 
-async def _guard(pending: Awaitable[Any]) -> None:
+async def _guard(pending: Awaitable[Any], conn: Connection, spec: HandlerSpec) -> None:
     try:
         await pending
     except Exception:
-        logger.exception("connection handler failed")
+        conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
 
 
 async def _answer_later(pending: Awaitable[Any], ack: Callable[[Any], None] | None) -> None:

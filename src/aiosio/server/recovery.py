@@ -10,19 +10,26 @@ offset is replayed, in order, once, carrying its offset (so the client's offset 
 Beyond the reference: a client that received no broadcast yet (and so has no offset) is
 still recovered, from the point it connected; and :meth:`Recovery.shutdown` can spread the
 disconnections of a graceful shutdown over time so a rolling restart causes no storm.
+
+With an adapter that keeps sessions itself (``Adapter.supports_recovery``, the Redis
+streams adapter), the offsets are the adapter's (it appends them to broadcasts), sessions
+are persisted through it and restored asynchronously from it, on any server of the cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiosio.adapters.base import BroadcastOptions
+from aiosio.adapters.base import BroadcastOptions, Session
 from aiosio.adapters.memory import encode_wires
+from aiosio.exceptions import ClusterError
 from aiosio.server.socket import Socket
 from aiosio.socketio.packets import EVENT, Packet
 
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
     from aiosio.server.server import Server
 
 __all__ = ["RECOVERABLE_REASONS", "Recovery"]
+
+logger = logging.getLogger("aiosio.recovery")
 
 RECOVERABLE_REASONS = frozenset(
     {
@@ -95,6 +104,9 @@ class Recovery:
         self._first_seq: dict[str, int] = {}  # pid -> first seq a connected socket may miss
         self._replay: dict[str, list[list[Any]]] = {}  # socket id -> packets to replay
         self._rooms: dict[str, list[str]] = {}  # socket id -> rooms to join again
+        # With an adapter that supports recovery:
+        self._first_offset: dict[str, str | None] = {}  # pid -> where a connected socket joined
+        self._restored: dict[str, Session] = {}  # socket id -> session restored by the adapter
 
     @staticmethod
     def _now() -> float:
@@ -106,6 +118,8 @@ class Recovery:
         self, namespace: Namespace, packet: Packet, options: BroadcastOptions
     ) -> list[Wire] | None:
         """Append an offset to a broadcast EVENT, keep it, and encode it once."""
+        if namespace.adapter.supports_recovery:
+            return None  # the adapter appended its own offset
         if packet.type is not EVENT or options.flags.volatile or not packet.data:
             return None
         seq = next(self._seq)
@@ -134,6 +148,13 @@ class Recovery:
         pid = socket.pid
         if pid is None:
             return
+        adapter = socket.nsp.adapter
+        if adapter.supports_recovery:
+            first_offset = self._first_offset.pop(pid, None)
+            if reason in RECOVERABLE_REASONS:
+                session = Session(socket.id, pid, sorted(socket.rooms), socket.data, first_offset)
+                adapter.persist_session(session, self.max_disconnection_duration)
+            return
         first_seq = self._first_seq.pop(pid, self._last_seq + 1)
         self._expire()
         if reason not in RECOVERABLE_REASONS:
@@ -158,11 +179,14 @@ class Recovery:
 
     def restore(
         self, namespace: Namespace, conn: Connection, auth: dict[str, Any]
-    ) -> Socket | None:
-        """The recovered socket for a CONNECT with a valid ``pid`` (and offset), or None."""
+    ) -> Socket | Awaitable[Socket | None] | None:
+        """The recovered socket for a CONNECT with a valid ``pid`` (and offset), or None;
+        awaitable when the namespace's adapter keeps the sessions."""
         pid = auth.get("pid")
         if not isinstance(pid, str):
             return None
+        if namespace.adapter.supports_recovery:
+            return self._restore_from_adapter(namespace, conn, auth, pid)
         self._expire()
         session = self._sessions.get(pid)
         if session is None or session.namespace != namespace.name:
@@ -188,6 +212,27 @@ class Recovery:
         self._rooms[socket.id] = session.rooms
         return socket
 
+    async def _restore_from_adapter(
+        self, namespace: Namespace, conn: Connection, auth: dict[str, Any], pid: str
+    ) -> Socket | None:
+        offset = auth.get("offset")
+        if offset is not None and not isinstance(offset, str):
+            return None
+        try:
+            session = await namespace.adapter.restore_session(pid, offset)
+        except ClusterError as exc:
+            logger.warning("session %s not restored: %s", pid, exc)
+            return None
+        if session is None or session.sid in namespace.sockets:
+            return None
+        socket = Socket(namespace, conn, auth, sid=session.sid)
+        socket.pid = pid
+        socket.data = session.data
+        socket.recovered = True
+        self._restored[socket.id] = session
+        self._rooms[socket.id] = [room for room in session.rooms if room != session.sid]
+        return socket
+
     def _start_seq(self, session: _Session, offset: Any) -> int | None:
         if offset is None:
             return session.first_seq
@@ -204,13 +249,25 @@ class Recovery:
             socket.join(self._rooms.pop(socket.id, ()))
             return
         socket.pid = secrets.token_urlsafe(16)
-        self._first_seq[socket.pid] = self._last_seq + 1
+        adapter = socket.nsp.adapter
+        if adapter.supports_recovery:
+            self._first_offset[socket.pid] = adapter.recovery_offset()
+        else:
+            self._first_seq[socket.pid] = self._last_seq + 1
 
     def connected(self, socket: Socket) -> None:
         """After the CONNECT ack: replay what a recovered socket missed, in order."""
-        if socket.recovered:
-            self._first_seq[socket.pid or ""] = self._last_seq + 1
-        for data in self._replay.pop(socket.id, ()):
+        adapter = socket.nsp.adapter
+        if adapter.supports_recovery:
+            if socket.recovered:
+                self._first_offset[socket.pid or ""] = adapter.recovery_offset()
+            session = self._restored.pop(socket.id, None)
+            missed = adapter.missed_packets(session) if session is not None else []
+        else:
+            if socket.recovered:
+                self._first_seq[socket.pid or ""] = self._last_seq + 1
+            missed = self._replay.pop(socket.id, [])
+        for data in missed:
             socket.write_packet(Packet(EVENT, socket.nsp.name, data))
 
     async def shutdown(self) -> None:

@@ -272,7 +272,9 @@ class Server:
 
     def restore_socket(
         self, namespace: Namespace, conn: Connection, auth: dict[str, Any]
-    ) -> Socket | None:
+    ) -> Socket | Awaitable[Socket | None] | None:
+        """The recovered socket of a CONNECT, or None; awaitable when an adapter that
+        keeps the sessions (across a cluster) has to be asked."""
         if self.recovery is None:
             return None
         return self.recovery.restore(namespace, conn, auth)  # type: ignore[no-any-return]
