@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,10 @@ class RunningServer:
         await self.start()
 
 
+StartServer = Callable[..., Awaitable[RunningServer]]
+"""The ``start_server`` fixture: ``await start_server(port=0, **options)``."""
+
+
 class Recorder:
     """Records the events fired on a client or manager; lets a test wait for them."""
 
@@ -185,3 +189,93 @@ class Recorder:
                 self._changed.clear()
                 await self._changed.wait()
         return self.args(event)[count - 1]
+
+
+# -- fake servers: Engine.IO peers that misbehave on purpose ---------------------------
+
+Respond = Callable[[str, str, bytes], Awaitable[bytes | None]]
+"""``respond(method, target, body)``: the response body (200), or None to never answer."""
+
+
+def open_packet(ping_interval: int = 200, ping_timeout: int = 200, upgrades: Any = ()) -> str:
+    """An Engine.IO OPEN packet, durations in milliseconds."""
+    data = {
+        "sid": "fake-sid",
+        "upgrades": list(upgrades),
+        "pingInterval": ping_interval,
+        "pingTimeout": ping_timeout,
+        "maxPayload": 1_000_000,
+    }
+    return "0" + json.dumps(data)
+
+
+class FakePollingServer:
+    """A keep-alive HTTP server whose answers a test scripts with ``respond``."""
+
+    def __init__(self, respond: Respond) -> None:
+        self.respond = respond
+        self.requests: list[tuple[str, str, bytes]] = []
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> FakePollingServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ")
+                length = 0
+                for line in lines[1:]:
+                    if line.lower().startswith("content-length:"):
+                        length = int(line.split(":")[1])
+                body = await reader.readexactly(length)
+                self.requests.append((method, target, body))
+                answer = await self.respond(method, target, body)
+                if answer is None:
+                    await reader.read()  # never answer: wait until the client leaves
+                    return
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                    + str(len(answer)).encode()
+                    + b"\r\n\r\n"
+                    + answer
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            self._writers.discard(writer)
+
+
+async def raw_tcp_server(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> asyncio.Server:
+    """A plain TCP server on 127.0.0.1 (close it at the end of the test)."""
+
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handle(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(guarded, "127.0.0.1", 0)

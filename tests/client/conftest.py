@@ -1,23 +1,22 @@
 """Fixtures of the client tests: servers of both kinds, and event recorders.
 
 ``server`` is parametrized over ``aiosio`` (our own server, in the test's loop) and
-``node`` (the official socket.io 4.8 server, a subprocess). ``start_server(**options)``
-starts one more server of the same kind; every server is stopped when its test ends.
+``node`` (the official socket.io 4.8 server, a subprocess). ``start_server(port,
+**options)`` starts one more server of the same kind; every server is stopped when its test
+ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_support import NODE, NODE_MODULES, RunningServer
+from client_support import NODE, NODE_MODULES, RunningServer, StartServer
 
 KINDS = ("aiosio", "node")
 FAST = {"ping_interval": 0.5, "ping_timeout": 0.5}
 """Server options for tests that need quick heartbeats."""
-
-StartServer = Callable[..., Awaitable[RunningServer]]
 
 
 @pytest.fixture(params=KINDS)
@@ -36,8 +35,8 @@ async def start_server(server_kind: str) -> AsyncIterator[StartServer]:
     """``await start_server(**options)``: a running server, stopped at the end of the test."""
     servers: list[RunningServer] = []
 
-    async def start(**options: Any) -> RunningServer:
-        server = RunningServer(server_kind, options)
+    async def start(port: int = 0, **options: Any) -> RunningServer:
+        server = RunningServer(server_kind, options, port)
         servers.append(server)
         return await server.start()
 

@@ -330,7 +330,9 @@ class Client:
         return any(other is not waiter for other in self._waiters)
 
     def _activate(self) -> None:
+        """Become active; the manager opens the connection unless it is (re)opening it."""
         if self.state is not State.INACTIVE:
+            self.io.open()  # e.g. after manager.disconnect(): open again
             return
         self._set_state(State.CONNECTING)
         self.io.open()
