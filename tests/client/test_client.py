@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_support import Recorder, RunningServer
+from client_support import Recorder, RunningServer, StartServer
 
 import aiosio
 from aiosio.client import Client
@@ -321,3 +321,31 @@ async def test_connect_helper_uses_the_url_path_as_namespace(server: RunningServ
     assert isinstance(client.id, str)
     await client.disconnect()
     assert not client.connected and not client.active
+
+
+async def test_connection_state_recovery(start_server: StartServer) -> None:
+    server = await start_server(recovery=True)
+    client = await connected(server.url, transports=["websocket"])
+    other = await connected(server.url)
+    ticks = Recorder(client, "tick")
+    await client.emit_with_ack("join", "room")
+    other.emit("to-room", "room", "tick", 1)
+    value, offset = await ticks.wait("tick")  # the server appends the offset
+    assert value == 1 and isinstance(offset, str)
+    first_id = client.id
+
+    client.io.reconnection = False  # reconnect by hand, once the server has news for us
+    engine = client.io.engine
+    assert engine is not None
+    engine.abort()  # the connection drops, as a network failure would
+    client.io.on_close("transport close", None)
+    for value in (2, 3):
+        other.emit("to-room", "room", "tick", value)
+    await other.emit_with_ack("echo")  # the server handled the emits above
+    await client.connect()
+    assert client.recovered
+    assert client.id == first_id
+    await ticks.wait("tick", 3)
+    assert [args[0] for args in ticks.args("tick")] == [1, 2, 3]
+    await client.disconnect()
+    await other.disconnect()
