@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Coroutine
 from email.utils import formatdate
@@ -32,6 +33,7 @@ class Connection:
     """The Socket.IO side of one Engine.IO session."""
 
     __slots__ = (
+        "_logged",
         "_pending",
         "_timer",
         "decoder",
@@ -56,6 +58,7 @@ class Connection:
         )
         self.sockets: dict[str, Socket] = {}
         self._pending: set[str] = set()
+        self._logged: set[object] | None = None
         loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = loop.call_later(
             server.connect_timeout, self._connect_expired
@@ -99,9 +102,7 @@ class Connection:
         decoder = self.decoder
         try:
             packet = (
-                decoder.receive_text(data)
-                if type(data) is str
-                else decoder.receive_binary(data)  # type: ignore[arg-type]
+                decoder.receive_text(data) if type(data) is str else decoder.receive_binary(data)  # type: ignore[arg-type]
             )
         except RemoteProtocolError as exc:
             self._violation(str(exc))
@@ -121,6 +122,33 @@ class Connection:
             return
         else:
             self._violation(f"{kind.name} for a namespace not joined")
+
+    def log_once(
+        self,
+        log: logging.Logger,
+        kind: object,
+        message: str,
+        *args: Any,
+        level: int = logging.ERROR,
+    ) -> None:
+        """Log a problem this client's input caused, once per ``kind`` on this connection.
+
+        A client that repeats the input (an event whose handler raises, say) must not be
+        able to flood the log (LIMITS.md). The exception being handled, if any, is
+        logged with its traceback; ``level`` is ERROR unless given.
+        """
+        logged = self._logged
+        if logged is None:
+            logged = self._logged = set()
+        elif kind in logged:
+            return
+        logged.add(kind)
+        log.log(
+            level,
+            message + " (logged once per connection)",
+            *args,
+            exc_info=sys.exc_info()[0] is not None,
+        )
 
     def _violation(self, problem: str) -> None:
         logger.debug("closing %s: %s", self.session.sid, problem)

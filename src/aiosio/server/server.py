@@ -74,6 +74,9 @@ class Server:
     ) -> None:
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
+        if not 1 <= max_depth <= 254:
+            # Whatever is decoded must be writable back, and orjson writes 254 levels at most.
+            raise ValueError(f"max_depth must be 1 to 254, not {max_depth}")
         self.max_depth = max_depth
         self.max_namespaces = max_namespaces
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces

@@ -453,12 +453,23 @@ class Socket:
     def _emit_error(self, error: Exception) -> None:
         handlers = self._handlers.get("error")
         if not handlers:
-            logger.warning("packet middleware refused a packet of %s: %s", self.id, error)
+            self.conn.log_once(
+                logger,
+                ("refused", self.nsp.name),
+                "packet middleware refused a packet of %s: %s",
+                self.id,
+                error,
+                level=logging.WARNING,
+            )
         for spec in handlers or ():
             self._call(spec, [error], None)
 
     def dispatch(self, data: list[Any], ack_id: int | None) -> None:
         """Run the handlers of one event (``data`` is ``[event, *args]``)."""
+        if data[0] in _SOCKET_EVENTS:
+            # "error" handlers get the exceptions of packet middlewares: a client sending an
+            # event of that name must not fire them (nor "disconnect", refused earlier).
+            return
         handlers = self._handlers.get(data[0])
         if not handlers:
             return
@@ -474,7 +485,7 @@ class Socket:
         try:
             result = spec.call(args, ack)
         except Exception:
-            logger.exception("handler %r failed", spec.fn)
+            self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
         if spec.is_async:
             self.conn.spawn(self._finish_async(spec, result, ack_id))
@@ -485,7 +496,7 @@ class Socket:
         try:
             result = await pending
         except Exception:
-            logger.exception("handler %r failed", spec.fn)
+            self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
         if ack_id is not None and not spec.wants_ack:
             self._send_ack(ack_id, ack_args(result))
@@ -507,7 +518,9 @@ class Socket:
         try:
             items = self.conn.parser.encode_ack(self.nsp.name, args, ack_id)
         except Exception:
-            logger.exception("cannot encode the acknowledgement of %s", self.id)
+            self.conn.log_once(
+                logger, "ack encoding", "cannot encode the acknowledgement of %s", self.id
+            )
             return
         session = self.conn.session
         for item in items:
