@@ -41,7 +41,7 @@ redis:
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 
-demo: env
+demo: $(STAMP) $(CHAT_STAMP)
 	$(BIN)/python -m aiosio demo --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
@@ -58,4 +58,5 @@ bench: env
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) tests/interop/node_modules
+	rm -rf $(VENV) tests/interop/node_modules examples/chat/node_modules tests/e2e/node_modules \
+	  benchmarks/node_modules
