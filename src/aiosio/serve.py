@@ -172,13 +172,7 @@ class HTTPConnection(asyncio.Protocol):
             self._ws_data(ws, data)
             return
         if self._discard:
-            pending = self._pending
-            if pending is not None:
-                pending += data
-                if len(pending) > self.engine.max_http_buffer_size:
-                    # More than a message's worth before the handshake is even answered.
-                    self._pending = None
-                    self.transport.abort()  # type: ignore[union-attr]
+            self._hold(data)
             return
         try:
             self.parser.feed_data(data)
@@ -208,6 +202,17 @@ class HTTPConnection(asyncio.Protocol):
                 self._head_bytes += len(data)
                 if self._head_bytes > self.limits.max_head:
                     self._refuse(431)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes for the WebSocket while ``allow_request`` decides, within a bound."""
+        pending = self._pending
+        if pending is None:
+            return
+        pending += data
+        if len(pending) > self.engine.max_http_buffer_size:
+            # More than a message's worth before the handshake is even answered.
+            self._pending = None
+            self.transport.abort()  # type: ignore[union-attr]
 
     def _refuse(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
         """Answer and end the connection; unread input is discarded, not left to reset it."""
@@ -391,6 +396,7 @@ class HTTPConnection(asyncio.Protocol):
         self._discard = True
         self._pending = bytearray(rest)
         self.engine.authorize(request, lambda refusal: self._accept(request, key, refusal))
+        self._hold(b"")  # still deciding: the bytes glued to the handshake count too
 
     def _accept(self, request: HTTPRequest, key: str, refusal: HTTPError | None) -> None:
         rest, self._pending = bytes(self._pending or b""), None

@@ -102,7 +102,7 @@ class Peer:
 
     @classmethod
     async def connect(cls, port: int, *, rcvbuf: int | None = None) -> Peer:
-        """Connect; ``rcvbuf`` shrinks the receive buffer (for clients that never read)."""
+        """Connect; ``rcvbuf`` shrinks the receive buffer (for clients that stop reading)."""
         if rcvbuf is None:
             peer = cls(*await asyncio.open_connection("127.0.0.1", port))
             OPEN_PEERS.append(peer)
@@ -112,7 +112,6 @@ class Peer:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=2**16)
-        writer.transport.pause_reading()  # type: ignore[attr-defined]
         peer = cls(reader, writer)
         OPEN_PEERS.append(peer)
         return peer
