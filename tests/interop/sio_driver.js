@@ -314,6 +314,14 @@ const scenarios = {
     await finish();
   },
 
+  // Connection attempts side by side, each on a client of its own: [{name, nsp, auth}].
+  async attempts({ attempts }) {
+    await Promise.all(
+      attempts.map(({ name, nsp, auth }) => new Client(name, nsp, { auth }).connected().catch(() => null)),
+    );
+    await finish();
+  },
+
   // A list of calls: [{event, args, timeout}]; each answer (or error) is logged.
   async calls({ nsp = "/", auth, calls }) {
     const client = await connect("a", nsp, { auth });

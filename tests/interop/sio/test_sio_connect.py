@@ -82,15 +82,31 @@ async def test_dynamic_namespace_from_a_function(served: Served, mode: str, uniq
     assert check_connected(obs, mode, nsp)["auth"] == {"tag": unique, "allow": 1}
 
 
-@pytest.mark.parametrize(
-    "nsp", ["/nope", "/fn-refused", "/t-bad name"], ids=["unknown", "function-says-no", "no-match"]
-)
-async def test_invalid_namespace(served: Served, mode: str, nsp: str) -> None:
-    obs = await run_driver("refused", served.url, mode, nsp=nsp, auth={"allow": False})
-    error = obs.one("connect_error", client="a")
-    assert error["message"] == "Invalid namespace"
-    assert error["data"] is None
+async def test_refused_connections(served: Served, mode: str, unique: str) -> None:
+    # name: namespace, auth, the connect_error's message and data
+    refusals: dict[str, tuple[str, dict[str, object], str, object]] = {
+        "unknown": ("/nope", {}, "Invalid namespace", None),
+        "no-match": ("/t-bad name", {}, "Invalid namespace", None),
+        "function-says-no": (f"/fn-{unique}", {"allow": False}, "Invalid namespace", None),
+        "middleware": (
+            "/guarded",
+            {"token": "x"},
+            "not authorized",
+            {"reason": "bad token", "got": "x"},
+        ),
+        "middleware-fails": ("/guarded", {"token": "crash"}, "middleware crashed", None),
+        "parent-middleware": (f"/t-{unique}", {"refuse": "go away"}, "go away", None),
+    }
+    attempts = [
+        {"name": name, "nsp": nsp, "auth": auth} for name, (nsp, auth, _, _) in refusals.items()
+    ]
+    obs = await run_driver("attempts", served.url, mode, attempts=attempts)
     assert not obs.of("connect")
+    errors = {line["client"]: (line["message"], line["data"]) for line in obs.of("connect_error")}
+    assert errors == {name: (message, data) for name, (_, _, message, data) in refusals.items()}
+    # No dynamic child is left behind by a refused CONNECT.
+    assert f"/t-{unique}" not in served.io.namespaces
+    assert f"/fn-{unique}" not in served.io.namespaces
 
 
 async def test_middleware_refusal_then_retry(served: Served, mode: str, unique: str) -> None:
@@ -111,24 +127,6 @@ async def test_middleware_refusal_then_retry(served: Served, mode: str, unique: 
     assert info["data"] == {"user": "alice", "checked": True}
     assert info["auth"] == {"tag": unique, "token": "ok"}
     assert served.recorder.values(unique, "connect") == [info["id"]]
-
-
-async def test_middleware_that_fails(served: Served, mode: str) -> None:
-    obs = await run_driver("refused", served.url, mode, nsp="/guarded", auth={"token": "crash"})
-    error = obs.one("connect_error", client="a")
-    assert error["message"] == "middleware crashed"
-    assert error["data"] is None
-
-
-async def test_parent_middleware_guards_dynamic_children(
-    served: Served, mode: str, unique: str
-) -> None:
-    nsp = f"/t-{unique}"
-    obs = await run_driver("refused", served.url, mode, nsp=nsp, auth={"refuse": "go away"})
-    error = obs.one("connect_error", client="a")
-    assert error["message"] == "go away"
-    assert error["data"] is None
-    assert nsp not in served.io.namespaces
 
 
 async def test_several_namespaces_on_one_connection(served: Served, mode: str, unique: str) -> None:
