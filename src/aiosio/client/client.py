@@ -314,8 +314,11 @@ class Client:
         try:
             await waiter.future
         except ConnectionError:
-            if not retry and self.active and not self._waiters_left(waiter):
-                await self.disconnect()
+            if not self._waiters_left(waiter):
+                if not retry and self.active:
+                    await self.disconnect()
+                elif not self.active:  # refused: wait for the connection to be closed
+                    await self.io.destroy(self)
             raise
         except asyncio.CancelledError:
             if not self.connected and not self._waiters_left(waiter):

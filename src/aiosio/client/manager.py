@@ -155,6 +155,7 @@ class Manager:
         self._skip_reconnect = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"<Manager {self.url} {self.state.value}>"
@@ -213,7 +214,7 @@ class Manager:
     def release(self, socket: Client) -> None:
         """Like :meth:`destroy`, for code that cannot wait (a packet handler)."""
         if not self._active():
-            self._spawn(self._finish_close(*self._close()))
+            self._closing.add(self._spawn(self._finish_close(*self._close())))
 
     # -- opening and reconnecting -----------------------------------------------------
 
@@ -353,6 +354,10 @@ class Manager:
         later ``connect()`` of one of them opens the connection again.
         """
         await self._finish_close(*self._close())
+        current = asyncio.current_task()
+        closing = [task for task in self._closing if task is not current]
+        if closing:  # closes started by release(): the caller may rely on them being done
+            await asyncio.wait(closing)
 
     def _close(self) -> tuple[EngineClient | None, asyncio.Task[None] | None]:
         """Close at once; return what is left to wait for: the old engine and task.
@@ -391,6 +396,7 @@ class Manager:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._closing.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("manager task failed", exc_info=task.exception())
 
