@@ -102,6 +102,7 @@ class StreamLink:
         self.max_outbox = max_outbox
         self.pubsub = RedisLink(url, max_outbox=max_outbox)
         self.client: aioredis.Redis | None = None
+        self._reader: aioredis.Redis | None = None
         self.adapters: dict[str, StreamsAdapter] = {}
         self.last_id: str | None = None  # the reader's position; None before it started
         self.position: Offset = (0, 0)
@@ -127,6 +128,10 @@ class StreamLink:
             self._idle = asyncio.Event()
             self._idle.set()
             self.client = connect(self.url)
+            # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own.
+            self._reader = aioredis.Redis.from_url(
+                self.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
+            )
             loop = asyncio.get_running_loop()
             self._tasks = [loop.create_task(self._read()), loop.create_task(self._write())]
 
@@ -150,10 +155,13 @@ class StreamLink:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
             client, self.client = self.client, None
+            reader, self._reader = self._reader, None
             self.reading = False
             self.last_id = None
             self._outbox.clear()
             await client.aclose()
+            if reader is not None:
+                await reader.aclose()
         await self.pubsub.release()
 
     # -- writing ------------------------------------------------------------------------
@@ -214,8 +222,8 @@ class StreamLink:
     # -- reading ------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        assert self.client is not None
-        client = self.client
+        assert self._reader is not None
+        client = self._reader
         delay = 0.05
         while True:
             try:
