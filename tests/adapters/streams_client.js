@@ -7,6 +7,7 @@
 // Commands (one JSON line each, answered with {"id", "result"}):
 //   {"op": "cut", "to": URL, "reconnect": bool}  cut the transport (no clean disconnect),
 //        point the manager at URL; with reconnect false, stay away until "reconnect"
+//   {"op": "point", "to": URL}                   reconnect to URL next time
 //   {"op": "reconnect"}                          connect again (with pid and offset)
 "use strict";
 
@@ -50,6 +51,10 @@ const handlers = {
     socket.io.reconnection(Boolean(cmd.reconnect));
     if (cmd.to) socket.io.uri = cmd.to;
     socket.io.engine.close(); // the transport goes away; the client does not know why
+    return true;
+  },
+  point: (cmd) => {
+    socket.io.uri = cmd.to; // the next (automatic) reconnection goes there
     return true;
   },
   reconnect: () => {

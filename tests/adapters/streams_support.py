@@ -148,6 +148,7 @@ class PyStreamsServer:
     name: str
     port: int = 0
     connections: list[dict[str, Any]] = field(default_factory=list)
+    pids: list[str | None] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -155,11 +156,21 @@ class PyStreamsServer:
 
     @classmethod
     async def start(
-        cls, redis_url: str, stream: str, prefix: str, name: str, *, window: float = 30.0
+        cls,
+        redis_url: str,
+        stream: str,
+        prefix: str,
+        name: str,
+        *,
+        window: float = 30.0,
+        skip_middlewares: bool = True,
     ) -> PyStreamsServer:
         io = aiosio.Server(
             adapter=streams_adapter(redis_url, stream_name=stream, channel_prefix=prefix),
-            connection_state_recovery={"max_disconnection_duration": window},
+            connection_state_recovery={
+                "max_disconnection_duration": window,
+                "skip_middlewares": skip_middlewares,
+            },
         )
         server = cls(io, name)
 
@@ -168,6 +179,7 @@ class PyStreamsServer:
             if not socket.recovered:
                 socket.data = {"server": name}
                 socket.join(socket.handshake.auth.get("room") or "room")
+            server.pids.append(socket.pid)
             server.connections.append(
                 {
                     "id": socket.id,

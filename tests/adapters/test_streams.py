@@ -25,6 +25,7 @@ from streams_support import (
     node_ready,
 )
 
+import aiosio
 from aiosio.adapters.base import Session
 
 pytestmark = pytest.mark.redis
@@ -41,9 +42,9 @@ class Harness:
         self.redis = aioredis.Redis.from_url(redis_url)
         self._closing: list[Any] = []
 
-    async def py(self, name: str, *, window: float = 30.0) -> PyStreamsServer:
+    async def py(self, name: str, **options: Any) -> PyStreamsServer:
         server = await PyStreamsServer.start(
-            self.redis_url, self.stream, self.prefix, name, window=window
+            self.redis_url, self.stream, self.prefix, name, **options
         )
         self._closing.append(server)
         return server
@@ -199,6 +200,52 @@ async def test_only_what_was_meant_for_the_socket_is_replayed(make: Harness) -> 
     assert client.events("tick")[-1][1] == {"$bytes": [0, 1]}
 
 
+async def test_a_server_shutting_down_leaves_its_sessions_to_the_others(make: Harness) -> None:
+    # A rolling restart: close() persists every session before its adapter stops.
+    a, b = await make.py("a"), await make.py("b")
+    client = await make.client(a.url)
+    first = client.seen("connect")[0]
+    a.io.emit("tick", 0)
+    await eventually(lambda: len(ticks(client)) == 1)
+    await client.call("point", to=b.url)
+    await a.close()
+    b.io.emit("tick", 1)  # live or replayed: once either way
+    connects = await client.wait_for("connect", 2)
+    assert connects[1]["recovered"] is True and connects[1]["id"] == first["id"]
+    await eventually(lambda: len(ticks(client)) >= 2)
+    await asyncio.sleep(0.1)
+    assert ticks(client) == [0, 1]
+    assert client.seen("disconnect") == ["transport close"]
+
+
+async def test_our_python_client_is_recovered_through_redis(make: Harness) -> None:
+    a, b = await make.py("a"), await make.py("b")
+    client = aiosio.Client(a.url, transports=["websocket"], auth={"room": "r"}, force_new=True)
+    seen: list[tuple[Any, ...]] = []
+    client.on("tick", lambda *args: seen.append(args))
+    await client.connect()
+    first_id, (pid,) = client.id, a.pids
+    assert pid is not None
+    b.io.to("r").emit("tick", 0)
+    await eventually(lambda: len(seen) == 1)
+    assert OFFSET.fullmatch(seen[0][1])
+
+    client.io.reconnection = False  # reconnect by hand, once the cluster has news for us
+    engine = client.io.engine
+    assert engine is not None
+    engine.abort()  # the connection drops, as a network failure would
+    client.io.on_close("transport close", None)
+    await make.persisted(pid)
+    for n in (1, 2):
+        b.io.to("r").emit("tick", n)
+    await make.stream_length(3)
+    await client.connect()  # back to a, which restores the session from Redis
+    assert client.recovered and client.id == first_id
+    await eventually(lambda: len(seen) >= 3)
+    assert [args[0] for args in seen] == [0, 1, 2]
+    await client.disconnect()
+
+
 async def test_after_the_window_the_session_is_fresh(make: Harness) -> None:
     a, b = await make.py("a", window=0.2), await make.py("b", window=0.2)
     client = await make.client(a.url)
@@ -244,6 +291,36 @@ async def test_a_restore_is_completed_when_the_socket_joins(make: Harness) -> No
         missed=[["tick", 9, "99999999999999-0"]],
     )
     assert adapter.missed_packets(ahead) == []  # the reader will deliver it live
+
+
+async def test_what_is_sent_while_the_middlewares_run_is_replayed(make: Harness) -> None:
+    a, b = await make.py("a"), await make.py("b", skip_middlewares=False)
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    @b.io.use
+    async def slow(socket: aiosio.Socket) -> None:
+        if socket.recovered:
+            entered.set()
+            await gate.wait()
+
+    client = await make.client(a.url)
+    first = client.seen("connect")[0]
+    a.io.to("r").emit("tick", 0)
+    await eventually(lambda: len(ticks(client)) == 1)
+    await client.cut(to=b.url)
+    await make.persisted(first["pid"])
+    await client.call("reconnect")
+    await asyncio.wait_for(entered.wait(), 5)  # restored from Redis, not yet connected
+    a.io.to("r").emit("tick", 1)
+    await make.stream_length(2)
+    last = (await make.redis.xrevrange(make.stream, "+", "-", count=1))[0][0].decode()
+    await eventually(lambda: b.io.of("/").adapter.recovery_offset() == last)
+    gate.set()  # b's reader delivered tick 1 before the socket joined: it is replayed
+    connects = await client.wait_for("connect", 2)
+    assert connects[1]["recovered"] is True
+    await eventually(lambda: len(ticks(client)) >= 2)
+    await asyncio.sleep(0.1)
+    assert ticks(client) == [0, 1]
 
 
 async def test_bad_offsets_and_unknown_sessions_are_not_restored(make: Harness) -> None:
