@@ -18,6 +18,7 @@ import pytest
 from hostile_support import (
     Peer,
     Serve,
+    Served,
     assert_healthy,
     echo_server,
     open_polling,
@@ -473,3 +474,72 @@ async def test_msgpack_parse_errors_close_the_connection(serve: Serve, case: str
     peer.binary(msgpack.packb({"type": 2, "nsp": "/", "data": ["echo", b"ok"], "id": 1}))
     await peer.packet()
     assert msgpack.unpackb(await peer.packet()) == {"type": 3, "nsp": "/", "data": [b"ok"], "id": 1}
+
+
+# -- connection state recovery -------------------------------------------------------------
+
+
+async def recovery_offset(served: Served) -> tuple[str, str]:
+    """A pid and a broadcast offset of a client that then drops its connection."""
+    peer, _ = await open_websocket(served.port)
+    answer_sid = await sio_connect(peer)
+    assert answer_sid
+    socket = next(iter(served.io.sockets.sockets.values()))
+    served.io.emit("tick", 1)
+    tick = await peer.packet()
+    assert isinstance(tick, str)
+    offset = json.loads(tick[2:])[-1]
+    pid = socket.pid
+    peer.reset()
+    await wait_for(lambda: not served.io.sockets.sockets)
+    return pid, offset
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        lambda pid, offset: {"pid": 1, "offset": offset},
+        lambda pid, offset: {"pid": "x" * 10_000, "offset": offset},
+        lambda pid, offset: {"pid": pid, "offset": offset.split("-")[0] + "-\u00b2"},
+        lambda pid, offset: {"pid": pid, "offset": offset.split("-")[0] + "-" + "9" * 5000},
+        lambda pid, offset: {"pid": pid, "offset": offset.split("-")[0] + "--1"},
+        lambda pid, offset: {"pid": pid, "offset": [offset]},
+        lambda pid, offset: {"pid": pid, "offset": {"__proto__": offset}},
+        lambda pid, offset: {"pid": {"__proto__": pid}},
+    ],
+    ids=[
+        "pid-number",
+        "pid-huge",
+        "offset-unicode-digit",
+        "offset-5000-digits",
+        "offset-negative",
+        "offset-list",
+        "offset-object",
+        "pid-object",
+    ],
+)
+async def test_hostile_recovery_auth_gets_a_fresh_session(
+    serve: Serve, caplog: pytest.LogCaptureFixture, auth: Any
+) -> None:
+    served = await serve(echo_server(connection_state_recovery=True))
+    pid, offset = await recovery_offset(served)
+    peer, _ = await open_websocket(served.port)
+    with caplog.at_level(logging.WARNING, logger="aiosio"):
+        peer.text("40" + json.dumps(auth(pid, offset)))
+        answer = await peer.packet()
+    assert isinstance(answer, str) and answer.startswith('40{"sid":'), answer
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    socket = next(iter(served.io.sockets.sockets.values()))
+    assert not socket.recovered
+    await expect_only_echo(peer)
+    await assert_healthy(served.port)
+
+
+async def test_stream_offsets_from_clients_are_bounded() -> None:
+    from aiosio.adapters.entries import parse_offset
+
+    # The Redis streams adapter parses the offset a recovering client sends.
+    assert parse_offset("9" * 5000 + "-1") is None
+    assert parse_offset("1-" + "9" * 5000) is None
+    assert parse_offset("\u00b2-1") is None
+    assert parse_offset("1700000000000-3") == (1700000000000, 3)

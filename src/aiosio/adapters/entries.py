@@ -46,7 +46,8 @@ __all__ = [
 Offset = tuple[int, int]
 """A stream id ``<ms>-<seq>`` as numbers, for comparisons."""
 
-_OFFSET = re.compile(r"[0-9]+-[0-9]+")
+# Bounded: a client sends offsets (recovery), and int() refuses more than 4,300 digits.
+_OFFSET = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 # Message types whose data may hold binary (the reference's ``mayContainBinary``).
 _MAY_CONTAIN_BINARY = frozenset(

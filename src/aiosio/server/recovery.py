@@ -239,7 +239,9 @@ class Recovery:
         if not isinstance(offset, str) or not offset.startswith(self._prefix):
             return None
         digits = offset[len(self._prefix) :]
-        if not digits.isdigit():
+        # ASCII and short: "²".isdigit() is true and int() refuses it, as it refuses
+        # more than 4,300 digits; both come from the client.
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
             return None
         return int(digits) + 1
 
