@@ -19,6 +19,7 @@ README = BENCH_DIR / "README.md"
 README_BEGIN = "<!-- results:begin -->"
 README_END = "<!-- results:end -->"
 LABELS = {peer.name: peer.label for peer in PEERS}
+NOISE_CPU = 0.15  # cores used by other processes in a measured window that make it noisy
 
 Cell = dict[str, Any]  # one run of one scenario on one server: figures, or {"error": ...}
 
@@ -75,6 +76,10 @@ def machine_info() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "node": _command_output(["node", "--version"]),
+        "commit": _command_output(["git", "-C", str(BENCH_DIR), "rev-parse", "--short", "HEAD"]),
+        "src_dirty": bool(
+            _command_output(["git", "-C", str(BENCH_DIR), "status", "--porcelain", "--", "../src"])
+        ),
         "versions": package_versions(),
     }
 
@@ -226,10 +231,32 @@ def server_legend(results: Results) -> str:
     return "\n".join(lines)
 
 
+def noise_note(results: Results) -> str | None:
+    """A warning when other processes used the CPUs during the measured windows."""
+    others = [
+        value
+        for scenario in results.scenarios
+        for server in results.measured()
+        if (value := results.median(scenario, server, "other_cpu")) is not None
+    ]
+    noisy = [v for v in others if v > NOISE_CPU]
+    if not noisy:
+        return None
+    return (
+        f"**Noisy run:** in {len(noisy)} of {len(others)} figures, other processes used more "
+        f"than {NOISE_CPU} of a core during the measured window (up to {max(noisy):.2f} cores, "
+        "median of the runs); see the CPU table. Compare those figures with care."
+    )
+
+
 def machine_line(meta: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    commit = meta.get("commit", "-") + (
+        " + uncommitted src/ changes" if meta.get("src_dirty") else ""
+    )
     return (
-        f"{meta['date']} on {meta['cpu']}, {meta['cpus']} CPUs, {meta['memory_gib']} GiB, "
+        f"{meta['date']} at commit {commit} on {meta['cpu']}, {meta['cpus']} CPUs, "
+        f"{meta['memory_gib']} GiB, "
         f"Linux {meta['kernel']}, Python {meta['python']}, Node {meta['node']}; {versions}"
     )
 
@@ -249,9 +276,10 @@ def markdown(results: Results, chart_name: str | None) -> str:
         "",
         server_legend(results),
         "",
-        main_table(results),
-        "",
     ]
+    if note := noise_note(results):
+        parts += [note, ""]
+    parts += [main_table(results), ""]
     if chart_name:
         parts += [f"![ratios to Node]({chart_name})", ""]
     parts += ["## Targets (issue 4)", "", targets_table(results), ""]
@@ -299,6 +327,19 @@ def to_json(results: Results) -> dict[str, Any]:
         ],
         "cells": results.cells,
     }
+
+
+def from_json(data: dict[str, Any]) -> Results:
+    """Rebuild the results of an earlier run from its .json file."""
+    return Results(
+        servers=data["servers"],
+        scenarios=data["scenarios"],
+        runs=data["runs"],
+        quick=data["quick"],
+        meta=data["meta"],
+        unavailable=data["unavailable"],
+        cells=data["cells"],
+    )
 
 
 def chart(results: Results, path: Path) -> bool:
@@ -389,9 +430,10 @@ def update_readme(results: Results, md: Path, png: Path | None) -> bool:
         f"Latest full run: {machine_line(results.meta)} (median of {results.runs} runs; "
         f"full report: [{rel}]({rel})).",
         "",
-        main_table(results),
-        "",
     ]
+    if note := noise_note(results):
+        parts += [note, ""]
+    parts += [main_table(results), ""]
     if png is not None:
         parts += [f"![ratios to Node]({png.relative_to(BENCH_DIR)})", ""]
     parts += [targets_table(results), README_END]

@@ -20,7 +20,6 @@ function parsePort(argv) {
 const port = parsePort(process.argv);
 const io = new Server({
   perMessageDeflate: false,
-  httpCompression: false,
   maxHttpBufferSize: 1e6,
 });
 
