@@ -49,6 +49,8 @@ __all__ = ["HTTPConnection", "Limits", "serve"]
 
 logger = logging.getLogger("aiosio.serve")
 
+_MAX_QUEUED = 32  # pipelined requests held behind a busy one before reading pauses
+
 
 def _reason(status: int) -> str:
     try:
@@ -98,6 +100,8 @@ class HTTPConnection(asyncio.Protocol):
         self._queue: deque[HTTPRequest] = deque()
         self._busy = False
         self._dispatching = False
+        self._write_paused = False  # the peer does not read our answers (pause_writing)
+        self._reading = True
         self._abort: Callable[[], None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         # WebSocket
@@ -307,8 +311,11 @@ class HTTPConnection(asyncio.Protocol):
             return
         self._disarm()
         request = self._request(b"".join(self._body))
-        if self._busy:
+        if self._busy or self._write_paused:
             self._queue.append(request)
+            self._flow()
+            if not self._busy:
+                self._arm(self.limits.header_timeout)  # until the peer reads again
         else:
             self._dispatch(request)
 
@@ -344,10 +351,13 @@ class HTTPConnection(asyncio.Protocol):
                 return
             if self.transport is None or self._closing:
                 return
-            if not self._queue:
-                self._arm(self.limits.header_timeout)  # idle keep-alive connection
+            if not self._queue or self._write_paused:
+                # Idle, or the peer does not read our answers: answer no more until it
+                # does, and drop it if it does not within the deadline.
+                self._arm(self.limits.header_timeout)
                 return
             request = self._queue.popleft()
+            self._flow()
 
     def _respond(self, response: HTTPResponse) -> None:
         if not self._busy:
@@ -364,10 +374,44 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self._dispatching:
             return  # _dispatch goes on with the queue
-        if self._queue:
+        if self._queue and not self._write_paused:
             self._dispatch(self._queue.popleft())
+            self._flow()
         else:
             self._arm(self.limits.header_timeout)
+
+    # -- flow control -----------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._flow()
+        if self._queue and not self._busy and not self._closing and self.transport is not None:
+            self._dispatch(self._queue.popleft())
+            self._flow()
+
+    def _flow(self) -> None:
+        """Read requests only while the peer reads our answers and few are queued.
+
+        Otherwise a client pipelining requests it never reads the answers of would make
+        us buffer answers (or requests) without bound. A WebSocket always reads: its
+        outgoing bound is the engine's (``max_buffered_bytes``).
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        read = self.ws_parser is not None or (
+            not self._write_paused and len(self._queue) < _MAX_QUEUED
+        )
+        if read != self._reading:
+            self._reading = read
+            if read:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
 
     # -- WebSocket --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ the server stays healthy.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
@@ -28,6 +29,8 @@ from hostile_support import (
     wait_for,
     websocket,
 )
+
+from aiosio.serve import HTTPConnection
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -338,4 +341,46 @@ async def test_leaving_a_held_get_closes_the_session(serve: Serve, how: str) -> 
     else:
         peer.half_close()
     await session_gone(served, sid)
+    await assert_healthy(served.port)
+
+
+async def test_pipelined_requests_never_read_do_not_grow_the_server(serve: Serve) -> None:
+    served = await serve(echo_server())
+    peer = await Peer.connect(served.port, rcvbuf=4096)
+    peer.writer.transport.pause_reading()  # type: ignore[attr-defined]
+    # 7 MB of tiny requests: 20 MB of answers, never read (more than kernel buffers hold).
+    peer.send(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n" * 200_000)
+    if served.standalone:
+
+        def buffered() -> int:
+            return max(
+                (
+                    obj.transport.get_write_buffer_size()
+                    for obj in gc.get_objects()
+                    if type(obj) is HTTPConnection and obj.transport is not None
+                ),
+                default=0,
+            )
+
+        # A measurement window, not a synchronisation: the buffer must stay bounded.
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while loop.time() < end:
+            assert buffered() < 1024 * 1024
+            await asyncio.sleep(0.05)
+    peer.reset()
+    await assert_healthy(served.port)
+
+
+async def test_pipelined_requests_are_all_answered_to_a_slow_reader(serve: Serve) -> None:
+    served = await serve(echo_server())
+    peer = await Peer.connect(served.port, rcvbuf=4096)
+    count = 20_000
+    peer.send(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+    peer.send(http_request("GET", "/nothing", b"", "Connection: close"))
+    received = b""
+    async with asyncio.timeout(30):
+        while chunk := await peer.reader.read(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 404 ") == count + 1
     await assert_healthy(served.port)
