@@ -484,6 +484,10 @@ class HTTPConnection(asyncio.Protocol):
                 engine.websocket_message(session, self, payload)
             elif opcode is Opcode.PING:
                 self._write(encode_frame(Opcode.PONG, payload))  # type: ignore[arg-type]
+                if self.buffered() > engine.max_buffered_bytes:
+                    # Pongs the peer never reads: a slow consumer like any other.
+                    engine.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+                    return
             elif opcode is Opcode.CLOSE:
                 self.close(CloseCode.NORMAL)
                 return

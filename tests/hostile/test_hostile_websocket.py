@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 
 import pytest
@@ -30,6 +31,7 @@ from hostile_support import (
     websocket,
 )
 
+from aiosio.serve import HTTPConnection
 from aiosio.websocket import CloseCode, Opcode, close_frame
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -432,4 +434,35 @@ async def test_leaving_a_websocket_closes_its_session(serve: Serve, stage: str, 
     else:
         peer.half_close()
     await session_gone(served, sid)
+    await assert_healthy(served.port)
+
+
+async def test_ping_flood_never_read_does_not_grow_the_server(serve: Serve) -> None:
+    served = await serve(echo_server(max_http_buffer_size=100_000))  # 400 kB buffered at most
+    peer = await Peer.connect(served.port, rcvbuf=4096)
+    assert await peer.upgrade(websocket()) is None
+    await peer.packet()
+    peer.writer.transport.pause_reading()  # type: ignore[attr-defined]
+    ping = b"\x89\xfd\x00\x00\x00\x00" + b"p" * 125  # masked with zeros: payload as is
+    peer.send(ping * 100_000)  # 12.7 MB of pongs, never read
+    if served.standalone:
+
+        def buffered() -> int:
+            return max(
+                (
+                    obj.transport.get_write_buffer_size()
+                    for obj in gc.get_objects()
+                    if type(obj) is HTTPConnection and obj.transport is not None
+                ),
+                default=0,
+            )
+
+        # A measurement window, not a synchronisation: the buffer must stay bounded.
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while loop.time() < end:
+            assert buffered() < 1024 * 1024
+            await asyncio.sleep(0.05)
+        assert not served.io.engine.sessions  # closed as a slow consumer
+    peer.reset()
     await assert_healthy(served.port)
