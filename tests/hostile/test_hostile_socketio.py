@@ -543,3 +543,24 @@ async def test_stream_offsets_from_clients_are_bounded() -> None:
     assert parse_offset("1-" + "9" * 5000) is None
     assert parse_offset("\u00b2-1") is None
     assert parse_offset("1700000000000-3") == (1700000000000, 3)
+
+
+async def test_a_failing_namespace_matcher_refuses_and_logs_once(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    io = echo_server()
+
+    def matcher(name: str, auth: dict[str, Any]) -> bool:
+        return bool(auth["token"])  # KeyError when a client sends no token
+
+    io.of(matcher)
+    served = await serve(io)
+    peer = await sio_websocket(served.port)
+    with caplog.at_level(logging.ERROR, logger="aiosio"):
+        for i in range(200):  # more than max_namespaces: refusals free their slot
+            peer.text(f"40/dyn-{i},")
+            assert await peer.packet() == f'44/dyn-{i},{{"message":"Invalid namespace"}}'
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1, caplog.text
+    await sio_connect(peer, "/dyn-x", {"token": "t"})
+    await expect_only_echo(peer)
+    await assert_healthy(served.port)

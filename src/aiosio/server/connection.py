@@ -167,7 +167,13 @@ class Connection:
         self.spawn(self._connect_dynamic(name, auth))
 
     async def _connect_dynamic(self, name: str, auth: dict[str, Any]) -> None:
-        namespace = await self.server.find_dynamic(name, auth)
+        try:
+            namespace = await self.server.find_dynamic(name, auth)
+        except Exception:
+            # A matcher that fails on what this client sent (a missing auth key, say):
+            # refused, not left pending for ever, and logged once.
+            self.log_once(logger, "namespace matcher", "a namespace matcher failed on %r", name)
+            namespace = None
         if not self.open:
             return
         if namespace is None:
