@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ class StreamLink:
         self._idle = asyncio.Event()
         self._started = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_warning = -1e9
 
     @property
     def healthy(self) -> bool:
@@ -212,7 +214,9 @@ class StreamLink:
                 try:
                     results: list[Any] = await pipe.execute(raise_on_error=False)
                 except (RedisError, OSError) as exc:
-                    logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
+                    if time.monotonic() - self._last_warning >= 10.0:  # once per outage
+                        self._last_warning = time.monotonic()
+                        logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
                     results = [exc] * len(batch)
                 for write, result in zip(batch, results, strict=True):
                     if isinstance(result, Exception) and write.on_error is not None:

@@ -133,6 +133,9 @@ class Namespace:
     ) -> None:
         try:
             socket = await restored
+        except Exception:  # a task boundary: the CONNECT is still answered, fresh
+            logger.exception("restoring the session of a socket failed")
+            socket = None
         finally:
             self._joining -= 1
         if conn.open:
