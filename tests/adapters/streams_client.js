@@ -1,6 +1,6 @@
 // The official socket.io-client 4.8 for the Redis streams tests, driven over stdin/stdout.
 //
-//   node streams_client.js URL ROOM RECONNECTION_DELAY_MS
+//   node streams_client.js URL ROOM RECONNECTION_DELAY_MS [TRANSPORTS]
 //
 // Reports {"connect": {id, recovered, pid}}, {"disconnect": reason} and
 // {"event": [name, ...args]} (the offset, when the server adds one, is the last argument).
@@ -16,7 +16,7 @@ const readline = require("readline");
 const modules = path.join(__dirname, "..", "interop", "node_modules");
 const { io } = require(path.join(modules, "socket.io-client"));
 
-const [url, room, delay] = process.argv.slice(2);
+const [url, room, delay, transports] = process.argv.slice(2);
 
 function out(value) {
   process.stdout.write(JSON.stringify(value) + "\n");
@@ -33,7 +33,7 @@ function plain(value) {
 }
 
 const socket = io(url, {
-  transports: ["websocket"],
+  transports: (transports || "websocket").split(","),
   auth: { room },
   reconnectionDelay: Number(delay),
   reconnectionDelayMax: Number(delay),

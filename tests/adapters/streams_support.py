@@ -117,8 +117,10 @@ class OfficialClient(JsonProcess):
     """``streams_client.js``: the official socket.io-client."""
 
     @classmethod
-    async def connect(cls, url: str, room: str = "r", delay_ms: int = 100) -> OfficialClient:
-        client = await cls.spawn("streams_client.js", url, room, str(delay_ms))
+    async def connect(
+        cls, url: str, room: str = "r", delay_ms: int = 100, transports: str = "websocket"
+    ) -> OfficialClient:
+        client = await cls.spawn("streams_client.js", url, room, str(delay_ms), transports)
         await client.wait_for("connect")
         return client
 

@@ -56,10 +56,12 @@ class Harness:
         self._closing.append(server)
         return server
 
-    async def client(self, url: str, room: str = "r", delay_ms: int = 100) -> OfficialClient:
+    async def client(
+        self, url: str, room: str = "r", delay_ms: int = 100, transports: str = "websocket"
+    ) -> OfficialClient:
         if shutil.which("node") is None:
             pytest.skip("node is not installed")
-        client = await OfficialClient.connect(url, room, delay_ms)
+        client = await OfficialClient.connect(url, room, delay_ms, transports)
         self._closing.insert(0, client)
         return client
 
@@ -107,10 +109,11 @@ def assert_offsets_increase(client: OfficialClient) -> None:
 # -- recovery across aiosio servers --------------------------------------------------------
 
 
-async def test_a_client_is_recovered_by_another_server(make: Harness) -> None:
+@pytest.mark.parametrize("transports", ["websocket", "polling", "polling,websocket"])
+async def test_a_client_is_recovered_by_another_server(make: Harness, transports: str) -> None:
     a, b = await make.py("a"), await make.py("b")
     assert a.io.healthy and b.io.healthy
-    client = await make.client(a.url)
+    client = await make.client(a.url, transports=transports)
     first = client.seen("connect")[0]
     for n in range(5):
         b.io.to("r").emit("tick", n)  # reaches the client on a through the stream
