@@ -94,12 +94,8 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions: dict[str, str] = {}
-    for name in ("aiosio", "python-socketio", "python-engineio", "uvicorn", "uvloop"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "-"
-    for name in ("websockets", "httptools"):
+    python_packages = ("aiosio", "python-socketio", "python-engineio", "uvicorn", "uvloop")
+    for name in (*python_packages, "websockets", "httptools"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -124,7 +120,7 @@ def _command_output(cmd: list[str]) -> str:
 def fmt(value: float | None) -> str:
     if value is None:
         return "-"
-    if abs(value) >= 1000:
+    if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
@@ -409,12 +405,8 @@ def write(results: Results, out_dir: Path, stem: str) -> list[Path]:
     md = out_dir / f"{stem}.md"
     md.write_text(markdown(results, png.name if has_chart else None))
     js = out_dir / f"{stem}.json"
-    js.write_text(json.dumps(to_json(results), indent=1, default=_json_default) + "\n")
+    js.write_text(json.dumps(to_json(results), indent=1) + "\n")
     return [md, js, *([png] if has_chart else [])]
-
-
-def _json_default(value: object) -> object:
-    raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 def update_readme(results: Results, md: Path, png: Path | None) -> bool:

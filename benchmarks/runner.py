@@ -215,7 +215,7 @@ class Server:
 
     def start(self, cpu: int | None) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{self.name}.log"
+        self.log_path = LOG_DIR / f"{self.name}.{os.getpid()}.log"
         self._log = self.log_path.open("wb")
         self.proc = _spawn(
             pinned(self.cmd, cpu),
@@ -316,7 +316,9 @@ def run_loadgen(
     every ``tick_every`` seconds meanwhile (the soak samples RSS with it).
     """
     cmd = pinned(["node", str(LOADGEN), scenario, "--port", str(server.port), *args], cpu)
-    stderr = (LOG_DIR / "loadgen.log").open("wb")
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"loadgen.{os.getpid()}.log"
+    stderr = log_path.open("wb")
     proc = _spawn(cmd, cwd=BENCH_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     lines: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
@@ -341,7 +343,13 @@ def run_loadgen(
                 break
             if not line.strip():
                 continue
-            message = json.loads(line)
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue  # not the load generator's protocol: ignore
+            if not isinstance(parsed, dict):
+                continue
+            message = parsed
             if "event" in message:
                 snapshots[message["event"]] = server.snapshot()
                 if message.get("wait"):
@@ -355,7 +363,7 @@ def run_loadgen(
         stderr.close()
     if "result" not in message:
         error = message.get("error") or f"exited with {proc.returncode} and no result"
-        log = (LOG_DIR / "loadgen.log").read_text(errors="replace").strip().splitlines()
+        log = log_path.read_text(errors="replace").strip().splitlines()
         detail = f" ({' | '.join(log[-3:])})" if log else ""
         raise LoadgenError(f"{scenario}: {error}{detail}")
     return LoadgenRun(message["result"], snapshots)
