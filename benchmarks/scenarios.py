@@ -85,8 +85,8 @@ class Scenario:
 
 TIMED = ("--warmup", "1", "--duration", "5")
 TIMED_QUICK = ("--warmup", "0.5", "--duration", "2")
-BURST = ("--mode", "burst", "--receivers", "1000", "--burst", "100", "--rounds", "10")
-BURST += ("--duration", "3")
+BURST: tuple[str, ...] = ("--mode", "burst", "--receivers", "1000", "--burst", "100")
+BURST += ("--rounds", "10", "--duration", "3")
 RSS = Metric("rss_per_conn_kib", "RSS per connection", "KiB", False)
 
 SCENARIOS = (
