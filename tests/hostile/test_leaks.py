@@ -365,3 +365,15 @@ async def test_many_pongs_start_no_task(serve: Serve) -> None:
     assert await peer.closed()
     assert len(asyncio.all_tasks()) <= tasks
     await assert_healthy(served.port)
+
+
+async def test_recovery_sessions_expire_without_further_traffic(serve: Serve) -> None:
+    io, _ = leak_server(connection_state_recovery={"max_disconnection_duration": 0.5})
+    served = await serve(io)
+    await assert_healthy(served.port)
+    await settle(io)
+    before = census()
+    await run_cycles(served.port, 2000)  # most end as recoverable: kept for 0.5 s
+    await settle(io)
+    await assert_no_leak(before, timeout=5)
+    await assert_healthy(served.port)

@@ -107,6 +107,7 @@ class Recovery:
         # With an adapter that supports recovery:
         self._first_offset: dict[str, str | None] = {}  # pid -> where a connected socket joined
         self._restored: dict[str, Session] = {}  # socket id -> session restored by the adapter
+        self._expiry: asyncio.TimerHandle | None = None  # for the oldest kept session
 
     @staticmethod
     def _now() -> float:
@@ -167,6 +168,22 @@ class Recovery:
             expires=self._now() + self.max_disconnection_duration,
             first_seq=first_seq,
         )
+        if self._expiry is None:
+            self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """One timer for every kept session: without it, sessions would outlive their
+        expiry until the next disconnect or recovery (LIMITS.md: released on expiry).
+        Sessions are kept in expiry order, so the first one is the next to go."""
+        self._expiry = None
+        if self._sessions:
+            first = next(iter(self._sessions.values()))
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_at(first.expires, self._on_expiry)
+
+    def _on_expiry(self) -> None:
+        self._expire()
+        self._arm_expiry()
 
     def _expire(self) -> None:
         now = self._now()
