@@ -384,3 +384,11 @@ async def test_pipelined_requests_are_all_answered_to_a_slow_reader(serve: Serve
             received += chunk
     assert received.count(b"HTTP/1.1 404 ") == count + 1
     await assert_healthy(served.port)
+
+
+@pytest.mark.parametrize("version", ["3", "04", "4.0", "", "4 ", "+4", "\u0664", "5"])
+async def test_only_eio_4_is_spoken(serve: Serve, version: str) -> None:
+    served = await serve(echo_server())
+    answer = await request(served.port, "GET", engine_target(EIO=version, transport="polling"))
+    assert (answer.status, answer.json()) == (400, engine_error(5, "Unsupported protocol version"))
+    await assert_healthy(served.port)
