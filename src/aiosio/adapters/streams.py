@@ -25,12 +25,8 @@ socket joins then neither loses nor repeats a packet.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,221 +55,16 @@ from aiosio.adapters.messages import (
     encode_options,
     encode_packet,
 )
-from aiosio.adapters.redis import RedisLink, connect
-from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
+from aiosio.adapters.stream_link import StreamLink
+from aiosio.exceptions import ClusterError, RemoteProtocolError
 from aiosio.socketio.packets import EVENT, Packet
 
-__all__ = ["StreamLink", "StreamsAdapter", "StreamsAdapterFactory", "streams_adapter"]
+__all__ = ["StreamsAdapter", "StreamsAdapterFactory", "streams_adapter"]
 
 logger = logging.getLogger("aiosio.streams")
 
 RESTORE_MAX_XRANGE_CALLS = 100  # the reference's RESTORE_SESSION_MAX_XRANGE_CALLS
 RESTORE_XRANGE_COUNT = 1000
-
-
-@dataclass(slots=True)
-class _Write:
-    """One queued command: an XADD (``fields``) or a SET (``key``)."""
-
-    fields: dict[str, str] | None = None
-    key: str = ""
-    value: str = ""
-    ttl_ms: int = 0
-    on_error: Callable[[], None] | None = None
-
-
-class StreamLink:
-    """The stream of a factory: one ordered writer, one reader, and a pub/sub link."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        stream_name: str,
-        max_len: int,
-        read_count: int,
-        block_time: float,
-        max_outbox: int = 10_000,
-    ) -> None:
-        self.url = url
-        self.stream_name = stream_name
-        self.max_len = max_len
-        self.read_count = read_count
-        self.block_time = block_time
-        self.max_outbox = max_outbox
-        self.pubsub = RedisLink(url, max_outbox=max_outbox)
-        self.client: aioredis.Redis | None = None
-        self._reader: aioredis.Redis | None = None
-        self.adapters: dict[str, StreamsAdapter] = {}
-        self.last_id: str | None = None  # the reader's position; None before it started
-        self.position: Offset = (0, 0)
-        self.reading = False
-        self._outbox: deque[_Write] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._started = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._last_warning = -1e9
-
-    @property
-    def healthy(self) -> bool:
-        return self.reading and self.pubsub.healthy
-
-    # -- life cycle ---------------------------------------------------------------------
-
-    def acquire(self, adapter: StreamsAdapter) -> None:
-        """An adapter joins (the first one starts the link)."""
-        self.adapters[adapter.namespace.name] = adapter
-        self.pubsub.acquire()
-        if self.client is None:
-            self._wake, self._started = asyncio.Event(), asyncio.Event()
-            self._idle = asyncio.Event()
-            self._idle.set()
-            self.client = connect(self.url)
-            # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own.
-            self._reader = aioredis.Redis.from_url(
-                self.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
-            )
-            loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._read()), loop.create_task(self._write())]
-
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait until the reader knows its starting point and pub/sub is up."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._started.wait()
-        return await self.pubsub.wait_ready(timeout) and self._started.is_set()
-
-    async def release(self, adapter: StreamsAdapter) -> None:
-        """An adapter leaves; the last one flushes the queued writes and closes the link."""
-        if self.adapters.get(adapter.namespace.name) is adapter:
-            del self.adapters[adapter.namespace.name]
-        if not self.adapters and self.client is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2.0):  # sessions persisted by a shutdown
-                    await self._idle.wait()
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._tasks = []
-            client, self.client = self.client, None
-            reader, self._reader = self._reader, None
-            self.reading = False
-            self.last_id = None
-            self._outbox.clear()
-            await client.aclose()
-            if reader is not None:
-                await reader.aclose()
-        await self.pubsub.release()
-
-    # -- writing ------------------------------------------------------------------------
-
-    def add(self, fields: dict[str, str], on_error: Callable[[], None] | None = None) -> None:
-        """Queue an XADD; ``on_error`` runs if it fails.
-
-        Raises:
-            ClusterError: When the link is not started or too many writes wait.
-        """
-        self._queue(_Write(fields=fields, on_error=on_error))
-
-    def set(self, key: str, value: str, ttl: float) -> None:
-        """Queue ``SET key value PX ttl``.
-
-        Raises:
-            ClusterError: When the link is not started or too many writes wait.
-        """
-        self._queue(_Write(key=key, value=value, ttl_ms=max(1, round(ttl * 1000))))
-
-    def _queue(self, write: _Write) -> None:
-        if self.client is None:
-            raise ClusterError("the stream adapter is not started")
-        if len(self._outbox) >= self.max_outbox:
-            raise ClusterError("too many messages waiting for Redis")
-        self._outbox.append(write)
-        self._idle.clear()
-        self._wake.set()
-
-    async def _write(self) -> None:
-        assert self.client is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._outbox:
-                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-                pipe = self.client.pipeline(transaction=False)
-                for write in batch:
-                    if write.fields is not None:
-                        pipe.xadd(
-                            self.stream_name,
-                            write.fields,  # type: ignore[arg-type]
-                            maxlen=self.max_len,
-                            approximate=True,
-                        )
-                    else:
-                        pipe.set(write.key, write.value, px=write.ttl_ms)
-                try:
-                    results: list[Any] = await pipe.execute(raise_on_error=False)
-                except (RedisError, OSError) as exc:
-                    if time.monotonic() - self._last_warning >= 10.0:  # once per outage
-                        self._last_warning = time.monotonic()
-                        logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
-                    results = [exc] * len(batch)
-                for write, result in zip(batch, results, strict=True):
-                    if isinstance(result, Exception) and write.on_error is not None:
-                        write.on_error()
-            self._idle.set()
-
-    # -- reading ------------------------------------------------------------------------
-
-    async def _read(self) -> None:
-        assert self._reader is not None
-        client = self._reader
-        delay = 0.05
-        while True:
-            try:
-                if self.last_id is None:
-                    # Where "$" would start, but known before the first XREAD: what this
-                    # server adds from now on is read back.
-                    tail: Any = await client.xrevrange(self.stream_name, "+", "-", count=1)
-                    self._advance(tail[0][0].decode() if tail else "0-0")
-                    self.reading = True
-                    self._started.set()
-                assert self.last_id is not None
-                block = max(1, round(self.block_time * 1000))
-                reply: Any = await client.xread(
-                    {self.stream_name: self.last_id}, count=self.read_count, block=block
-                )
-                self.reading = True
-                delay = 0.05
-                streams = reply.values() if isinstance(reply, dict) else (r[1] for r in reply)
-                for entries in streams:
-                    for entry_id, fields in entries:
-                        self._dispatch(entry_id.decode(), fields)
-            except (RedisError, OSError) as exc:
-                if self.reading:
-                    logger.warning("lost the Redis stream %s: %s", self.stream_name, exc)
-                self.reading = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _advance(self, entry_id: str) -> None:
-        self.last_id = entry_id
-        self.position = parse_offset(entry_id) or self.position
-
-    def _dispatch(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
-        self._advance(entry_id)
-        nsp = fields.get(b"nsp")
-        if not nsp:
-            return  # what the reference skips too
-        adapter = self.adapters.get(nsp.decode(errors="replace"))
-        if adapter is None:
-            return
-        try:
-            adapter.on_entry(entry_id, fields)
-        except (RemoteProtocolError, LocalProtocolError) as exc:
-            adapter.warn("bad", "dropped stream entry %s: %s", entry_id, exc)
-        except Exception:  # the reader task must survive a failing handler
-            logger.exception("stream entry %s failed", entry_id)
 
 
 @dataclass(frozen=True, slots=True)
