@@ -16,30 +16,27 @@ event offset are sent back when reconnecting, and ``recovered`` says whether it 
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar, Unpack, overload
 from urllib.parse import urlsplit
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.client.events import Listeners
-from aiosio.client.manager import Manager, ManagerOptions
-from aiosio.exceptions import AckTimeout, ConnectionError, Disconnected, LocalProtocolError
+from aiosio.client.manager import Manager, ManagerOptions, lookup
+from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
+from aiosio.exceptions import ConnectionError, LocalProtocolError
 from aiosio.socketio.packets import (
-    RESERVED_EVENTS,
     Packet,
     PacketType,
     encode,
     encode_ack,
-    encode_event,
 )
 
-__all__ = ["Client", "ClientOptions", "Emitter", "State", "connect"]
+__all__ = ["Client", "ClientOptions", "State", "connect"]
 
 logger = logging.getLogger("aiosio.client")
 
@@ -77,72 +74,10 @@ class State(enum.Enum):
     CONNECTED = "connected"
 
 
-@dataclass(frozen=True, slots=True)
-class _Flags:
-    timeout: float | None = None
-    volatile: bool = False
-    from_queue: bool = False
-
-
-_NO_FLAGS = _Flags()
-
-
-@dataclass(slots=True)
-class _PendingAck:
-    callback: Callable[..., Any]
-    error_first: bool
-    timer: asyncio.TimerHandle | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Buffered:
-    data: list[Any]  # [event, *args], for the outgoing listeners
-    text: str
-    attachments: list[bytes]
-    id: int | None
-
-
-@dataclass(slots=True)
-class _Queued:
-    event: str
-    args: tuple[Any, ...]
-    flags: _Flags
-    callback: Callable[..., Any] | None
-    tries: int = 0
-    pending: bool = False
-
-
 @dataclass(slots=True)
 class _Waiter:
     future: asyncio.Future[None]
     retry: bool = field(default=False)
-
-
-class Emitter:
-    """``client.timeout(5)`` and ``client.volatile``: emits with flags."""
-
-    __slots__ = ("_client", "_flags")
-
-    def __init__(self, client: Client, flags: _Flags) -> None:
-        self._client = client
-        self._flags = flags
-
-    def timeout(self, seconds: float) -> Emitter:
-        """Acknowledgements must come within ``seconds``."""
-        return Emitter(self._client, replace(self._flags, timeout=seconds))
-
-    @property
-    def volatile(self) -> Emitter:
-        """Drop the event when it cannot be written at once."""
-        return Emitter(self._client, replace(self._flags, volatile=True))
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit with these flags; with a timeout, ``callback(error, *answer)``."""
-        self._client._emit(event, args, self._flags, callback)
-
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emit and wait for the acknowledgement (see :meth:`Client.emit_with_ack`)."""
-        return await self._client._emit_with_ack(event, args, self._flags)
 
 
 class Client:
@@ -166,7 +101,13 @@ class Client:
         manager_options: dict[str, Any] = dict(options)
         socket_options = {key: manager_options.pop(key) for key in _SOCKET_KEYS & set(options)}
         if manager is None:
-            manager = _lookup(url, self.namespace, socket_options, manager_options)
+            manager = lookup(
+                url,
+                self.namespace,
+                force_new=socket_options.get("force_new", False),
+                multiplex=socket_options.get("multiplex", True),
+                options=manager_options,
+            )
         self.io = manager
         self.auth: AuthSource = socket_options.get("auth")
         self.retries: int = socket_options.get("retries", 0)
@@ -176,12 +117,8 @@ class Client:
         self.state = State.INACTIVE
         self._listeners = Listeners()
         self._any: list[HandlerSpec] = []
-        self._any_outgoing: list[HandlerSpec] = []
-        self._ids = 0
-        self._acks: dict[int, _PendingAck] = {}
-        self._send_buffer: list[_Buffered] = []
+        self._outbox = Outbox(self, self._listeners)
         self._receive_buffer: list[Packet] = []
-        self._queue: collections.deque[_Queued] = collections.deque()
         self._pid: str | None = None
         self._last_offset: str | None = None
         self._waiters: list[_Waiter] = []
@@ -273,18 +210,18 @@ class Client:
 
     def on_any_outgoing(self, handler: F) -> F:
         """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
-        self._any_outgoing.append(inspect_handler(handler))
+        self._outbox.any_outgoing.append(inspect_handler(handler))
         return handler
 
     def prepend_any_outgoing(self, handler: F) -> F:
-        self._any_outgoing.insert(0, inspect_handler(handler))
+        self._outbox.any_outgoing.insert(0, inspect_handler(handler))
         return handler
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        self._any_outgoing = _without(self._any_outgoing, handler)
+        self._outbox.any_outgoing = _without(self._outbox.any_outgoing, handler)
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any_outgoing]
+        return [spec.fn for spec in self._outbox.any_outgoing]
 
     def fire(self, event: str, *args: Any) -> None:
         """Run the handlers of a local event (``connect``, ``reconnect``...)."""
@@ -432,17 +369,7 @@ class Client:
         self.id = None
         if fire:
             self.fire("disconnect", reason, error)
-        self._clear_acks()
-
-    def _clear_acks(self) -> None:
-        """Acks that cannot come any more fail (those of buffered packets stay)."""
-        buffered = {packet.id for packet in self._send_buffer}
-        for ack_id in [ack_id for ack_id in self._acks if ack_id not in buffered]:
-            pending = self._acks.pop(ack_id)
-            if pending.timer is not None:
-                pending.timer.cancel()
-            if pending.error_first:
-                self._callback(pending.callback, Disconnected("socket has been disconnected"))
+        self._outbox.clear_acks()
 
     # -- incoming packets -------------------------------------------------------------
 
@@ -458,7 +385,7 @@ class Client:
                     else:
                         self._receive_buffer.append(packet)
             case PacketType.ACK | PacketType.BINARY_ACK:
-                self._on_ack(packet)
+                self._outbox.on_ack(packet.id, packet.data or [])
             case PacketType.DISCONNECT:
                 self._deactivate()
                 self.io.release(self)
@@ -480,11 +407,7 @@ class Client:
         received, self._receive_buffer = self._receive_buffer, []
         for packet in received:
             self._dispatch(packet.data, packet.id)
-        buffered, self._send_buffer = self._send_buffer, []
-        for item in buffered:
-            self._notify_outgoing(item.data)
-            self.io.write(item.text, item.attachments)
-        self._drain_queue(force=True)
+        self._outbox.flush()
         self.fire("connect")
         for waiter in self._waiters:
             if not waiter.future.done():
@@ -531,15 +454,6 @@ class Client:
 
         return ack
 
-    def _on_ack(self, packet: Packet) -> None:
-        pending = self._acks.pop(packet.id, None) if packet.id is not None else None
-        if pending is None:
-            return  # unknown or expired: ignored, as by the reference client
-        if pending.timer is not None:
-            pending.timer.cancel()
-        args = packet.data or []
-        self._callback(pending.callback, *((None, *args) if pending.error_first else args))
-
     # -- emitting ---------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
@@ -553,11 +467,11 @@ class Client:
             LocalProtocolError: For a reserved event name or arguments that cannot be
                 serialised.
         """
-        self._emit(event, args, _NO_FLAGS, callback)
+        self._outbox.emit(event, args, NO_FLAGS, callback)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit a ``message`` event."""
-        self._emit("message", args, _NO_FLAGS, callback)
+        self._outbox.emit("message", args, NO_FLAGS, callback)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and wait for the acknowledgement.
@@ -569,162 +483,24 @@ class Client:
             AckTimeout: No answer within ``timeout`` (or ``ack_timeout``) seconds.
             Disconnected: The connection was lost before the answer came.
         """
-        return await self._emit_with_ack(event, args, _Flags(timeout=timeout))
+        return await self._outbox.emit_with_ack(event, args, Flags(timeout=timeout))
 
     def timeout(self, seconds: float) -> Emitter:
         """Flags the next emit: its acknowledgement must come within ``seconds``."""
-        return Emitter(self, _Flags(timeout=seconds))
+        return Emitter(self._outbox, Flags(timeout=seconds))
 
     @property
     def volatile(self) -> Emitter:
         """Flags the next emit as droppable when it cannot be written at once."""
-        return Emitter(self, _Flags(volatile=True))
-
-    def _emit_with_ack(
-        self, event: str, args: tuple[Any, ...], flags: _Flags
-    ) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, *answer: Any) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(_answer(answer))
-
-        self._emit(event, args, flags, settle, error_first=True)
-        return future
-
-    def _emit(
-        self,
-        event: str,
-        args: tuple[Any, ...],
-        flags: _Flags,
-        callback: Callable[..., Any] | None,
-        error_first: bool = False,
-    ) -> None:
-        if not isinstance(event, str) or event in RESERVED_EVENTS:
-            raise LocalProtocolError(f"{event!r} is a reserved event name")
-        if self.retries and not flags.from_queue and not flags.volatile:
-            self._queue.append(_Queued(event, args, replace(flags, from_queue=True), callback))
-            self._drain_queue()
-            return
-        data = [event, *args]
-        ack_id = None if callback is None else self._ids
-        text, attachments = encode_event(self.namespace, data, ack_id)
-        if callback is not None and ack_id is not None:
-            self._ids += 1
-            timeout = self.ack_timeout if flags.timeout is None else flags.timeout
-            self._register_ack(ack_id, callback, timeout, error_first)
-        if flags.volatile and not self.io.writable:
-            return
-        if self.connected and not self.io.ping_expired():
-            self._notify_outgoing(data)
-            self.io.write(text, attachments)
-        else:
-            self._send_buffer.append(_Buffered(data, text, attachments, ack_id))
-
-    def _register_ack(
-        self, ack_id: int, callback: Callable[..., Any], timeout: float | None, error_first: bool
-    ) -> None:
-        timer = None
-        if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, self._ack_expired, ack_id)
-        self._acks[ack_id] = _PendingAck(callback, error_first or timer is not None, timer)
-
-    def _ack_expired(self, ack_id: int) -> None:
-        pending = self._acks.pop(ack_id, None)
-        if pending is None:
-            return
-        self._send_buffer = [packet for packet in self._send_buffer if packet.id != ack_id]
-        self._callback(pending.callback, AckTimeout("operation has timed out"))
-
-    def _drain_queue(self, *, force: bool = False) -> None:
-        """Send the head of the retry queue unless it is in flight (or ``force``)."""
-        if not self.connected or not self._queue:
-            return
-        entry = self._queue[0]
-        if entry.pending and not force:
-            return
-        entry.pending = True
-        entry.tries += 1
-        on_ack = partial(self._on_queue_ack, entry)
-        self._emit(entry.event, entry.args, entry.flags, on_ack, error_first=True)
-
-    def _on_queue_ack(self, entry: _Queued, error: BaseException | None, *answer: Any) -> None:
-        if not self._queue or self._queue[0] is not entry:
-            return  # already acknowledged (a late answer to an earlier try)
-        if error is None:
-            self._queue.popleft()
-            if entry.callback is not None:
-                self._callback(entry.callback, None, *answer)
-        elif entry.tries > self.retries:
-            self._queue.popleft()
-            if entry.callback is not None:
-                self._callback(entry.callback, error)
-        entry.pending = False
-        self._drain_queue()
-
-    def _notify_outgoing(self, data: list[Any]) -> None:
-        for spec in list(self._any_outgoing):
-            self._listeners.call(spec, data)
-
-    def _callback(self, callback: Callable[..., Any], *args: Any) -> None:
-        try:
-            result = callback(*args)
-        except Exception:
-            logger.exception("acknowledgement callback %r failed", callback)
-            return
-        if asyncio.iscoroutine(result):
-            self._listeners.call(inspect_handler(_await), (result,))
-
-
-async def _await(pending: Awaitable[Any]) -> None:
-    await pending
+        return Emitter(self._outbox, Flags(volatile=True))
 
 
 def _answer_with(ack: Callable[..., None], result: Any) -> None:
     ack(*ack_args(result))
 
 
-def _answer(args: tuple[Any, ...]) -> Any:
-    if not args:
-        return None
-    return args[0] if len(args) == 1 else args
-
-
 def _without(specs: list[HandlerSpec], handler: Callable[..., Any] | None) -> list[HandlerSpec]:
     return [] if handler is None else [spec for spec in specs if spec.fn != handler]
-
-
-# -- managers shared per server and event loop (socket.io-client's ``io()`` cache) ------
-
-_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Manager]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _lookup(
-    url: str, namespace: str, socket_options: dict[str, Any], options: dict[str, Any]
-) -> Manager:
-    """The manager for ``url``: a shared one unless ``force_new``, ``multiplex=False``, or
-    the shared one already has a socket for ``namespace``."""
-    parts = urlsplit(url)
-    key = f"{parts.scheme}://{parts.netloc}{options.get('path', '/socket.io')}"
-    if socket_options.get("force_new") or not socket_options.get("multiplex", True):
-        return Manager(url, **options)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return Manager(url, **options)
-    cache = _managers.setdefault(loop, {})
-    manager = cache.get(key)
-    if manager is None:
-        manager = cache[key] = Manager(url, **options)
-    elif namespace in manager.nsps:
-        return Manager(url, **options)
-    return manager
 
 
 async def connect(url: str, *, retry: bool = False, **options: Unpack[ClientOptions]) -> Client:

@@ -20,6 +20,7 @@ import logging
 import math
 import random
 import ssl as ssl_module
+import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
@@ -34,7 +35,7 @@ from aiosio.socketio.packets import Decoder, Packet
 if TYPE_CHECKING:
     from aiosio.client.client import Client
 
-__all__ = ["Backoff", "Manager", "ManagerOptions", "State"]
+__all__ = ["Backoff", "Manager", "ManagerOptions", "State", "lookup"]
 
 logger = logging.getLogger("aiosio.client.manager")
 
@@ -422,3 +423,36 @@ def _endpoint(url: str, options: ManagerOptions) -> Endpoint:
     headers = options.get("extra_headers") or ()
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     return Endpoint(address, path, query, pairs, options.get("max_message_size", 100_000_000))
+
+
+# -- managers shared per server and event loop (socket.io-client's ``io()`` cache) ------
+
+_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Manager]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def lookup(
+    url: str, namespace: str, *, force_new: bool, multiplex: bool, options: dict[str, Any]
+) -> Manager:
+    """The manager for a client of ``namespace`` at ``url``.
+
+    As socket.io-client's ``io()``: the manager of the same server (scheme, host, port and
+    path) is shared, per event loop, unless ``force_new`` or ``multiplex=False`` is given or
+    it already has a socket for ``namespace``; outside an event loop it is always new.
+    """
+    if force_new or not multiplex:
+        return Manager(url, **options)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return Manager(url, **options)
+    parts = urlsplit(url)
+    key = f"{parts.scheme}://{parts.netloc}{options.get('path', '/socket.io')}"
+    cache = _managers.setdefault(loop, {})
+    manager = cache.get(key)
+    if manager is None:
+        manager = cache[key] = Manager(url, **options)
+    elif namespace in manager.nsps:
+        return Manager(url, **options)
+    return manager
