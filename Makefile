@@ -8,7 +8,7 @@ CHAT_STAMP := examples/chat/node_modules/.installed
 E2E_STAMP := tests/e2e/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit bench env node redis clean chromium
+.PHONY: demo test lint typecheck unit bench soak env node redis clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -54,8 +54,18 @@ typecheck: $(STAMP)
 test: env redis lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: env
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,fast,redis,bench]'
+	touch $(BENCH_STAMP)
+
+# By hand only, never in CI: every scenario against Node and python-socketio, one core each.
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+
+soak: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules examples/chat/node_modules tests/e2e/node_modules \
