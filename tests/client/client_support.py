@@ -194,7 +194,8 @@ class Recorder:
 # -- fake servers: Engine.IO peers that misbehave on purpose ---------------------------
 
 Respond = Callable[[str, str, bytes], Awaitable[bytes | None]]
-"""``respond(method, target, body)``: the response body (200), or None to never answer."""
+"""``respond(method, target, body)``: the response body (200), or None to close the
+connection without an answer. A respond that never returns holds the request."""
 
 
 def open_packet(ping_interval: int = 200, ping_timeout: int = 200, upgrades: Any = ()) -> str:
@@ -217,6 +218,7 @@ class FakePollingServer:
         self.requests: list[tuple[str, str, bytes]] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
@@ -232,9 +234,15 @@ class FakePollingServer:
         self._server.close()
         for writer in self._writers:
             writer.close()
+        if self._handlers:  # they end on the EOF of their closed connection
+            await asyncio.wait(self._handlers, timeout=10)
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         self._writers.add(writer)
         try:
             while True:
@@ -247,10 +255,9 @@ class FakePollingServer:
                         length = int(line.split(":")[1])
                 body = await reader.readexactly(length)
                 self.requests.append((method, target, body))
-                answer = await self.respond(method, target, body)
+                answer = await self._answer(reader, method, target, body)
                 if answer is None:
-                    await reader.read()  # never answer: wait until the client leaves
-                    return
+                    return  # the client left, or is never answered
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
                     + str(len(answer)).encode()
@@ -263,6 +270,18 @@ class FakePollingServer:
         finally:
             writer.close()
             self._writers.discard(writer)
+
+    async def _answer(
+        self, reader: asyncio.StreamReader, method: str, target: str, body: bytes
+    ) -> bytes | None:
+        """The answer, unless the client leaves first (a held GET that it gave up)."""
+        answer = asyncio.ensure_future(self.respond(method, target, body))
+        left = asyncio.ensure_future(reader.read())  # no pipelining: only EOF can come
+        await asyncio.wait({answer, left}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (answer, left):
+            task.cancel()
+        await asyncio.wait({answer, left})
+        return None if answer.cancelled() else answer.result()
 
 
 async def raw_tcp_server(

@@ -52,19 +52,22 @@ def fake_socketio(
     after_connect: list[bytes | None],
 ) -> Any:
     """A polling peer: the OPEN packet, ``40`` to the CONNECT, then ``after_connect``
-    answers to the next GETs (None: never answer), "ok" to every POST."""
+    answers to the next GETs (None: the GET is held for ever), "ok" to every POST."""
     answers = [open_packet().encode(), b'40{"sid":"socket-id"}', *after_connect]
 
     async def respond(method: str, target: str, body: bytes) -> bytes | None:
         if method == "POST":
             return b"ok"
-        return answers.pop(0) if answers else None
+        answer = answers.pop(0) if answers else None
+        if answer is None:
+            await asyncio.Event().wait()  # silence
+        return answer
 
     return respond
 
 
 async def test_dead_server_is_detected_by_the_heartbeat() -> None:
-    async with FakePollingServer(fake_socketio([None])) as fake:  # then silent
+    async with FakePollingServer(fake_socketio([None])) as fake:  # then silence
         client = Client(fake.url, transports=["polling"], reconnection=False, force_new=True)
         events = Recorder(client, "disconnect")
         await client.connect()

@@ -137,14 +137,12 @@ class EngineClient:
         try:
             packets = await transport.open()
             self._handshake(packets[0] if packets else "")
-        except ConnectionError:
+        except BaseException as exc:
             transport.close()
-            raise
-        except TRANSPORT_ERRORS as exc:
-            transport.close()
-            raise ConnectionError(f"{transport.name} error: {exc or type(exc).__name__}") from exc
-        except BaseException:
-            transport.close()
+            self._set_state(State.CLOSED)  # an engine opens once
+            if isinstance(exc, TRANSPORT_ERRORS) and not isinstance(exc, ConnectionError):
+                message = f"{transport.name} error: {exc or type(exc).__name__}"
+                raise ConnectionError(message) from exc
             raise
         transport.sid = self.sid
         self._transport = transport

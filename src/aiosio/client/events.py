@@ -28,19 +28,14 @@ class Listeners:
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def add(self, event: str, handler: F, *, once: bool = False, first: bool = False) -> F:
+    def add(self, event: str, handler: F, *, once: bool = False) -> F:
         """Register ``handler`` for ``event``.
 
         Raises:
             TypeError: If ``handler`` is not callable or has a required keyword-only
                 parameter.
         """
-        spec = inspect_handler(handler, once=once)
-        specs = self._handlers.setdefault(event, [])
-        if first:
-            specs.insert(0, spec)
-        else:
-            specs.append(spec)
+        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=once))
         return handler
 
     def remove(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
