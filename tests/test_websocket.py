@@ -30,8 +30,8 @@ from aiosio.websocket import (
     Opcode,
     WebSocketError,
     apply_mask,
+    apply_mask_c,
     apply_mask_python,
-    apply_mask_wsaccel,
     binary_frame,
     close_frame,
     encode_frame,
@@ -390,19 +390,19 @@ def test_apply_mask_python_section_5_3(size: int) -> None:
     assert apply_mask_python(expected, mask) == data
 
 
-@pytest.mark.skipif(apply_mask_wsaccel is None, reason="wsaccel is not installed")
+@pytest.mark.skipif(apply_mask_c is None, reason="websockets is not installed")
 @pytest.mark.parametrize("size", SIZES)
-def test_apply_mask_wsaccel_equals_python(size: int) -> None:
-    assert apply_mask_wsaccel is not None
+def test_apply_mask_c_equals_python(size: int) -> None:
+    assert apply_mask_c is not None
     data = os.urandom(size)
     mask = os.urandom(4)
-    assert apply_mask_wsaccel(data, mask) == apply_mask_python(data, mask)
-    assert apply_mask is apply_mask_wsaccel
+    assert apply_mask_c(data, mask) == apply_mask_python(data, mask)
+    assert apply_mask is apply_mask_c
 
 
-def load_without_wsaccel(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A second copy of the module, imported as if wsaccel were not installed."""
-    monkeypatch.setitem(sys.modules, "wsaccel.xormask", None)  # makes the import fail
+def load_without_c_masking(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A second copy of the module, imported as if websockets were not installed."""
+    monkeypatch.setitem(sys.modules, "websockets.speedups", None)  # makes the import fail
     spec = importlib.util.spec_from_file_location("_websocket_pure", websocket.__file__)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -411,8 +411,8 @@ def load_without_wsaccel(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_pure_python_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    pure = load_without_wsaccel(monkeypatch)
-    assert pure.apply_mask_wsaccel is None
+    pure = load_without_c_masking(monkeypatch)
+    assert pure.apply_mask_c is None
     assert pure.apply_mask is pure.apply_mask_python
     payload = os.urandom(70_000)
     frame = pure.encode_frame(pure.BINARY, payload, mask=MASK)

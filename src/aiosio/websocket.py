@@ -2,7 +2,7 @@
 
 Bytes go in, messages come out: no I/O, no clock, no randomness (the caller passes masking
 keys from ``os.urandom``). :func:`text_frame` is the server's hot path (broadcasts), and
-:func:`apply_mask` uses ``wsaccel`` when installed, else pure Python (PERFORMANCE-NOTES.md).
+:func:`apply_mask` uses the C masking of ``websockets`` when installed, else pure Python.
 permessage-deflate (RFC 7692) plugs in as ``FrameParser(compression=Inflater(...))``
 (:mod:`aiosio.compression`), which lets RSV1 mark a compressed message. The
 opening-handshake helpers, extension negotiation included, live in :mod:`aiosio.upgrade`
@@ -55,8 +55,8 @@ __all__ = [
     "accept_deflate",
     "accept_key",
     "apply_mask",
+    "apply_mask_c",
     "apply_mask_python",
-    "apply_mask_wsaccel",
     "binary_frame",
     "check_key",
     "check_server_response",
@@ -156,25 +156,17 @@ def apply_mask_python(data: bytes, mask: bytes) -> bytes:
     return bytes(out)
 
 
-apply_mask_wsaccel: Callable[[bytes, bytes], bytes] | None
+apply_mask_c: Callable[[bytes, bytes], bytes] | None
 try:
-    from wsaccel.xormask import XorMaskerSimple as _XorMaskerSimple
+    # The C masking of the well-kept ``websockets`` package (extra ``fast``): 1.3 us for
+    # 64 KiB where pure Python takes about 100 us (wsaccel, byte by byte, took 37 us).
+    from websockets.speedups import apply_mask as apply_mask_c
 except ImportError:
-    apply_mask_wsaccel = None
-else:
+    apply_mask_c = None
 
-    def apply_mask_wsaccel(data: bytes, mask: bytes) -> bytes:
-        """XOR ``data`` with the repeated 4-byte ``mask``, in C (``wsaccel``).
-
-        A masker keeps its position in the key between calls, so each call needs a new one.
-        """
-        result: bytes = _XorMaskerSimple(mask).process(data)
-        return result
-
-
-#: XOR ``data`` with the repeated 4-byte ``mask`` (masking and unmasking are the same).
-#: ``wsaccel`` when installed: it was faster at every size we measured, 64 KiB included.
-apply_mask: Callable[[bytes, bytes], bytes] = apply_mask_wsaccel or apply_mask_python
+#: XOR ``data`` with the repeated 4-byte ``mask`` (masking and unmasking are the same):
+#: in C when ``websockets`` is installed, else in pure Python.
+apply_mask: Callable[[bytes, bytes], bytes] = apply_mask_c or apply_mask_python
 
 
 # --- Encoding (section 5.2) ---------------------------------------------------------------
