@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from client_support import Recorder, RunningServer, StartServer, raw_tcp_server
 
-from aiosio.client import Client, Manager
+from aiosio.client import Client, ClientOptions, Manager
 from aiosio.client.manager import Backoff, State
 from aiosio.exceptions import ConnectionError
 
-QUICK = {
+QUICK: ClientOptions = {
     "force_new": True,
     "reconnection_delay": 0.05,
     "reconnection_delay_max": 0.2,

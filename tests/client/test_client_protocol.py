@@ -232,4 +232,4 @@ async def test_listener_api_details(script: tuple[Script, str]) -> None:
     assert client.listeners("x") == []
     client.send("buffered")  # no connection yet: kept for later
     with pytest.raises(TypeError):
-        client.on("x", "not callable")  # type: ignore[arg-type]
+        client.on("x", "not callable")  # type: ignore[call-overload]

@@ -309,6 +309,7 @@ class Client:
         try:
             data = await pending
         except Exception as exc:
+            self._auth_task = None
             self._auth_failed(exc)
             return
         self._auth_task = None
@@ -387,9 +388,9 @@ class Client:
             case PacketType.ACK | PacketType.BINARY_ACK:
                 self._outbox.on_ack(packet.id, packet.data or [])
             case PacketType.DISCONNECT:
-                self._deactivate()
+                was_connected = self._deactivate()
                 self.io.release(self)
-                self._closed("io server disconnect", None)
+                self._closed("io server disconnect", None, was_connected)
             case PacketType.CONNECT_ERROR:
                 self._on_connect_error(packet.data)
 
