@@ -31,6 +31,7 @@ def build_aiosio(
     transports: tuple[str, ...] = ("polling", "websocket"),
     max_http_buffer_size: int = 1_000_000,
     recovery: bool = False,
+    parser: str | None = None,
 ) -> aiosio.Server:
     """An aiosio.Server with the scenarios of node_server.js."""
     io = aiosio.Server(
@@ -39,6 +40,7 @@ def build_aiosio(
         transports=transports,
         max_http_buffer_size=max_http_buffer_size,
         connection_state_recovery={"max_disconnection_duration": 60.0} if recovery else None,
+        parser=parser,
     )
     deliveries: dict[str, int] = {}
 
@@ -118,6 +120,7 @@ class RunningServer:
             "pingTimeout": round(self.options.get("ping_timeout", 20.0) * 1000),
             "maxHttpBufferSize": self.options.get("max_http_buffer_size", 1_000_000),
             "recovery": self.options.get("recovery", False),
+            "parser": self.options.get("parser", "json"),
         }
         process = await asyncio.create_subprocess_exec(
             NODE,

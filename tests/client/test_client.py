@@ -349,3 +349,23 @@ async def test_connection_state_recovery(start_server: StartServer) -> None:
     assert [args[0] for args in ticks.args("tick")] == [1, 2, 3]
     await client.disconnect()
     await other.disconnect()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_msgpack_parser(start_server: StartServer, mode: str) -> None:
+    # socket.io-msgpack-parser on both sides (the Node server uses the official one).
+    server = await start_server(parser="msgpack")
+    client = Client(server.url, transports=MODES[mode], force_new=True, parser="msgpack")
+    await client.connect()
+    try:
+        assert await client.emit_with_ack("echo", 1, "héllo", None) == (1, "héllo", None)
+        assert await client.emit_with_ack("echo", *BINARY_ARGS) == tuple(BINARY_ARGS)
+
+        @client.on("question")
+        def question(a: int, blob: bytes) -> tuple[int, bytes]:
+            return a + 1, blob[::-1]
+
+        answer = await client.emit_with_ack("ask", "question", 41, b"\x01\x02")
+        assert answer == [42, b"\x02\x01"]
+    finally:
+        await client.disconnect()

@@ -32,8 +32,6 @@ from aiosio.exceptions import ConnectionError, LocalProtocolError
 from aiosio.socketio.packets import (
     Packet,
     PacketType,
-    encode,
-    encode_ack,
 )
 
 __all__ = ["Client", "ClientOptions", "State", "connect"]
@@ -327,11 +325,11 @@ class Client:
                 restore["offset"] = self._last_offset
             data = {**restore, **(data or {})}
         try:
-            text, _ = encode(Packet(PacketType.CONNECT, self.namespace, data))
+            items = self.io.parser.encode(Packet(PacketType.CONNECT, self.namespace, data))
         except LocalProtocolError as exc:
             self.on_error(ConnectionError(f"invalid auth payload: {exc}"))
             return
-        self.io.write(text)
+        self.io.write(items)
 
     def on_error(self, error: ConnectionError) -> None:
         """Called by the manager when the connection could not be opened."""
@@ -352,7 +350,7 @@ class Client:
         The manager closes the connection when no other namespace uses it.
         """
         if self.connected:
-            self.io.write(encode(Packet(PacketType.DISCONNECT, self.namespace))[0])
+            self.io.write(self.io.parser.encode(Packet(PacketType.DISCONNECT, self.namespace)))
         was_connected = self._deactivate()
         self._reject_waiters(ConnectionError("the client disconnected"), retrying=True)
         if was_connected:
@@ -447,11 +445,11 @@ class Client:
                 return
             sent = True
             try:
-                text, attachments = encode_ack(self.namespace, args, ack_id)
+                items = self.io.parser.encode_ack(self.namespace, list(args), ack_id)
             except LocalProtocolError:
                 logger.exception("cannot encode the acknowledgement %d", ack_id)
                 return
-            self.io.write(text, attachments)
+            self.io.write(items)
 
         return ack
 

@@ -251,6 +251,10 @@ class EngineClient:
         """
         self._queue("4" + data if isinstance(data, str) else data)
 
+    def send_encoded(self, packet: str | bytes) -> None:
+        """Queue one MESSAGE already encoded by a parser (text with its ``4``, or bytes)."""
+        self._queue(packet)
+
     def _queue(self, packet: str | bytes) -> None:
         if self.state is State.OPEN or self.state is State.UPGRADING:
             self._buffer.append(packet)

@@ -30,7 +30,8 @@ from aiosio.client.events import Listeners
 from aiosio.client.http import Address
 from aiosio.client.transports import Endpoint
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
-from aiosio.socketio.packets import Decoder, Packet
+from aiosio.socketio.packets import Packet
+from aiosio.socketio.parsers import Parser, get_parser
 
 if TYPE_CHECKING:
     from aiosio.client.client import Client
@@ -65,6 +66,8 @@ class ManagerOptions(TypedDict, total=False):
         reconnection_delay_max: The largest delay between attempts.
         randomization_factor: The jitter of the delays, in 0..1.
         max_message_size: The largest WebSocket message accepted from the server.
+        parser: ``"json"`` (default), ``"msgpack"`` (socket.io-msgpack-parser) or a parser
+            object; it must be the server's.
     """
 
     path: str
@@ -78,6 +81,7 @@ class ManagerOptions(TypedDict, total=False):
     reconnection_attempts: float
     reconnection_delay: float
     reconnection_delay_max: float
+    parser: str | Parser | None
     randomization_factor: float
     max_message_size: int
 
@@ -152,7 +156,10 @@ class Manager:
         self.engine: EngineClient | None = None
         self.state = State.CLOSED
         self._listeners = Listeners()
-        self._decoder = Decoder()
+        self.parser: Parser = get_parser(opts.get("parser"))
+        self._decoder = self.parser.decoder(
+            max_attachments=10, max_depth=64, max_attachment_size=None
+        )
         self._skip_reconnect = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -293,14 +300,13 @@ class Manager:
         """Whether the heartbeat deadline passed (see :meth:`EngineClient.ping_expired`)."""
         return self.engine is None or self.engine.ping_expired()
 
-    def write(self, text: str, attachments: Sequence[bytes] = ()) -> None:
-        """Send one encoded Socket.IO packet and its binary attachments."""
+    def write(self, items: Sequence[str | bytes]) -> None:
+        """Send one packet as the parser encoded it (Engine.IO messages, ``4`` included)."""
         engine = self.engine
         if engine is None:
             return
-        engine.send(text)
-        for attachment in attachments:
-            engine.send(attachment)
+        for item in items:
+            engine.send_encoded(item)
 
     def on_message(self, data: str | bytes) -> None:
         """EngineHandler: decode a Socket.IO packet and hand it to its namespace."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.client.events import Listeners
 from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError
-from aiosio.socketio.packets import RESERVED_EVENTS, encode_event
+from aiosio.socketio.packets import RESERVED_EVENTS
 
 if TYPE_CHECKING:
     from aiosio.client.manager import Manager
@@ -53,8 +53,7 @@ class _PendingAck:
 @dataclass(frozen=True, slots=True)
 class _Buffered:
     data: list[Any]  # [event, *args], for the outgoing listeners
-    text: str
-    attachments: list[bytes]
+    items: list[str | bytes]  # as the parser encoded the packet
     id: int | None
 
 
@@ -115,7 +114,7 @@ class Outbox:
             return
         data = [event, *args]
         ack_id = None if callback is None else self._ids
-        text, attachments = encode_event(client.namespace, data, ack_id)
+        items = client.io.parser.encode_event(client.namespace, data, ack_id)
         if callback is not None and ack_id is not None:
             self._ids += 1
             timeout = client.ack_timeout if flags.timeout is None else flags.timeout
@@ -124,9 +123,9 @@ class Outbox:
             return
         if client.connected and not client.io.ping_expired():
             self.notify_outgoing(data)
-            client.io.write(text, attachments)
+            client.io.write(items)
         else:
-            self._buffer.append(_Buffered(data, text, attachments, ack_id))
+            self._buffer.append(_Buffered(data, items, ack_id))
 
     def emit_with_ack(self, event: str, args: tuple[Any, ...], flags: Flags) -> asyncio.Future[Any]:
         """Emit; the future gets the answer (None, one value or a tuple) or the error."""
@@ -173,7 +172,7 @@ class Outbox:
         client = self._client
         for item in buffered:
             self.notify_outgoing(item.data)
-            client.io.write(item.text, item.attachments)
+            client.io.write(item.items)
         self.drain_queue(force=True)
 
     def clear_acks(self) -> None:

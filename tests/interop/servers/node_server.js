@@ -4,8 +4,8 @@
 //   node node_server.js [OPTIONS_JSON]
 //
 // OPTIONS_JSON: {"port": 0, "pingInterval": ms, "pingTimeout": ms, "transports": [...],
-// "maxHttpBufferSize": bytes, "recovery": false}. Once listening, the server prints one
-// JSON line {"port": N} on stdout. It runs until it is killed.
+// "maxHttpBufferSize": bytes, "recovery": false, "parser": "json" | "msgpack"}. Once
+// listening, the server prints one JSON line {"port": N} on stdout. It runs until killed.
 //
 // The same scenarios are served by tests/client/client_support.py with aiosio.Server, so the
 // client tests run against both:
@@ -32,6 +32,7 @@ const io = new Server(httpServer, {
   transports: options.transports ?? ["polling", "websocket"],
   maxHttpBufferSize: options.maxHttpBufferSize ?? 1e6,
   connectionStateRecovery: options.recovery ? { maxDisconnectionDuration: 60000 } : undefined,
+  parser: options.parser === "msgpack" ? require("socket.io-msgpack-parser") : undefined,
 });
 
 const deliveries = {};
