@@ -102,3 +102,36 @@ def test_illegal_upgrade_steps_raise_invalid_state() -> None:
     p = session()
     p.abort_upgrade()  # harmless when not upgrading
     assert p.state is State.OPEN
+
+
+def test_a_packet_while_a_pong_is_awaited_extends_the_deadline_once_per_cycle() -> None:
+    s = session()
+    assert s.pong_extendable is False
+    assert s.receive("4early", 10.0) == "early"  # no pong awaited: nothing to extend
+    assert s.get_timer() == 25.0
+    assert s.handle_timer(25.0) is TimerEvent.PING
+    assert s.pong_extendable is True
+    assert s.get_timer() == 45.0
+    assert s.receive("4busy") == "busy"  # no time given: no extension
+    assert s.get_timer() == 45.0
+    assert s.receive("4busy", 30.0) == "busy"
+    assert s.pong_extendable is False
+    assert s.get_timer() == 50.0  # ping_timeout after that packet
+    assert s.receive(b"\x01", 40.0) == b"\x01"  # once per cycle only
+    assert s.get_timer() == 50.0
+    assert s.handle_timer(45.0) is TimerEvent.NOTHING
+    assert s.handle_timer(50.0) is TimerEvent.TIMED_OUT
+    assert s.close_reason == CloseReason.PING_TIMEOUT
+
+
+def test_the_extension_is_available_again_in_the_next_cycle() -> None:
+    s = session()
+    s.handle_timer(25.0)
+    assert s.receive("4x", 26.0) == "x"
+    assert s.receive("3") is None
+    assert s.pong_extendable is False
+    assert s.get_timer() == 50.0
+    assert s.handle_timer(50.0) is TimerEvent.PING
+    assert s.pong_extendable is True
+    assert s.receive(b"\x00", 60.0) == b"\x00"  # binary packets count too
+    assert s.get_timer() == 80.0

@@ -6,7 +6,9 @@ origin): the I/O layer asks :meth:`EngineSession.get_timer` when to call
 
 Heartbeat (engine.io-protocol, "Heartbeat"): the server sends PING every ``ping_interval``
 and closes the session when the PONG has not come ``ping_timeout`` after the PING was
-queued. A v4 client that sends PING is closed ("invalid heartbeat direction").
+queued. A v4 client that sends PING is closed ("invalid heartbeat direction"). As in
+engine.io 6.6, any other packet received while the PONG is awaited extends the deadline
+to ``ping_timeout`` after that packet, once per ping cycle (PROTOCOL-NOTES, point 6).
 
 Upgrade (engine.io-protocol, "Upgrade"): while the session polls, a WebSocket for the same
 sid sends ``2probe`` (:meth:`probe`), gets ``3probe``, then sends ``5`` (:meth:`upgrade`);
@@ -72,6 +74,7 @@ class EngineSession:
         "outbox",
         "ping_interval",
         "ping_timeout",
+        "pong_extendable",
         "sid",
         "state",
         "transport",
@@ -97,22 +100,29 @@ class EngineSession:
         self.outbox: list[object] = []
         self.close_reason: str | None = None
         self._awaiting_pong = False
+        # True while a pong is awaited and no packet has extended its deadline yet: only
+        # then does :meth:`receive` need ``now`` (the I/O layer reads its clock then).
+        self.pong_extendable = False
         self._next_ping = now + ping_interval
         self._pong_deadline = _INF
         self._upgrade_deadline = _INF
 
     # -- incoming ---------------------------------------------------------------------
 
-    def receive(self, data: str | bytes) -> str | bytes | None:
+    def receive(self, data: str | bytes, now: float | None = None) -> str | bytes | None:
         """Take one packet from the transport; return a MESSAGE's data, else None.
 
         Control packets are handled here. After a CLOSE packet, or a packet that breaks the
-        protocol, ``state`` is CLOSED and ``close_reason`` says why.
+        protocol, ``state`` is CLOSED and ``close_reason`` says why. ``now`` matters only
+        while ``pong_extendable`` is True: the packet then extends the pong deadline.
 
         Raises:
             RemoteProtocolError: For a packet that is not valid Engine.IO v4; the session
                 is closed with reason "parse error" first.
         """
+        if self.pong_extendable and now is not None:
+            self.pong_extendable = False
+            self._pong_deadline = now + self.ping_timeout
         if type(data) is bytes:
             return data
         if not data:
@@ -121,7 +131,7 @@ class EngineSession:
         if head == "4":
             return data[1:]
         if head == "3":
-            self._awaiting_pong = False
+            self._awaiting_pong = self.pong_extendable = False
             self._pong_deadline = _INF
             return None
         if head == "b":
@@ -175,7 +185,7 @@ class EngineSession:
             self.abort_upgrade()
             return TimerEvent.UPGRADE_EXPIRED
         if not self._awaiting_pong and now >= self._next_ping:
-            self._awaiting_pong = True
+            self._awaiting_pong = self.pong_extendable = True
             self._pong_deadline = now + self.ping_timeout
             self._next_ping = now + self.ping_interval
             self.send("2")

@@ -622,7 +622,10 @@ class EngineServer:
         """Feed one packet to the session; False once the session is closed."""
         self.stats.packets_in += 1
         try:
-            message = session.receive(data)
+            if session.pong_extendable:  # a packet while a pong is awaited (PROTOCOL-NOTES, 6)
+                message = session.receive(data, self.loop.time())
+            else:
+                message = session.receive(data)
         except RemoteProtocolError as exc:
             logger.debug("closing %s: %s", session.sid, exc)
             self._finish(session, flush=False)
