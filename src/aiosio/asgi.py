@@ -281,7 +281,13 @@ class ASGIApp:
         if refusal is not None:
             await _refuse_websocket(scope, send, refusal)
             return
-        await send({"type": "websocket.accept"})
+        accept: Message = {"type": "websocket.accept"}
+        headers = self.engine.websocket_headers(request)
+        if headers:
+            accept["headers"] = [
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+            ]
+        await send(accept)
         ws = ASGIWebSocket(send)
         writer = asyncio.create_task(ws.run())
         try:

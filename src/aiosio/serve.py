@@ -454,6 +454,8 @@ class HTTPConnection(asyncio.Protocol):
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_key(key).encode()
         )
+        for name, value in self.engine.websocket_headers(request):
+            head += f"\r\n{name}: {value}".encode("latin-1")
         inflater = None
         deflate = self.engine.per_message_deflate
         offers = request.headers.get("sec-websocket-extensions")

@@ -668,6 +668,28 @@ async def test_cookie_option(echo_server: Any, http: Any, option: Any, expected:
     assert response.headers["set-cookie"] == expected.format(sid=sid)
 
 
+async def test_cookie_on_a_websocket_only_handshake(echo_server: Any) -> None:
+    server = await echo_server(cookie=True)
+    async with await ws_connect(server.engine_url("ws", transport="websocket")) as ws:
+        sid = json.loads((await ws.recv())[1:])["sid"]
+        assert ws.response is not None
+        cookie = ws.response.headers["Set-Cookie"]
+    assert cookie == f"io={sid}; Path=/; HttpOnly; SameSite=Lax"
+
+
+async def test_no_cookie_on_an_upgrade_or_without_the_option(echo_server: Any, http: Any) -> None:
+    server = await echo_server()
+    async with await ws_connect(server.engine_url("ws", transport="websocket")) as ws:
+        assert ws.response is not None
+        assert "Set-Cookie" not in ws.response.headers
+    server = await echo_server(cookie=True)
+    sid = (await handshake(http, server))["sid"]
+    url = server.engine_url("ws", transport="websocket", sid=sid)
+    async with await ws_connect(url) as ws:
+        assert ws.response is not None
+        assert "Set-Cookie" not in ws.response.headers
+
+
 async def test_no_cookie_by_default(echo_server: Any, http: Any) -> None:
     server = await echo_server()
     response = await http.get(server.engine_url(transport="polling"))

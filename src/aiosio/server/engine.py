@@ -54,6 +54,7 @@ class HTTPRequest:
     client: tuple[str, int] | None = None
     scheme: str = "http"
     raw_query: str = ""
+    new_sid: str | None = None  # chosen before a WebSocket-only session opens (its cookie)
 
 
 @dataclass(slots=True)
@@ -523,7 +524,7 @@ class EngineServer:
         )
 
     def _new_session(self, request: HTTPRequest, transport: str) -> ServerSession:
-        sid = secrets.token_urlsafe(16)
+        sid = request.new_sid or secrets.token_urlsafe(16)
         session = ServerSession(self, sid, transport, self.loop.time())
         self.sessions[sid] = session
         self.stats.sessions_opened += 1
@@ -658,6 +659,15 @@ class EngineServer:
         return True
 
     # -- WebSocket --------------------------------------------------------------------
+
+    def websocket_headers(self, request: HTTPRequest) -> list[tuple[str, str]]:
+        """Headers for the answer to a checked WebSocket handshake (the 101, or the ASGI
+        ``websocket.accept``): ``Set-Cookie`` for a WebSocket-only session, as the reference
+        server sends, when the ``cookie`` option is on. The sid is chosen here."""
+        if not self.cookie or "sid" in request.query:
+            return []
+        sid = request.new_sid = secrets.token_urlsafe(16)
+        return [("Set-Cookie", self._cookie(sid) or "")]
 
     def open_websocket(self, request: HTTPRequest, ws: WebSocketTransport) -> ServerSession | None:
         """A checked WebSocket handshake has completed; return the session it serves.
