@@ -103,7 +103,9 @@ class HTTPConnection(asyncio.Protocol):
         self._write_paused = False  # the peer does not read our answers (pause_writing)
         self._reading = True
         self._abort: Callable[[], None] | None = None
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None  # fires at or before _due
+        self._due: float | None = None  # loop time of the deadline; None when disarmed
+        self._loop: asyncio.AbstractEventLoop | None = None
         # WebSocket
         self.ws_parser: FrameParser | None = None
         self.compressor: FrameCompressor | None = None  # with permessage-deflate
@@ -127,6 +129,9 @@ class HTTPConnection(asyncio.Protocol):
         self.transport = None
         self._closing = True
         self._disarm()
+        handle, self._deadline = self._deadline, None
+        if handle is not None:
+            handle.cancel()  # it would hold this connection until it fires
         self._queue.clear()
         if self._in_body:
             self._abandon()
@@ -138,17 +143,37 @@ class HTTPConnection(asyncio.Protocol):
             self.engine.websocket_closed(session, self, error=exc is not None)
 
     def _arm(self, delay: float) -> None:
-        self._disarm()
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(delay, self._expired)
+        # One timer handle serves many deadlines: re-arming only moves ``_due`` (a
+        # keep-alive connection re-arms several times per request), and the handle, when
+        # it fires early, is set again for the deadline then due. A new handle is made
+        # only when the deadline comes sooner than the pending one.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        due = self._due = loop.time() + delay
+        handle = self._deadline
+        if handle is not None:
+            if handle.when() <= due:
+                return
+            handle.cancel()
+        self._deadline = loop.call_at(due, self._fire)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._due = None  # the pending handle, if any, finds nothing due and goes
+
+    def _fire(self) -> None:
+        self._deadline = None
+        due = self._due
+        if due is None:
+            return
+        loop = self._loop
+        if loop is not None and loop.time() + 0.001 < due:  # uvloop's timers are in ms
+            self._deadline = loop.call_at(due, self._fire)
+            return
+        self._expired()
 
     def _expired(self) -> None:
-        self._deadline = None
+        self._due = None
         transport = self.transport
         if transport is None:
             return
