@@ -251,9 +251,9 @@ async def test_unreachable_server_is_a_connect_error() -> None:
     assert not client.active
 
 
-# Not "upgrade": aiosio.Server drops the DISCONNECT of a close that happens while the client
-# upgrades (reported); the Node server sends it over the new WebSocket.
-@pytest.mark.parametrize("mode", ["polling", "websocket"])
+# In "upgrade" mode the server's disconnect comes while the client upgrades: the DISCONNECT
+# must reach it over the new WebSocket, as the Node server sends it.
+@pytest.mark.parametrize("mode", MODES)
 async def test_disconnect_reasons_from_either_side(server: RunningServer, mode: str) -> None:
     client = await connected(server.url, transports=MODES[mode])
     events = Recorder(client, "disconnect")

@@ -245,7 +245,7 @@ async function finish() {
 // One way for a connection to end (see the disconnect scenario).
 async function closeCase(how, name, nsp, join) {
   const client = await connect(name, nsp, { auth: { tag: name } });
-  if (join) await client.logCall("join", [join]);
+  if (join && how !== "server_close_early") await client.logCall("join", [join]);
   const gone = client.disconnected();
   const engine = client.engine;
   switch (how) {
@@ -258,6 +258,9 @@ async function closeCase(how, name, nsp, join) {
     case "server":
     case "server_close":
       client.socket.emit("disconnect-me", how === "server_close");
+      break;
+    case "server_close_early": // at once: in upgrade mode, while the client upgrades
+      client.socket.emit("disconnect-me", true);
       break;
     case "deaf": // the server's ping timeout: never answer pings, never time out here
       deaf.add(engine);

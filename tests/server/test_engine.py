@@ -589,6 +589,41 @@ async def test_upgrade_without_upgrade_packet_expires(echo_server: Any, http: An
     assert (await poll(http, server, sid)).text == "4still polling"
 
 
+async def test_close_mid_upgrade_sends_what_is_left_over_the_new_websocket(
+    echo_server: Any, http: Any
+) -> None:
+    server = await echo_server()
+    sid = (await handshake(http, server))["sid"]
+    async with await ws_connect(server.engine_url("ws", transport="websocket", sid=sid)) as ws:
+        await ws.send("2probe")
+        assert await ws.recv() == "3probe"
+        session = server.engine.sessions[sid]
+        session.write("4bye")
+        session.close_transport("forced server close")
+        await ws.send("5")  # the paused client polls no more: "4bye" comes this way
+        assert await ws.recv() == "4bye"
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert await server.engine.handler.closed(sid) == "forced server close"
+    assert (await poll(http, server, sid)).status_code == 400  # nothing left for a GET
+
+
+async def test_close_mid_upgrade_leaves_a_get_what_is_left_then_close(
+    echo_server: Any, http: Any
+) -> None:
+    server = await echo_server(upgrade_timeout=0.2)
+    sid = (await handshake(http, server))["sid"]
+    async with await ws_connect(server.engine_url("ws", transport="websocket", sid=sid)) as ws:
+        session = server.engine.sessions[sid]
+        session.write("4bye")
+        session.close_transport("forced server close")
+        # The packets and CLOSE in separate answers, as the reference server sends them.
+        assert (await poll(http, server, sid)).text == "4bye"
+        assert (await poll(http, server, sid)).text == "1"
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()  # the probe WebSocket goes after the upgrade timeout
+
+
 # -- CORS, origins, cookies ---------------------------------------------------------------
 
 ORIGIN = "http://app.example"

@@ -707,7 +707,21 @@ class EngineServer:
     def _upgrade_step(
         self, session: ServerSession, ws: WebSocketTransport, data: str | bytes
     ) -> None:
-        if data == "2probe" and session.state is State.OPEN:
+        if session.state is State.CLOSED:
+            # Closed by the server mid-upgrade: the paused client polls no more, so what
+            # was left goes over the new WebSocket once it sends ``5``, as in the
+            # reference server; a GET may still come first and take it (``_closing``).
+            session.upgrade_ws = None
+            if session.timer is not None:
+                session.timer.cancel()
+                session.timer = None
+            left = self._closing.pop(session.sid, None) if data == "5" else None
+            if left is not None:
+                left[1].cancel()
+                self.stats.packets_out += len(left[0])
+                ws.send_items(left[0])
+            ws.close(1000)
+        elif data == "2probe" and session.state is State.OPEN:
             session.probe(self.loop.time())
             ws.send_items(["3probe"])
             respond = session.poll
@@ -772,9 +786,17 @@ class EngineServer:
                 ws.send_items(items)
             ws.close(1000)
         upgrade_ws, session.upgrade_ws = session.upgrade_ws, None
-        if upgrade_ws is not None:
-            upgrade_ws.close(1000)
         respond, session.poll = session.poll, None
+        if upgrade_ws is not None:
+            if flush and ws is None and respond is None and session.transport == "polling":
+                # Mid-upgrade: the probe WebSocket may yet carry what is left (see
+                # _upgrade_step), within the upgrade timeout.
+                session.upgrade_ws = upgrade_ws
+                session.timer = self.loop.call_later(
+                    self.upgrade_timeout, self._drop_probe, session, upgrade_ws
+                )
+            else:
+                upgrade_ws.close(1000)
         if flush and ws is None and session.transport == "polling" and (items or respond is None):
             # What was queued goes first, and CLOSE in a response of its own, as the
             # reference server does (its transport's "drain", then close); without a held
@@ -795,14 +817,26 @@ class EngineServer:
         except Exception:
             logger.exception("on_close failed for %s", session.sid)
 
+    def _drop_probe(self, session: ServerSession, ws: WebSocketTransport) -> None:
+        session.timer = None
+        if session.upgrade_ws is ws:
+            session.upgrade_ws = None
+            ws.close(1000)
+
     def _closing_answer(self, sid: str, method: str) -> HTTPResponse:
         """A request for a polling session the server closed: the next GET gets what was
-        left of it and CLOSE; a POST is answered ``ok`` and dropped."""
+        left of it, and the one after CLOSE, in a response of its own (socket.io-client
+        handles decoded packets a tick later: CLOSE beside them would come first); a POST
+        is answered ``ok`` and dropped."""
         if method != "GET":
             return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
-        items, timer = self._closing.pop(sid)
+        items, timer = self._closing[sid]
+        if items:
+            self._closing[sid] = ([], timer)
+            return self._poll_response(items)
+        del self._closing[sid]
         timer.cancel()
-        return self._poll_response([*items, "1"])
+        return self._poll_response(["1"])
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a coroutine as a task owned by the engine (cancelled in :meth:`close`)."""
