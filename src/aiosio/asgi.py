@@ -188,6 +188,11 @@ class ASGIApp:
         if status is not None:
             await _send_response(send, _refusal(status))
             return
+        if request.method == "POST":
+            refusal = router.begin_post(request)  # a second POST while one is being read
+            if refusal is not None:
+                await _send_response(send, refusal)
+                return
         try:
             body = await self._read_body(request, receive)
         except _ClientGone:

@@ -311,6 +311,13 @@ class HTTPConnection(asyncio.Protocol):
         ):
             # Refused from the header alone: the body is never read (LIMITS.md).
             self._too_large()
+        elif b"sid=" in self._url and self.parser.get_method() == b"POST":
+            # A POST for a session: refused at once if another one's body is still coming.
+            refusal = self.router.begin_post(self._request(b""))
+            if refusal is not None:
+                self._refused = True
+                self._in_body = False
+                self._refuse_with(refusal)
 
     def on_body(self, body: bytes) -> None:
         if self._refused:

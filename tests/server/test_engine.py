@@ -319,6 +319,51 @@ async def test_second_concurrent_get_is_refused_and_closes(echo_server: Any, htt
     assert again.json() == error(1, "Session ID unknown")
 
 
+async def test_second_concurrent_post_is_refused_and_closes(echo_server: Any, http: Any) -> None:
+    server = await echo_server()
+    sid = (await handshake(http, server))["sid"]
+    target = server.engine_url(transport="polling", sid=sid).split(f":{server.port}", 1)[1]
+    began = asyncio.Event()
+    begin_post = server.engine.begin_post
+
+    def spy(request: HTTPRequest) -> Any:
+        answer = begin_post(request)
+        began.set()
+        return answer
+
+    server.engine.begin_post = spy
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        # The first POST: its head, and only part of its body.
+        writer.write(
+            f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+            "Content-Length: 10\r\n\r\n4hel".encode()
+        )
+        await writer.drain()
+        async with asyncio.timeout(5):
+            await began.wait()
+        assert server.engine.sessions[sid].posting
+        second = await post(http, server, sid, "4second")
+        assert (second.status_code, second.json()) == (400, error(3, "Bad request"))
+        assert await server.engine.handler.closed(sid) == "transport error"
+        writer.write(b"lo_abc")  # the rest of the first body: the session is gone
+        await writer.drain()
+        async with asyncio.timeout(5):
+            status_line = await reader.readline()
+        assert int(status_line.split()[1]) == 400
+    finally:
+        writer.close()
+
+
+async def test_sequential_posts_are_fine(echo_server: Any, http: Any) -> None:
+    server = await echo_server()
+    sid = (await handshake(http, server))["sid"]
+    for text in ("4one", "4two", "4three"):
+        assert (await post(http, server, sid, text)).text == "ok"
+    assert sid in server.engine.sessions
+    assert server.engine.sessions[sid].posting is False
+
+
 async def test_aborted_poll_closes_the_session(echo_server: Any) -> None:
     server = await echo_server()
     async with httpx.AsyncClient() as http:

@@ -173,7 +173,17 @@ def _payload_of(items: Iterable[object]) -> bytes:
 class ServerSession(EngineSession):
     """A server-side session with its I/O attachments."""
 
-    __slots__ = ("dirty", "engine", "owner", "poll", "queued", "timer", "upgrade_ws", "ws")
+    __slots__ = (
+        "dirty",
+        "engine",
+        "owner",
+        "poll",
+        "posting",
+        "queued",
+        "timer",
+        "upgrade_ws",
+        "ws",
+    )
 
     def __init__(self, engine: EngineServer, sid: str, transport: str, now: float) -> None:
         super().__init__(
@@ -188,6 +198,7 @@ class ServerSession(EngineSession):
         self.ws: WebSocketTransport | None = None
         self.upgrade_ws: WebSocketTransport | None = None
         self.poll: Callable[[HTTPResponse], None] | None = None
+        self.posting = False  # a POST's head has come and its body is being read
         self.timer: asyncio.TimerHandle | None = None
         self.owner: Any = None
         self.dirty = False
@@ -425,6 +436,8 @@ class EngineServer:
 
         error = self.check(request, websocket=False)
         if error is not None:
+            if request.method == "POST":
+                self._end_post(request)
             respond(_error_response(error))
             return None
         if request.method == "GET" and self.http_compression is not None:
@@ -600,7 +613,33 @@ class EngineServer:
         if session is not None:
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
 
+    def begin_post(self, request: HTTPRequest) -> HTTPResponse | None:
+        """The head of a POST has come, its body not yet: front doors call this first.
+
+        A second POST for a session whose previous POST body is still being read gets
+        400 and closes the session, as in the reference server ("data request overlap
+        from client", PROTOCOL-NOTES, point 7). None: go on and read the body.
+        """
+        sid = request.query.get("sid")
+        session = None if sid is None else self.sessions.get(sid)
+        if session is None:
+            return None
+        if session.posting:
+            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
+            response = _error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
+            response.headers.extend(self.cors_headers(request))
+            return response
+        session.posting = True
+        return None
+
+    def _end_post(self, request: HTTPRequest) -> None:
+        sid = request.query.get("sid")
+        session = None if sid is None else self.sessions.get(sid)
+        if session is not None:
+            session.posting = False
+
     def _post(self, session: ServerSession, request: HTTPRequest) -> HTTPResponse:
+        session.posting = False
         body = request.body
         if len(body) > self.max_http_buffer_size:
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)

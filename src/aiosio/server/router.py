@@ -148,6 +148,12 @@ class Router:
             return self.engine.refuse_too_large(request)
         return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/plain")])
 
+    def begin_post(self, request: HTTPRequest) -> HTTPResponse | None:
+        """The head of a POST has come: a refusal to send at once, or None to read on."""
+        if self.is_engine_path(request.path):
+            return self.engine.begin_post(request)
+        return None
+
     def abandon(self, request: HTTPRequest) -> None:
         """A request body never came whole (the client left or stalled): the polling
         session it was for is closed."""
