@@ -311,8 +311,9 @@ class HTTPConnection(asyncio.Protocol):
         ):
             # Refused from the header alone: the body is never read (LIMITS.md).
             self._too_large()
-        elif b"sid=" in self._url and self.parser.get_method() == b"POST":
+        elif not self._busy and b"sid=" in self._url and self.parser.get_method() == b"POST":
             # A POST for a session: refused at once if another one's body is still coming.
+            # (One pipelined behind a busy request is read whole before it is handled.)
             refusal = self.router.begin_post(self._request(b""))
             if refusal is not None:
                 self._refused = True
