@@ -59,15 +59,42 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
+# Response heads up to the Content-Length value, by (status, headers, keep-alive): the
+# polling answers repeat a handful of them. Bounded: headers that vary (a cookie with the
+# sid, a CORS origin) must not grow it without end.
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], bool], bytes] = {}
+_MAX_HEADS = 256
+
+
 def encode_response(response: HTTPResponse, *, keep_alive: bool) -> bytes:
     """The bytes of an HTTP/1.1 response."""
-    lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
-    lines.extend(f"{name}: {value}" for name, value in response.headers)
-    lines.append(f"Content-Length: {len(response.body)}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    head = "\r\n".join(lines) + "\r\n\r\n"
-    return head.encode("latin-1") + response.body
+    body = response.body
+    key = (response.status, tuple(response.headers), keep_alive)
+    head = _HEADS.get(key)
+    if head is None:
+        lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+        lines.extend(f"{name}: {value}" for name, value in response.headers)
+        lines.append("Content-Length: ")
+        head = "\r\n".join(lines).encode("latin-1")
+        if len(_HEADS) >= _MAX_HEADS:
+            _HEADS.clear()
+        _HEADS[key] = head
+    if keep_alive:
+        return b"%s%d\r\n\r\n%s" % (head, len(body), body)
+    return b"%s%d\r\nConnection: close\r\n\r\n%s" % (head, len(body), body)
+
+
+def _parse_query(raw: str) -> dict[str, str]:
+    """``dict(parse_qsl(raw, keep_blank_values=True))``, without its work when nothing in
+    ``raw`` is escaped (the Engine.IO query strings): same pairs, the last one winning."""
+    if "%" in raw or "+" in raw:
+        return dict(parse_qsl(raw, keep_blank_values=True))
+    query = {}
+    for pair in raw.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            query[name] = value
+    return query
 
 
 class _HeadTooLarge(Exception):
@@ -359,7 +386,7 @@ class HTTPConnection(asyncio.Protocol):
             method=self.parser.get_method().decode("ascii"),
             # Decoded, as an ASGI scope has it; raw_query stays as it came.
             path=unquote(url.path.decode("latin-1")) if url.path else "/",
-            query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+            query=_parse_query(raw_query),
             headers=self._headers,
             body=body,
             client=self.client,
