@@ -50,6 +50,7 @@ __all__ = ["HTTPConnection", "Limits", "serve"]
 logger = logging.getLogger("aiosio.serve")
 
 _MAX_QUEUED = 32  # pipelined requests held behind a busy one before reading pauses
+_NO_QUEUE: deque[HTTPRequest] = deque(maxlen=0)  # a WebSocket's: appends are dropped
 
 
 def _reason(status: int) -> str:
@@ -524,6 +525,12 @@ class HTTPConnection(asyncio.Protocol):
             answer, inflater, self.compressor = accepted
             head += b"\r\nSec-WebSocket-Extensions: " + answer.encode()
         self._write(head + b"\r\n\r\n")
+        # HTTP is over on this connection: what parsed it goes (the httptools parser also
+        # refers back to this object, a cycle for the collector), and the queue of
+        # pipelined requests becomes a shared, always-empty one.
+        self.parser = None  # type: ignore[assignment]
+        self._url = b""
+        self._queue = _NO_QUEUE
         parser = self.ws_parser = FrameParser(
             max_message_size=self.engine.max_http_buffer_size, compression=inflater
         )
