@@ -106,6 +106,42 @@ class _HeadTooLarge(Exception):
 class HTTPConnection(asyncio.Protocol):
     """One client connection: HTTP requests, then perhaps a WebSocket."""
 
+    __slots__ = (
+        "__weakref__",
+        "_abort",
+        "_body",
+        "_body_size",
+        "_busy",
+        "_closing",
+        "_deadline",
+        "_discard",
+        "_dispatching",
+        "_due",
+        "_head_began",
+        "_head_bytes",
+        "_head_size",
+        "_headers",
+        "_in_body",
+        "_in_head",
+        "_loop",
+        "_pending",
+        "_queue",
+        "_reading",
+        "_refused",
+        "_url",
+        "_write_paused",
+        "client",
+        "compressor",
+        "engine",
+        "limits",
+        "parser",
+        "router",
+        "session",
+        "stats",
+        "transport",
+        "ws_parser",
+    )
+
     def __init__(self, router: Router) -> None:
         self.router = router
         self.engine: EngineServer = router.engine
