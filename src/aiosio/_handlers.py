@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import CodeType, FunctionType
 from typing import Any
 
 __all__ = ["HandlerSpec", "ack_args", "inspect_handler"]
@@ -40,12 +41,36 @@ class HandlerSpec:
         return self.fn(*args)
 
 
+# What the signature of a plain function says, by what decides it (its code, how many
+# defaults, which keyword-only defaults): a handler registered on every socket
+# (``socket.on`` in a connection handler, the usual pattern, even a fresh lambda each
+# time) is read once, not per connection. Bounded, for code compiled at run time.
+_Shape = tuple[bool, int, "int | None", bool]
+_SHAPES: dict[tuple[CodeType, int, frozenset[str]], _Shape] = {}
+_MAX_SHAPES = 1024
+
+
 def inspect_handler(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
     """Read a handler's signature.
 
     Raises:
         TypeError: If ``fn`` is not callable or its signature cannot be read.
     """
+    if type(fn) is FunctionType and not fn.__dict__:  # no __wrapped__, __signature__, ...
+        key = (fn.__code__, len(fn.__defaults__ or ()), frozenset(fn.__kwdefaults__ or ()))
+        shape = _SHAPES.get(key)
+        if shape is None:
+            spec = _inspect(fn, once=once)
+            if len(_SHAPES) >= _MAX_SHAPES:
+                _SHAPES.clear()
+            _SHAPES[key] = (spec.is_async, spec.min_args, spec.max_args, spec.wants_ack)
+            return spec
+        is_async, min_args, max_args, wants_ack = shape
+        return HandlerSpec(fn, is_async, min_args, max_args, wants_ack, once)
+    return _inspect(fn, once=once)
+
+
+def _inspect(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
     if not callable(fn):
         raise TypeError(f"a handler must be callable, not {type(fn).__name__}")
     try:
