@@ -119,6 +119,7 @@ class HTTPConnection(asyncio.Protocol):
         "_due",
         "_head_began",
         "_head_bytes",
+        "_head_request",
         "_head_size",
         "_headers",
         "_in_body",
@@ -159,6 +160,7 @@ class HTTPConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._refused = False
+        self._head_request: HTTPRequest | None = None
         self._in_body = False  # between the end of a head and the end of its body
         # answers
         self._queue: deque[HTTPRequest] = deque()
@@ -337,6 +339,7 @@ class HTTPConnection(asyncio.Protocol):
         self._body_size = 0
         self._refused = False
         self._in_body = False
+        self._head_request = None
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -378,7 +381,9 @@ class HTTPConnection(asyncio.Protocol):
         elif not self._busy and b"sid=" in self._url and self.parser.get_method() == b"POST":
             # A POST for a session: refused at once if another one's body is still coming.
             # (One pipelined behind a busy request is read whole before it is handled.)
-            refusal = self.router.begin_post(self._request(b""))
+            # Built once: on_message_complete gives this same request its body.
+            head = self._head_request = self._request(b"")
+            refusal = self.router.begin_post(head)
             if refusal is not None:
                 self._refused = True
                 self._in_body = False
@@ -407,7 +412,12 @@ class HTTPConnection(asyncio.Protocol):
         if self._refused or self.parser.should_upgrade():
             return
         self._disarm()
-        request = self._request(b"".join(self._body))
+        request = self._head_request
+        if request is None:
+            request = self._request(b"".join(self._body))
+        else:
+            self._head_request = None
+            request.body = b"".join(self._body)
         if self._busy or self._write_paused:
             self._queue.append(request)
             self._flow()
