@@ -83,6 +83,27 @@ class _AckRequest:
     timer: asyncio.TimerHandle | None = None
 
 
+class LinkedAdapterFactory:
+    """Makes the adapter of each namespace; all of them share one link to the backend.
+
+    Subclasses name the adapter class; the server calls the factory with each namespace.
+    """
+
+    adapter_class: Callable[..., ClusterAdapter]
+
+    def __init__(self, link: Any, **options: Any) -> None:
+        self.link = link
+        self.options = options
+
+    def __call__(self, namespace: Any) -> Any:
+        return self.adapter_class(namespace, self.link, **self.options)
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the shared link is up (the server's health path reads it)."""
+        return bool(self.link.healthy)
+
+
 class ClusterAdapter(InMemoryAdapter):
     """An adapter whose operations reach every server sharing its namespace.
 

@@ -31,7 +31,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from aiosio.adapters.cluster import DEFAULT_TIMEOUT, ClusterAdapter, ClusterMessage
+from aiosio.adapters.cluster import (
+    DEFAULT_TIMEOUT,
+    ClusterAdapter,
+    ClusterMessage,
+    LinkedAdapterFactory,
+)
 from aiosio.adapters.wire import (
     ClassicChannels,
     decode_classic_broadcast,
@@ -462,19 +467,10 @@ class RedisAdapter(ClusterAdapter):
             self._spawn(self.link.unsubscribe("shard", self._room_channel(room)))
 
 
-class RedisAdapterFactory:
+class RedisAdapterFactory(LinkedAdapterFactory):
     """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`."""
 
-    def __init__(self, link: RedisLink, **options: Any) -> None:
-        self.link = link
-        self.options = options
-
-    def __call__(self, namespace: Any) -> RedisAdapter:
-        return RedisAdapter(namespace, self.link, **self.options)
-
-    @property
-    def healthy(self) -> bool:
-        return self.link.healthy
+    adapter_class = RedisAdapter
 
 
 def redis_adapter(

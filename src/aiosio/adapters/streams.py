@@ -34,7 +34,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aiosio.adapters.base import BroadcastOptions, Session
-from aiosio.adapters.cluster import DEFAULT_TIMEOUT, ClusterAdapter, ClusterMessage
+from aiosio.adapters.cluster import (
+    DEFAULT_TIMEOUT,
+    ClusterAdapter,
+    ClusterMessage,
+    LinkedAdapterFactory,
+)
 from aiosio.adapters.entries import (
     Offset,
     decode_entry,
@@ -314,19 +319,10 @@ def _takes_offset(raw: Any, options: BroadcastOptions) -> bool:
     )
 
 
-class StreamsAdapterFactory:
+class StreamsAdapterFactory(LinkedAdapterFactory):
     """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`."""
 
-    def __init__(self, link: StreamLink, **options: Any) -> None:
-        self.link = link
-        self.options = options
-
-    def __call__(self, namespace: Any) -> StreamsAdapter:
-        return StreamsAdapter(namespace, self.link, **self.options)
-
-    @property
-    def healthy(self) -> bool:
-        return self.link.healthy
+    adapter_class = StreamsAdapter
 
 
 def streams_adapter(

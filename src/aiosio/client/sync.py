@@ -102,7 +102,25 @@ def _registrar(register: Callable[[Any], object]) -> Callable[[F], F]:
     return decorator
 
 
-class SyncClient:
+class _DisconnectOnExit:
+    """``with`` support: leaving the block disconnects."""
+
+    def disconnect(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+
+class SyncClient(_DisconnectOnExit):
     """A blocking :class:`~aiosio.client.client.Client`; the same arguments and methods."""
 
     def __init__(self, url: str = "http://localhost", **options: Unpack[ClientOptions]) -> None:
@@ -187,19 +205,8 @@ class SyncClient:
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
         _call(lambda: self.client.off_any_outgoing(handler))
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.disconnect()
-
-
-class SyncSimpleClient:
+class SyncSimpleClient(_DisconnectOnExit):
     """A blocking :class:`~aiosio.client.simple.SimpleClient`."""
 
     def __init__(self) -> None:
@@ -231,14 +238,3 @@ class SyncSimpleClient:
 
     def disconnect(self) -> None:
         _wait(self.client.disconnect)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.disconnect()
