@@ -34,16 +34,22 @@ def key() -> str:
 
 @pytest.fixture
 async def cluster_factory(redis_url: str) -> AsyncIterator[Any]:
-    """``await make(key, sharded=..., node=True)``: two aiosio servers and one Node server
-    on one Redis, each with a client in ``room`` and one in ``other``."""
+    """``await make(key, sharded=..., node=True, **options)``: two aiosio servers (with
+    ``redis_adapter`` options) and one Node server on one Redis, each with a client in
+    ``room`` and one in ``other``."""
     made: list[Cluster] = []
 
     async def make(
-        key: str, *, sharded: bool = False, node: bool = True, url: str = redis_url
+        key: str,
+        *,
+        sharded: bool = False,
+        node: bool = True,
+        url: str = redis_url,
+        **options: Any,
     ) -> Cluster:
         servers: list[PyServer | NodeServer] = [
-            await PyServer.start(url, key, "py0", sharded=sharded),
-            await PyServer.start(url, key, "py1", sharded=sharded),
+            await PyServer.start(url, key, "py0", sharded=sharded, **options),
+            await PyServer.start(url, key, "py1", sharded=sharded, **options),
         ]
         if node:
             servers.append(await NodeServer.start(url, key, sharded=sharded))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -80,5 +82,73 @@ async def test_cluster_recovers_when_redis_restarts(cluster_factory: Any, key: s
         members = [c for c in cluster.clients if c.room == "room"]
         await eventually(lambda: all(c.news[-1:] == [["again"]] for c in members))
     finally:
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+
+
+async def test_first_publish_after_a_restart_reaches_the_other_server(
+    cluster_factory: Any, key: str
+) -> None:
+    """The publisher's pooled connection died with Redis: the first publish is retried once
+    on a fresh connection instead of being dropped."""
+    port = free_port()
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    try:
+        cluster: Cluster = await cluster_factory(key, node=False, url=f"redis://127.0.0.1:{port}")
+        py0, py1 = cluster.servers
+        assert isinstance(py0, PyServer) and isinstance(py1, PyServer)
+        remote = [c for c in cluster.clients if c.server == "py1" and c.room == "room"]
+        py0.io.to("room").emit("news", "before")  # the publisher's connection is pooled now
+        await eventually(lambda: all(c.news == [["before"]] for c in remote))
+
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+        await eventually(lambda: not py0.io.healthy and not py1.io.healthy)
+        redis = start_redis(port, daemonize=False)
+        assert redis is not None
+        await eventually(lambda: py0.io.healthy and py1.io.healthy, timeout=15)
+
+        py0.io.to("room").emit("news", "first")
+        await eventually(lambda: all(c.news == [["before"], ["first"]] for c in remote))
+    finally:
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+
+
+async def test_a_frozen_redis_turns_health_off_and_back_on(cluster_factory: Any, key: str) -> None:
+    """SIGSTOP keeps every TCP connection open and silent: only a PING with a deadline on
+    both links notices it."""
+    port = free_port()
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    deadline = 1.0
+    try:
+        cluster: Cluster = await cluster_factory(
+            key, node=False, url=f"redis://127.0.0.1:{port}", health_timeout=deadline
+        )
+        py0, py1 = cluster.servers
+        assert isinstance(py0, PyServer) and isinstance(py1, PyServer)
+        # Healthy for a while: the pings are answered (no false alarm from the deadline).
+        for _ in range(3):
+            await asyncio.sleep(deadline / 2)
+            assert py0.io.healthy and py1.io.healthy
+        assert await health(py0) == 200
+
+        redis.send_signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        await eventually(lambda: not py0.io.healthy and not py1.io.healthy, timeout=10)
+        noticed = time.monotonic() - frozen
+        assert noticed <= deadline + 0.75, noticed  # the deadline, plus a busy machine's slack
+        assert await health(py0) == 503
+
+        redis.send_signal(signal.SIGCONT)
+        await eventually(lambda: py0.io.healthy and py1.io.healthy, timeout=10)
+        assert await health(py0) == 200
+        remote = [c for c in cluster.clients if c.server == "py1" and c.room == "room"]
+        py0.io.to("room").emit("news", "thawed")
+        await eventually(lambda: all(c.news[-1:] == [["thawed"]] for c in remote))
+    finally:
+        redis.send_signal(signal.SIGCONT)
         redis.terminate()
         await asyncio.to_thread(redis.wait)

@@ -15,6 +15,10 @@ subscriber connection read by one task, and one writer task that publishes in or
 in pipelines). When Redis goes away, local delivery goes on, cluster requests fail with
 :class:`~aiosio.exceptions.ClusterError`, :attr:`RedisAdapter.healthy` turns False (the
 server's ``health_path`` answers 503), and the link resubscribes as soon as Redis is back.
+A batch that fails on a dead pooled connection is sent once more on a fresh one. Health also
+needs a PING answered within ``health_timeout`` on both connections (the subscriber and the
+publisher pool): a frozen Redis keeps its sockets open and silent, and only a deadline
+notices it.
 This is the only module of aiosio that imports ``redis``.
 """
 
@@ -23,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from aiosio.adapters.cluster import (
@@ -81,13 +87,17 @@ class RedisLink:
         max_message_size: int = 32 * 1024 * 1024,
         max_outbox: int = 10_000,
         max_retry_delay: float = 2.0,
+        health_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.max_message_size = max_message_size
         self.max_outbox = max_outbox
         self.max_retry_delay = max_retry_delay
-        self.healthy = False
+        self.health_timeout = health_timeout
+        self.subscribed = False
+        self.responsive = True  # the last PINGs were answered in time (see _watch)
         self.client: aioredis.Redis | None = None
+        self._pongs: dict[bytes, asyncio.Future[None]] = {}
         self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
         self._pubsub: Any = None
         self._outbox: deque[tuple[str, bytes, bool]] = deque()
@@ -114,7 +124,11 @@ class RedisLink:
             self._wake = asyncio.Event()
             self.client = connect(self.url)
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._read()), loop.create_task(self._write())]
+            self._tasks = [
+                loop.create_task(self._read()),
+                loop.create_task(self._write()),
+                loop.create_task(self._watch()),
+            ]
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until the subscriber connection is up; False after ``timeout`` seconds."""
@@ -134,21 +148,91 @@ class RedisLink:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         client, self.client = self.client, None
-        self._set_healthy(False)
+        self._set_subscribed(False)
         await client.aclose()
         self._closing = False
 
-    def _set_healthy(self, healthy: bool) -> None:
-        if healthy != self.healthy:
-            self.healthy = healthy
-            if healthy:
+    @property
+    def healthy(self) -> bool:
+        """Subscribed, and Redis answered the last PINGs of both connections in time."""
+        return self.subscribed and self.responsive
+
+    def _set_subscribed(self, subscribed: bool) -> None:
+        if subscribed != self.subscribed:
+            self.subscribed = subscribed
+            if subscribed:
                 logger.info("subscribed to Redis at %s", self.url)
             elif not self._closing:
                 logger.warning("lost the Redis subscription at %s", self.url)
-        if healthy:
+        if subscribed:
+            self.responsive = True  # it just answered every SUBSCRIBE
             self._ready.set()
         else:
             self._ready.clear()
+
+    def _set_responsive(self, responsive: bool) -> None:
+        if responsive != self.responsive:
+            self.responsive = responsive
+            if responsive:
+                logger.info("Redis at %s answers again", self.url)
+            elif not self._closing:
+                logger.warning(
+                    "Redis at %s did not answer a PING within %.1f s (frozen or overloaded)",
+                    self.url,
+                    self.health_timeout,
+                )
+
+    # -- the health watch ---------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """PING both connections every half deadline; each PING may take half a deadline.
+
+        So a Redis that stops answering is noticed within ``health_timeout`` of its last
+        answer. A socket stays open while Redis is frozen (SIGSTOP, a stuck host): only
+        the missing answers tell.
+        """
+        loop = asyncio.get_running_loop()
+        half = self.health_timeout / 2
+        while True:
+            started = loop.time()
+            if self.subscribed:
+                self._set_responsive(await self._answers(half))
+            await asyncio.sleep(max(0.0, started + half - loop.time()))
+
+    async def _answers(self, deadline: float) -> bool:
+        """Whether the subscriber and the publisher pool both answer a PING in time."""
+        try:
+            async with asyncio.timeout(deadline):
+                await self._ping_subscription()
+                await self._ping_pool()
+        except (TimeoutError, RedisError, OSError):
+            return False
+        return True
+
+    async def _ping_subscription(self) -> None:
+        """A PING on the subscriber connection, answered through the reader task.
+
+        Its pong comes in among the messages, so the reader resolves it by its token.
+        """
+        pubsub = self._pubsub
+        if pubsub is None:
+            raise RedisConnectionError("not subscribed")
+        token = secrets.token_hex(8).encode()
+        pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pongs[token] = pong
+        try:
+            await pubsub.ping(token)
+            await pong
+        finally:
+            self._pongs.pop(token, None)
+
+    async def _ping_pool(self) -> None:
+        """A PING on a pooled connection; one dead pooled connection is not an outage."""
+        assert self.client is not None
+        try:
+            await self.client.ping()
+        except (RedisConnectionError, OSError):
+            await self.client.ping()
 
     # -- subscriptions ------------------------------------------------------------------
 
@@ -183,7 +267,7 @@ class RedisLink:
                 self._pubsub = pubsub
                 for kind in _KINDS:
                     await self._command_strict(pubsub, kind, list(self._handlers[kind]))
-                self._set_healthy(True)
+                self._set_subscribed(True)
                 delay = 0.05
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
@@ -193,7 +277,7 @@ class RedisLink:
                 self._warn("read", "Redis subscription failed: %s", exc)
             finally:
                 self._pubsub = None
-                self._set_healthy(False)
+                self._set_subscribed(False)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
@@ -208,6 +292,11 @@ class RedisLink:
     def _deliver(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         channel, data = message.get("channel"), message.get("data")
+        if kind == "pong":
+            pong = self._pongs.get(data) if isinstance(data, bytes) else None
+            if pong is not None and not pong.done():
+                pong.set_result(None)
+            return
         if not isinstance(channel, bytes) or not isinstance(data, bytes):
             return
         if kind == "pmessage":
@@ -250,16 +339,34 @@ class RedisLink:
             self._wake.clear()
             while self._outbox:
                 batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-                pipe = self.client.pipeline(transaction=False)
-                for channel, payload, shard in batch:
-                    if shard:
-                        pipe.spublish(channel, payload)
-                    else:
-                        pipe.publish(channel, payload)
                 try:
-                    await pipe.execute()
+                    await self._send(batch)
                 except (RedisError, OSError) as exc:
                     self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
+
+    async def _send(self, batch: list[tuple[str, bytes, bool]]) -> None:
+        """Publish ``batch`` in one pipeline, once more on a fresh connection if the pooled
+        one was dead.
+
+        After a Redis restart the pool still holds the old connection, and only using it
+        tells it is closed; the retry keeps the first message after the restart. (When the
+        connection dies after Redis received the batch, the retry repeats it: a lost
+        message would be worse than a duplicate.)
+        """
+        assert self.client is not None
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for channel, payload, shard in batch:
+                if shard:
+                    pipe.spublish(channel, payload)
+                else:
+                    pipe.publish(channel, payload)
+            try:
+                await pipe.execute()
+                return
+            except (RedisConnectionError, OSError):
+                if attempt == 2:
+                    raise
 
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
         """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).
@@ -483,6 +590,7 @@ def redis_adapter(
     publish_on_specific_response_channel: bool = False,
     max_message_size: int = 32 * 1024 * 1024,
     max_outbox: int = 10_000,
+    health_timeout: float = 5.0,
 ) -> RedisAdapterFactory:
     """The ``adapter`` option of :class:`aiosio.Server` for a cluster over Redis.
 
@@ -498,8 +606,15 @@ def redis_adapter(
             response channel (createAdapter's option of the same name).
         max_message_size: Larger messages from Redis are dropped.
         max_outbox: Messages waiting for Redis; beyond it publishing fails.
+        health_timeout: Seconds Redis may leave a PING unanswered (on the subscriber or
+            the publisher connection) before the adapter counts as unhealthy.
     """
-    link = RedisLink(url, max_message_size=max_message_size, max_outbox=max_outbox)
+    link = RedisLink(
+        url,
+        max_message_size=max_message_size,
+        max_outbox=max_outbox,
+        health_timeout=health_timeout,
+    )
     return RedisAdapterFactory(
         link,
         key=key,
