@@ -232,11 +232,20 @@ def _run_workers(args: argparse.Namespace) -> int:
     """Hand ``--workers N`` to :mod:`aiosio.workers` (sticky front process + N servers)."""
     if importlib.util.find_spec("aiosio.workers") is None:
         raise TargetError(f"--workers {args.workers}: this aiosio has no multi-process runner")
-    if args.reload or args.metrics_path:
-        raise TargetError("--workers > 1 cannot be combined with --reload or --metrics-path")
+    if args.reload:
+        raise TargetError("--workers > 1 cannot be combined with --reload")
     workers: Any = importlib.import_module("aiosio.workers")
-    workers.run(args.target, host=args.host, port=args.port, workers=args.workers)
-    return 0
+    status: int = workers.run(
+        args.target,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        metrics_path=args.metrics_path,
+        uvloop=args.uvloop,
+    )
+    return status
 
 
 def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -308,20 +317,33 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip and bug reports speak of)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aiosio")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``aiosio``."""
     parser = argparse.ArgumentParser(prog="aiosio", description="aiosio: Socket.IO for asyncio")
+    parser.add_argument("--version", action="version", version=f"aiosio {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve an aiosio.Server or ASGI app")
     serve.add_argument("target", help="module:attribute, such as myapp:io")
-    _common(serve, 8000)
+    _common(serve, 3000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     serve.add_argument("--reload", action="store_true", help="restart when a .py file changes")
     serve.add_argument(
         "--reload-dir", action="append", metavar="DIR", help="folder to watch (repeatable; cwd)"
     )
-    serve.add_argument("--metrics-path", help="serve Prometheus metrics at this path")
+    serve.add_argument(
+        "--metrics-path", help="serve Prometheus metrics at this path (each worker: ?worker=N)"
+    )
 
     demo = commands.add_parser("demo", help="the chat demo, its Admin UI and metrics")
     _common(demo, 3000)

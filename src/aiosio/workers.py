@@ -17,6 +17,19 @@ connections, reads each request head and forwards the connection to a worker:
   connection can never carry another session's request to the wrong worker; WebSocket
   connections are piped as they are.
 
+* ``GET /healthz`` (``--health-path``) is answered by the front itself, with the state of
+  every worker (503 when one is unhealthy, unresponsive or down), and
+  ``/healthz?worker=N`` answers for worker N alone: the balancer would otherwise pick the
+  worker that answers, so a deaf one could never be probed. Any other request with a
+  ``worker=N`` query parameter goes to worker N (``/metrics?worker=1``: a scraper can reach
+  each worker).
+
+A worker that exits is started again, as gunicorn does, after a delay that doubles while it
+keeps exiting soon after its start (1 s, 2 s, 4 s ... 30 s). The workers get the front's
+``--log-level``, ``--log-format`` and ``--metrics-path``. SIGINT or SIGTERM to the front
+stops accepting, sends SIGTERM to the workers (which close their clients, "server shutting
+down") and exits 0 once they are gone.
+
 Behind nginx on several machines, use ``ip_hash`` or a sticky cookie (docs/cluster.md).
 """
 
@@ -25,9 +38,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
+import importlib.util
 import itertools
+import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -35,10 +50,14 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["StickyBalancer", "main", "run"]
+from aiosio.logs import LEVELS, configure
+
+__all__ = ["Backoff", "StickyBalancer", "Supervisor", "WorkerOptions", "main", "run"]
 
 logger = logging.getLogger("aiosio.workers")
 
@@ -47,14 +66,21 @@ _SID_IN_ANSWER = re.compile(rb'"sid":"([A-Za-z0-9_\-]{1,128})"')
 _CONNECTION = re.compile(rb"(?im)^connection:[^\r\n]*\r\n")
 
 
+def request_target(head: bytes) -> tuple[str, dict[str, list[str]]]:
+    """The path and the query parameters of a request head."""
+    parts = head.partition(b"\r\n")[0].split(b" ")
+    if len(parts) < 2:
+        return "", {}
+    path, _, query = parts[1].decode("latin-1").partition("?")
+    return path, parse_qs(query)
+
+
 def request_sid(head: bytes) -> str | None:
     """The Engine.IO session a request head names (``sid`` query parameter or ``io`` cookie)."""
-    line, _, headers = head.partition(b"\r\n")
-    parts = line.split(b" ")
-    if len(parts) >= 2 and b"?" in parts[1]:
-        query = parse_qs(parts[1].split(b"?", 1)[1].decode("latin-1"))
-        if query.get("sid"):
-            return query["sid"][0]
+    query = request_target(head)[1]
+    if query.get("sid"):
+        return query["sid"][0]
+    headers = head.partition(b"\r\n")[2]
     for header in headers.split(b"\r\n"):
         name, _, value = header.partition(b":")
         if name.strip().lower() == b"cookie":
@@ -75,14 +101,33 @@ def _close_after(head: bytes) -> bytes:
     return head[:-2] + b"Connection: close\r\n\r\n"
 
 
-class StickyBalancer:
-    """Forwards connections to backends, keeping each Engine.IO session on its worker."""
+Available = Callable[[int], bool]
+LocalAnswer = Callable[[bytes], Awaitable[bytes | None]]
 
-    def __init__(self, backends: list[tuple[str, int]], *, max_sessions: int = 100_000) -> None:
+
+class StickyBalancer:
+    """Forwards connections to backends, keeping each Engine.IO session on its worker.
+
+    ``available`` says whether a backend takes new sessions (a restarting worker does not);
+    ``local`` may answer a request in the front (the health view) instead of forwarding it.
+    """
+
+    def __init__(
+        self,
+        backends: list[tuple[str, int]],
+        *,
+        max_sessions: int = 100_000,
+        available: Available | None = None,
+        local: LocalAnswer | None = None,
+    ) -> None:
         self.backends = backends
         self.max_sessions = max_sessions
         self.owners: OrderedDict[str, int] = OrderedDict()
+        self.available = available or (lambda index: True)
+        self.local = local
         self._turn = itertools.cycle(range(len(backends)))
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
 
     def owner(self, sid: str | None) -> tuple[int, bool]:
         """The backend for a session, and whether the answer must be read for a new sid."""
@@ -91,7 +136,23 @@ class StickyBalancer:
             if index is not None:
                 self.owners.move_to_end(sid)
                 return index, False
-        return next(self._turn), sid is None
+        return self._next_available(), sid is None
+
+    def _next_available(self) -> int:
+        """The next backend in turn that takes new sessions (any, when none does: a 502)."""
+        index = next(self._turn)
+        for _ in range(len(self.backends)):
+            if self.available(index):
+                return index
+            index = next(self._turn)
+        return index
+
+    def route(self, head: bytes) -> tuple[int, bool]:
+        """``owner`` for a request head; ``worker=N`` in the query pins it to backend N."""
+        pinned = request_target(head)[1].get("worker", [""])[0]
+        if pinned.isdigit() and int(pinned) < len(self.backends):
+            return int(pinned), False
+        return self.owner(request_sid(head))
 
     def remember(self, sid: str, index: int) -> None:
         self.owners[sid] = index
@@ -99,21 +160,59 @@ class StickyBalancer:
         while len(self.owners) > self.max_sessions:
             self.owners.popitem(last=False)
 
+    def forget(self, index: int) -> None:
+        """Drop the sessions of a backend that exited: they died with it."""
+        for sid in [sid for sid, owner in self.owners.items() if owner == index]:
+            del self.owners[sid]
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Serve one client connection (the ``asyncio.start_server`` callback)."""
+        """Serve one client connection (the ``asyncio.start_server`` callback).
+
+        Cancellation (the front stopping) ends it quietly: asyncio 3.11's stream callback
+        would otherwise log the cancelled task as an "Exception in callback" traceback.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._clients.add(writer)
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            self._clients.discard(writer)
+            writer.close()
+
+    async def shutdown(self, grace: float) -> None:
+        """Let open connections end for ``grace`` seconds, then close and cancel the rest."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for writer in list(self._clients):
+            writer.close()
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(20):  # LIMITS.md: header read deadline
                 head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
-            writer.close()
             return
-        index, learn = self.owner(request_sid(head))
+        if self.local is not None and (answer := await self.local(head)) is not None:
+            writer.write(answer)
+            with contextlib.suppress(OSError):
+                await writer.drain()
+            return
+        index, learn = self.route(head)
         upgrade = _is_upgrade(head)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.backends[index])
         except OSError:
             writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            writer.close()
             return
         if upgrade:
             up_writer.write(head)
@@ -132,7 +231,6 @@ class StickyBalancer:
         finally:
             upload.cancel()
             up_writer.close()
-            writer.close()
 
     async def _answer(
         self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, learn: int | None
@@ -177,86 +275,416 @@ def _free_port() -> int:
         return port
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker on port {port} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"worker on port {port} did not start")
-
-
 def load_server(target: str) -> Any:
-    """``"pkg.mod:attr"`` -> the Server it names (calling it when it is a function)."""
+    """``"pkg.mod:attr"`` -> the Server it names (calling it when it is a function).
+
+    An ASGI app of an aiosio server (``io.asgi_app()``) names its server too.
+    """
+    from aiosio.cli import load_target, server_of
+
     module_name, _, attribute = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attribute or "io")
-    return value() if callable(value) and not hasattr(value, "run") else value
+    value = load_target(f"{module_name}:{attribute or 'io'}")
+    if callable(value) and not hasattr(value, "run") and server_of(value) is None:
+        value = value()
+    return server_of(value) or value
 
 
-def run(target: str, *, host: str = "127.0.0.1", port: int = 3000, workers: int = 2) -> None:
-    """Start ``workers`` processes serving ``target`` and balance ``host:port`` over them."""
-    ports = [_free_port() for _ in range(workers)]
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "aiosio.workers", target, "--worker-port", str(p)])
-        for p in ports
-    ]
+@dataclass
+class Backoff:
+    """The delay before a worker is started again, as gunicorn's arbiter does.
+
+    It doubles with every exit that follows a short life (a worker crashing at once must not
+    spin the machine), up to ``cap``; a worker that lived ``settled`` seconds starts afresh.
+    """
+
+    first: float = 1.0
+    cap: float = 30.0
+    settled: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        """The delay after ``failures`` quick exits in a row (0 for the first one)."""
+        return float(min(self.cap, self.first * 2 ** min(failures, 32)))
+
+
+@dataclass
+class WorkerOptions:
+    """What every worker process is started with (the front's command-line flags)."""
+
+    target: str
+    log_level: str = "info"
+    log_format: str = "text"
+    metrics_path: str | None = None
+    uvloop: bool | None = None
+
+    def command(self, index: int, port: int) -> list[str]:
+        """The command line of worker ``index`` listening on ``port``."""
+        command = [sys.executable, "-m", "aiosio.workers", self.target]
+        command += ["--worker-port", str(port), "--worker-index", str(index)]
+        command += ["--log-level", self.log_level, "--log-format", self.log_format]
+        if self.metrics_path:
+            command += ["--metrics-path", self.metrics_path]
+        if self.uvloop is not None:
+            command.append("--uvloop" if self.uvloop else "--no-uvloop")
+        return command
+
+
+@dataclass
+class Worker:
+    """One worker process and what the front knows about it."""
+
+    index: int
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    state: str = "starting"  # starting (not listening yet), up, down (exited)
+    restarts: int = 0
+    started: float = 0.0
+    failures: int = 0  # quick exits in a row, for the backoff
+    restart_at: float = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the running process (None while it is down)."""
+        return self.process.pid if self.process is not None and self.state != "down" else None
+
+    def view(self) -> dict[str, Any]:
+        return {"worker": self.index, "pid": self.pid, "port": self.port, "restarts": self.restarts}
+
+
+class Supervisor:
+    """Starts the workers, starts again the ones that exit, and answers the health view."""
+
+    def __init__(
+        self,
+        options: WorkerOptions,
+        count: int,
+        *,
+        health_path: str = "/healthz",
+        backoff: Backoff | None = None,
+        probe_timeout: float = 2.0,
+    ) -> None:
+        self.options = options
+        self.workers = [Worker(index, _free_port()) for index in range(count)]
+        self.health_path = health_path
+        self.backoff = backoff or Backoff()
+        self.probe_timeout = probe_timeout
+        self.on_exit: Callable[[int], None] = lambda index: None
+        self.stopping = False
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    @property
+    def backends(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", worker.port) for worker in self.workers]
+
+    def available(self, index: int) -> bool:
+        return self.workers[index].state == "up"
+
+    def _spawn(self, worker: Worker) -> None:
+        worker.process = subprocess.Popen(self.options.command(worker.index, worker.port))
+        worker.state = "starting"
+        worker.started = time.monotonic()
+        task = asyncio.get_running_loop().create_task(self._until_listening(worker))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _until_listening(self, worker: Worker) -> None:
+        """Mark ``worker`` up once its port accepts connections (while its process lives)."""
+        process = worker.process
+        while process is worker.process and process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", worker.port)
+                writer.close()
+                worker.state = "up"
+                return
+            await asyncio.sleep(0.05)
+
+    async def boot(self, timeout: float = 60) -> None:
+        """Start every worker and wait until all listen.
+
+        Raises:
+            RuntimeError: If a worker exits before it listens (an app that cannot start is
+                not started again and again), or they are not all up within ``timeout``.
+        """
+        for worker in self.workers:
+            self._spawn(worker)
+        deadline = time.monotonic() + timeout
+        while not all(worker.state == "up" for worker in self.workers):
+            for worker in self.workers:
+                assert worker.process is not None
+                if worker.process.poll() is not None:
+                    raise RuntimeError(
+                        f"worker {worker.index} exited with {worker.process.returncode}"
+                    )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the workers did not start in {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
+    def check(self) -> None:
+        """Notice the workers that exited and start those whose delay is over."""
+        now = time.monotonic()
+        for worker in self.workers:
+            process = worker.process
+            if worker.state != "down" and process is not None and process.poll() is not None:
+                self._exited(worker, process, now)
+            elif worker.state == "down" and now >= worker.restart_at and not self.stopping:
+                worker.restarts += 1
+                self._spawn(worker)
+                logger.info("worker %d started again (pid %d)", worker.index, worker.pid)
+
+    def _exited(self, worker: Worker, process: subprocess.Popen[bytes], now: float) -> None:
+        if now - worker.started >= self.backoff.settled:
+            worker.failures = 0
+        delay = self.backoff.delay(worker.failures)
+        worker.failures += 1
+        worker.state = "down"
+        worker.restart_at = now + delay
+        self.on_exit(worker.index)
+        logger.warning(
+            "worker %d (pid %d) exited with %s; starting it again in %.1f s",
+            worker.index,
+            process.pid,
+            process.returncode,
+            delay,
+        )
+
+    async def watch(self, stop: asyncio.Event, interval: float = 0.1) -> None:
+        """Keep the workers running until ``stop`` is set."""
+        while not stop.is_set():
+            self.check()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await stop.wait()
+
+    async def stop(self, timeout: float = 10) -> None:
+        """SIGTERM every worker (they close their clients); SIGKILL those still there."""
+        self.stopping = True
+        running = [w.process for w in self.workers if w.process and w.process.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        deadline = time.monotonic() + timeout
+        while any(process.poll() is None for process in running):
+            if time.monotonic() > deadline:
+                for process in running:
+                    if process.poll() is None:
+                        logger.warning("worker pid %d did not stop; killing it", process.pid)
+                        process.kill()
+                        process.wait()
+                break
+            await asyncio.sleep(0.05)
+        for task in list(self._watchers):
+            task.cancel()
+
+    def kill(self) -> None:
+        """The last resort when the front itself fails: no worker outlives it."""
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
+
+    # -- the health view ---------------------------------------------------------------
+
+    async def probe(self, worker: Worker) -> dict[str, Any]:
+        """One worker's state: ok, unhealthy (its own health path says 503), unresponsive
+        (no answer within ``probe_timeout``), starting, or down."""
+        view = worker.view()
+        if worker.state != "up":
+            return {**view, "state": worker.state}
+        request = f"GET {self.health_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                reader, writer = await asyncio.open_connection("127.0.0.1", worker.port)
+                try:
+                    writer.write(request.encode())
+                    status_line = await reader.readline()
+                finally:
+                    writer.close()
+        except TimeoutError:
+            return {**view, "state": "unresponsive"}
+        except OSError:
+            return {**view, "state": "down"}
+        parts = status_line.split()
+        # A worker whose app has no health path answers 404: it is alive, which is all the
+        # front can tell.
+        ok = len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < 500
+        return {**view, "state": "ok" if ok else "unhealthy"}
+
+    async def answer_health(self, head: bytes) -> bytes | None:
+        """The front's answer to ``GET <health_path>[?worker=N]``; None for other requests."""
+        path, query = request_target(head)
+        if path != self.health_path:
+            return None
+        wanted = query.get("worker", [""])[0]
+        if wanted:
+            if not wanted.isdigit() or int(wanted) >= len(self.workers):
+                return _http(404, {"error": f"no worker {wanted!r}"})
+            view = await self.probe(self.workers[int(wanted)])
+            return _http(200 if view["state"] == "ok" else 503, view)
+        views = await asyncio.gather(*(self.probe(worker) for worker in self.workers))
+        ok = all(view["state"] == "ok" for view in views)
+        return _http(200 if ok else 503, {"status": "ok" if ok else "unhealthy", "workers": views})
+
+
+def _http(status: int, document: dict[str, Any]) -> bytes:
+    body = json.dumps(document).encode()
+    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+# -- the front process -------------------------------------------------------------------
+
+
+def run(
+    target: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    workers: int = 2,
+    log_level: str = "info",
+    log_format: str = "text",
+    metrics_path: str | None = None,
+    uvloop: bool | None = None,
+    health_path: str = "/healthz",
+    backoff: Backoff | None = None,
+) -> int:
+    """Start ``workers`` processes serving ``target`` and balance ``host:port`` over them.
+
+    Returns the exit status: 0 after SIGINT or SIGTERM, 1 when the workers cannot start.
+
+    Raises:
+        OSError: If ``host:port`` cannot be bound.
+    """
+    options = WorkerOptions(target, log_level, log_format, metrics_path, uvloop)
+    supervisor = Supervisor(options, workers, health_path=health_path, backoff=backoff)
     try:
-        for worker_port, process in zip(ports, processes, strict=True):
-            _wait_listening(worker_port, process)
-        asyncio.run(_front(host, port, [("127.0.0.1", p) for p in ports], processes))
+        return asyncio.run(_front(host, port, supervisor))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        supervisor.kill()
 
 
-async def _front(
-    host: str,
-    port: int,
-    backends: list[tuple[str, int]],
-    processes: list[subprocess.Popen[bytes]],
-) -> None:
-    balancer = StickyBalancer(backends)
-    server = await asyncio.start_server(balancer.handle, host, port, limit=MAX_HEAD)
+async def _front(host: str, port: int, supervisor: Supervisor) -> int:
+    try:
+        await supervisor.boot()
+    except RuntimeError as exc:
+        logger.error("%s", exc)
+        await supervisor.stop()
+        return 1
+    balancer = StickyBalancer(
+        supervisor.backends, available=supervisor.available, local=supervisor.answer_health
+    )
+    supervisor.on_exit = balancer.forget
+    try:
+        server = await asyncio.start_server(balancer.handle, host, port, limit=MAX_HEAD)
+    except OSError:
+        await supervisor.stop()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    logger.info("balancing %s:%d over %d workers", host, port, len(backends))
-    print(f"aiosio: {len(backends)} workers on http://{host}:{port}", flush=True)
+    bound = server.sockets[0].getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    count = len(supervisor.workers)
+    logger.info("serving on http://%s:%d (%d workers, pid %d)", shown, bound, count, os.getpid())
+    await supervisor.watch(stop)
+    logger.info("shutting down: stopping %d workers", count)
+    server.close()
+    await supervisor.stop()  # the workers close their clients; the pipes then end
+    await balancer.shutdown(grace=5)
+    logger.info("stopped")
+    return 0
+
+
+# -- a worker process --------------------------------------------------------------------
+
+
+def _run_worker(args: argparse.Namespace) -> None:
+    """Serve the app on the private port until SIGTERM (the front's), or the front is gone.
+
+    SIGINT is ignored: a Ctrl-C in a terminal reaches the whole process group, and the front
+    is the one that tells its workers to stop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    io = load_server(args.target)
+    if args.metrics_path:
+        from aiosio import metrics
+
+        metrics.enable(io, args.metrics_path)
+    serving = _serve_worker(io, args.worker_port, args.worker_index)
+    if args.uvloop is not False and importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        uvloop.run(serving)
+    else:
+        asyncio.run(serving)
+
+
+async def _serve_worker(io: Any, port: int, index: int) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    parent = os.getppid()
+    await io.start("127.0.0.1", port)
+    logger.info("worker %d listening on 127.0.0.1:%d (pid %d)", index, port, os.getpid())
     while not stop.is_set():
-        if any(process.poll() is not None for process in processes):
-            logger.error("a worker exited; stopping")
+        if os.getppid() != parent:  # the front died without stopping us
+            logger.warning("worker %d: the front process is gone; stopping", index)
             break
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.5):
+            async with asyncio.timeout(1):
                 await stop.wait()
-    server.close()
+    logger.info("worker %d: closing %d connection(s)", index, len(io.engine.sessions))
+    await io.close()
+    logger.info("worker %d stopped", index)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m aiosio.workers pkg.mod:io --workers N --host H --port P``."""
+def make_parser() -> argparse.ArgumentParser:
+    """The arguments of ``python -m aiosio.workers`` (the front and, hidden, a worker)."""
     parser = argparse.ArgumentParser(prog="python -m aiosio.workers", description=__doc__)
     parser.add_argument("target", help="pkg.module:attribute naming an aiosio.Server")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--log-level", choices=LEVELS, default="info")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--metrics-path", help="Prometheus metrics in each worker (?worker=N)")
+    parser.add_argument("--health-path", default="/healthz", help="the front's health view")
+    parser.add_argument(
+        "--restart-delay", type=float, default=1.0, help="first restart delay, doubling (1 s)"
+    )
+    parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--worker-port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m aiosio.workers pkg.mod:io --workers N --host H --port P``."""
+    args = make_parser().parse_args(argv)
+    configure(args.log_level, args.log_format)
     if args.worker_port is not None:
         sys.path.insert(0, "")
-        load_server(args.target).run(host="127.0.0.1", port=args.worker_port)
-        return
-    run(args.target, host=args.host, port=args.port, workers=args.workers)
+        _run_worker(args)
+        return 0
+    try:
+        return run(
+            args.target,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_format=args.log_format,
+            metrics_path=args.metrics_path,
+            uvloop=args.uvloop,
+            health_path=args.health_path,
+            backoff=Backoff(first=args.restart_delay),
+        )
+    except OSError as exc:
+        logger.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
