@@ -109,18 +109,14 @@ Ready = Callable[[str], None]
 
 
 async def _serve(io: Server, host: str, port: int, loop_name: str, ready: Ready | None) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    # The first signal closes gracefully, a second forces it (Server.stop).
+    io.handle_signals()
     bound = await io.start(host, port)
     shown = f"[{host}]" if ":" in host else host
     logger.info("serving on http://%s:%d (%s, pid %d)", shown, bound, loop_name, os.getpid())
     if ready is not None:
         ready(f"http://{shown}:{bound}")
-    await stop.wait()
-    logger.info("shutting down: closing %d connection(s)", len(io.engine.sessions))
-    await io.close()
+    await io.wait_closed()
     logger.info("stopped")
 
 

@@ -884,12 +884,34 @@ class EngineServer:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def close(self) -> None:
-        """Close every session ("server shutting down") and cancel the engine's tasks."""
+    def bind(self) -> None:
+        """Serve from the running loop. What the engine holds of another loop (one that
+        an earlier ``asyncio.run`` closed) is dropped: its handles would answer every
+        request with "Event loop is closed"."""
+        loop = asyncio.get_running_loop()
+        stale = self._loop
+        self._loop = loop
+        if stale is None or stale is loop:
+            return
+        self._flush_handle = None
+        self._dirty = []
+        for _, timer in self._closing.values():
+            timer.cancel()
+        self._closing.clear()
+        self.sessions.clear()
+        self._tasks.clear()
+
+    def abort(self) -> None:
+        """Close every session ("server shutting down") and cancel the engine's tasks,
+        without waiting for them: the forced end of a shutdown."""
         for session in list(self.sessions.values()):
             self.close_session(session, CloseReason.SERVER_SHUTTING_DOWN)
         for task in list(self._tasks):
             task.cancel()
+
+    async def close(self) -> None:
+        """Close every session ("server shutting down") and cancel the engine's tasks."""
+        self.abort()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

@@ -171,6 +171,13 @@ class Recovery:
         if self._expiry is None:
             self._arm_expiry()
 
+    def bind(self) -> None:
+        """Arm the expiry timer in the running loop (the server starts, perhaps again in
+        a new loop: a timer of a closed loop never fires)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._arm_expiry()
+
     def _arm_expiry(self) -> None:
         """One timer for every kept session: without it, sessions would outlive their
         expiry until the next disconnect or recovery (LIMITS.md: released on expiry).

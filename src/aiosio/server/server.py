@@ -71,7 +71,9 @@ class Server:
         health_path: str | None = None,
         per_message_deflate: bool | Mapping[str, Any] = False,
         http_compression: bool | Mapping[str, Any] = True,
+        shutdown_timeout: float = 10.0,
     ) -> None:
+        self.shutdown_timeout = shutdown_timeout
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         if not 1 <= max_depth <= 254:
@@ -119,7 +121,11 @@ class Server:
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._listeners: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Loop-owned: bound when the server starts (:meth:`_bind`), released by close().
         self._closed: asyncio.Event | None = None
+        self._closer: asyncio.Task[None] | None = None  # the one close in progress or done
+        self._closers: set[asyncio.Task[Any]] = set()  # tasks awaiting it: never cancelled
+        self._force: asyncio.Event | None = None  # set by a second stop(): skip the graceful part
         self._started = False
         self.of("/")
 
@@ -165,11 +171,23 @@ class Server:
         return adapter
 
     async def _init_adapters(self) -> None:
-        """Adapters of namespaces made before the loop ran are started with the server."""
+        """Bind the server to the running loop and start the adapters of the namespaces
+        made before it ran (a Redis adapter subscribes)."""
         if not self._started:
             self._started = True
+            self._bind()
             for namespace in list(self.namespaces.values()):
                 await namespace.adapter.init()
+
+    def _bind(self) -> None:
+        """Make the loop-owned state in the running loop: a server closed in one
+        ``asyncio.run`` can be started again in the next (pytest-asyncio's loop per test)."""
+        self._closed = asyncio.Event()
+        self._closer = None
+        self._force = None
+        self.engine.bind()
+        if self.recovery is not None:
+            self.recovery.bind()
 
     @property
     def healthy(self) -> bool:
@@ -330,19 +348,52 @@ class Server:
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
         """Serve until :meth:`close` is called (from a handler, a signal, another task)."""
-        self._closed = asyncio.Event()
         await self.start(host, port, **options)
-        await self._closed.wait()
+        await self.wait_closed()
 
-    def run(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Serve until SIGINT or SIGTERM, on uvloop when it is installed."""
+    async def wait_closed(self) -> None:
+        """Wait until the running server has been closed (at once if it is not running)."""
+        if self._closed is not None:
+            await self._closed.wait()
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        log_level: str | None = "info",
+        **options: Any,
+    ) -> None:
+        """Serve until SIGINT or SIGTERM, on uvloop when it is installed.
+
+        The first signal closes the server gracefully (within ``shutdown_timeout``), a
+        second one forces it, as uvicorn does on a second Ctrl+C. Unless the application
+        configured logging already, ``log_level`` records (the start line among them)
+        go to stderr; None leaves logging alone.
+
+        Raises:
+            RuntimeError: In a running event loop, where ``await io.serve()`` is the way.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "io.run() cannot be called from a running event loop; "
+                "use 'await io.serve(host, port)' there instead"
+            )
+        if log_level is not None and not logging.getLogger().handlers:
+            from aiosio.logs import configure
+
+            configure(log_level)
 
         async def main() -> None:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, lambda: self.spawn(self.close()))
-            await self.serve(host, port, **options)
+            self.handle_signals()
+            bound = await self.start(host, port, **options)
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("running on http://%s:%d (Press CTRL+C to quit)", shown, bound)
+            await self.wait_closed()
 
         try:
             import uvloop
@@ -350,6 +401,26 @@ class Server:
             asyncio.run(main())
         else:
             uvloop.run(main())
+
+    def handle_signals(self) -> None:
+        """Make SIGINT and SIGTERM call :meth:`stop` in the running loop (where the loop
+        supports signal handlers)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.stop)
+
+    def stop(self) -> None:
+        """Ask the server to stop, as a signal does: the first call starts a graceful
+        :meth:`close`, any later one forces it (sessions closed, tasks cancelled, without
+        waiting for handlers or adapters). Never starts a second close: two closes would
+        each wait for the other."""
+        if self._closer is None:
+            logger.info("shutting down: closing %d connection(s)", len(self.engine.sessions))
+            self._begin_close()
+        elif not self._closer.done() and self._force is not None and not self._force.is_set():
+            logger.warning("stopping again: forcing the shutdown")
+            self._force.set()
 
     def asgi_app(self, other_app: Any = None) -> ASGIApp:
         """This server as an ASGI application; other requests go to ``other_app``."""
@@ -361,23 +432,93 @@ class Server:
         return ASGIApp(self.router, on_startup=self._init_adapters, on_shutdown=self.close)
 
     async def close(self) -> None:
-        """Stop accepting, disconnect every client ("server shutting down"), stop tasks."""
+        """Stop accepting, disconnect every client ("server shutting down"), stop tasks.
+
+        Bounded: what does not finish within ``shutdown_timeout`` seconds (a handler or
+        an adapter that blocks) is abandoned. Concurrent and repeated calls share one
+        close; once it is done the server may be started again, in this loop or another.
+        """
+        closer = self._closer
+        if closer is not None and closer.done():
+            return  # closed already (perhaps in a loop that is gone: nothing to await)
+        if closer is None:
+            closer = self._begin_close()
+        current = asyncio.current_task()
+        if current is not None:
+            self._closers.add(current)
+        try:
+            await asyncio.shield(closer)
+        finally:
+            if current is not None:
+                self._closers.discard(current)
+
+    def _begin_close(self) -> asyncio.Task[None]:
+        # The close runs as a task of its own, outside ``_tasks``: it cancels those.
+        self._force = asyncio.Event()
+        closer = self._closer = asyncio.get_running_loop().create_task(self._close())
+        return closer
+
+    async def _close(self) -> None:
         for listener in self._listeners:
             listener.close()
+        graceful = asyncio.get_running_loop().create_task(self._close_gracefully())
+        graceful.add_done_callback(self._log_failure)
+        if not await self._finished(graceful, self.shutdown_timeout):
+            graceful.cancel()
+            await asyncio.wait({graceful}, timeout=1.0)
+            self.engine.abort()
+        await self._cancel_tasks(timeout=1.0)
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.wait_closed(), 1.0)
+        self._listeners.clear()
+        self._release()
+
+    async def _finished(self, task: asyncio.Task[None], timeout: float) -> bool:
+        """Wait for ``task`` at most ``timeout`` seconds, less if :meth:`stop` forces."""
+        assert self._force is not None
+        forced = asyncio.get_running_loop().create_task(self._force.wait())
+        try:
+            await asyncio.wait({task, forced}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            forced.cancel()
+        if task.done():
+            return True
+        if not self._force.is_set():
+            logger.warning("graceful close took over %.1f s: forcing it", timeout)
+        return False
+
+    def _log_failure(self, task: asyncio.Task[None]) -> None:
+        """Log how a graceful close failed; one cut short by force may fail in any way
+        (a Redis command cancelled halfway), which is only worth a debug line."""
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        forced = self._force is not None and self._force.is_set()
+        logger.log(
+            logging.DEBUG if forced else logging.ERROR, "graceful close failed", exc_info=error
+        )
+
+    async def _close_gracefully(self) -> None:
         if self.recovery is not None:
             await self.recovery.shutdown()
         await self.engine.close()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
-        current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
+
+    async def _cancel_tasks(self, timeout: float) -> None:
+        """Cancel the server's tasks (not those awaiting the close) and give them
+        ``timeout`` seconds to end: one that ignores cancellation is left behind."""
+        tasks = [task for task in self._tasks if task not in self._closers]
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for listener in self._listeners:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.wait_closed(), 1.0)
-        self._listeners.clear()
+            await asyncio.wait(tasks, timeout=timeout)
+
+    def _release(self) -> None:
+        """Leave nothing bound to this loop: closed adapters cannot start again, so each
+        namespace gets a fresh one (started with the next start)."""
+        self._started = False
+        for namespace in list(self.namespaces.values()):
+            namespace.adapter = self._adapter_factory(namespace)
         if self._closed is not None:
             self._closed.set()
