@@ -20,19 +20,32 @@ _SERVING = re.compile(r"serving on (http://\S+) ")
 
 
 class CLIProcess:
-    """``python -m aiosio ARGS`` in ``cwd``, its output in ``log``."""
+    """``python -m MODULE ARGS`` (``aiosio``) in ``cwd``, its output in ``log``.
 
-    def __init__(self, args: list[str], *, cwd: Path, log: Path) -> None:
+    ``env`` is added to this process's environment.
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        module: str = "aiosio",
+    ) -> None:
         self.args = args
         self.cwd = cwd
         self.log = log
+        self.env = env or {}
+        self.module = module
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CLIProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "aiosio", *self.args],
+                [sys.executable, "-m", self.module, *self.args],
                 cwd=self.cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
+import inspect
 import logging
 import os
 import signal
@@ -173,9 +175,24 @@ def test_workers_are_handed_to_the_workers_module(app_dir: Path) -> None:
     port = _free_port()
     args = ["serve", "cliapp:io", "--port", str(port), "--workers", "2"]
     with CLIProcess(args, cwd=app_dir, log=app_dir / "out.log") as process:
-        process.wait_for("2 workers on", timeout=40)
+        process.wait_for(r"serving on http://127\.0\.0\.1:\d+ \(2 workers", timeout=40)
         assert _get(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling")[:1] == b"0"
         assert process.stop() == 0
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    with CLIProcess(["--version"], cwd=tmp_path, log=tmp_path / "out.log") as process:
+        assert process.wait() == 0
+    assert process.output().strip() == f"aiosio {importlib.metadata.version('aiosio')}"
+
+
+def test_serve_defaults_to_port_3000_as_io_run_and_the_docs(tmp_path: Path) -> None:
+    """One default port everywhere: 3000, the Socket.IO docs' port (``io.run()``'s too)."""
+    with CLIProcess(["serve", "--help"], cwd=tmp_path, log=tmp_path / "out.log") as process:
+        assert process.wait() == 0
+    assert "port, 0 for any (3000)" in " ".join(process.output().split())
+    assert cli.make_parser().parse_args(["serve", "app:io"]).port == 3000
+    assert inspect.signature(Server.run).parameters["port"].default == 3000
 
 
 def test_python_dash_m_and_errors_exit_with_status_2(app_dir: Path) -> None:
