@@ -11,6 +11,12 @@ Requests that expect answers (``fetch_sockets``, ``server_side_emit`` with a tim
 counts of a broadcast with acknowledgements) wait for ``server_count() - 1`` responses, as the
 reference does, and fail with :class:`~aiosio.exceptions.ClusterError` after
 ``requests_timeout`` seconds (5 s, as in Node).
+
+Beyond the reference, an aiosio server answers a broadcast with acknowledgements with the
+ids of the sockets it asked (``sids`` in its count, ``sid`` in each answer): extension fields
+that Node ignores, so the requester can key every answer by socket id and name the sockets
+that stayed silent. Counts and answers without them (from Node) get names of their own,
+``anonymous#<n>``, numbered per broadcast in the order the answers come.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ __all__ = [
 logger = logging.getLogger("aiosio.cluster")
 
 DEFAULT_TIMEOUT = 5.0  # seconds; socket.io-adapter's DEFAULT_TIMEOUT and redis' requestsTimeout
+ANONYMOUS = "anonymous#"  # the key prefix of answers that name no socket (a '#' no sid has)
 
 
 def _request_id() -> str:
@@ -79,8 +86,25 @@ class _AckRequest:
     on_ack: Callable[[str, list[Any] | None], None]
     on_counted: Callable[[], None]
     servers: int
-    answers: int = 0
+    anonymous_asked: int = 0  # recipients counted by servers that named none
+    anonymous_answers: int = 0
     timer: asyncio.TimerHandle | None = None
+
+    def count(self, count: int, sids: Any) -> None:
+        """One server's count: its socket ids, or as many anonymous names."""
+        if isinstance(sids, list) and len(sids) == count and all(isinstance(s, str) for s in sids):
+            self.on_count(count, sids)
+            return
+        first = self.anonymous_asked + 1
+        self.anonymous_asked += count
+        self.on_count(count, [f"{ANONYMOUS}{n}" for n in range(first, first + count)])
+
+    def answer(self, sid: Any, packet: Any) -> None:
+        """One socket's answer, by its id or by the next anonymous name."""
+        if not isinstance(sid, str):
+            self.anonymous_answers += 1
+            sid = f"{ANONYMOUS}{self.anonymous_answers}"
+        self.on_ack(sid, [packet])
 
 
 class LinkedAdapterFactory:
@@ -394,13 +418,14 @@ class ClusterAdapter(InMemoryAdapter):
         self, requester: str, request_id: str, packet: Packet, options: BroadcastOptions
     ) -> None:
         def on_count(count: int, sids: Iterable[str] = ()) -> None:
-            data = {"requestId": request_id, "clientCount": count}
+            # "sids" is our extension: Node requesters read clientCount only.
+            data = {"requestId": request_id, "clientCount": count, "sids": list(sids)}
             self._try_publish(self.message(MessageType.BROADCAST_CLIENT_COUNT, data), to=requester)
 
         def on_ack(sid: str, answer: list[Any] | None) -> None:
             if answer is None:
                 return  # the socket left without answering: the reference sends nothing either
-            data = {"requestId": request_id, "packet": answer[0] if answer else None}
+            data = {"requestId": request_id, "packet": answer[0] if answer else None, "sid": sid}
             self._try_publish(self.message(MessageType.BROADCAST_ACK, data), to=requester)
 
         self.local_broadcast_with_ack(packet, options, on_count, on_ack)
@@ -435,16 +460,14 @@ class ClusterAdapter(InMemoryAdapter):
                 count = data.get("clientCount")
                 if ack is None or not isinstance(count, int) or ack.servers <= 0:
                     return
-                ack.on_count(count)
+                ack.count(count, data.get("sids"))
                 ack.servers -= 1
                 if ack.servers == 0:
                     ack.on_counted()
             case MessageType.BROADCAST_ACK:
                 ack = self._ack_requests.get(request_id)
                 if ack is not None:
-                    ack.answers += 1
-                    # Remote answers carry no socket id: name them per request.
-                    ack.on_ack(f"{request_id}#{ack.answers}", [data.get("packet")])
+                    ack.answer(data.get("sid"), data.get("packet"))
             case MessageType.FETCH_SOCKETS_RESPONSE:
                 sockets = data.get("sockets")
                 self._add_response(request_id, sockets if isinstance(sockets, list) else [])

@@ -272,9 +272,14 @@ def encode_classic(
                 "type": int(RequestType.BROADCAST_CLIENT_COUNT),
                 "requestId": data["requestId"],
             }
-            return response_channel, to_json({**value, "clientCount": data["clientCount"]})
+            value["clientCount"] = data["clientCount"]
+            if "sids" in data:
+                value["sids"] = data["sids"]  # aiosio's extension (Node ignores it)
+            return response_channel, to_json(value)
         case MessageType.BROADCAST_ACK:
             value = {"type": int(RequestType.BROADCAST_ACK), "requestId": data["requestId"]}
+            if "sid" in data:
+                value["sid"] = data["sid"]  # aiosio's extension (Node ignores it)
             return response_channel, pack({**value, "packet": data["packet"]})
         case _:
             raise ValueError(f"{message.type.name} has no classic form")
@@ -350,9 +355,13 @@ def decode_classic_response(data: bytes, nsp: str) -> ClusterMessage | None:
             return ClusterMessage(MessageType.SERVER_SIDE_EMIT_RESPONSE, "", nsp, body)
         case RequestType.BROADCAST_CLIENT_COUNT:
             body["clientCount"] = value.get("clientCount")
+            if "sids" in value:
+                body["sids"] = value["sids"]
             return ClusterMessage(MessageType.BROADCAST_CLIENT_COUNT, "", nsp, body)
         case RequestType.BROADCAST_ACK:
             body["packet"] = value.get("packet")
+            if "sid" in value:
+                body["sid"] = value["sid"]
             return ClusterMessage(MessageType.BROADCAST_ACK, "", nsp, body)
         case None if isinstance(value.get("sockets"), list) and "rooms" not in value:
             body["sockets"] = value["sockets"]
