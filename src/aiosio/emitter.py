@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from typing import Any, Self
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.cluster import ClusterMessage, MessageType, encode_options, encode_packet
-from aiosio.adapters.redis import RedisError, connect
+from aiosio.adapters.redis import RedisError, connect, publish_all, run_pipeline
 from aiosio.adapters.wire import ClassicChannels, encode_classic, encode_message
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
@@ -54,14 +55,8 @@ class _Publisher:
             batch = [await self.queue.get()]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            pipe = self.client.pipeline(transaction=False)
-            for channel, payload, sharded in batch:
-                if sharded:
-                    pipe.spublish(channel, payload)
-                else:
-                    pipe.publish(channel, payload)
-            try:
-                await pipe.execute()
+            try:  # once more on a fresh connection after a Redis restart
+                await run_pipeline(self.client, functools.partial(publish_all, batch=batch))
             except (RedisError, OSError) as exc:
                 logger.warning("dropped %d messages to Redis: %s", len(batch), exc)
             finally:

@@ -19,6 +19,7 @@ from cluster_support import (
     start_redis,
 )
 
+from aiosio.emitter import Emitter
 from aiosio.exceptions import ClusterError
 
 pytestmark = [
@@ -150,5 +151,36 @@ async def test_a_frozen_redis_turns_health_off_and_back_on(cluster_factory: Any,
         await eventually(lambda: all(c.news[-1:] == [["thawed"]] for c in remote))
     finally:
         redis.send_signal(signal.SIGCONT)
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+
+
+async def test_first_emitter_publish_after_a_restart_arrives(
+    cluster_factory: Any, key: str
+) -> None:
+    """The emitter's pooled connection died with Redis: it publishes once more instead of
+    dropping the message."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}"
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    try:
+        cluster: Cluster = await cluster_factory(key, node=False, url=url)
+        py0, py1 = cluster.servers
+        assert isinstance(py0, PyServer) and isinstance(py1, PyServer)
+        members = [c for c in cluster.clients if c.room == "room"]
+        async with Emitter(url, key=key) as emitter:
+            emitter.to("room").emit("news", "before")
+            await eventually(lambda: all(c.news == [["before"]] for c in members))
+            redis.terminate()
+            await asyncio.to_thread(redis.wait)
+            await eventually(lambda: not py0.io.healthy and not py1.io.healthy)
+            redis = start_redis(port, daemonize=False)
+            assert redis is not None
+            await eventually(lambda: py0.io.healthy and py1.io.healthy, timeout=15)
+            emitter.to("room").emit("news", "first")
+            await emitter.flush()
+            await eventually(lambda: all(c.news == [["before"], ["first"]] for c in members))
+    finally:
         redis.terminate()
         await asyncio.to_thread(redis.wait)

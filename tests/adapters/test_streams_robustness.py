@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -290,3 +292,51 @@ async def test_restores_that_cannot_work(make: Harness, caplog: Any) -> None:
         await adapter.restore_session("p1", "1-0")
     adapter.persist_session(Session("s7", "p7", ["s7"]), 30)
     assert "session of s7 not kept" in caplog.text
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+async def test_first_broadcast_after_a_restart_reaches_the_other_server(make: Harness) -> None:
+    """The writer's pooled connection died with Redis: its first XADD after the restart is
+    retried once on a fresh connection instead of being dropped."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}"
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    try:
+        a, b = await make.start(url=url, block_time=0.5), await make.start(url=url, block_time=0.5)
+        peer = await make.peer(b)
+        a.io.emit("x", 0)  # a's writer has a pooled connection now
+        await eventually(lambda: peer.values() == [0])
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+        await eventually(lambda: not a.io.healthy and not b.io.healthy)
+        redis = start_redis(port, daemonize=False)
+        assert redis is not None
+        await eventually(lambda: a.io.healthy and b.io.healthy, timeout=15)
+        a.io.emit("x", 1)
+        await eventually(lambda: peer.values() == [0, 1])
+    finally:
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+async def test_a_frozen_redis_turns_health_off_and_back_on(make: Harness) -> None:
+    """SIGSTOP leaves the connections open and silent: the PINGs of the pub/sub link notice."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}"
+    redis = start_redis(port, daemonize=False)
+    assert redis is not None
+    try:
+        a = await make.start(url=url, block_time=0.5, health_timeout=1.0)
+        await eventually(lambda: a.io.healthy)
+        redis.send_signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        await eventually(lambda: not a.io.healthy, timeout=10)
+        assert time.monotonic() - frozen <= 1.75  # the deadline, plus a busy machine's slack
+        redis.send_signal(signal.SIGCONT)
+        await eventually(lambda: a.io.healthy, timeout=10)
+    finally:
+        redis.send_signal(signal.SIGCONT)
+        redis.terminate()
+        await asyncio.to_thread(redis.wait)

@@ -61,7 +61,9 @@ __all__ = [
     "RedisError",
     "RedisLink",
     "connect",
+    "publish_all",
     "redis_adapter",
+    "run_pipeline",
 ]
 
 logger = logging.getLogger("aiosio.redis")
@@ -75,6 +77,33 @@ def connect(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(
         url, decode_responses=False, health_check_interval=10, socket_keepalive=True
     )
+
+
+async def run_pipeline(
+    client: aioredis.Redis, fill: Callable[[Any], None], *, raise_on_error: bool = True
+) -> list[Any]:
+    """Run the commands ``fill`` puts in a pipeline, once more on a fresh connection when
+    the pooled one turns out dead.
+
+    After a Redis restart the pool still holds the old connection, and only using it tells
+    it is closed: without the second try the first batch after every restart is lost. (When
+    a connection dies after Redis received the batch, the retry repeats it: a lost message
+    would be worse than a duplicate.)
+
+    Raises:
+        RedisError, OSError: When the second try fails too (or on any other Redis error).
+    """
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=False)
+        fill(pipe)
+        try:
+            results: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
+        except (RedisConnectionError, OSError):
+            if attempt == 2:
+                raise
+        else:
+            return results
+    raise AssertionError("unreachable")
 
 
 class RedisLink:
@@ -345,28 +374,9 @@ class RedisLink:
                     self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
 
     async def _send(self, batch: list[tuple[str, bytes, bool]]) -> None:
-        """Publish ``batch`` in one pipeline, once more on a fresh connection if the pooled
-        one was dead.
-
-        After a Redis restart the pool still holds the old connection, and only using it
-        tells it is closed; the retry keeps the first message after the restart. (When the
-        connection dies after Redis received the batch, the retry repeats it: a lost
-        message would be worse than a duplicate.)
-        """
+        """Publish ``batch`` in one pipeline (see :func:`run_pipeline` for the retry)."""
         assert self.client is not None
-        for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            for channel, payload, shard in batch:
-                if shard:
-                    pipe.spublish(channel, payload)
-                else:
-                    pipe.publish(channel, payload)
-            try:
-                await pipe.execute()
-                return
-            except (RedisConnectionError, OSError):
-                if attempt == 2:
-                    raise
+        await run_pipeline(self.client, lambda pipe: publish_all(pipe, batch))
 
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
         """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).
@@ -384,6 +394,15 @@ class RedisLink:
         except (RedisError, OSError) as exc:
             raise ClusterError(f"Redis is unreachable: {exc}") from None
         return int(reply[0][1]) if reply else 0
+
+
+def publish_all(pipe: Any, batch: list[tuple[str, bytes, bool]]) -> None:
+    """Queue ``(channel, payload, sharded)`` publications in a pipeline."""
+    for channel, payload, shard in batch:
+        if shard:
+            pipe.spublish(channel, payload)
+        else:
+            pipe.publish(channel, payload)
 
 
 class RedisAdapter(ClusterAdapter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -22,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aiosio.adapters.entries import Offset, parse_offset
-from aiosio.adapters.redis import RedisLink, connect
+from aiosio.adapters.redis import RedisLink, connect, run_pipeline
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class StreamLink:
         read_count: int,
         block_time: float,
         max_outbox: int = 10_000,
+        health_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.stream_name = stream_name
@@ -63,7 +65,7 @@ class StreamLink:
         self.read_count = read_count
         self.block_time = block_time
         self.max_outbox = max_outbox
-        self.pubsub = RedisLink(url, max_outbox=max_outbox)
+        self.pubsub = RedisLink(url, max_outbox=max_outbox, health_timeout=health_timeout)
         self.client: aioredis.Redis | None = None
         self._reader: aioredis.Redis | None = None
         self.adapters: dict[str, StreamsAdapter] = {}
@@ -162,19 +164,12 @@ class StreamLink:
             self._wake.clear()
             while self._outbox:
                 batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-                pipe = self.client.pipeline(transaction=False)
-                for write in batch:
-                    if write.fields is not None:
-                        pipe.xadd(
-                            self.stream_name,
-                            write.fields,  # type: ignore[arg-type]
-                            maxlen=self.max_len,
-                            approximate=True,
-                        )
-                    else:
-                        pipe.set(write.key, write.value, px=write.ttl_ms)
-                try:
-                    results: list[Any] = await pipe.execute(raise_on_error=False)
+                try:  # once more on a fresh connection after a Redis restart
+                    results = await run_pipeline(
+                        self.client,
+                        functools.partial(self._fill, batch=batch),
+                        raise_on_error=False,
+                    )
                 except (RedisError, OSError) as exc:
                     if time.monotonic() - self._last_warning >= 10.0:  # once per outage
                         self._last_warning = time.monotonic()
@@ -184,6 +179,13 @@ class StreamLink:
                     if isinstance(result, Exception) and write.on_error is not None:
                         write.on_error()
             self._idle.set()
+
+    def _fill(self, pipe: Any, batch: list[_Write]) -> None:
+        for write in batch:
+            if write.fields is not None:
+                pipe.xadd(self.stream_name, write.fields, maxlen=self.max_len, approximate=True)
+            else:
+                pipe.set(write.key, write.value, px=write.ttl_ms)
 
     # -- reading ------------------------------------------------------------------------
 

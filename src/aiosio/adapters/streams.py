@@ -337,6 +337,7 @@ def streams_adapter(
     requests_timeout: float = DEFAULT_TIMEOUT,
     max_outbox: int = 10_000,
     delivered_kept: int = 1000,
+    health_timeout: float = 5.0,
 ) -> StreamsAdapterFactory:
     """The ``adapter`` option of :class:`aiosio.Server` for a cluster over a Redis stream.
 
@@ -352,6 +353,8 @@ def streams_adapter(
         requests_timeout: Seconds to wait for the other servers' answers.
         max_outbox: Writes waiting for Redis; beyond it broadcasts stay local.
         delivered_kept: Recent broadcasts kept per namespace to complete restores.
+        health_timeout: Seconds Redis may leave a PING of the pub/sub link unanswered
+            before the adapter counts as unhealthy.
     """
     link = StreamLink(
         url,
@@ -360,6 +363,7 @@ def streams_adapter(
         read_count=read_count,
         block_time=block_time,
         max_outbox=max_outbox,
+        health_timeout=health_timeout,
     )
     return StreamsAdapterFactory(
         link,
