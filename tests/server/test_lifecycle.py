@@ -126,11 +126,14 @@ def test_two_signals_within_a_millisecond_stop_within_5_s(app_process: Any, atte
     app = app_process(f"lifecycle-{uuid.uuid4().hex}")
     url = app.wait_for(_RUNNING)[1]  # the start line shows without any logging set-up
     connect_polling(url)
-    started = time.monotonic()
+    # Back to back: the second comes well within a millisecond of the first, unless a
+    # busy machine preempts this process between the two calls (measured: 1.3 ms once).
     os.kill(app.process.pid, signal.SIGINT)
     os.kill(app.process.pid, signal.SIGTERM)
-    assert time.monotonic() - started < 0.001
-    assert app.wait(5) == 0
+    status = app.wait(5)
+    # Exit 0; or, when the server had stopped before SIGTERM came (it came after the
+    # event loop, whose handlers restore the default action on close), killed by it.
+    assert status == 0 or (status == -signal.SIGTERM and "stopped" in app.output), app.output
     assert "Traceback" not in app.output and "RecursionError" not in app.output, app.output
     assert "shutting down: closing 1 connection(s)" in app.output
 
@@ -155,7 +158,14 @@ def test_a_second_signal_forces_a_hanging_graceful_close(app_process: Any) -> No
 
 
 async def test_concurrent_closes_share_one_close() -> None:
-    io = aiosio.Server()
+    closes: list[str] = []
+
+    class Counting(InMemoryAdapter):
+        async def close(self) -> None:
+            await asyncio.sleep(0)  # a real adapter's close waits for I/O
+            closes.append(self.namespace.name)
+
+    io = aiosio.Server(adapter=Counting)
     port = await io.start("127.0.0.1", 0)
     client = socketio.AsyncClient(reconnection=False)
     reasons: list[str] = []
@@ -176,6 +186,7 @@ async def test_concurrent_closes_share_one_close() -> None:
     finally:
         await client.disconnect()
     assert reasons == ["server shutting down"]
+    assert closes == ["/"]  # one close did the work, the others waited for it
     assert not io.engine.sessions
 
 

@@ -394,6 +394,7 @@ class Server:
             shown = f"[{host}]" if ":" in host else host
             logger.info("running on http://%s:%d (Press CTRL+C to quit)", shown, bound)
             await self.wait_closed()
+            logger.info("stopped")
 
         try:
             import uvloop
