@@ -460,20 +460,22 @@ class Server:
         return closer
 
     async def _close(self) -> None:
-        for listener in self._listeners:
-            listener.close()
-        graceful = asyncio.get_running_loop().create_task(self._close_gracefully())
-        graceful.add_done_callback(self._log_failure)
-        if not await self._finished(graceful, self.shutdown_timeout):
-            graceful.cancel()
-            await asyncio.wait({graceful}, timeout=1.0)
-            self.engine.abort()
-        await self._cancel_tasks(timeout=1.0)
-        for listener in self._listeners:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.wait_closed(), 1.0)
-        self._listeners.clear()
-        self._release()
+        try:
+            for listener in self._listeners:
+                listener.close()
+            graceful = asyncio.get_running_loop().create_task(self._close_gracefully())
+            graceful.add_done_callback(self._log_failure)
+            if not await self._finished(graceful, self.shutdown_timeout):
+                graceful.cancel()
+                await asyncio.wait({graceful}, timeout=1.0)
+                self.engine.abort()
+            await self._cancel_tasks(timeout=1.0)
+            for listener in self._listeners:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener.wait_closed(), 1.0)
+        finally:
+            self._listeners.clear()
+            self._release()
 
     async def _finished(self, task: asyncio.Task[None], timeout: float) -> bool:
         """Wait for ``task`` at most ``timeout`` seconds, less if :meth:`stop` forces."""
@@ -487,6 +489,7 @@ class Server:
             return True
         if not self._force.is_set():
             logger.warning("graceful close took over %.1f s: forcing it", timeout)
+            self._force.set()
         return False
 
     def _log_failure(self, task: asyncio.Task[None]) -> None:
@@ -519,7 +522,9 @@ class Server:
         """Leave nothing bound to this loop: closed adapters cannot start again, so each
         namespace gets a fresh one (started with the next start)."""
         self._started = False
-        for namespace in list(self.namespaces.values()):
-            namespace.adapter = self._adapter_factory(namespace)
-        if self._closed is not None:
-            self._closed.set()
+        try:
+            for namespace in list(self.namespaces.values()):
+                namespace.adapter = self._adapter_factory(namespace)
+        finally:
+            if self._closed is not None:
+                self._closed.set()  # serve() and wait_closed() return, whatever happened
