@@ -71,6 +71,18 @@ async def _start_standalone(router: Router) -> tuple[int, Callable[[], Awaitable
 
 
 async def _start_uvicorn(router: Router) -> tuple[int, Callable[[], Awaitable[None]]]:
+    # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
+    return await start_uvicorn(ASGIApp(router), before_stop=router.engine.close)
+
+
+async def start_uvicorn(
+    app: Any, *, before_stop: Callable[[], Awaitable[None]] | None = None, **options: Any
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Serve any ASGI ``app`` with a real uvicorn on a fresh port: ``(port, stop)``.
+
+    ``options`` go to ``uvicorn.Config`` (``ws="none"``, say); ``before_stop`` runs first
+    when stopping (close the engine, so no held long-poll delays the shutdown).
+    """
     # The socket is bound and listening before uvicorn starts: clients may connect at
     # once (the backlog holds them), so nothing has to wait for "started".
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -78,19 +90,19 @@ async def _start_uvicorn(router: Router) -> tuple[int, Callable[[], Awaitable[No
     sock.listen(128)
     sock.setblocking(False)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        ASGIApp(router),
-        loop="asyncio",
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
+    settings: dict[str, Any] = {
+        "loop": "asyncio",
+        "lifespan": "on",
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 5,
+        **options,
+    }
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
     task = asyncio.create_task(server.serve(sockets=[sock]))
 
     async def stop() -> None:
-        # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
-        await router.engine.close()
+        if before_stop is not None:
+            await before_stop()
         server.should_exit = True
         try:
             await task
@@ -112,6 +124,25 @@ async def front_door(request: pytest.FixtureRequest) -> AsyncIterator[StartServe
         port, stop = await starter(router)
         stops.append(stop)
         return RunningServer(kind, router, port)
+
+    yield start
+    for stop in reversed(stops):
+        await stop()
+
+
+ServeASGI = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+async def uvicorn_app() -> AsyncIterator[ServeASGI]:
+    """``await uvicorn_app(app, before_stop=..., **config)``: any ASGI app under a real
+    uvicorn (see :func:`start_uvicorn`); returns the port; stopped when the test ends."""
+    stops: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(app: Any, **options: Any) -> int:
+        port, stop = await start_uvicorn(app, **options)
+        stops.append(stop)
+        return port
 
     yield start
     for stop in reversed(stops):

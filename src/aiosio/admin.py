@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aiosio.exceptions import ConnectionRefused
 from aiosio.server.engine import HTTPRequest, HTTPResponse
+from aiosio.server.router import PACKAGED_NPM
 from aiosio.server.socket import Socket
 
 if TYPE_CHECKING:
@@ -192,16 +193,18 @@ def _user_data(data: Any) -> Any:
 
 
 def find_admin_ui() -> Path | None:
-    """Where the built UI of the npm package ``@socket.io/admin-ui`` is, if installed.
+    """Where the built UI of the npm package ``@socket.io/admin-ui`` is.
 
     Looks at ``AIOSIO_ADMIN_UI_DIST``, then ``node_modules`` folders from the working
-    directory upwards, then the chat demo's (``examples/chat``) in a source checkout.
+    directory upwards, then the copy an installed wheel carries (hatch_build.py), then the
+    chat demo's (``examples/chat``) in a source checkout.
     """
     env = os.environ.get("AIOSIO_ADMIN_UI_DIST")
     candidates = [Path(env)] if env else []
     here = Path.cwd()
     relative = Path("node_modules", "@socket.io", "admin-ui", "ui", "dist")
     candidates.extend(folder / relative for folder in (here, *here.parents))
+    candidates.append(PACKAGED_NPM / "admin-ui")
     candidates.append(Path(__file__).resolve().parents[2] / "examples" / "chat" / relative)
     for candidate in candidates:
         if (candidate / "index.html").is_file():

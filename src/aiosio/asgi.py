@@ -48,13 +48,34 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 
 
-def _request(scope: Scope, body: bytes = b"") -> HTTPRequest:
-    """The engine's view of an ASGI ``http`` or ``websocket`` scope."""
+def _routing_path(scope: Scope, router: Router) -> str:
+    """The path to route a request on, inside a mount or not.
+
+    Mounted under a prefix (Starlette's or FastAPI's ``app.mount(prefix, io.asgi_app())``),
+    ``root_path`` is the prefix and ``path`` the whole path (older servers strip the
+    prefix from ``path`` themselves). Either the app's ``path`` option is relative to the
+    mount (``mount("/realtime", ...)`` with clients on ``/realtime/socket.io/``) or it is
+    the whole path (``mount("/socket.io", ...)``, as users write it, with clients on the
+    default ``/socket.io/``): the path without the prefix wins when the router claims it,
+    else the whole path when the router claims that, else (static files, ``other_app``)
+    the path without the prefix.
+    """
     path: str = scope["path"]
-    root = scope.get("root_path", "")
-    if root and path.startswith(root):
-        # Mounted under a prefix (Starlette's Mount): route on the rest of the path.
-        path = path[len(root) :] or "/"
+    root: str = scope.get("root_path", "")
+    if not root:
+        return path
+    if path.startswith(root):
+        inner, whole = path[len(root) :] or "/", path
+    else:
+        inner, whole = path, root.rstrip("/") + path
+    if not router.claims(inner) and router.claims(whole):
+        return whole
+    return inner
+
+
+def _request(scope: Scope, router: Router, body: bytes = b"") -> HTTPRequest:
+    """The engine's view of an ASGI ``http`` or ``websocket`` scope."""
+    path = _routing_path(scope, router)
     raw_query = scope.get("query_string", b"").decode("latin-1")
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
@@ -73,6 +94,17 @@ def _request(scope: Scope, body: bytes = b"") -> HTTPRequest:
         scheme=scope.get("scheme", "http"),
         raw_query=raw_query,
     )
+
+
+def _is_websocket_upgrade(request: HTTPRequest) -> bool:
+    """Whether an ``http`` scope is a WebSocket handshake the ASGI server did not take.
+
+    A server with a WebSocket library turns such a request into a ``websocket`` scope;
+    one without (uvicorn with ``ws="none"``, or plain ``pip install uvicorn``) warns in
+    its own log and hands it to the app as HTTP, upgrade headers and all.
+    """
+    upgrade = request.headers.get("upgrade")
+    return upgrade is not None and "websocket" in upgrade.lower()
 
 
 async def _send_response(send: Send, response: HTTPResponse) -> None:
@@ -147,6 +179,23 @@ class ASGIApp:
         self.engine = router.engine
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
+        self._warned_no_websocket = False
+
+    def _warn_no_websocket(self, request: HTTPRequest) -> None:
+        """Say once, in aiosio's own log, that the ASGI server cannot do WebSocket.
+
+        Only the engine path counts: a WebSocket request for ``other_app`` that comes as
+        HTTP is that app's business.
+        """
+        if not self.router.is_engine_path(request.path):
+            return
+        self._warned_no_websocket = True
+        logger.warning(
+            "the ASGI server passed a WebSocket upgrade request on as plain HTTP: it has no "
+            "WebSocket support, so Socket.IO clients stay on HTTP long-polling and "
+            "WebSocket-only clients cannot connect. Under uvicorn: pip install "
+            "'aiosio[uvicorn]' (uvicorn[standard]) or install websockets"
+        )
 
     async def _startup(self) -> None:
         if self._on_startup is not None:
@@ -174,7 +223,9 @@ class ASGIApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         router = self.router
-        request = _request(scope)
+        request = _request(scope, self.router)
+        if not self._warned_no_websocket and _is_websocket_upgrade(request):
+            self._warn_no_websocket(request)
         if not router.is_engine_path(request.path):
             local = router.local_response(request)
             if local is not None:
@@ -267,7 +318,7 @@ class ASGIApp:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         router = self.router
-        request = _request(scope)
+        request = _request(scope, self.router)
         if not router.is_engine_path(request.path):
             if router.other_app is not None:
                 await router.other_app(scope, receive, send)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse
 
-__all__ = ["Limits", "Router", "find_client_bundle", "not_found"]
+__all__ = ["PACKAGED_NPM", "Limits", "Router", "find_client_bundle", "not_found"]
 
 logger = logging.getLogger("aiosio.router")
 
@@ -32,18 +32,24 @@ def not_found() -> HTTPResponse:
 _BUNDLE_FILES = ("socket.io.js", "socket.io.min.js", "socket.io.js.map", "socket.io.min.js.map")
 
 
+# Where a wheel carries the pinned npm files (hatch_build.py puts them there at build time).
+PACKAGED_NPM = Path(__file__).resolve().parents[1] / "_npm"
+
+
 def find_client_bundle() -> Path | None:
-    """Where the official ``socket.io-client`` dist folder is, if installed by npm.
+    """Where the official ``socket.io-client`` dist folder is.
 
     Looks at ``AIOSIO_CLIENT_DIST``, then ``node_modules`` folders from the working
-    directory upwards, then the ones our own set-up installs. The bundle is never copied
-    into the package: it comes from the npm registry.
+    directory upwards (an application's own pin wins), then the copy an installed wheel
+    carries, then the folders ``make env`` fills in a source checkout (which has no copy:
+    the files come from the npm registry and are never committed).
     """
     env = os.environ.get("AIOSIO_CLIENT_DIST")
     candidates = [Path(env)] if env else []
     here = Path.cwd()
     for folder in (here, *here.parents):
         candidates.append(folder / "node_modules" / "socket.io-client" / "dist")
+    candidates.append(PACKAGED_NPM / "socket.io-client")
     repo = Path(__file__).resolve().parents[3]
     for sub in ("examples/chat", "tests/interop"):
         candidates.append(repo / sub / "node_modules" / "socket.io-client" / "dist")
@@ -109,6 +115,20 @@ class Router:
     def is_engine_path(self, path: str) -> bool:
         """Whether a request path belongs to the Engine.IO endpoint."""
         return path == self.path or path == self._bare
+
+    def claims(self, path: str) -> bool:
+        """Whether ``path`` is the Engine.IO endpoint or one of the client bundle's files.
+
+        The ASGI app asks this to tell which of a mounted request's two paths (with or
+        without the mount prefix) the user meant.
+        """
+        if self.is_engine_path(path):
+            return True
+        return (
+            self.serve_client
+            and path.startswith(self.path)
+            and path[len(self.path) :] in _BUNDLE_FILES
+        )
 
     def handle_http(
         self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]
