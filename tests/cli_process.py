@@ -33,8 +33,10 @@ class CLIProcess:
         log: Path,
         env: dict[str, str] | None = None,
         module: str = "aiosio",
+        python: str = sys.executable,
     ) -> None:
         self.args = args
+        self.python = python  # another virtualenv's, to run an installed wheel
         self.cwd = cwd
         self.log = log
         self.env = env or {}
@@ -45,7 +47,7 @@ class CLIProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
+                [self.python, "-m", self.module, *self.args],
                 cwd=self.cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
