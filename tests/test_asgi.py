@@ -376,3 +376,31 @@ async def test_websocket_send_failure_is_contained(echo_router: Any) -> None:
     async with asyncio.timeout(5):
         await task
     assert list(app.engine.handler.reasons.values()) == ["transport close"]
+
+
+async def test_started_by_the_first_requests_when_no_lifespan_comes(echo_router: Any) -> None:
+    """Starlette sends no lifespan events to a mounted app: the first requests start it,
+    once, even when they come together."""
+    calls: list[str] = []
+    gate = asyncio.Event()
+    began = asyncio.Event()
+
+    async def on_startup() -> None:
+        calls.append("startup")
+        began.set()
+        await gate.wait()
+
+    app = ASGIApp(echo_router(), on_startup=on_startup)
+    channels = [Channel(REQUEST), Channel(REQUEST)]
+    requests = [asyncio.ensure_future(run(app, http_scope(), channel)) for channel in channels]
+    async with asyncio.timeout(5):
+        await began.wait()
+    assert calls == ["startup"]
+    assert not any(request.done() for request in requests)  # they wait for the start
+    gate.set()
+    await asyncio.gather(*requests)
+    for channel in channels:
+        assert (await channel.response())[0] == 200
+    lifespan = Channel({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"})
+    await run(app, {"type": "lifespan"}, lifespan)
+    assert calls == ["startup"]

@@ -61,7 +61,6 @@ def test_the_wheel_carries_the_pinned_npm_files(wheel: Path) -> None:
 
 def test_pins_match_the_repo_package_files() -> None:
     """One version of each npm package in the repo: the wheel's is the tests' and demo's."""
-
     pinned = {pin["package"]: pin["version"] for pin in PINS}
     for package_json in ("examples/chat/package.json", "tests/interop/package.json"):
         deps = json.loads((REPO / package_json).read_text())["dependencies"]

@@ -180,6 +180,7 @@ class ASGIApp:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._warned_no_websocket = False
+        self._started: asyncio.Future[None] | None = None
 
     def _warn_no_websocket(self, request: HTTPRequest) -> None:
         """Say once, in aiosio's own log, that the ASGI server cannot do WebSocket.
@@ -198,6 +199,16 @@ class ASGIApp:
         )
 
     async def _startup(self) -> None:
+        """Run ``on_startup`` once, whether the lifespan or a first request asks first.
+
+        Starlette and FastAPI send no lifespan events to a mounted app, so without this
+        a mounted server's adapters (a Redis adapter's subscription) would never start.
+        """
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._run_startup())
+        await asyncio.shield(self._started)
+
+    async def _run_startup(self) -> None:
         if self._on_startup is not None:
             await self._on_startup()
 
@@ -211,8 +222,12 @@ class ASGIApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match scope["type"]:
             case "http":
+                if self._started is None or not self._started.done():
+                    await self._startup()  # no lifespan came (mounted): start now
                 await self._http(scope, receive, send)
             case "websocket":
+                if self._started is None or not self._started.done():
+                    await self._startup()
                 await self._websocket(scope, receive, send)
             case "lifespan":
                 await self._lifespan(scope, receive, send)
