@@ -205,6 +205,13 @@ class ASGIApp:
         a mounted server's adapters (a Redis adapter's subscription) would never start.
         """
         if self._started is None:
+            if self._on_startup is None:
+                # Nothing to start: settle now, without yielding to the loop, so a first
+                # request is answered in the step it came in (uvicorn drops an answer
+                # that comes after the client half-closed).
+                self._started = asyncio.get_running_loop().create_future()
+                self._started.set_result(None)
+                return
             self._started = asyncio.ensure_future(self._run_startup())
         await asyncio.shield(self._started)
 

@@ -77,6 +77,13 @@ async def serve(door: str, uvicorn_door: tuple[Switch, int]) -> AsyncIterator[Se
             return Served(io, await io.start("127.0.0.1", 0), door)
         switch, port = uvicorn_door
         switch.app = io.asgi_app()
+        # A mounted app is started by its first request (no lifespan reaches it): make
+        # that a request of our own, so the test's first request is timed as its own.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /warm-up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
         return Served(io, port, door)
 
     yield start

@@ -308,7 +308,7 @@ class RedisLink:
                 self._pubsub = None
                 self._set_subscribed(False)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_retry_delay)
 

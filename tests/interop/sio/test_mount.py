@@ -7,11 +7,13 @@ reached by our client and by the official socket.io-client on every transport.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sio_app import build_server
 from sio_helpers import MODES, node_driver, requires_node
 from starlette.applications import Starlette
@@ -34,6 +36,35 @@ async def mounted(uvicorn_app: ServeASGI, **options: Any) -> tuple[aiosio.Server
     app = Starlette(routes=[Route("/hello", hello), Mount("/socket.io", app=io.asgi_app())])
     port = await uvicorn_app(app, before_stop=io.close)
     return io, f"http://127.0.0.1:{port}"
+
+
+async def test_fastapi_mount_as_the_docs_write_it(uvicorn_app: ServeASGI) -> None:
+    """docs/asgi.md's FastAPI example: mount, and close the server in the lifespan."""
+    io, _ = build_server()
+    closed: list[bool] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await io.close()
+        closed.append(True)
+
+    app = FastAPI(lifespan=lifespan)
+    app.mount("/socket.io", io.asgi_app())
+
+    @app.get("/hello")
+    def fastapi_hello() -> dict[str, str]:
+        return {"hello": "fastapi"}
+
+    port = await uvicorn_app(app)
+    client = aiosio.Client(f"http://127.0.0.1:{port}", reconnection=False, force_new=True)
+    try:
+        await client.connect()
+        assert await client.emit_with_ack("echo", "fast", timeout=5) == "fast"
+    finally:
+        await client.disconnect()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        assert (await http.get("/hello")).json() == {"hello": "fastapi"}
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
