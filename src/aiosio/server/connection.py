@@ -130,12 +130,14 @@ class Connection:
         message: str,
         *args: Any,
         level: int = logging.ERROR,
+        exc_info: bool | None = None,
     ) -> None:
         """Log a problem this client's input caused, once per ``kind`` on this connection.
 
         A client that repeats the input (an event whose handler raises, say) must not be
-        able to flood the log (LIMITS.md). The exception being handled, if any, is
-        logged with its traceback; ``level`` is ERROR unless given.
+        able to flood the log (docs/limits.md). The exception being handled, if any, is
+        logged with its traceback unless ``exc_info`` is False; ``level`` is ERROR unless
+        given.
         """
         logged = self._logged
         if logged is None:
@@ -147,7 +149,7 @@ class Connection:
             level,
             message + " (logged once per connection)",
             *args,
-            exc_info=sys.exc_info()[0] is not None,
+            exc_info=sys.exc_info()[0] is not None if exc_info is None else exc_info,
         )
 
     def _violation(self, problem: str) -> None:

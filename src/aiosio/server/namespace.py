@@ -12,7 +12,7 @@ import itertools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.adapters.memory import encode_wires
@@ -32,7 +32,12 @@ __all__ = ["Namespace", "ParentNamespace"]
 
 logger = logging.getLogger("aiosio.namespace")
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _ALIASES = {"connect": "connection"}
+# Namespace events that are not server-side emits: a client event of the same name is no
+# sign of a misplaced handler.
+_LOCAL_EVENTS = frozenset({"connection", "create-room", "delete-room", "join-room", "leave-room"})
 
 
 class Namespace:
@@ -46,6 +51,7 @@ class Namespace:
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._middlewares: list[HandlerSpec] = []
         self._joining = 0  # sockets in the middlewares: they keep a dynamic child alive
+        self._warned: set[object] = set()  # mistakes of the application, warned once
         self._ids = itertools.count()
         self.adapter: Adapter = server.make_adapter(self)
 
@@ -58,13 +64,17 @@ class Namespace:
 
     # -- handlers -----------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen to ``connection`` (alias ``connect``), to adapter events (``create-room``,
         ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits."""
         if handler is None:
             return lambda fn: self.on(event, fn)
         name = _ALIASES.get(event, event)
-        self._handlers.setdefault(name, []).append(inspect_handler(handler))
+        self._handlers.setdefault(name, []).append(_inspect_listener(name, handler))
         return handler
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
@@ -79,7 +89,11 @@ class Namespace:
         """Run ``middleware(socket)`` (sync or async) before a client connects.
 
         Raising :class:`ConnectionRefused` (or any exception) refuses the connection: the
-        client's ``connect_error`` gets the message and the data.
+        client's ``connect_error`` gets the message and the data. Middlewares are the place
+        to refuse: the ``connection`` handlers run after the client got its CONNECT ack,
+        as in the reference server, so one raising :class:`ConnectionRefused` can only
+        disconnect the socket (the client sees "io server disconnect"; a warning is
+        logged); their other exceptions are logged and the socket stays connected.
         """
         self._middlewares.append(inspect_handler(middleware))
         return middleware
@@ -201,11 +215,55 @@ class Namespace:
         for spec in list(self._handlers.get("connection", ())):
             try:
                 result = spec.call([socket])
+            except ConnectionRefused:
+                self.refused_too_late(socket, spec)
+                return  # the socket is gone: the other connection handlers do not run
             except Exception:
                 conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
                 continue
             if spec.is_async:
-                conn.spawn(_guard(result, conn, spec))
+                conn.spawn(_guard(result, socket, spec))
+
+    def refused_too_late(self, socket: Socket, spec: HandlerSpec) -> None:
+        """A connection handler raised ConnectionRefused: the client was told it is
+        connected already (the CONNECT ack goes first, as in the reference), so the socket
+        is disconnected instead, and the application warned once per handler."""
+        socket.disconnect()
+        self.warn_once(
+            ("refused", spec.fn),
+            "connection handler %s raised ConnectionRefused, but the socket was already "
+            "connected (the CONNECT ack goes before the connection handlers run): it was "
+            "disconnected instead; to refuse a connection, raise ConnectionRefused in a "
+            "middleware: io.use(...) (io.of(%r).use(...) for this namespace)",
+            getattr(spec.fn, "__qualname__", spec.fn),
+            self.name,
+        )
+
+    def warn_once(self, kind: object, message: str, *args: Any) -> None:
+        """Warn about a mistake of the application, once per ``kind`` (in the parent
+        namespace's record for a dynamic child: children come and go)."""
+        warned = (self.parent or self)._warned
+        if kind not in warned:
+            warned.add(kind)
+            logger.warning(message + " (logged once)", *args)
+
+    def warn_unheard(self, event: Any) -> None:
+        """A client event no socket handler took: warn if a namespace-level handler of
+        that name exists (python-socketio's habit; Node's handlers there also hear only
+        ``server_side_emit``)."""
+        if event in _LOCAL_EVENTS:
+            return
+        if event in self._handlers or (self.parent is not None and event in self.parent._handlers):
+            self.warn_once(
+                event,
+                "a client emitted %r in namespace %r: only a namespace-level handler "
+                "(io.on or io.of(...).on) listens to it, and namespace-level handlers "
+                "receive server_side_emit events only, so the event (and its ack) went "
+                "unanswered; to handle client events, register them with socket.on(...) "
+                "inside the connection handler",
+                event,
+                self.name,
+            )
 
     def remove(self, socket: Socket) -> None:
         """Forget a disconnected socket; an empty dynamic child goes away."""
@@ -370,11 +428,27 @@ class _ParentOperator(BroadcastOperator):
         return operator
 
 
-async def _guard(pending: Awaitable[Any], conn: Connection, spec: HandlerSpec) -> None:
+async def _guard(pending: Awaitable[Any], socket: Socket, spec: HandlerSpec) -> None:
     try:
         await pending
+    except ConnectionRefused:
+        socket.nsp.refused_too_late(socket, spec)
     except Exception:
-        conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
+        socket.conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
+
+
+def _inspect_listener(event: str, handler: Callable[..., Any]) -> HandlerSpec:
+    """Read a namespace handler; refuse a connection handler that needs more than the
+    socket (python-socketio's ``connect(sid, environ, auth)``) at once, not with
+    ``None`` arguments at the first connection."""
+    spec = inspect_handler(handler)
+    if event == "connection" and spec.min_args > 1:
+        name = getattr(handler, "__qualname__", None) or repr(handler)
+        raise TypeError(
+            f"{name} needs {spec.min_args} arguments, but connection handlers take one "
+            "argument, the socket (read socket.handshake for the headers and auth)"
+        )
+    return spec
 
 
 async def _answer_later(pending: Awaitable[Any], ack: Callable[[Any], None] | None) -> None:

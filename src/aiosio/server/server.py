@@ -8,7 +8,7 @@ import logging
 import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.adapters.memory import InMemoryAdapter
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["Server"]
 
 logger = logging.getLogger("aiosio.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 AdapterFactory = Callable[[Namespace], Adapter]
 
@@ -179,6 +181,34 @@ class Server:
             for namespace in list(self.namespaces.values()):
                 await namespace.adapter.init()
 
+    async def startup(self) -> bool:
+        """Start the server in the running loop without listening on any port.
+
+        It binds the loop-owned state and starts the adapters: what :meth:`start` does
+        before it listens, and an ASGI app at its lifespan startup. It is for front doors
+        that are not sockets (:mod:`aiosio.testing` connects clients in memory). A server
+        left running (never closed) in an event loop that has ended since, as a test's
+        loop, starts afresh here. Stop it with :meth:`close`.
+
+        Returns:
+            Whether this call started the server (False: it was running in this loop).
+        """
+        if self._started:
+            if not self.engine.loop.is_closed():
+                return False
+            # Nothing of a closed loop can be used, awaited or cancelled any more.
+            self._started = False
+            self._tasks.clear()
+            for namespace in list(self.namespaces.values()):
+                namespace.adapter = self._adapter_factory(namespace)
+        await self._init_adapters()
+        return True
+
+    @property
+    def accepting(self) -> bool:
+        """Whether the server takes new connections: started, and not closing or closed."""
+        return self._started and self._closer is None
+
     def _bind(self) -> None:
         """Make the loop-owned state in the running loop: a server closed in one
         ``asyncio.run`` can be started again in the next (pytest-asyncio's loop per test)."""
@@ -204,19 +234,23 @@ class Server:
         """The main namespace ``/`` (``io.sockets`` in Node)."""
         return self.namespaces["/"]
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen on the main namespace (``connection``/``connect``), or to
         ``new_namespace``."""
+        if handler is None:
+            return lambda fn: self.on(event, fn)
         if event == "new_namespace":
-            if handler is None:
-                return lambda fn: self.on(event, fn)
             self._handlers.setdefault(event, []).append(handler)
             return handler
         return self.sockets.on(event, handler)
 
-    def event(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+    def event(self, handler: F) -> F:
         """Decorator: the function's name is the event (``connect``/``connection``)."""
-        return self.on(handler.__name__, handler)  # type: ignore[no-any-return]
+        return self.on(handler.__name__, handler)
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         return self.sockets.use(middleware)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["Handshake", "RemoteSocket", "Socket", "SocketEmitter"]
 
 logger = logging.getLogger("aiosio.socket")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
 
@@ -165,7 +167,11 @@ class Socket:
 
     # -- listeners --------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen to an event; usable as ``socket.on("x", fn)`` or ``@socket.on("x")``.
 
         The handler gets the event's arguments; its return value answers the client's
@@ -176,7 +182,11 @@ class Socket:
         self._handlers.setdefault(event, []).append(inspect_handler(handler))
         return handler
 
-    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, for the next occurrence only."""
         if handler is None:
             return lambda fn: self.once(event, fn)
@@ -470,56 +480,73 @@ class Socket:
             # "error" handlers get the exceptions of packet middlewares: a client sending an
             # event of that name must not fire them (nor "disconnect", refused earlier).
             return
-        handlers = self._handlers.get(data[0])
+        event = data[0]
+        handlers = self._handlers.get(event)
         if not handlers:
+            if not self._any:  # off the hot path: only for an event nobody handled
+                self.nsp.warn_unheard(event)
             return
         args = data[1:]
         for spec in handlers:
             if spec.once:
-                self._handlers[data[0]] = [s for s in handlers if s is not spec]
-            self._call(spec, args, ack_id)
+                self._handlers[event] = [s for s in handlers if s is not spec]
+            self._call(spec, args, ack_id, event)
             ack_id = None  # one acknowledgement per packet, from the first handler
 
-    def _call(self, spec: HandlerSpec, args: list[Any], ack_id: int | None) -> None:
-        ack = None if ack_id is None or not spec.wants_ack else self._ack_sender(ack_id)
+    def _call(
+        self, spec: HandlerSpec, args: list[Any], ack_id: int | None, event: Any = None
+    ) -> None:
+        ack = None if ack_id is None or not spec.wants_ack else self._ack_sender(ack_id, event)
         try:
             result = spec.call(args, ack)
         except Exception:
             self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
         if spec.is_async:
-            self.conn.spawn(self._finish_async(spec, result, ack_id))
+            self.conn.spawn(self._finish_async(spec, result, ack_id, event))
         elif ack_id is not None and not spec.wants_ack:
-            self._send_ack(ack_id, ack_args(result))
+            self._send_ack(ack_id, ack_args(result), event)
 
-    async def _finish_async(self, spec: HandlerSpec, pending: Any, ack_id: int | None) -> None:
+    async def _finish_async(
+        self, spec: HandlerSpec, pending: Any, ack_id: int | None, event: Any
+    ) -> None:
         try:
             result = await pending
         except Exception:
             self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
         if ack_id is not None and not spec.wants_ack:
-            self._send_ack(ack_id, ack_args(result))
+            self._send_ack(ack_id, ack_args(result), event)
 
-    def _ack_sender(self, ack_id: int) -> Callable[..., None]:
+    def _ack_sender(self, ack_id: int, event: Any) -> Callable[..., None]:
         sent = False
 
         def ack(*args: Any) -> None:
             nonlocal sent
             if not sent:
                 sent = True
-                self._send_ack(ack_id, list(args))
+                self._send_ack(ack_id, list(args), event)
 
         return ack
 
-    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+    def _send_ack(self, ack_id: int, args: list[Any], event: Any) -> None:
+        """Answer the event ``event``; an answer that cannot be encoded is not sent (the
+        client's ack times out) and is logged in one line, once per connection and event."""
         if not self.connected:
             return
+        parser = self.conn.parser
         try:
-            items = self.conn.parser.encode_ack(self.nsp.name, args, ack_id)
+            items = parser.encode_ack(self.nsp.name, args, ack_id)
         except Exception:
+            items = None
+        if items is None:
             self.conn.log_once(
-                logger, "ack encoding", "cannot encode the acknowledgement of %s", self.id
+                logger,
+                ("ack encoding", event),
+                "cannot answer the ack of event %r: %s",
+                event,
+                _Unencodable(parser, args),
+                exc_info=False,
             )
             return
         session = self.conn.session
@@ -612,6 +639,55 @@ class RemoteSocket:
 def _uncompressed(items: list[str | bytes]) -> list[Wire]:
     """The packets of an emit flagged ``compress(False)``: never compressed, on any transport."""
     return [Wire(item, compress=False) for item in items]
+
+
+class _Unencodable:
+    """Says which value of an answer the parser refused, when the line is written (a
+    client repeating the event costs no search once it was logged)."""
+
+    __slots__ = ("_args", "_parser")
+
+    def __init__(self, parser: Any, args: list[Any]) -> None:
+        self._parser = parser
+        self._args = args
+
+    def __str__(self) -> str:
+        parser = self._parser
+        what, note = _culprit(parser, self._args, 0)
+        kind = "JSON" if parser.name == "json" else parser.name
+        return f"{what} is not {kind}-serialisable{note}"
+
+
+_SEARCH_DEPTH = 300  # deeper than orjson writes (254 levels): a cycle stops the search here
+
+
+def _culprit(parser: Any, value: Any, depth: int) -> tuple[str, str]:
+    """What in ``value`` (refused by ``parser``) it cannot encode: the type of the first
+    part, depth first, that does not encode on its own, and a note."""
+
+    def encodes(item: Any) -> bool:
+        try:
+            parser.encode_ack("/", [item], 0)
+        except Exception:
+            return False
+        return True
+
+    kind = type(value)
+    if kind is list or kind is tuple or kind is dict:
+        if depth < _SEARCH_DEPTH:
+            if kind is dict:
+                for key, item in value.items():
+                    if not encodes({key: None}):
+                        return f"a dict key of type {type(key).__name__}", ""
+                    if not encodes(item):
+                        return _culprit(parser, item, depth + 1)
+            else:
+                for item in value:
+                    if not encodes(item):
+                        return _culprit(parser, item, depth + 1)
+        # Every part encodes on its own: the whole is too deep (or contains itself).
+        return kind.__name__, " (nested too deep, or containing itself)"
+    return kind.__name__, ""
 
 
 def _answer(args: tuple[Any, ...] | list[Any]) -> Any:
