@@ -1,4 +1,4 @@
-"""The layering rules of STYLE.md, checked on the source: the sans-I/O packages import no
+"""The layering rules of docs/design.md, checked on the source: the sans-I/O packages import no
 I/O and nothing above them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Event handlers, inspected once when they are registered (house style, rule 11).
+"""Event handlers, inspected once when they are registered (docs/design.md, "Handlers").
 
 Socket.IO peers send any number of arguments; a Python function takes a fixed number. We
 read the signature once: extra arguments are dropped and missing ones are passed as None

@@ -7,7 +7,7 @@ and :class:`~aiosio.server.engine.EngineServer` as the standalone server:
   (413 from the Content-Length header alone, or as soon as the streamed bytes go over),
   then the engine answers through a callback. While a long-poll is held, the app listens
   for ``http.disconnect`` and aborts the poll when the client goes away
-  (PROTOCOL-NOTES, point 7).
+  (docs/protocol-notes.md, "One GET and one POST at a time").
 * other ``http`` paths: the client bundle and static files, else ``other_app`` with the
   original ``scope``/``receive``/``send`` (no buffering), else 404.
 * ``websocket`` under the engine path: the engine's checks and ``allow_request`` run before
@@ -127,7 +127,7 @@ def _head_problem(scope: Scope, limits: Limits) -> int | None:
     """414 or 431 for a request head over the limits, as the standalone server answers.
 
     The ASGI server has read the head already; this keeps the answers of both front
-    doors the same for requests to the engine (LIMITS.md).
+    doors the same for requests to the engine (docs/limits.md).
     """
     query: bytes = scope.get("query_string", b"")
     target = len(scope.get("raw_path") or scope["path"]) + len(query)

@@ -256,7 +256,7 @@ class HTTPConnection(asyncio.Protocol):
             self._arm(self.limits.close_timeout)
 
     def _abandon(self) -> None:
-        """A request body never came whole: its polling session is closed (LIMITS.md)."""
+        """A request body never came whole: its polling session is closed (docs/limits.md)."""
         self._in_body = False
         self.router.abandon(self._request(b""))
 
@@ -376,7 +376,7 @@ class HTTPConnection(asyncio.Protocol):
             and length.isdigit()
             and int(length) > self.engine.max_http_buffer_size
         ):
-            # Refused from the header alone: the body is never read (LIMITS.md).
+            # Refused from the header alone: the body is never read (docs/limits.md).
             self._too_large()
         elif not self._busy and b"sid=" in self._url and self.parser.get_method() == b"POST":
             # A POST for a session: refused at once if another one's body is still coming.

@@ -310,7 +310,7 @@ class _Phase(enum.Enum):
 
 
 class FrameParser:
-    """Turn received bytes into messages, enforcing RFC 6455 and our limits (LIMITS.md).
+    """Turn received bytes into messages, enforcing RFC 6455 and our limits (docs/limits.md).
 
     Every frame header is checked as soon as it is complete, before its payload is
     buffered, so an announced oversize message costs nothing. Fragmented text is decoded

@@ -61,7 +61,7 @@ __all__ = ["Backoff", "StickyBalancer", "Supervisor", "WorkerOptions", "main", "
 
 logger = logging.getLogger("aiosio.workers")
 
-MAX_HEAD = 16 * 1024  # LIMITS.md: request line + headers
+MAX_HEAD = 16 * 1024  # docs/limits.md: request line + headers
 _SID_IN_ANSWER = re.compile(rb'"sid":"([A-Za-z0-9_\-]{1,128})"')
 _CONNECTION = re.compile(rb"(?im)^connection:[^\r\n]*\r\n")
 
@@ -198,7 +198,7 @@ class StickyBalancer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with asyncio.timeout(20):  # LIMITS.md: header read deadline
+            async with asyncio.timeout(20):  # docs/limits.md: header read deadline
                 head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
             return

@@ -1,4 +1,4 @@
-"""Request checks in the reference server's order (PROTOCOL-NOTES, point 2)."""
+"""Request checks in the reference server's order (docs/protocol-notes.md, "Refusals")."""
 
 from __future__ import annotations
 

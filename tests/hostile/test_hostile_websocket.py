@@ -1,5 +1,5 @@
 """Hostile WebSocket and Engine.IO input over raw sockets, against both front doors:
-broken frames (close codes of RFC 6455 and LIMITS.md), malformed Engine.IO packets on
+broken frames (close codes of RFC 6455 and docs/limits.md), malformed Engine.IO packets on
 either transport, upgrade abuse, and connections dropped at each stage of an upgrade.
 
 Under ASGI, uvicorn's WebSocket implementation parses frames; where it has no such limit

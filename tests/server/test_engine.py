@@ -2,7 +2,8 @@
 
 Raw HTTP with httpx, raw bytes with asyncio streams where a client library would hide
 what is tested (a body never sent), and WebSockets with the ``websockets`` client. Each
-test checks one behaviour of engine.io-protocol v4 or of PROTOCOL-NOTES / LIMITS.md.
+test checks one behaviour of engine.io-protocol v4 or of docs/protocol-notes.md and
+docs/limits.md.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ async def test_upgrades_empty_when_upgrades_are_off(echo_server: Any, http: Any)
     assert (await handshake(http, server))["upgrades"] == []
 
 
-# -- error answers (PROTOCOL-NOTES, point 2) --------------------------------------------
+# -- error answers (docs/protocol-notes.md, Refusals) -----------------------------------
 
 ERRORS = [
     pytest.param("GET", {}, 0, "Transport unknown", id="0-missing-transport"),
@@ -421,7 +422,7 @@ async def test_invalid_utf8_body_closes_the_session(echo_server: Any, http: Any)
     assert await server.engine.handler.closed(sid) == "parse error"
 
 
-# -- limits (LIMITS.md) ------------------------------------------------------------------
+# -- limits (docs/limits.md) -------------------------------------------------------------
 
 
 async def test_oversized_post_refused_from_content_length_alone(

@@ -105,7 +105,7 @@ SPEC_EXAMPLES = [
     ),
     pytest.param(Packet(DISCONNECT, "/"), "1", [], id="disconnect-main"),
     pytest.param(Packet(DISCONNECT, "/admin"), "1/admin,", [], id="disconnect-custom"),
-    # "Sample session" and PROTOCOL-NOTES points 16, 17 and 21.
+    # "Sample session", and docs/protocol-notes.md: namespaces, CONNECT_ERROR, ack ids.
     pytest.param(Packet(EVENT, "/", ["hey", "Jude"]), '2["hey","Jude"]', [], id="sample-emit"),
     pytest.param(
         Packet(CONNECT_ERROR, "/x", {"message": "Invalid namespace"}),

@@ -1,6 +1,6 @@
 """Event listeners of the client-side objects (Manager and Client).
 
-Handlers are inspected once, when registered (house style, rule 11). A coroutine handler
+Handlers are inspected once, when registered (docs/design.md, "Handlers"). A coroutine handler
 runs as a task owned by its :class:`Listeners`; those tasks are user code and are never
 cancelled by the client, but their failures are logged, as are those of plain handlers.
 """

@@ -2,7 +2,7 @@
 
 The JS server refuses a request with status 400 (403 for ``allowRequest``) and a JSON body
 ``{"code":N,"message":"..."}``; the order of its checks decides which code a request with
-several faults gets, so we follow it exactly (PROTOCOL-NOTES, point 2).
+several faults gets, so we follow it exactly (docs/protocol-notes.md, "Refusals").
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Heartbeat (engine.io-protocol, "Heartbeat"): the server sends PING every ``ping_
 and closes the session when the PONG has not come ``ping_timeout`` after the PING was
 queued. A v4 client that sends PING is closed ("invalid heartbeat direction"). As in
 engine.io 6.6, any other packet received while the PONG is awaited extends the deadline
-to ``ping_timeout`` after that packet, once per ping cycle (PROTOCOL-NOTES, point 6).
+to ``ping_timeout`` after that packet, once per ping cycle (docs/protocol-notes.md,
+"Heartbeat").
 
 Upgrade (engine.io-protocol, "Upgrade"): while the session polls, a WebSocket for the same
 sid sends ``2probe`` (:meth:`probe`), gets ``3probe``, then sends ``5`` (:meth:`upgrade`);

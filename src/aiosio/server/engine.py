@@ -404,7 +404,8 @@ class EngineServer:
         )
         if code is None and websocket and request.query.get("transport") != "websocket":
             # A WebSocket handshake for polling: the reference server completes it and
-            # closes the socket at once; refusing before 101 is cleaner (PROTOCOL-NOTES, 12).
+            # closes the socket at once; refusing before 101 is cleaner
+            # (docs/protocol-notes.md, "Failed WebSocket handshakes").
             code = RequestError.BAD_REQUEST
         if code is not None:
             return HTTPError.from_code(code)
@@ -597,7 +598,7 @@ class EngineServer:
         """The 413 answer to a body over ``max_http_buffer_size``; its session is closed.
 
         Front doors call this from the Content-Length header alone, or as soon as the
-        streamed body goes over the limit, without reading the rest (LIMITS.md).
+        streamed body goes over the limit, without reading the rest (docs/limits.md).
         """
         self.abandon(request)
         response = HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
@@ -618,7 +619,8 @@ class EngineServer:
 
         A second POST for a session whose previous POST body is still being read gets
         400 and closes the session, as in the reference server ("data request overlap
-        from client", PROTOCOL-NOTES, point 7). None: go on and read the body.
+        from client"; docs/protocol-notes.md, "One GET and one POST at a time"). None: go
+        on and read the body.
         """
         sid = request.query.get("sid")
         session = None if sid is None else self.sessions.get(sid)
@@ -662,7 +664,8 @@ class EngineServer:
         """Feed one packet to the session; False once the session is closed."""
         self.stats.packets_in += 1
         try:
-            if session.pong_extendable:  # a packet while a pong is awaited (PROTOCOL-NOTES, 6)
+            # A packet while a pong is awaited (docs/protocol-notes.md, "Heartbeat").
+            if session.pong_extendable:
                 message = session.receive(data, self.loop.time())
             else:
                 message = session.receive(data)
@@ -683,7 +686,8 @@ class EngineServer:
                 return False
             return session.state is not State.CLOSED
         if session.state is State.CLOSED:
-            # The client sent CLOSE: a held GET gets NOOP, not CLOSE (PROTOCOL-NOTES, 8).
+            # The client sent CLOSE: a held GET gets NOOP, not CLOSE
+            # (docs/protocol-notes.md, "Closing a session").
             respond, session.poll = session.poll, None
             if respond is not None:
                 respond(self._poll_response(["6"]))
@@ -917,7 +921,7 @@ class EngineServer:
 
 
 def _poll_headers() -> list[tuple[str, str]]:
-    # Polling answers must never be cached (PROTOCOL-NOTES, point 3).
+    # Polling answers must never be cached (docs/protocol-notes.md, "Polling responses").
     return [("Content-Type", _TEXT_PLAIN), ("Cache-Control", "no-store")]
 
 

@@ -180,7 +180,7 @@ class Recovery:
 
     def _arm_expiry(self) -> None:
         """One timer for every kept session: without it, sessions would outlive their
-        expiry until the next disconnect or recovery (LIMITS.md: released on expiry).
+        expiry until the next disconnect or recovery (docs/limits.md: released on expiry).
         Sessions are kept in expiry order, so the first one is the next to go."""
         self._expiry = None
         if self._sessions:

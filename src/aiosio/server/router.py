@@ -61,10 +61,12 @@ def find_client_bundle() -> Path | None:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """HTTP limits of the front doors (LIMITS.md); sizes in bytes, durations in seconds.
+    """HTTP limits of the front doors (docs/limits.md); sizes in bytes, durations in seconds.
 
     The standalone server enforces them all. Under ASGI the server in front (uvicorn)
-    reads the request head, so only ``body_timeout`` applies there.
+    reads the request head, so its own timeouts stand in for ``header_timeout`` and
+    ``close_timeout``; the size limits are checked again on requests to the engine, and
+    ``body_timeout`` applies.
 
     Attributes:
         max_head: Request line and headers together (431 beyond).

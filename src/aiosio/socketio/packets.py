@@ -3,7 +3,7 @@
 Each ``bytes`` value of an EVENT or ACK travels as a binary attachment, replaced in the JSON
 by ``{"_placeholder":true,"num":N}`` (socket.io-protocol, "Packet encoding"). We write what
 the Node server writes (compact JSON, raw UTF-8) and decode as strictly as socket.io-parser
-4.2 plus LIMITS.md: any violation raises :class:`RemoteProtocolError`, and the connection is
+4.2 plus docs/limits.md: any violation raises :class:`RemoteProtocolError`, and the connection is
 then to be closed.
 """
 
@@ -72,7 +72,7 @@ MAX_ACK_ID = 2**53 - 1
 """The largest ack id: the largest integer a JavaScript peer holds exactly."""
 
 MAX_NAMESPACE_BYTES = 256
-"""The longest namespace name, in UTF-8 bytes (LIMITS.md)."""
+"""The longest namespace name, in UTF-8 bytes (docs/limits.md)."""
 
 _TYPES = {str(int(member)): member for member in PacketType}  # str keys: no enum hashing
 _MAX_ID_DIGITS = len(str(MAX_ACK_ID))
@@ -518,7 +518,7 @@ def _check_control(ptype: PacketType, data: JSON, id: int | None) -> None:
 
 
 def namespace_problem(namespace: str) -> str | None:
-    """Say what is wrong with a namespace name (LIMITS.md), or return ``None``."""
+    """Say what is wrong with a namespace name (docs/limits.md), or return ``None``."""
     # 64 characters are at most 256 UTF-8 bytes, and printable means no control characters.
     if len(namespace) <= MAX_NAMESPACE_BYTES // 4 and namespace.isprintable():
         return None

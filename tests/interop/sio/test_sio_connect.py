@@ -28,7 +28,7 @@ def check_connected(obs: Observed, mode: str, nsp: str) -> dict[str, object]:
     assert info["nsp"] == nsp
     assert info["connected"] is True
     assert info["rooms"] == [connect["id"]]  # its own room, named by its id
-    # Since v5 the socket id is not the Engine.IO sid, a credential (PROTOCOL-NOTES 15).
+    # Since v5 the socket id is not the Engine.IO sid, a credential ("Socket ids").
     assert connect["id"] != connect["sid"]
     assert obs.events() == []  # nothing but the welcome
     assert obs.of("event", event="welcome")[0]["args"] == [connect["id"], nsp]

@@ -26,7 +26,7 @@ JSON_ARGS: list[Any] = [
     {"nested": {"list": [1, {"deep": [None, False, "x"]}]}},
     "x" * 50_000,
 ]
-# Binary at any depth, an empty attachment included (PROTOCOL-NOTES 22).
+# Binary at any depth, an empty attachment included (docs/protocol-notes.md, "Binary attachments").
 BINARY_ARGS: list[Any] = [
     b"\x00\x01\xff",
     {"nested": [b"", {"deep": b"\x02" * 1000}], "text": "t"},

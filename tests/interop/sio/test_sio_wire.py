@@ -1,7 +1,7 @@
 """What our server writes, byte for byte, where socket.io-client cannot tell us.
 
 The official client buffers events that arrive before the CONNECT ack and closes its own
-connection after a CONNECT_ERROR, so these points of PROTOCOL-NOTES are checked with a raw
+connection after a CONNECT_ERROR, so these points of docs/protocol-notes.md are checked with a raw
 WebSocket (``websockets``) or raw long-polling (``httpx``), on both front doors: the order
 of the CONNECT ack, the exact CONNECT_ERROR of an unknown namespace, ``connect_timeout``,
 DISCONNECT both ways on a connection that stays open, ack ids from 0, volatile packets.
@@ -205,7 +205,7 @@ async def test_disconnect_both_ways_keeps_the_connection(served: Served, unique:
         await ws.send(f'40/custom,{{"tag":"{unique}"}}')
         first = sid_of(await recv(ws), "40/custom,")
         await recv(ws)  # welcome
-        # The client leaves: no answer, the connection stays (PROTOCOL-NOTES 24).
+        # The client leaves: no answer, the connection stays (protocol notes, DISCONNECT).
         await ws.send("41/custom,")
         assert await served.recorder.wait(unique, "disconnect") == "client namespace disconnect"
         await ws.send(f'40/custom,{{"tag":"{unique}-2"}}')
