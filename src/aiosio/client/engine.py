@@ -28,7 +28,14 @@ from typing import Any, Protocol
 
 import orjson
 
-from aiosio.client.transports import TRANSPORT_ERRORS, Endpoint, Transport, WebSocket, create
+from aiosio.client.transports import (
+    TRANSPORT_ERRORS,
+    Endpoint,
+    Transport,
+    TransportFactory,
+    WebSocket,
+    create,
+)
 from aiosio.engineio.packets import PacketType, decode_packet
 from aiosio.exceptions import ConnectionError, InvalidState, RemoteProtocolError
 
@@ -82,6 +89,7 @@ class EngineClient:
         *,
         transports: Sequence[str] = _TRANSPORTS,
         upgrade: bool = True,
+        transport_factory: TransportFactory = create,
     ) -> None:
         if not transports or any(name not in _TRANSPORTS for name in transports):
             raise ValueError(f"transports must be taken from {_TRANSPORTS}, got {transports!r}")
@@ -89,6 +97,7 @@ class EngineClient:
         self.handler = handler
         self.transports = tuple(transports)
         self.upgrade = upgrade
+        self.transport_factory = transport_factory
         self.state = State.NEW
         self.sid: str | None = None
         self.upgrades: list[str] = []
@@ -133,7 +142,7 @@ class EngineClient:
         """
         if self.state is not State.NEW:
             raise InvalidState(f"cannot connect an engine that is {self.state.value}")
-        transport = create(self.transports[0], self.endpoint)
+        transport = self.transport_factory(self.transports[0], self.endpoint, None)
         try:
             packets = await transport.open()
             self._handshake(packets[0] if packets else "")

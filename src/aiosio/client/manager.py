@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from aiosio.client.engine import EngineClient
 from aiosio.client.events import Listeners
 from aiosio.client.http import Address
-from aiosio.client.transports import Endpoint
+from aiosio.client.transports import Endpoint, TransportFactory, create
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
@@ -44,7 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 FORCED_CLOSE = "forced close"
 SOCKET_EVENTS = frozenset({"reconnect", "reconnect_attempt", "reconnect_error", "reconnect_failed"})
-"""Manager events that the sockets of the manager fire too (DESIGN.md)."""
+"""Manager events that the sockets of the manager fire too (docs/design.md, "Client")."""
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -68,6 +68,9 @@ class ManagerOptions(TypedDict, total=False):
         max_message_size: The largest WebSocket message accepted from the server.
         parser: ``"json"`` (default), ``"msgpack"`` (socket.io-msgpack-parser) or a parser
             object; it must be the server's.
+        transport_factory: Makes the transport of each connection attempt instead of
+            :func:`~aiosio.client.transports.create` (the network's); :mod:`aiosio.testing`
+            uses it to connect to a server in memory.
     """
 
     path: str
@@ -84,6 +87,7 @@ class ManagerOptions(TypedDict, total=False):
     parser: str | Parser | None
     randomization_factor: float
     max_message_size: int
+    transport_factory: TransportFactory
 
 
 class State(enum.Enum):
@@ -144,6 +148,7 @@ class Manager:
         self.endpoint = _endpoint(url, opts)
         self.transports: tuple[str, ...] = tuple(opts.get("transports", ("polling", "websocket")))
         self.upgrade = opts.get("upgrade", True)
+        self.transport_factory: TransportFactory = opts.get("transport_factory", create)
         self.timeout = opts.get("timeout", 20.0)
         self.reconnection = opts.get("reconnection", True)
         self.reconnection_attempts = opts.get("reconnection_attempts", math.inf)
@@ -245,7 +250,13 @@ class Manager:
 
     async def _attempt(self) -> ConnectionError | None:
         """One attempt to open the connection; the error, or None when it opened."""
-        engine = EngineClient(self.endpoint, self, transports=self.transports, upgrade=self.upgrade)
+        engine = EngineClient(
+            self.endpoint,
+            self,
+            transports=self.transports,
+            upgrade=self.upgrade,
+            transport_factory=self.transport_factory,
+        )
         try:
             async with asyncio.timeout(self.timeout):
                 await engine.connect()

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, TypeAlias
 from urllib.parse import urlencode
 
 import orjson
@@ -36,7 +36,15 @@ from aiosio.websocket import (
     encode_frame,
 )
 
-__all__ = ["TRANSPORT_ERRORS", "Endpoint", "Polling", "Transport", "WebSocket", "create"]
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "Endpoint",
+    "Polling",
+    "Transport",
+    "TransportFactory",
+    "WebSocket",
+    "create",
+]
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -98,6 +106,12 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release the connections at once; no close packet is sent."""
         ...
+
+
+TransportFactory: TypeAlias = Callable[[str, Endpoint, str | None], Transport]
+"""What makes a connection attempt's transport from its name, the endpoint and the sid
+(None for a new session): :func:`create`, over the network, unless a Manager is given
+another (``transport_factory``; :mod:`aiosio.testing` connects in memory with it)."""
 
 
 class Polling:
