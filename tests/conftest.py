@@ -22,7 +22,8 @@ import uvicorn
 
 from aiosio.asgi import ASGIApp
 from aiosio.serve import serve
-from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession
+from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.http import HTTPRequest
 from aiosio.server.router import Router
 
 FRONT_DOORS = ("standalone", "asgi")

@@ -1,4 +1,5 @@
-"""Tests for aiosio.compression (named apart from the on-the-wire tests in
+"""Tests for aiosio.websocket.deflate and the HTTP codings of aiosio.server.http (named
+apart from the on-the-wire tests in
 tests/server/test_compression.py): the RFC 7692 section 7.2.3 examples through our parser,
 the deflater on both ends, decompression bombs, the server's shared compressors, and the
 HTTP content codings. Negotiation is tested in test_upgrade.py."""
@@ -13,18 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiosio.compression import (
-    Deflater,
-    FrameCompressor,
-    HTTPCompression,
-    Inflater,
-    ServerDeflate,
-    choose_encoding,
-    codecs_for,
-)
 from aiosio.exceptions import LocalProtocolError
-from aiosio.upgrade import DeflateParameters, accept_deflate, deflate_offer, negotiate_deflate
-from aiosio.websocket import (
+from aiosio.server.http import HTTPCompression, choose_encoding
+from aiosio.websocket.deflate import Deflater, FrameCompressor, Inflater, ServerDeflate, codecs_for
+from aiosio.websocket.frames import (
     BINARY,
     CLOSE,
     CONTINUATION,
@@ -37,6 +30,12 @@ from aiosio.websocket import (
     apply_mask_python,
     encode_frame,
     text_frame,
+)
+from aiosio.websocket.handshake import (
+    DeflateParameters,
+    accept_deflate,
+    deflate_offer,
+    negotiate_deflate,
 )
 
 MASK = bytes.fromhex("37fa213d")

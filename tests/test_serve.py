@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from aiosio.serve import serve
-from aiosio.websocket import (
+from aiosio.websocket.frames import (
     CloseCode,
     FrameParser,
     Opcode,
-    client_handshake_request,
     close_frame,
     encode_frame,
     parse_close,
 )
+from aiosio.websocket.handshake import client_handshake_request
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 MASK = b"\x01\x02\x03\x04"

@@ -1,4 +1,5 @@
-"""Tests for aiosio.upgrade: the WebSocket opening handshake (RFC 6455, section 4) and the
+"""Tests for aiosio.websocket.handshake: the WebSocket opening handshake (RFC 6455,
+section 4) and the
 negotiation of permessage-deflate (RFC 7692, sections 5 and 7.1)."""
 
 from __future__ import annotations
@@ -7,9 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from aiosio import upgrade, websocket
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
-from aiosio.upgrade import (
+from aiosio.websocket.handshake import (
     DeflateParameters,
     accept_deflate,
     accept_key,
@@ -113,11 +113,6 @@ def test_check_server_response_refuses_section_4_2_2(
     present = {name: value for name, value in headers.items() if value is not None}
     with pytest.raises(RemoteProtocolError):
         check_server_response(status, present, KEY)
-
-
-def test_reexported_by_websocket() -> None:
-    for name in upgrade.__all__:
-        assert getattr(websocket, name) is getattr(upgrade, name)
 
 
 # --- permessage-deflate negotiation (RFC 7692) ---------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for aiosio.websocket: RFC 6455 examples, every refusal with its close code, and
+"""Tests for aiosio.websocket.frames: RFC 6455 examples, every refusal with its close code, and
 property tests that pair our client-side encoder with our server-side parser."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiosio import websocket
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
-from aiosio.websocket import (
+from aiosio.websocket import frames as websocket
+from aiosio.websocket.frames import (
     BINARY,
     CLOSE,
     CONTINUATION,

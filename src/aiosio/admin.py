@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiosio.exceptions import ConnectionRefused
-from aiosio.server.engine import HTTPRequest, HTTPResponse
+from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.router import PACKAGED_NPM
 from aiosio.server.socket import Socket
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from aiosio.server.engine import HTTPRequest, HTTPResponse
+from aiosio.server.http import HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:
     from aiosio.server.server import Server

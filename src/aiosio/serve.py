@@ -1,7 +1,7 @@
 """The standalone front door: HTTP/1.1 and WebSocket on asyncio Protocols.
 
 One :class:`HTTPConnection` per TCP connection parses requests with httptools (C, the
-parser uvicorn uses) and, after a WebSocket handshake, frames with :mod:`aiosio.websocket`.
+parser uvicorn uses) and, after a WebSocket handshake, frames with :mod:`aiosio.websocket.frames`.
 It owns no task: parsing and dispatch happen in ``data_received``, answers are written
 from callbacks, and deadlines are timer handles.
 """
@@ -19,28 +19,22 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
-from aiosio.compression import FrameCompressor
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
-from aiosio.server.engine import (
-    EngineServer,
-    HTTPRequest,
-    HTTPResponse,
-    ServerSession,
-    compressed_frames_of,
-    frames_of,
-)
+from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.router import Limits
-from aiosio.websocket import (
+from aiosio.server.wire import compressed_frames_of, frames_of
+from aiosio.websocket.deflate import FrameCompressor
+from aiosio.websocket.frames import (
     CloseCode,
     FrameParser,
     Opcode,
     WebSocketError,
-    accept_key,
-    check_key,
     close_frame,
     encode_frame,
 )
+from aiosio.websocket.handshake import accept_key, check_key
 
 if TYPE_CHECKING:
     from aiosio.server.router import Router

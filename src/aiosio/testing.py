@@ -51,11 +51,13 @@ from aiosio.client.transports import Endpoint, Transport
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.exceptions import RemoteProtocolError
-from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession, Wire
+from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.http import HTTPRequest
 from aiosio.server.server import Server
 from aiosio.server.socket import Socket
+from aiosio.server.wire import Wire
 from aiosio.socketio.parsers import Parser
-from aiosio.websocket import CloseCode
+from aiosio.websocket.frames import CloseCode
 
 __all__ = ["ConnectOptions", "InMemoryServer", "connect", "drop", "serve"]
 

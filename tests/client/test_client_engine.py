@@ -31,8 +31,8 @@ from aiosio.client.engine import EngineClient
 from aiosio.client.http import Address
 from aiosio.client.transports import Endpoint
 from aiosio.exceptions import ConnectionError
-from aiosio.upgrade import accept_key
-from aiosio.websocket import FrameParser, Opcode, text_frame
+from aiosio.websocket.frames import FrameParser, Opcode, text_frame
+from aiosio.websocket.handshake import accept_key
 
 MODES = {"polling": ["polling"], "websocket": ["websocket"]}
 

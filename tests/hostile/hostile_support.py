@@ -24,15 +24,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiosio
-from aiosio.websocket import (
+from aiosio.websocket.frames import (
     CloseCode,
     FrameParser,
     Opcode,
     WebSocketError,
-    client_handshake_request,
     encode_frame,
     parse_close,
 )
+from aiosio.websocket.handshake import client_handshake_request
 
 DEADLINE = 5.0
 OPEN_PEERS: list[Peer] = []  # closed by the server fixture before the server stops

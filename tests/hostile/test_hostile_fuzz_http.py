@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiosio.serve import HTTPConnection
-from aiosio.server.engine import EngineServer, HTTPRequest, ServerSession
+from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.http import HTTPRequest
 from aiosio.server.router import Router
 
 

@@ -32,7 +32,7 @@ from hostile_support import (
 )
 
 from aiosio.serve import HTTPConnection
-from aiosio.websocket import CloseCode, Opcode, close_frame
+from aiosio.websocket.frames import CloseCode, Opcode, close_frame
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -33,7 +33,7 @@ from hostile_support import (
 
 import aiosio
 from aiosio.exceptions import Disconnected
-from aiosio.websocket import Opcode, close_frame, encode_frame
+from aiosio.websocket.frames import Opcode, close_frame, encode_frame
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

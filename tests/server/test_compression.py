@@ -24,9 +24,13 @@ from typing import Any
 import pytest
 
 import aiosio
-from aiosio.compression import Deflater, Inflater, codecs_for
-from aiosio.upgrade import DeflateParameters, check_server_response, client_handshake_request
-from aiosio.websocket import BINARY, CLOSE, TEXT, encode_frame, parse_close
+from aiosio.websocket.deflate import Deflater, Inflater, codecs_for
+from aiosio.websocket.frames import BINARY, CLOSE, TEXT, encode_frame, parse_close
+from aiosio.websocket.handshake import (
+    DeflateParameters,
+    check_server_response,
+    client_handshake_request,
+)
 
 BIG = "x" * 2000 + "y" * 2000  # compresses well, over the 1024-byte threshold
 SMALL = "hi"

@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from aiosio.server.engine import HTTPRequest
+from aiosio.server.http import HTTPRequest
 
 PATH = "/socket.io/"
 TEXT_PLAIN = "text/plain; charset=UTF-8"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiosio.adapters.base import Adapter, BroadcastOptions
-from aiosio.server.engine import Wire
+from aiosio.server.wire import Wire
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import JSONParser, Parser
 

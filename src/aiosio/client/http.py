@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiosio.exceptions import RemoteProtocolError
-from aiosio.upgrade import check_server_response, client_handshake_request
+from aiosio.websocket.handshake import check_server_response, client_handshake_request
 
 __all__ = ["Address", "HTTPConnection", "Response", "open_websocket"]
 

@@ -24,7 +24,7 @@ import orjson
 from aiosio.client.http import Address, HTTPConnection, Response, open_websocket
 from aiosio.engineio.packets import SEPARATOR, encode_payload
 from aiosio.exceptions import ConnectionError, ProtocolError, RemoteProtocolError
-from aiosio.websocket import (
+from aiosio.websocket.frames import (
     BINARY,
     CLOSE,
     PING,

@@ -21,7 +21,8 @@ from aiosio.server.socket import Handshake, Socket
 from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Packet
 
 if TYPE_CHECKING:
-    from aiosio.server.engine import HTTPRequest, ServerSession
+    from aiosio.server.engine import ServerSession
+    from aiosio.server.http import HTTPRequest
     from aiosio.server.server import Server
 
 __all__ = ["Connection"]

@@ -14,17 +14,27 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
-from aiosio.compression import FrameCompressor, HTTPCompression, ServerDeflate, choose_encoding
-from aiosio.engineio.handshake import HTTPError, RequestError, check_request, error_body
-from aiosio.engineio.packets import SEPARATOR, encode_payload, open_payload
+from aiosio.engineio.handshake import HTTPError, RequestError, check_request
+from aiosio.engineio.packets import SEPARATOR, open_payload
 from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
 from aiosio.exceptions import RemoteProtocolError
+from aiosio.server.http import (
+    HTTPCompression,
+    HTTPRequest,
+    HTTPResponse,
+    check_origin,
+    choose_encoding,
+    cors_headers,
+    error_response,
+    poll_headers,
+    set_cookie,
+)
 from aiosio.server.stats import Counters
-from aiosio.websocket import binary_frame, text_frame
+from aiosio.server.wire import Wire, compressible, payload_of
+from aiosio.websocket.deflate import ServerDeflate
 
 __all__ = [
     "EngineHandler",
@@ -40,31 +50,6 @@ logger = logging.getLogger("aiosio.engine")
 
 _INF = float("inf")
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
-
-
-@dataclass(slots=True)
-class HTTPRequest:
-    """What the engine needs of an HTTP request; the front doors build it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-    client: tuple[str, int] | None = None
-    scheme: str = "http"
-    raw_query: str = ""
-    new_sid: str | None = None  # chosen before a WebSocket-only session opens (its cookie)
-
-
-@dataclass(slots=True)
-class HTTPResponse:
-    """An HTTP answer for a front door to write."""
-
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    compress: bool = True  # False when every packet in it was sent with compress(False)
 
 
 class WebSocketTransport(Protocol):
@@ -88,86 +73,6 @@ class EngineHandler(Protocol):
     def on_message(self, session: ServerSession, data: str | bytes) -> None: ...
 
     def on_close(self, session: ServerSession, reason: str) -> None: ...
-
-
-class Wire:
-    """One encoded packet shared by every recipient of a broadcast.
-
-    The WebSocket frame is built once, on first use, and the same bytes object is then
-    written to every WebSocket recipient; polling recipients use ``data``. With
-    permessage-deflate, the compressed frame is cached beside it (one per compressor,
-    that is per window size: in practice one). ``compress=False`` (an emit flagged
-    ``compress(False)``) keeps the packet uncompressed on every transport.
-    """
-
-    __slots__ = ("_compressed", "_frame", "compress", "data")
-
-    def __init__(self, data: str | bytes, compress: bool = True) -> None:
-        self.data = data
-        self.compress = compress
-        self._frame: bytes | None = None
-        self._compressed: tuple[FrameCompressor, bytes] | None = None
-
-    @property
-    def frame(self) -> bytes:
-        """The whole WebSocket frame."""
-        frame = self._frame
-        if frame is None:
-            data = self.data
-            frame = self._frame = text_frame(data) if isinstance(data, str) else binary_frame(data)
-        return frame
-
-    def compressed_frame(self, compressor: FrameCompressor) -> bytes:
-        """The frame for a connection with permessage-deflate: compressed once for all."""
-        if not self.compress:
-            return self.frame
-        cached = self._compressed
-        if cached is not None and cached[0] is compressor:
-            return cached[1]
-        frame = compressor.frame(self.data) or self.frame
-        self._compressed = (compressor, frame)
-        return frame
-
-
-def frames_of(items: Iterable[object]) -> bytes:
-    """The WebSocket frames of queued packets, joined for one write."""
-    parts = []
-    for item in items:
-        kind = type(item)
-        if kind is str:
-            parts.append(text_frame(item))  # type: ignore[arg-type]
-        elif kind is bytes:
-            parts.append(binary_frame(item))  # type: ignore[arg-type]
-        else:
-            parts.append(item.frame)  # type: ignore[attr-defined]
-    return b"".join(parts)
-
-
-def compressed_frames_of(items: Iterable[object], compressor: FrameCompressor) -> bytes:
-    """:func:`frames_of` for a connection with permessage-deflate: packets of the
-    compressor's threshold or more are compressed, unless sent with ``compress(False)``."""
-    parts = []
-    for item in items:
-        kind = type(item)
-        if kind is str:
-            parts.append(compressor.frame(item) or text_frame(item))  # type: ignore[arg-type]
-        elif kind is bytes:
-            parts.append(compressor.frame(item) or binary_frame(item))  # type: ignore[arg-type]
-        else:
-            parts.append(item.compressed_frame(compressor))  # type: ignore[attr-defined]
-    return b"".join(parts)
-
-
-def _compressible(items: Iterable[object]) -> bool:
-    # As engine.io: a polling answer is compressed if any of its packets may be.
-    return any(type(item) is not Wire or item.compress for item in items)
-
-
-def _payload_of(items: Iterable[object]) -> bytes:
-    return encode_payload(
-        item.data if type(item) is Wire else item  # type: ignore[misc]
-        for item in items
-    ).encode()
 
 
 class ServerSession(EngineSession):
@@ -337,7 +242,7 @@ class EngineServer:
 
     def _poll_response(self, items: list[object]) -> HTTPResponse:
         self.stats.packets_out += len(items)
-        return HTTPResponse(200, _payload_of(items), _poll_headers(), _compressible(items))
+        return HTTPResponse(200, payload_of(items), poll_headers(), compressible(items))
 
     # -- timers -----------------------------------------------------------------------
 
@@ -364,28 +269,12 @@ class EngineServer:
 
     def cors_headers(self, request: HTTPRequest) -> list[tuple[str, str]]:
         """CORS headers for a response; none unless ``cors_allowed_origins`` is set."""
-        allowed = self.cors_allowed_origins
-        origin = request.headers.get("origin")
-        if allowed is None or origin is None:
-            return []
-        if allowed != "*" and origin not in allowed:
-            return []
-        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-        if self.cors_credentials:
-            headers.append(("Access-Control-Allow-Credentials", "true"))
-        return headers
+        return cors_headers(self.cors_allowed_origins, self.cors_credentials, request)
 
     def check_origin(self, request: HTTPRequest) -> HTTPError | None:
-        """Refuse a cross-origin request that ``cors_allowed_origins`` does not allow.
-
-        This guards WebSocket upgrades too (cross-site WebSocket hijacking).
-        """
-        allowed = self.cors_allowed_origins
-        origin = request.headers.get("origin")
-        if allowed is None or allowed == "*" or origin is None or origin in allowed:
-            return None
-        message = f"Origin {origin!r} is not allowed; add it to cors_allowed_origins"
-        return HTTPError(400, error_body(RequestError.BAD_REQUEST, message))
+        """Refuse a cross-origin request that ``cors_allowed_origins`` does not allow
+        (WebSocket upgrades too: cross-site WebSocket hijacking)."""
+        return check_origin(self.cors_allowed_origins, request)
 
     def _transport_of(self, sid: str) -> str | None:
         session = self.sessions.get(sid)
@@ -439,7 +328,7 @@ class EngineServer:
         if error is not None:
             if request.method == "POST":
                 self._end_post(request)
-            respond(_error_response(error))
+            respond(error_response(error))
             return None
         if request.method == "GET" and self.http_compression is not None:
             respond = self._compressing(request, respond)
@@ -456,7 +345,7 @@ class EngineServer:
         if request.method == "POST":
             respond(self._post(session, request))
         else:
-            respond(_error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
+            respond(error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
         return None
 
     def _compressing(
@@ -481,7 +370,7 @@ class EngineServer:
 
     def _handshake(self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]) -> None:
         def decided(error: HTTPError | None) -> None:
-            respond(self._open_polling(request) if error is None else _error_response(error))
+            respond(self._open_polling(request) if error is None else error_response(error))
 
         self.authorize(request, decided)
 
@@ -521,7 +410,7 @@ class EngineServer:
         session = self._new_session(request, "polling")
         upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
         body = self._open_packet(session, upgrades)
-        response = HTTPResponse(200, body.encode(), _poll_headers())
+        response = HTTPResponse(200, body.encode(), poll_headers())
         cookie = self._cookie(session.sid)
         if cookie:
             response.headers.append(("Set-Cookie", cookie))
@@ -553,30 +442,14 @@ class EngineServer:
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
 
     def _cookie(self, sid: str) -> str | None:
-        option = self.cookie
-        if not option:
-            return None
-        # The reference server's defaults for ``cookie: true``.
-        settings: dict[str, Any] = {"name": "io", "path": "/", "httponly": True, "samesite": "Lax"}
-        if isinstance(option, str):
-            settings["name"] = option
-        elif isinstance(option, Mapping):
-            settings.update(option)
-        parts = [f"{settings['name']}={sid}", f"Path={settings['path']}"]
-        if settings.get("httponly"):
-            parts.append("HttpOnly")
-        if settings.get("samesite"):
-            parts.append(f"SameSite={settings['samesite']}")
-        if settings.get("secure"):
-            parts.append("Secure")
-        return "; ".join(parts)
+        return set_cookie(self.cookie, sid)
 
     def _poll(
         self, session: ServerSession, respond: Callable[[HTTPResponse], None]
     ) -> Callable[[], None] | None:
         if session.poll is not None:
             # A second concurrent GET: refuse it, close the session, answer the first one.
-            respond(_error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
+            respond(error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
             return None
         if session.state is State.UPGRADING:
@@ -628,7 +501,7 @@ class EngineServer:
             return None
         if session.posting:
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-            response = _error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
+            response = error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
             response.headers.extend(self.cors_headers(request))
             return response
         session.posting = True
@@ -649,7 +522,7 @@ class EngineServer:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/octet-stream"):
             self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
-            return _error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
+            return error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
         try:
             text = body.decode()
         except UnicodeDecodeError:
@@ -918,15 +791,6 @@ class EngineServer:
         self.abort()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _poll_headers() -> list[tuple[str, str]]:
-    # Polling answers must never be cached (docs/protocol-notes.md, "Polling responses").
-    return [("Content-Type", _TEXT_PLAIN), ("Cache-Control", "no-store")]
-
-
-def _error_response(error: HTTPError) -> HTTPResponse:
-    return HTTPResponse(error.status, error.body, [("Content-Type", error.content_type)])
 
 
 def now_ms() -> int:

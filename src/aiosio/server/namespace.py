@@ -24,9 +24,9 @@ from aiosio.socketio.packets import Packet
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
     from aiosio.server.connection import Connection
-    from aiosio.server.engine import Wire
     from aiosio.server.server import Server
     from aiosio.server.socket import RemoteSocket
+    from aiosio.server.wire import Wire
 
 __all__ = ["Namespace", "ParentNamespace"]
 

@@ -35,9 +35,9 @@ from aiosio.socketio.packets import EVENT, Packet
 
 if TYPE_CHECKING:
     from aiosio.server.connection import Connection
-    from aiosio.server.engine import Wire
     from aiosio.server.namespace import Namespace
     from aiosio.server.server import Server
+    from aiosio.server.wire import Wire
 
 __all__ = ["RECOVERABLE_REASONS", "Recovery"]
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse
+from aiosio.server.engine import EngineServer
+from aiosio.server.http import HTTPRequest, HTTPResponse
 
 __all__ = ["PACKAGED_NPM", "Limits", "Router", "find_client_bundle", "not_found"]
 

@@ -14,10 +14,12 @@ from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
-from aiosio.server.engine import EngineServer, HTTPRequest, HTTPResponse, ServerSession, Wire
+from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import RemoteSocket, Socket
+from aiosio.server.wire import Wire
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
 
@@ -38,8 +40,8 @@ class Server:
 
     Options are the Node options in snake_case, durations in seconds.
     ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
-    dict of :class:`~aiosio.compression.ServerDeflate` or
-    :class:`~aiosio.compression.HTTPCompression` options (``threshold``: 1024 bytes).
+    dict of :class:`~aiosio.websocket.deflate.ServerDeflate` or
+    :class:`~aiosio.server.http.HTTPCompression` options (``threshold``: 1024 bytes).
     """
 
     def __init__(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
-from aiosio.server.engine import Wire
+from aiosio.server.wire import Wire
 from aiosio.socketio.packets import (
     ACK,
     BINARY_ACK,

@@ -3,8 +3,9 @@
 permessage-deflate compresses each WebSocket message with raw DEFLATE (zlib), flushed so
 that it ends with an empty stored block whose 4-byte tail ``00 00 ff ff`` is cut off
 (section 7.2.1); the receiver appends it back before inflating (section 7.2.2). The
-negotiation is in :mod:`aiosio.upgrade`; it yields :class:`~aiosio.upgrade.DeflateParameters`,
-from which :func:`codecs_for` builds one end's pair:
+negotiation is in :mod:`aiosio.websocket.handshake`; it yields
+:class:`~aiosio.websocket.handshake.DeflateParameters`, from which :func:`codecs_for`
+builds one end's pair:
 
 * :class:`Deflater` compresses messages. With context takeover (a client, by default) it
   keeps its LZ77 window between messages; without (our server, always) each message is
@@ -16,30 +17,24 @@ from which :func:`codecs_for` builds one end's pair:
 * :class:`ServerDeflate` is a server's policy: it negotiates each WebSocket and shares one
   :class:`FrameCompressor` between all connections with the same window.
 
-HTTP compression of long-polling answers (gzip or deflate, RFC 9110 section 8.4.1) is
-:class:`HTTPCompression`.
-
-Errors: :class:`~aiosio.websocket.WebSocketError` (1007 for data that does not inflate,
+Errors: :class:`~aiosio.websocket.frames.WebSocketError` (1007 for data that does not inflate,
 1009 for a message that inflates past its limit); :class:`~aiosio.exceptions.LocalProtocolError`
 for text that UTF-8 cannot carry.
 """
 
 from __future__ import annotations
 
-import functools
 import zlib
 
 from aiosio.exceptions import LocalProtocolError
-from aiosio.upgrade import DeflateParameters, negotiate_deflate
-from aiosio.websocket import BINARY, TEXT, CloseCode, WebSocketError, encode_frame
+from aiosio.websocket.frames import BINARY, TEXT, CloseCode, WebSocketError, encode_frame
+from aiosio.websocket.handshake import DeflateParameters, negotiate_deflate
 
 __all__ = [
     "Deflater",
     "FrameCompressor",
-    "HTTPCompression",
     "Inflater",
     "ServerDeflate",
-    "choose_encoding",
     "codecs_for",
 ]
 
@@ -283,59 +278,3 @@ class ServerDeflate:
             no_context_takeover=parameters.client_no_context_takeover,
         )
         return answer, inflater, compressor
-
-
-# --- HTTP content codings (RFC 9110, section 8.4.1) ------------------------------------------
-
-_CODINGS = ("gzip", "deflate")  # ours, in order of preference on a tie
-
-
-@functools.lru_cache(maxsize=64)  # browsers send the same few values on every poll
-def choose_encoding(accept_encoding: str) -> str | None:
-    """The content coding to answer with: gzip or deflate, whichever ``Accept-Encoding``
-    weighs more (gzip on a tie), or None if it accepts neither (RFC 9110, section 12.5.3).
-    """
-    weights: dict[str, float] = {}
-    for element in accept_encoding.lower().split(","):
-        name, _, params = element.partition(";")
-        weight = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                weight = float(params[2:])
-            except ValueError:
-                weight = 0.0
-        weights[name.strip()] = weight
-    star = weights.get("*", 0.0)
-    best: str | None = None
-    best_weight = 0.0
-    for coding in _CODINGS:
-        weight = weights.get(coding, star)
-        if weight > best_weight:
-            best, best_weight = coding, weight
-    return best
-
-
-class HTTPCompression:
-    """Compression of HTTP answers (the ``http_compression`` option).
-
-    Args:
-        threshold: Bodies under this many bytes are sent as they are (Node's default).
-        level: zlib compression level (-1 for zlib's default).
-    """
-
-    __slots__ = ("level", "threshold")
-
-    def __init__(self, *, threshold: int = 1024, level: int = zlib.Z_DEFAULT_COMPRESSION) -> None:
-        self.threshold = threshold
-        self.level = level
-
-    def encode(self, body: bytes, encoding: str) -> bytes:
-        """``body`` in the ``encoding`` that :func:`choose_encoding` chose.
-
-        gzip carries no file name and a zero timestamp, so an answer is reproducible;
-        deflate is the zlib format, as RFC 9110 defines that coding.
-        """
-        wbits = 31 if encoding == "gzip" else 15  # 16 + 15: a gzip wrapper
-        compressor = zlib.compressobj(self.level, zlib.DEFLATED, wbits)
-        return compressor.compress(body) + compressor.flush()

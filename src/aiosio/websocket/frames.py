@@ -4,8 +4,8 @@ Bytes go in, messages come out: no I/O, no clock, no randomness (the caller pass
 keys from ``os.urandom``). :func:`text_frame` is the server's hot path (broadcasts), and
 :func:`apply_mask` uses the C masking of ``websockets`` when installed, else pure Python.
 permessage-deflate (RFC 7692) plugs in as ``FrameParser(compression=Inflater(...))``
-(:mod:`aiosio.compression`), which lets RSV1 mark a compressed message. The
-opening-handshake helpers, extension negotiation included, live in :mod:`aiosio.upgrade`
+(:mod:`aiosio.websocket.deflate`), which lets RSV1 mark a compressed message. The
+opening-handshake helpers, extension negotiation included, live in :mod:`aiosio.websocket.handshake`
 and are re-exported here.
 
 Errors::
@@ -24,20 +24,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
-from aiosio.upgrade import (
-    DeflateParameters,
-    accept_deflate,
-    accept_key,
-    check_key,
-    check_server_response,
-    client_handshake_request,
-    deflate_offer,
-    negotiate_deflate,
-    parse_extensions,
-)
 
 if TYPE_CHECKING:
-    from aiosio.compression import Inflater
+    from aiosio.websocket.deflate import Inflater
 
 __all__ = [
     "BINARY",
@@ -47,26 +36,17 @@ __all__ = [
     "PONG",
     "TEXT",
     "CloseCode",
-    "DeflateParameters",
     "FrameParser",
     "Message",
     "Opcode",
     "WebSocketError",
-    "accept_deflate",
-    "accept_key",
     "apply_mask",
     "apply_mask_c",
     "apply_mask_python",
     "binary_frame",
-    "check_key",
-    "check_server_response",
-    "client_handshake_request",
     "close_frame",
-    "deflate_offer",
     "encode_frame",
-    "negotiate_deflate",
     "parse_close",
-    "parse_extensions",
     "text_frame",
 ]
 

@@ -2,14 +2,14 @@
 
 The server checks ``Sec-WebSocket-Key`` and answers with :func:`accept_key`; our client
 builds its request with :func:`client_handshake_request` and checks the answer with
-:func:`check_server_response`. Framing is in :mod:`aiosio.websocket`, which re-exports
-these names.
+:func:`check_server_response`. Framing is in
+:mod:`aiosio.websocket.frames`.
 
 The negotiation of permessage-deflate (RFC 7692, sections 5 and 7.1) is here too: the
 server answers a client's offer with :func:`negotiate_deflate`; a client builds its offer
 with :func:`deflate_offer` and checks the answer with :func:`accept_deflate` (or
 ``check_server_response(..., extensions=offer)``). Both ends get the agreed
-:class:`DeflateParameters`; the codec that uses them is :mod:`aiosio.compression`.
+:class:`DeflateParameters`; the codec that uses them is :mod:`aiosio.websocket.deflate`.
 """
 
 from __future__ import annotations
