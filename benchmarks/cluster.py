@@ -31,7 +31,7 @@ NODE = HERE / "cluster_node.js"
 
 def serve_aiosio(port: int, key: str) -> None:
     import aiosio
-    from aiosio.adapters.redis import redis_adapter
+    from aiosio.adapters.redis.pubsub import redis_adapter
 
     io = aiosio.Server(adapter=redis_adapter(key=key), transports=["websocket"])
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosio
 import socketio
-from aiosio.adapters.redis import redis_adapter
+from aiosio.adapters.redis.pubsub import redis_adapter
 
 HERE = Path(__file__).parent
 NODE_SCRIPT = HERE / "node_cluster.js"

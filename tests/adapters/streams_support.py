@@ -15,7 +15,7 @@ from typing import Any, Self
 from cluster_support import NODE_MODULES, eventually, free_port
 
 import aiosio
-from aiosio.adapters.streams import streams_adapter
+from aiosio.adapters.redis.streams import streams_adapter
 
 HERE = Path(__file__).parent
 OFFSET = re.compile(r"[0-9]+-[0-9]+")

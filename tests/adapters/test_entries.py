@@ -8,7 +8,8 @@ import msgpack
 import pytest
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions, Session
-from aiosio.adapters.entries import (
+from aiosio.adapters.messages import ClusterMessage, MessageType
+from aiosio.adapters.redis.entries import (
     decode_entry,
     decode_pubsub,
     decode_session,
@@ -20,7 +21,6 @@ from aiosio.adapters.entries import (
     next_offset,
     parse_offset,
 )
-from aiosio.adapters.messages import ClusterMessage, MessageType
 from aiosio.exceptions import RemoteProtocolError
 
 BROADCAST = MessageType.BROADCAST

@@ -149,7 +149,7 @@ async def test_sockets_join_leave_and_disconnect_across_servers(
 async def test_python_emitter_reaches_all_three(
     cluster_factory: Any, key: str, redis_url: str
 ) -> None:
-    from aiosio.emitter import Emitter
+    from aiosio.adapters.redis.emitter import Emitter
 
     cluster: Cluster = await cluster_factory(key)
     node = cluster.servers[2]
@@ -172,7 +172,7 @@ async def test_python_emitter_reaches_all_three(
 async def test_python_emitter_joins_and_disconnects(
     cluster_factory: Any, key: str, redis_url: str
 ) -> None:
-    from aiosio.emitter import Emitter
+    from aiosio.adapters.redis.emitter import Emitter
 
     cluster: Cluster = await cluster_factory(key)
     async with Emitter(redis_url, key=key) as emitter:

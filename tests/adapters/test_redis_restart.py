@@ -19,7 +19,7 @@ from cluster_support import (
     start_redis,
 )
 
-from aiosio.emitter import Emitter
+from aiosio.adapters.redis.emitter import Emitter
 from aiosio.exceptions import ClusterError
 
 pytestmark = [

@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from cluster_support import eventually, free_port
 
-from aiosio.adapters.entries import parse_offset
-from aiosio.adapters.stream_link import StreamLink
+from aiosio.adapters.redis.entries import parse_offset
+from aiosio.adapters.redis.stream_link import StreamLink
 from aiosio.exceptions import ClusterError
 
 pytestmark = pytest.mark.redis

@@ -21,7 +21,7 @@ from streams_support import OFFSET
 
 import aiosio
 from aiosio.adapters.base import Session
-from aiosio.adapters.streams import StreamsAdapter, streams_adapter
+from aiosio.adapters.redis.streams import StreamsAdapter, streams_adapter
 from aiosio.exceptions import ClusterError
 
 pytestmark = pytest.mark.redis

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aiosio.adapters.cluster import ClusterMessage, MessageType
-from aiosio.adapters.wire import (
+from aiosio.adapters.redis.wire import (
     ClassicChannels,
     decode_classic_broadcast,
     decode_classic_request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import aiosio
-from aiosio.adapters.redis import redis_adapter
+from aiosio.adapters.redis.pubsub import redis_adapter
 
 io = aiosio.Server(
     adapter=redis_adapter(os.environ["AIOSIO_TEST_REDIS"], key=os.environ["AIOSIO_TEST_KEY"]),

@@ -537,7 +537,7 @@ async def test_hostile_recovery_auth_gets_a_fresh_session(
 
 
 async def test_stream_offsets_from_clients_are_bounded() -> None:
-    from aiosio.adapters.entries import parse_offset
+    from aiosio.adapters.redis.entries import parse_offset
 
     # The Redis streams adapter parses the offset a recovering client sends.
     assert parse_offset("9" * 5000 + "-1") is None

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosio
 from aiosio.adapters.base import Adapter
-from aiosio.adapters.redis import redis_adapter
+from aiosio.adapters.redis.pubsub import redis_adapter
 
 
 def blocking(factory: Any) -> Any:

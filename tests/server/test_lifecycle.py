@@ -27,7 +27,7 @@ import pytest
 import aiosio
 import socketio
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.adapters.redis import redis_adapter
+from aiosio.adapters.redis.pubsub import redis_adapter
 
 APP = Path(__file__).with_name("lifecycle_app.py")
 REDIS_URL = "redis://127.0.0.1:6379"

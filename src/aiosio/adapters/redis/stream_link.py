@@ -3,8 +3,8 @@
 One task writes, in order and in pipelines, what the adapters queue (``XADD ... MAXLEN ~``
 and the ``SET`` of sessions); one task reads the stream (``XREAD BLOCK``, on a client of its
 own) and hands each entry to the adapter of its namespace, keeping the reader's position,
-which :class:`~aiosio.adapters.streams.StreamsAdapter` uses to complete restores. A
-:class:`~aiosio.adapters.redis.RedisLink` carries the pub/sub part.
+which :class:`~aiosio.adapters.redis.streams.StreamsAdapter` uses to complete restores. A
+:class:`~aiosio.adapters.redis.link.RedisLink` carries the pub/sub part.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from aiosio.adapters.entries import Offset, parse_offset
-from aiosio.adapters.redis import RedisLink, connect, run_pipeline
+from aiosio.adapters.redis.entries import Offset, parse_offset
+from aiosio.adapters.redis.link import RedisLink, connect, run_pipeline
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
 if TYPE_CHECKING:
-    from aiosio.adapters.streams import StreamsAdapter
+    from aiosio.adapters.redis.streams import StreamsAdapter
 
 __all__ = ["StreamLink"]
 

@@ -1,0 +1,374 @@
+"""StreamsAdapter: a cluster over one Redis stream, as ``@socket.io/redis-streams-adapter``.
+
+::
+
+    io = aiosio.Server(
+        adapter=streams_adapter(url="redis://127.0.0.1:6379"),
+        connection_state_recovery={"max_disconnection_duration": 120},
+    )
+
+Python servers and Node servers (``createAdapter`` of ``@socket.io/redis-streams-adapter``
+0.3) share one cluster when they use the same Redis, stream name and channel prefix; the
+formats are in :mod:`aiosio.adapters.redis.entries`. Broadcasts and room operations are entries of
+one stream, read by one task per server (``XREAD BLOCK``); broadcasts with acknowledgements,
+server-side emits, ``fetch_sockets`` and every response go over pub/sub.
+
+Connection state recovery works across the cluster: the id of a broadcast's entry is the
+offset its event carries; a socket lost for a recoverable reason is kept in Redis (``SET
+... PX``) and a client that comes back to any server of the cluster (Node servers included)
+within the window gets its id, rooms and data back and every broadcast it missed, read back
+from the stream. With recovery on, a server delivers its own broadcasts when its reader
+reads them back, so every local socket receives the stream in the stream's order, and its
+last offset tells exactly what it has; a restore completed by the reader's position when the
+socket joins then neither loses nor repeats a packet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from aiosio.adapters.base import BroadcastOptions, Session
+from aiosio.adapters.cluster import (
+    DEFAULT_TIMEOUT,
+    ClusterAdapter,
+    ClusterMessage,
+    LinkedAdapterFactory,
+)
+from aiosio.adapters.messages import (
+    MessageType,
+    decode_options,
+    decode_packet,
+    encode_options,
+    encode_packet,
+)
+from aiosio.adapters.redis.entries import (
+    Offset,
+    decode_entry,
+    decode_pubsub,
+    decode_session,
+    encode_entry,
+    encode_pubsub,
+    encode_session,
+    includes,
+    is_ephemeral,
+    next_offset,
+    parse_offset,
+)
+from aiosio.adapters.redis.stream_link import StreamLink
+from aiosio.exceptions import ClusterError, RemoteProtocolError
+from aiosio.socketio.packets import EVENT, Packet
+
+__all__ = ["StreamsAdapter", "StreamsAdapterFactory", "streams_adapter"]
+
+logger = logging.getLogger("aiosio.streams")
+
+RESTORE_MAX_XRANGE_CALLS = 100  # the reference's RESTORE_SESSION_MAX_XRANGE_CALLS
+RESTORE_XRANGE_COUNT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    """A broadcast event delivered here with its offset, kept to complete restores."""
+
+    offset: Offset
+    data: list[Any]
+    options: BroadcastOptions
+
+
+class StreamsAdapter(ClusterAdapter):
+    """The adapter of one namespace on a :class:`StreamLink`."""
+
+    supports_recovery = True
+
+    def __init__(
+        self,
+        namespace: Any,
+        link: StreamLink,
+        *,
+        channel_prefix: str = "socket.io",
+        session_key_prefix: str = "sio:session:",
+        requests_timeout: float = DEFAULT_TIMEOUT,
+        delivered_kept: int = 1000,
+    ) -> None:
+        super().__init__(namespace, requests_timeout=requests_timeout)
+        self.link = link
+        self.session_key_prefix = session_key_prefix
+        self.channel = f"{channel_prefix}#{namespace.name}#"
+        self.private_channel = f"{self.channel}{self.uid}#"
+        self._delivered: deque[_Delivered] = deque(maxlen=delivered_kept)
+        self._forgotten: Offset = (0, 0)  # the newest offset dropped from _delivered
+        self._started = False
+        self._starting = False
+        self._closed = False
+
+    @property
+    def healthy(self) -> bool:
+        return self.link.healthy
+
+    @property
+    def recovers(self) -> bool:
+        """Whether the server has connection state recovery on."""
+        return getattr(self.namespace.server, "recovery", None) is not None
+
+    async def init(self) -> None:
+        if self._started or self._closed:
+            return
+        self._started = True
+        self.link.acquire(self)
+        pubsub = self.link.pubsub
+        await pubsub.subscribe("channel", self.channel, self._on_pubsub)
+        await pubsub.subscribe("channel", self.private_channel, self._on_pubsub)
+        await self.link.wait_ready(self.requests_timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        await super().close()
+        if not self._started:
+            return
+        self._started = False
+        await self.link.pubsub.unsubscribe("channel", self.channel)
+        await self.link.pubsub.unsubscribe("channel", self.private_channel)
+        await self.link.release(self)
+
+    def _ensure_started(self) -> None:
+        # A server started by an ASGI host may never call init(): start on first use.
+        if not self._started and not self._starting and not self._closed:
+            self._starting = True
+            self._spawn(self.init())
+
+    # -- ClusterAdapter backend ---------------------------------------------------------
+
+    def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        self._ensure_started()
+        if to is not None:
+            self.link.pubsub.publish(f"{self.channel}{to}#", encode_pubsub(message))
+        elif is_ephemeral(message):
+            self.link.pubsub.publish(self.channel, encode_pubsub(message))
+        else:
+            self.link.add(encode_entry(message))
+
+    async def server_count(self) -> int:
+        self._ensure_started()
+        return await self.link.pubsub.numsub(self.channel)
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        if options.flags.local or not self.recovers:
+            super().broadcast(packet, options)
+            return
+        # Delivered here when the reader reads it back, with its offset; if Redis cannot
+        # take it, delivered at once without one (as the reference does).
+        data = {"packet": encode_packet(packet), "opts": encode_options(options)}
+        message = self.message(MessageType.BROADCAST, data)
+        self._ensure_started()
+        try:
+            self.link.add(
+                encode_entry(message), on_error=lambda: self._deliver_now(packet, options)
+            )
+        except ClusterError as exc:
+            self.warn("publish", "broadcast stays local: %s", exc)
+            self.local_broadcast(packet, options)
+
+    def _deliver_now(self, packet: Packet, options: BroadcastOptions) -> None:
+        self.local_broadcast(packet, options)
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def _on_pubsub(self, channel: bytes, payload: bytes) -> None:
+        self.on_message(decode_pubsub(payload))
+
+    def on_entry(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Handle an entry of the stream in this namespace (ours included).
+
+        Raises:
+            RemoteProtocolError: When the entry is not a valid cluster message.
+        """
+        message = decode_entry(fields)
+        if message.type is not MessageType.BROADCAST or "requestId" in message.data:
+            self.on_message(message)
+            return
+        if message.uid == self.uid and not self.recovers:
+            return  # delivered when it was sent
+        raw = message.data.get("packet")
+        packet = decode_packet(raw, self.namespace.name)
+        options = decode_options(message.data.get("opts"))
+        offset = parse_offset(entry_id)
+        if self.recovers and offset is not None and _takes_offset(raw, options):
+            packet = Packet(EVENT, packet.namespace, [*packet.data, entry_id])
+            if len(self._delivered) == self._delivered.maxlen:
+                self._forgotten = self._delivered[0].offset
+            self._delivered.append(_Delivered(offset, packet.data, options))
+        self.local_broadcast(packet, options)
+
+    # -- connection state recovery ------------------------------------------------------
+
+    def recovery_offset(self) -> str | None:
+        return self.link.last_id
+
+    def persist_session(self, session: Session, ttl: float) -> None:
+        try:
+            value = encode_session(session)
+            self.link.set(self.session_key_prefix + session.pid, value, ttl)
+        except (TypeError, ValueError) as exc:
+            self.warn("session", "session of %s not kept (its data): %s", session.sid, exc)
+        except ClusterError as exc:
+            self.warn("session", "session of %s not kept: %s", session.sid, exc)
+
+    async def restore_session(self, pid: str, offset: str | None) -> Session | None:
+        if offset is not None and parse_offset(offset) is None:
+            return None  # the reference rejects it: "invalid offset"
+        self._ensure_started()
+        client = self.link.client
+        if client is None:
+            raise ClusterError("the stream adapter is not started")
+        key = self.session_key_prefix + pid
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.get(key)
+                pipe.delete(key)
+                raw, _ = await pipe.execute()
+            if raw is None:
+                return None
+            session = decode_session(raw)
+            start = offset or session.offset
+            if start is None or not await self._still_kept(client, start):
+                return None  # no offset, or it is no longer in the stream
+            session.missed, session.offset = await self._missed_since(client, start, session)
+        except (RedisError, OSError) as exc:
+            raise ClusterError(f"Redis is unreachable: {exc}") from None
+        except RemoteProtocolError as exc:
+            self.warn("bad", "session %s not restored: %s", pid, exc)
+            return None
+        return session
+
+    async def _still_kept(self, client: aioredis.Redis, offset: str) -> bool:
+        """Whether the stream still holds everything after ``offset``."""
+        stream = self.link.stream_name
+        if offset == "0-0":
+            # A socket that joined an empty stream: nothing was trimmed while it is shorter
+            # than max_len (trimming never leaves fewer).
+            return int(await client.xlen(stream)) < self.link.max_len
+        return bool(await client.xrange(stream, offset, offset))
+
+    async def _missed_since(
+        self, client: aioredis.Redis, offset: str, session: Session
+    ) -> tuple[list[list[Any]], str]:
+        """The broadcast events for ``session`` after ``offset``, and the last id read."""
+        missed: list[list[Any]] = []
+        nsp = self.namespace.name.encode()
+        for _ in range(RESTORE_MAX_XRANGE_CALLS):
+            entries: Any = await client.xrange(
+                self.link.stream_name, next_offset(offset), "+", count=RESTORE_XRANGE_COUNT
+            )
+            for raw_id, fields in entries:
+                offset = raw_id.decode()
+                if fields.get(b"nsp") != nsp or fields.get(b"type") != b"3":
+                    continue
+                try:
+                    data = self._replayable(decode_entry(fields), session.rooms)
+                except RemoteProtocolError:
+                    continue
+                if data is not None:
+                    missed.append([*data, offset])
+            if len(entries) < RESTORE_XRANGE_COUNT:
+                break
+        return missed, offset
+
+    def _replayable(self, message: ClusterMessage, rooms: list[str]) -> list[Any] | None:
+        if "requestId" in message.data:
+            return None
+        raw = message.data.get("packet")
+        packet = decode_packet(raw, self.namespace.name)
+        options = decode_options(message.data.get("opts"))
+        # Volatile events got no offset when they were sent: they are not replayed.
+        if not _takes_offset(raw, options) or not includes(rooms, options):
+            return None
+        return list(packet.data)
+
+    def missed_packets(self, session: Session) -> list[list[Any]]:
+        start = parse_offset(session.offset or "")
+        if start is None:
+            return session.missed
+        position = self.link.position
+        # What the reader has not reached yet will be delivered live: not now.
+        kept = [p for p in session.missed if (parse_offset(p[-1]) or start) <= position]
+        if position > start:
+            # What the reader delivered while the restore was in flight.
+            if self._forgotten > start:
+                self.warn("restore", "some events sent during a restore were not kept")
+            kept.extend(
+                item.data
+                for item in self._delivered
+                if start < item.offset <= position and includes(session.rooms, item.options)
+            )
+        return kept
+
+
+def _takes_offset(raw: Any, options: BroadcastOptions) -> bool:
+    """An EVENT without an ack id and not volatile (the reference's addOffsetIfNecessary)."""
+    return (
+        isinstance(raw, dict)
+        and raw.get("type") == int(EVENT)
+        and raw.get("id") is None
+        and not options.flags.volatile
+    )
+
+
+class StreamsAdapterFactory(LinkedAdapterFactory):
+    """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`."""
+
+    adapter_class = StreamsAdapter
+
+
+def streams_adapter(
+    url: str = "redis://127.0.0.1:6379",
+    *,
+    stream_name: str = "socket.io",
+    max_len: int = 10_000,
+    read_count: int = 100,
+    block_time: float = 5.0,
+    channel_prefix: str = "socket.io",
+    session_key_prefix: str = "sio:session:",
+    requests_timeout: float = DEFAULT_TIMEOUT,
+    max_outbox: int = 10_000,
+    delivered_kept: int = 1000,
+    health_timeout: float = 5.0,
+) -> StreamsAdapterFactory:
+    """The ``adapter`` option of :class:`aiosio.Server` for a cluster over a Redis stream.
+
+    Args:
+        url: The Redis server (``redis://host:port/db``).
+        stream_name: The stream every server of the cluster reads (``streamName``).
+        max_len: The stream is trimmed to about this many entries (``maxLen``); a client
+            whose offset was trimmed away gets a fresh session.
+        read_count: Entries read per ``XREAD`` (``readCount``).
+        block_time: Seconds an ``XREAD`` waits (``blockTimeInMs``).
+        channel_prefix: The prefix of the pub/sub channels (``channelPrefix``).
+        session_key_prefix: The prefix of the session keys (``sessionKeyPrefix``).
+        requests_timeout: Seconds to wait for the other servers' answers.
+        max_outbox: Writes waiting for Redis; beyond it broadcasts stay local.
+        delivered_kept: Recent broadcasts kept per namespace to complete restores.
+        health_timeout: Seconds Redis may leave a PING of the pub/sub link unanswered
+            before the adapter counts as unhealthy.
+    """
+    link = StreamLink(
+        url,
+        stream_name=stream_name,
+        max_len=max_len,
+        read_count=read_count,
+        block_time=block_time,
+        max_outbox=max_outbox,
+        health_timeout=health_timeout,
+    )
+    return StreamsAdapterFactory(
+        link,
+        channel_prefix=channel_prefix,
+        session_key_prefix=session_key_prefix,
+        requests_timeout=requests_timeout,
+        delivered_kept=delivered_kept,
+    )
