@@ -30,6 +30,7 @@ from typing import Any
 
 from aiosio.logs import LEVELS, configure
 from aiosio.server.server import Server
+from aiosio.targets import TargetError, load_target, server_of
 
 __all__ = ["TargetError", "load_target", "main", "reload_command", "server_of", "snapshot"]
 
@@ -38,59 +39,6 @@ logger = logging.getLogger("aiosio.cli")
 _SKIPPED = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache"})
 RELOAD_INTERVAL = 0.5  # seconds between two scans of the watched folders
 STOP_TIMEOUT = 10.0  # seconds a child server gets to stop before it is killed
-
-
-class TargetError(Exception):
-    """``module:attr`` cannot be imported or is not something we can serve."""
-
-
-# -- what to serve ------------------------------------------------------------------------
-
-
-def load_target(spec: str) -> Any:
-    """Import ``attr`` (dotted names allowed) from ``module``.
-
-    Raises:
-        TargetError: With a message for the user.
-    """
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise TargetError(f"{spec!r}: expected module:attribute, such as app:io")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise TargetError(f"cannot import module {module_name!r}") from exc
-        raise
-    target: Any = module
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
-    return target
-
-
-def server_of(target: Any) -> Server | None:
-    """The aiosio server behind ``target``, or None for a foreign ASGI application.
-
-    Raises:
-        TargetError: If ``target`` is not callable at all.
-    """
-    if isinstance(target, Server):
-        return target
-    from aiosio.asgi import ASGIApp
-
-    if isinstance(target, ASGIApp):
-        handler = target.router.engine.handler
-        if isinstance(handler, Server):
-            return handler
-    if not callable(target):
-        raise TargetError(f"{target!r} is neither an aiosio.Server nor an ASGI application")
-    return None
 
 
 # -- running ------------------------------------------------------------------------------

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from aiosio.client.client import Client, ClientOptions, connect
-from aiosio.client.manager import Manager, ManagerOptions
+from aiosio.client.client import Client, ClientOptions, Manager, connect
+from aiosio.client.manager import ManagerOptions
 from aiosio.client.simple import SimpleClient
 from aiosio.client.sync import SyncClient, SyncSimpleClient
 

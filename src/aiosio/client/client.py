@@ -1,6 +1,6 @@
 """Client: one namespace of a Socket.IO server, as socket.io-client's ``Socket``.
 
-A client connects through a :class:`~aiosio.client.manager.Manager` (one Engine.IO
+A client connects through a :class:`Manager` (one Engine.IO
 connection per server, shared by namespaces unless ``force_new``). It sends CONNECT with
 its ``auth`` when the connection opens, buffers emits while disconnected (volatile ones
 are dropped), and fires ``connect``, ``connect_error`` and ``disconnect`` (with the
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.client.events import Listeners
-from aiosio.client.manager import Manager, ManagerOptions, lookup
+from aiosio.client.manager import BaseManager, ManagerOptions, lookup
 from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
 from aiosio.exceptions import ConnectionError, LocalProtocolError
 from aiosio.socketio.packets import (
@@ -34,7 +34,7 @@ from aiosio.socketio.packets import (
     PacketType,
 )
 
-__all__ = ["Client", "ClientOptions", "State", "connect"]
+__all__ = ["Client", "ClientOptions", "Manager", "State", "connect"]
 
 logger = logging.getLogger("aiosio.client")
 
@@ -100,6 +100,7 @@ class Client:
         socket_options = {key: manager_options.pop(key) for key in _SOCKET_KEYS & set(options)}
         if manager is None:
             manager = lookup(
+                Manager,
                 url,
                 self.namespace,
                 force_new=socket_options.get("force_new", False),
@@ -492,6 +493,25 @@ class Client:
     def volatile(self) -> Emitter:
         """Flags the next emit as droppable when it cannot be written at once."""
         return Emitter(self._outbox, Flags(volatile=True))
+
+
+class Manager(BaseManager):
+    """One Engine.IO connection to a server, shared by the clients of its namespaces.
+
+    The connection, its events and reconnection are :class:`~aiosio.client.manager.BaseManager`;
+    this adds :meth:`socket`, which creates clients.
+    """
+
+    def socket(self, namespace: str = "/", **options: Any) -> Client:
+        """The socket of ``namespace`` on this connection, created on first use.
+
+        ``options`` are the socket options of :class:`Client` (``auth``, ``retries``,
+        ``ack_timeout``).
+        """
+        socket = self.nsps.get(namespace)
+        if isinstance(socket, Client):
+            return socket
+        return Client(namespace, manager=self, **options)
 
 
 def _answer_with(ack: Callable[..., None], result: Any) -> None:

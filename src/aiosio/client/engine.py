@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from aiosio.client.tasks import spawn
 from aiosio.client.transports import (
     TRANSPORT_ERRORS,
     Endpoint,
@@ -420,15 +421,7 @@ class EngineClient:
             await asyncio.wait(tasks)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("engine task failed", exc_info=task.exception())
+        return spawn(coro, self._tasks, logger, "engine task failed")
 
 
 def _payload_size(packet: str | bytes) -> int:

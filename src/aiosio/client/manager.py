@@ -1,7 +1,8 @@
 """Manager: one Engine.IO connection shared by the namespaces of a server, and reconnection.
 
 As socket.io-client's Manager: it opens the connection when a socket asks for it, routes
-decoded packets to the :class:`~aiosio.client.client.Client` of each namespace, and, when
+decoded packets to the socket of each namespace (a :class:`Socket`: what the manager calls on
+a :class:`~aiosio.client.client.Client`), and, when
 the connection is lost, reconnects with exponential backoff (:class:`Backoff`, the same
 formula as socket.io-client's). It closes the connection once no socket is active.
 
@@ -10,6 +11,10 @@ Events (``manager.on(event, handler)``): ``open``, ``close`` (reason, error), ``
 transport's name, as engine.io-client's event), ``reconnect_attempt``
 (attempt), ``reconnect`` (attempt), ``reconnect_error`` (error) and ``reconnect_failed``.
 The ``reconnect*`` events are also fired on every active socket.
+
+:class:`BaseManager` is the connection; :class:`aiosio.client.Manager`
+(:mod:`aiosio.client.client`) adds ``socket()``, which creates clients. This module knows
+sockets only through :class:`Socket`, so it never imports the client.
 """
 
 from __future__ import annotations
@@ -22,25 +27,24 @@ import random
 import ssl as ssl_module
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 from aiosio.client.engine import EngineClient
 from aiosio.client.events import Listeners
 from aiosio.client.http import Address
+from aiosio.client.tasks import spawn
 from aiosio.client.transports import Endpoint, TransportFactory, create
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
 
-if TYPE_CHECKING:
-    from aiosio.client.client import Client
-
-__all__ = ["Backoff", "Manager", "ManagerOptions", "State", "lookup"]
+__all__ = ["Backoff", "BaseManager", "ManagerOptions", "Socket", "State", "lookup"]
 
 logger = logging.getLogger("aiosio.client.manager")
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound="BaseManager")
 
 FORCED_CLOSE = "forced close"
 SOCKET_EVENTS = frozenset({"reconnect", "reconnect_attempt", "reconnect_error", "reconnect_failed"})
@@ -50,7 +54,7 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 class ManagerOptions(TypedDict, total=False):
-    """Options of a :class:`Manager`; durations in seconds.
+    """Options of a :class:`BaseManager` (and :class:`aiosio.client.Manager`); durations in seconds.
 
     Attributes:
         path: The Engine.IO path on the server (``/socket.io``).
@@ -139,7 +143,28 @@ class Backoff:
         self.attempts = 0
 
 
-class Manager:
+class Socket(Protocol):
+    """What the manager calls on the socket of a namespace (a
+    :class:`~aiosio.client.client.Client`)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    def fire(self, event: str, *args: Any) -> None: ...
+
+    def on_open(self) -> None: ...
+
+    def on_error(self, error: ConnectionError) -> None: ...
+
+    def on_close(self, reason: str, error: BaseException | None) -> None: ...
+
+    def on_packet(self, packet: Packet) -> None: ...
+
+
+class BaseManager:
     """One Engine.IO connection to a server, shared by the sockets of its namespaces."""
 
     def __init__(self, url: str = "http://localhost", **options: Unpack[ManagerOptions]) -> None:
@@ -157,7 +182,7 @@ class Manager:
             max=opts.get("reconnection_delay_max", 5.0),
             jitter=opts.get("randomization_factor", 0.5),
         )
-        self.nsps: dict[str, Client] = {}
+        self.nsps: dict[str, Socket] = {}
         self.engine: EngineClient | None = None
         self.state = State.CLOSED
         self._listeners = Listeners()
@@ -199,32 +224,19 @@ class Manager:
 
     # -- sockets ----------------------------------------------------------------------
 
-    def socket(self, namespace: str = "/", **options: Any) -> Client:
-        """The socket of ``namespace`` on this connection, created on first use.
-
-        ``options`` are the socket options of :class:`~aiosio.client.client.Client`
-        (``auth``, ``retries``, ``ack_timeout``).
-        """
-        socket = self.nsps.get(namespace)
-        if socket is None:
-            from aiosio.client.client import Client
-
-            socket = Client(namespace, manager=self, **options)
-        return socket
-
-    def register(self, socket: Client) -> None:
+    def register(self, socket: Socket) -> None:
         """Attach a new socket (done by :class:`~aiosio.client.client.Client` itself)."""
         self.nsps[socket.namespace] = socket
 
-    def _active(self) -> list[Client]:
+    def _active(self) -> list[Socket]:
         return [socket for socket in self.nsps.values() if socket.active]
 
-    async def destroy(self, socket: Client) -> None:
+    async def destroy(self, socket: Socket) -> None:
         """A socket became inactive: close the connection when it was the last one."""
         if not self._active():
             await self.disconnect()
 
-    def release(self, socket: Client) -> None:
+    def release(self, socket: Socket) -> None:
         """Like :meth:`destroy`, for code that cannot wait (a packet handler)."""
         if not self._active():
             self._closing.add(self._spawn(self._finish_close(*self._close())))
@@ -407,16 +419,9 @@ class Manager:
             await engine.close()  # flushes what was written before (a DISCONNECT)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._closing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("manager task failed", exc_info=task.exception())
+        return spawn(
+            coro, self._tasks, logger, "manager task failed", on_done=self._closing.discard
+        )
 
 
 def _endpoint(url: str, options: ManagerOptions) -> Endpoint:
@@ -444,32 +449,41 @@ def _endpoint(url: str, options: ManagerOptions) -> Endpoint:
 
 # -- managers shared per server and event loop (socket.io-client's ``io()`` cache) ------
 
-_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Manager]] = (
+_managers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, BaseManager]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def lookup(
-    url: str, namespace: str, *, force_new: bool, multiplex: bool, options: dict[str, Any]
-) -> Manager:
+    cls: type[M],
+    url: str,
+    namespace: str,
+    *,
+    force_new: bool,
+    multiplex: bool,
+    options: dict[str, Any],
+) -> M:
     """The manager for a client of ``namespace`` at ``url``.
 
     As socket.io-client's ``io()``: the manager of the same server (scheme, host, port and
     path) is shared, per event loop, unless ``force_new`` or ``multiplex=False`` is given or
     it already has a socket for ``namespace``; outside an event loop it is always new.
+    ``cls`` is the manager class to create (:class:`aiosio.client.Manager`).
     """
     if force_new or not multiplex:
-        return Manager(url, **options)
+        return cls(url, **options)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        return Manager(url, **options)
+        return cls(url, **options)
     parts = urlsplit(url)
     key = f"{parts.scheme}://{parts.netloc}{options.get('path', '/socket.io')}"
     cache = _managers.setdefault(loop, {})
     manager = cache.get(key)
-    if manager is None:
-        manager = cache[key] = Manager(url, **options)
-    elif namespace in manager.nsps:
-        return Manager(url, **options)
+    if not isinstance(manager, cls):
+        created = cls(url, **options)
+        cache[key] = created
+        return created
+    if namespace in manager.nsps:
+        return cls(url, **options)
     return manager

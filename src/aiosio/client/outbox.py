@@ -15,15 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.client.events import Listeners
+from aiosio.client.manager import BaseManager
 from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError
 from aiosio.socketio.packets import RESERVED_EVENTS
-
-if TYPE_CHECKING:
-    from aiosio.client.manager import Manager
 
 __all__ = ["Emitter", "Flags", "Outbox"]
 
@@ -71,9 +69,11 @@ class Sender(Protocol):
     """What the outbox needs of its client."""
 
     namespace: str
-    io: Manager
     retries: int
     ack_timeout: float | None
+
+    @property
+    def io(self) -> BaseManager: ...
 
     @property
     def connected(self) -> bool: ...

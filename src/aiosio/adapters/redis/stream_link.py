@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -26,12 +26,27 @@ from aiosio.adapters.redis.entries import Offset, parse_offset
 from aiosio.adapters.redis.link import RedisLink, connect, run_pipeline
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
-if TYPE_CHECKING:
-    from aiosio.adapters.redis.streams import StreamsAdapter
-
-__all__ = ["StreamLink"]
+__all__ = ["StreamLink", "StreamReader"]
 
 logger = logging.getLogger("aiosio.streams")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class StreamReader(Protocol):
+    """What the link needs of an adapter (a
+    :class:`~aiosio.adapters.redis.streams.StreamsAdapter`): its namespace, the entries of that
+    namespace, and a place to warn."""
+
+    @property
+    def namespace(self) -> _Named: ...
+
+    def on_entry(self, entry_id: str, fields: dict[bytes, bytes]) -> None: ...
+
+    def warn(self, kind: str, text: str, *args: Any) -> None: ...
 
 
 @dataclass(slots=True)
@@ -68,7 +83,7 @@ class StreamLink:
         self.pubsub = RedisLink(url, max_outbox=max_outbox, health_timeout=health_timeout)
         self.client: aioredis.Redis | None = None
         self._reader: aioredis.Redis | None = None
-        self.adapters: dict[str, StreamsAdapter] = {}
+        self.adapters: dict[str, StreamReader] = {}
         self.last_id: str | None = None  # the reader's position; None before it started
         self.position: Offset = (0, 0)
         self.reading = False
@@ -85,7 +100,7 @@ class StreamLink:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def acquire(self, adapter: StreamsAdapter) -> None:
+    def acquire(self, adapter: StreamReader) -> None:
         """An adapter joins (the first one starts the link)."""
         self.adapters[adapter.namespace.name] = adapter
         self.pubsub.acquire()
@@ -108,7 +123,7 @@ class StreamLink:
                 await self._started.wait()
         return await self.pubsub.wait_ready(timeout) and self._started.is_set()
 
-    async def release(self, adapter: StreamsAdapter) -> None:
+    async def release(self, adapter: StreamReader) -> None:
         """An adapter leaves; the last one flushes the queued writes and closes the link."""
         if self.adapters.get(adapter.namespace.name) is adapter:
             del self.adapters[adapter.namespace.name]

@@ -1,0 +1,39 @@
+"""Background tasks of the client's objects: kept while they run, a failure logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+__all__ = ["spawn"]
+
+Task = asyncio.Task[None]
+
+
+def spawn(
+    coro: Coroutine[Any, Any, None],
+    tasks: set[Task],
+    log: logging.Logger,
+    failure: str,
+    *,
+    on_done: Callable[[Task], None] | None = None,
+) -> Task:
+    """Run ``coro`` as a task held in ``tasks`` until it ends.
+
+    When it ends: it leaves ``tasks``, ``on_done`` is called with it, and an exception it
+    raised is logged as ``failure`` (an error, with the traceback) on ``log``.
+    """
+    task = asyncio.get_running_loop().create_task(coro)
+    tasks.add(task)
+
+    def done(task: Task) -> None:
+        tasks.discard(task)
+        if on_done is not None:
+            on_done(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(failure, exc_info=task.exception())
+
+    task.add_done_callback(done)
+    return task
