@@ -19,7 +19,7 @@ from typing import Any
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest
 from aiosio.server.server import Server
-from aiosio.server.wire import frames_of
+from aiosio.engineio.wire import frames_of
 
 
 class FakeWebSocket:

@@ -34,10 +34,10 @@ from urllib.parse import parse_qsl
 
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
+from aiosio.engineio.wire import Wire
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.router import Limits, Router, not_found
-from aiosio.server.wire import Wire
 from aiosio.websocket.frames import CloseCode
 
 __all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]

@@ -50,12 +50,12 @@ from aiosio.client.manager import State as ManagerState
 from aiosio.client.transports import Endpoint, Transport
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
+from aiosio.engineio.wire import Wire
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest
 from aiosio.server.server import Server
 from aiosio.server.socket import Socket
-from aiosio.server.wire import Wire
 from aiosio.socketio.parsers import Parser
 from aiosio.websocket.frames import CloseCode
 

@@ -8,17 +8,94 @@ adapter forwards the same operations to the other servers and merges their answe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeAlias
 
+from aiosio.engineio.wire import Wire
 from aiosio.socketio.packets import Packet
+from aiosio.socketio.parsers import JSONParser, Parser
 
-if TYPE_CHECKING:
-    from aiosio.server.namespace import Namespace
-    from aiosio.server.socket import RemoteSocket, Socket
+__all__ = [
+    "AckSink",
+    "Adapter",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "Host",
+    "LocalSocket",
+    "Session",
+    "SocketLike",
+    "encode_wires",
+]
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "Session"]
+AckSink: TypeAlias = Callable[[str, list[Any] | None], None]
+"""Where the answers of a broadcast with acknowledgements go: ``(socket id, answer)``, the
+answer None when the socket disconnected before answering."""
+
+
+def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  # noqa: B008
+    """Encode a packet once into the Engine.IO packets every recipient gets.
+
+    Raises:
+        LocalProtocolError: When the data cannot be serialised.
+    """
+    return [Wire(item) for item in parser.encode(packet)]
+
+
+class SocketLike(Protocol):
+    """A socket as ``fetch_sockets`` returns it: local, or on another server."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def rooms(self) -> set[str]: ...
+    @property
+    def data(self) -> Any: ...
+    def join(self, rooms: str | Iterable[str]) -> None: ...
+    def disconnect(self, close: bool = False) -> object: ...
+
+
+class LocalSocket(SocketLike, Protocol):
+    """What an adapter may touch of a socket of its namespace on this server."""
+
+    @property
+    def handshake(self) -> Any:
+        """A dataclass: what the client sent when it connected."""
+
+    def leave(self, room: str) -> None: ...
+
+    def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
+        """Write a broadcast's shared encoded packets."""
+
+    def emit_packet_with_ack(self, packet: Packet, on_ack: AckSink, compress: bool = True) -> None:
+        """Send a broadcast packet with an ack id of the socket's own."""
+
+
+class Host(Protocol):
+    """What an adapter may touch of its namespace (and, through it, of the server)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sockets(self) -> Mapping[str, LocalSocket]:
+        """The connected sockets of this namespace on this server, by id."""
+
+    @property
+    def recovers(self) -> bool:
+        """Whether the server has connection state recovery on."""
+
+    def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
+        """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
+
+    def emit_local_event(self, event: str, *args: Any) -> None:
+        """Run the namespace's handlers of an adapter event (``create-room``, ...)."""
+
+    def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """Run the namespace's handlers of an event another server emitted."""
+
+    def remote_socket(self, details: dict[str, Any]) -> SocketLike:
+        """A socket of another server, from what that server answered to ``fetch_sockets``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +153,7 @@ class Adapter:
     :meth:`restore_session`, :meth:`missed_packets` and :meth:`recovery_offset`, and
     the adapter appends the offsets to broadcast events."""
 
-    def __init__(self, namespace: Namespace) -> None:
+    def __init__(self, namespace: Host) -> None:
         self.namespace = namespace
 
     async def init(self) -> None:
@@ -113,7 +190,7 @@ class Adapter:
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any] | None], None],
+        on_ack: AckSink,
         on_counted: Callable[[], None],
     ) -> None:
         """Broadcast asking every recipient for an ack.
@@ -127,7 +204,7 @@ class Adapter:
         """
         raise NotImplementedError
 
-    async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
         raise NotImplementedError
 
     def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:

@@ -12,7 +12,7 @@ counts of a broadcast with acknowledgements) wait for ``server_count() - 1`` res
 reference does, and fail with :class:`~aiosio.exceptions.ClusterError` after
 ``requests_timeout`` seconds (5 s, as in Node).
 
-Beyond the reference, an aiosio server answers a broadcast with acknowledgements with the
+Beyond the reference, a server running aiosio answers a broadcast with acknowledgements with the
 ids of the sockets it asked (``sids`` in its count, ``sid`` in each answer): extension fields
 that Node ignores, so the requester can key every answer by socket id and name the sockets
 that stayed silent. Counts and answers without them (from Node) get names of their own,
@@ -27,9 +27,9 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiosio.adapters.base import BroadcastOptions
+from aiosio.adapters.base import AckSink, BroadcastOptions, Host, SocketLike
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.adapters.messages import (
     RESPONSES,
@@ -44,9 +44,6 @@ from aiosio.adapters.messages import (
 )
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 from aiosio.socketio.packets import Packet
-
-if TYPE_CHECKING:
-    from aiosio.server.socket import RemoteSocket, Socket
 
 __all__ = [
     "ClusterAdapter",
@@ -83,7 +80,7 @@ class _AckRequest:
     """A broadcast with acknowledgements waiting for the other servers' counts."""
 
     on_count: Callable[..., None]
-    on_ack: Callable[[str, list[Any] | None], None]
+    on_ack: AckSink
     on_counted: Callable[[], None]
     servers: int
     anonymous_asked: int = 0  # recipients counted by servers that named none
@@ -119,7 +116,7 @@ class LinkedAdapterFactory:
         self.link = link
         self.options = options
 
-    def __call__(self, namespace: Any) -> Any:
+    def __call__(self, namespace: Host) -> Any:
         return self.adapter_class(namespace, self.link, **self.options)
 
     @property
@@ -137,7 +134,7 @@ class ClusterAdapter(InMemoryAdapter):
 
     def __init__(
         self,
-        namespace: Any,
+        namespace: Host,
         *,
         requests_timeout: float = DEFAULT_TIMEOUT,
         max_pending_requests: int = 1000,
@@ -227,7 +224,7 @@ class ClusterAdapter(InMemoryAdapter):
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any] | None], None],
+        on_ack: AckSink,
         on_counted: Callable[[], None],
     ) -> None:
         self.local_broadcast_with_ack(packet, options, on_count, on_ack)
@@ -241,7 +238,7 @@ class ClusterAdapter(InMemoryAdapter):
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any] | None], None],
+        on_ack: AckSink,
         on_counted: Callable[[], None],
     ) -> None:
         try:
@@ -276,10 +273,8 @@ class ClusterAdapter(InMemoryAdapter):
             ack.servers = 0
             ack.on_counted()
 
-    async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
-        from aiosio.server.socket import RemoteSocket
-
-        local: list[Socket | RemoteSocket] = list(self._targets(options))
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
+        local: list[SocketLike] = list(self._targets(options))
         if options.flags.local:
             return local
         others = await self._others()
@@ -290,7 +285,7 @@ class ClusterAdapter(InMemoryAdapter):
         details = await self._request(MessageType.FETCH_SOCKETS, data, others, timeout)
         for detail in details:
             if isinstance(detail, dict) and isinstance(detail.get("id"), str):
-                local.append(RemoteSocket(self, detail))
+                local.append(self.namespace.remote_socket(detail))
         return local
 
     async def _request(

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiosio.adapters.base import Adapter, BroadcastOptions
-from aiosio.server.wire import Wire
+from aiosio.adapters.base import (
+    AckSink,
+    Adapter,
+    BroadcastOptions,
+    Host,
+    LocalSocket,
+    SocketLike,
+    encode_wires,
+)
 from aiosio.socketio.packets import Packet
-from aiosio.socketio.parsers import JSONParser, Parser
-
-if TYPE_CHECKING:
-    from aiosio.server.socket import RemoteSocket, Socket
 
 __all__ = ["InMemoryAdapter", "encode_wires"]
-
-
-def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  # noqa: B008
-    """Encode a packet once into the Engine.IO packets every recipient gets.
-
-    Raises:
-        LocalProtocolError: When the data cannot be serialised.
-    """
-    return [Wire(item) for item in parser.encode(packet)]
 
 
 class InMemoryAdapter(Adapter):
     """Room membership of the local sockets of one namespace."""
 
-    def __init__(self, namespace: Any) -> None:
+    def __init__(self, namespace: Host) -> None:
         super().__init__(namespace)
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
@@ -79,7 +73,7 @@ class InMemoryAdapter(Adapter):
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
         return {socket.id for socket in self._targets(BroadcastOptions(frozenset(rooms)))}
 
-    def _targets(self, options: BroadcastOptions) -> list[Socket]:
+    def _targets(self, options: BroadcastOptions) -> list[LocalSocket]:
         """The local sockets a broadcast reaches, each once."""
         connected = self.namespace.sockets
         rooms = options.rooms
@@ -120,7 +114,7 @@ class InMemoryAdapter(Adapter):
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any] | None], None],
+        on_ack: AckSink,
         on_counted: Callable[[], None],
     ) -> None:
         self.local_broadcast_with_ack(packet, options, on_count, on_ack)
@@ -131,7 +125,7 @@ class InMemoryAdapter(Adapter):
         packet: Packet,
         options: BroadcastOptions,
         on_count: Callable[..., None],
-        on_ack: Callable[[str, list[Any] | None], None],
+        on_ack: AckSink,
     ) -> None:
         """Every local recipient gets the packet with its own ack id (per namespace)."""
         targets = self._targets(options)
@@ -140,7 +134,7 @@ class InMemoryAdapter(Adapter):
         for socket in targets:
             socket.emit_packet_with_ack(packet, on_ack, compress)
 
-    async def fetch_sockets(self, options: BroadcastOptions) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
         return list(self._targets(options))
 
     def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions, LocalSocket
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.socketio.packets import EVENT, Packet
-
-if TYPE_CHECKING:
-    from aiosio.server.socket import Socket
 
 __all__ = [
     "RESPONSES",
@@ -149,7 +146,7 @@ def decode_packet(value: Any, namespace: str) -> Packet:
     return Packet(EVENT, namespace, data)
 
 
-def socket_details(socket: Socket) -> dict[str, Any]:
+def socket_details(socket: LocalSocket) -> dict[str, Any]:
     """What ``fetch_sockets`` answers for one local socket: ``{id, handshake, rooms, data}``."""
     return {
         "id": socket.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.exceptions import AckTimeout
@@ -17,9 +17,9 @@ from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
     from aiosio.server.namespace import Namespace
-    from aiosio.server.socket import RemoteSocket, Socket
+    from aiosio.server.socket import Socket
 
-__all__ = ["BroadcastOperator"]
+__all__ = ["BroadcastOperator", "RemoteSocket", "SocketEmitter"]
 
 
 def _rooms(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
@@ -146,7 +146,8 @@ class BroadcastOperator:
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         """The chosen sockets, across the cluster."""
-        return await self._nsp.adapter.fetch_sockets(self._options)
+        found = await self._nsp.adapter.fetch_sockets(self._options)
+        return cast("list[Socket | RemoteSocket]", found)  # the namespace makes both kinds
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make the chosen sockets join rooms."""
@@ -208,3 +209,71 @@ class _AckCollector:
         for sid, answer in self.received.items():
             results[sid] = AckTimeout("disconnected") if answer is None else answer
         return results
+
+
+class SocketEmitter:
+    """An emit with flags: ``socket.timeout(5)``, ``socket.volatile``, ``socket.compress()``."""
+
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
+
+    def __init__(
+        self, socket: Socket, *, timeout: float | None, volatile: bool, compress: bool
+    ) -> None:
+        self._socket = socket
+        self._timeout = timeout
+        self._volatile = volatile
+        self._compress = compress
+
+    def _with(self, **changes: Any) -> SocketEmitter:
+        options: dict[str, Any] = {
+            "timeout": self._timeout,
+            "volatile": self._volatile,
+            "compress": self._compress,
+        }
+        options.update(changes)
+        return SocketEmitter(self._socket, **options)
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        return self._with(timeout=seconds)
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        return self._with(volatile=True)
+
+    def compress(self, compress: bool = True) -> SocketEmitter:
+        return self._with(compress=compress)
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit with these flags; with a timeout the callback gets ``(error, *args)``."""
+        socket = self._socket
+        socket._emit(event, args, callback, self._timeout, self._volatile, compress=self._compress)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
+        return await self._socket._emit_with_ack(event, args, self._timeout, self._compress)
+
+
+class RemoteSocket:
+    """A socket on another server of the cluster, as ``fetch_sockets`` returns it."""
+
+    def __init__(self, adapter: Any, details: dict[str, Any]) -> None:
+        self._adapter = adapter
+        self.id: str = details["id"]
+        self.handshake: dict[str, Any] = details.get("handshake", {})
+        self.rooms: set[str] = set(details.get("rooms", ()))
+        self.data: Any = details.get("data")
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self._adapter.namespace, rooms=frozenset((self.id,)))
+
+    def emit(self, event: str, *args: Any) -> None:
+        self._operator().emit(event, *args)
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_join(rooms)
+
+    def leave(self, rooms: str | Iterable[str]) -> None:
+        self._operator().sockets_leave(rooms)
+
+    def disconnect(self, close: bool = False) -> None:
+        self._operator().disconnect_sockets(close)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
 from aiosio.engineio.packets import SEPARATOR, open_payload
 from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
+from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.http import (
     HTTPCompression,
@@ -33,7 +34,6 @@ from aiosio.server.http import (
     set_cookie,
 )
 from aiosio.server.stats import Counters
-from aiosio.server.wire import Wire, compressible, payload_of
 from aiosio.websocket.deflate import ServerDeflate
 
 __all__ = [

@@ -15,18 +15,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
-from aiosio.adapters.memory import encode_wires
+from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused
-from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.socket import Socket
 from aiosio.socketio.packets import Packet
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
+    from aiosio.engineio.wire import Wire
     from aiosio.server.connection import Connection
     from aiosio.server.server import Server
-    from aiosio.server.socket import RemoteSocket
-    from aiosio.server.wire import Wire
 
 __all__ = ["Namespace", "ParentNamespace"]
 
@@ -297,6 +296,15 @@ class Namespace:
             for wire in wires:
                 wire.compress = False
         return wires
+
+    @property
+    def recovers(self) -> bool:
+        """Whether the server has connection state recovery on (for the adapter)."""
+        return self.server.recovery is not None
+
+    def remote_socket(self, details: dict[str, Any]) -> RemoteSocket:
+        """A socket of another server, from its ``fetch_sockets`` answer (for the adapter)."""
+        return RemoteSocket(self.adapter, details)
 
     # -- broadcasting shortcuts ---------------------------------------------------------
 

@@ -27,17 +27,16 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiosio.adapters.base import BroadcastOptions, Session
-from aiosio.adapters.memory import encode_wires
+from aiosio.adapters.base import BroadcastOptions, Session, encode_wires
 from aiosio.exceptions import ClusterError
 from aiosio.server.socket import Socket
 from aiosio.socketio.packets import EVENT, Packet
 
 if TYPE_CHECKING:
+    from aiosio.engineio.wire import Wire
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
     from aiosio.server.server import Server
-    from aiosio.server.wire import Wire
 
 __all__ = ["RECOVERABLE_REASONS", "Recovery"]
 

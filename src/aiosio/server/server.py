@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.adapters.memory import InMemoryAdapter
+from aiosio.engineio.wire import Wire
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineServer, ServerSession
@@ -19,7 +20,6 @@ from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import RemoteSocket, Socket
-from aiosio.server.wire import Wire
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
-from aiosio.server.wire import Wire
+from aiosio.server.acks import Unencodable, ack_result, safe_call
+from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, SocketEmitter
 from aiosio.socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -30,7 +32,6 @@ from aiosio.socketio.packets import (
 )
 
 if TYPE_CHECKING:
-    from aiosio.server.broadcast import BroadcastOperator
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
 
@@ -61,48 +62,6 @@ class Handshake:
 def new_socket_id() -> str:
     """A fresh socket id: random, never the Engine.IO sid (a credential)."""
     return secrets.token_urlsafe(15)
-
-
-class SocketEmitter:
-    """An emit with flags: ``socket.timeout(5)``, ``socket.volatile``, ``socket.compress()``."""
-
-    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
-
-    def __init__(
-        self, socket: Socket, *, timeout: float | None, volatile: bool, compress: bool
-    ) -> None:
-        self._socket = socket
-        self._timeout = timeout
-        self._volatile = volatile
-        self._compress = compress
-
-    def _with(self, **changes: Any) -> SocketEmitter:
-        options: dict[str, Any] = {
-            "timeout": self._timeout,
-            "volatile": self._volatile,
-            "compress": self._compress,
-        }
-        options.update(changes)
-        return SocketEmitter(self._socket, **options)
-
-    def timeout(self, seconds: float) -> SocketEmitter:
-        return self._with(timeout=seconds)
-
-    @property
-    def volatile(self) -> SocketEmitter:
-        return self._with(volatile=True)
-
-    def compress(self, compress: bool = True) -> SocketEmitter:
-        return self._with(compress=compress)
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit with these flags; with a timeout the callback gets ``(error, *args)``."""
-        socket = self._socket
-        socket._emit(event, args, callback, self._timeout, self._volatile, compress=self._compress)
-
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
-        return await self._socket._emit_with_ack(event, args, self._timeout, self._compress)
 
 
 class Socket:
@@ -308,7 +267,7 @@ class Socket:
             if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(_answer(answer))
+                future.set_result(ack_result(answer))
 
         if not self.connected:
             future.set_exception(Disconnected("the socket is disconnected"))
@@ -344,11 +303,11 @@ class Socket:
     def _ack_expired(self, ack_id: int) -> None:
         entry = self._acks.pop(ack_id, None)
         if entry is not None:
-            _safe_call(entry[0], AckTimeout("operation has timed out"))
+            safe_call(entry[0], AckTimeout("operation has timed out"))
 
     def _notify_outgoing(self, packet: list[Any]) -> None:
         for spec in list(self._any_outgoing):
-            _safe_call(spec.call, packet)
+            safe_call(spec.call, packet)
 
     def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
         """Write a broadcast's shared encoded packets (encoded once for all recipients)."""
@@ -406,8 +365,6 @@ class Socket:
     @property
     def broadcast(self) -> BroadcastOperator:
         """Every other socket of the namespace."""
-        from aiosio.server.broadcast import BroadcastOperator
-
         return BroadcastOperator(self.nsp, except_=frozenset((self.id,)))
 
     # -- incoming -----------------------------------------------------------------------
@@ -545,7 +502,7 @@ class Socket:
                 ("ack encoding", event),
                 "cannot answer the ack of event %r: %s",
                 event,
-                _Unencodable(parser, args),
+                Unencodable(parser, args),
                 exc_info=False,
             )
             return
@@ -561,7 +518,7 @@ class Socket:
         if handle is not None:
             handle.cancel()
         args = data or []
-        _safe_call(callback, *((None, *args) if error_first else args))
+        safe_call(callback, *((None, *args) if error_first else args))
 
     # -- connecting and disconnecting ---------------------------------------------------
 
@@ -601,110 +558,16 @@ class Socket:
             if handle is not None:
                 handle.cancel()
             if error_first:
-                _safe_call(callback, Disconnected("the socket disconnected"))
+                safe_call(callback, Disconnected("the socket disconnected"))
 
     def _fire(self, event: str, *args: Any) -> None:
         for spec in list(self._handlers.get(event, ())):
             self._call(spec, list(args), None)
 
 
-class RemoteSocket:
-    """A socket on another server of the cluster, as ``fetch_sockets`` returns it."""
-
-    def __init__(self, adapter: Any, details: dict[str, Any]) -> None:
-        self._adapter = adapter
-        self.id: str = details["id"]
-        self.handshake: dict[str, Any] = details.get("handshake", {})
-        self.rooms: set[str] = set(details.get("rooms", ()))
-        self.data: Any = details.get("data")
-
-    def _operator(self) -> BroadcastOperator:
-        from aiosio.server.broadcast import BroadcastOperator
-
-        return BroadcastOperator(self._adapter.namespace, rooms=frozenset((self.id,)))
-
-    def emit(self, event: str, *args: Any) -> None:
-        self._operator().emit(event, *args)
-
-    def join(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_join(rooms)
-
-    def leave(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_leave(rooms)
-
-    def disconnect(self, close: bool = False) -> None:
-        self._operator().disconnect_sockets(close)
-
-
 def _uncompressed(items: list[str | bytes]) -> list[Wire]:
     """The packets of an emit flagged ``compress(False)``: never compressed, on any transport."""
     return [Wire(item, compress=False) for item in items]
-
-
-class _Unencodable:
-    """Says which value of an answer the parser refused, when the line is written (a
-    client repeating the event costs no search once it was logged)."""
-
-    __slots__ = ("_args", "_parser")
-
-    def __init__(self, parser: Any, args: list[Any]) -> None:
-        self._parser = parser
-        self._args = args
-
-    def __str__(self) -> str:
-        parser = self._parser
-        what, note = _culprit(parser, self._args, 0)
-        kind = "JSON" if parser.name == "json" else parser.name
-        return f"{what} is not {kind}-serialisable{note}"
-
-
-_SEARCH_DEPTH = 300  # deeper than orjson writes (254 levels): a cycle stops the search here
-
-
-def _culprit(parser: Any, value: Any, depth: int) -> tuple[str, str]:
-    """What in ``value`` (refused by ``parser``) it cannot encode: the type of the first
-    part, depth first, that does not encode on its own, and a note."""
-
-    def encodes(item: Any) -> bool:
-        try:
-            parser.encode_ack("/", [item], 0)
-        except Exception:
-            return False
-        return True
-
-    kind = type(value)
-    if kind is list or kind is tuple or kind is dict:
-        if depth < _SEARCH_DEPTH:
-            if kind is dict:
-                for key, item in value.items():
-                    if not encodes({key: None}):
-                        return f"a dict key of type {type(key).__name__}", ""
-                    if not encodes(item):
-                        return _culprit(parser, item, depth + 1)
-            else:
-                for item in value:
-                    if not encodes(item):
-                        return _culprit(parser, item, depth + 1)
-        # Every part encodes on its own: the whole is too deep (or contains itself).
-        return kind.__name__, " (nested too deep, or containing itself)"
-    return kind.__name__, ""
-
-
-def _answer(args: tuple[Any, ...] | list[Any]) -> Any:
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
-def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        result = fn(*args)
-        if asyncio.iscoroutine(result):
-            asyncio.get_running_loop().create_task(result)
-    except Exception:
-        logger.exception("callback %r failed", fn)
 
 
 def check_connected(socket: Socket) -> None:

@@ -27,6 +27,7 @@ import contextlib
 import logging
 from typing import Any
 
+from aiosio.adapters.base import Host
 from aiosio.adapters.cluster import (
     DEFAULT_TIMEOUT,
     ClusterAdapter,
@@ -56,7 +57,7 @@ class RedisAdapter(ClusterAdapter):
 
     def __init__(
         self,
-        namespace: Any,
+        namespace: Host,
         link: RedisLink,
         *,
         key: str = "socket.io",

@@ -33,7 +33,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from aiosio.adapters.base import BroadcastOptions, Session
+from aiosio.adapters.base import BroadcastOptions, Host, Session
 from aiosio.adapters.cluster import (
     DEFAULT_TIMEOUT,
     ClusterAdapter,
@@ -88,7 +88,7 @@ class StreamsAdapter(ClusterAdapter):
 
     def __init__(
         self,
-        namespace: Any,
+        namespace: Host,
         link: StreamLink,
         *,
         channel_prefix: str = "socket.io",
@@ -114,7 +114,7 @@ class StreamsAdapter(ClusterAdapter):
     @property
     def recovers(self) -> bool:
         """Whether the server has connection state recovery on."""
-        return getattr(self.namespace.server, "recovery", None) is not None
+        return self.namespace.recovers
 
     async def init(self) -> None:
         if self._started or self._closed:
