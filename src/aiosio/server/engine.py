@@ -15,11 +15,11 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
 from aiosio.engineio.packets import SEPARATOR, open_payload
-from aiosio.engineio.session import CloseReason, EngineSession, State, TimerEvent
+from aiosio.engineio.session import CloseReason, State, TimerEvent
 from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.http import (
@@ -33,6 +33,7 @@ from aiosio.server.http import (
     poll_headers,
     set_cookie,
 )
+from aiosio.server.session import EngineHandler, ServerSession, WebSocketTransport
 from aiosio.server.stats import Counters
 from aiosio.websocket.deflate import ServerDeflate
 
@@ -50,84 +51,6 @@ logger = logging.getLogger("aiosio.engine")
 
 _INF = float("inf")
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
-
-
-class WebSocketTransport(Protocol):
-    """A WebSocket as a front door provides it."""
-
-    def send_items(self, items: list[object]) -> None:
-        """Write engine packets (str, bytes or :class:`Wire`), in order, as frames."""
-
-    def close(self, code: int = 1000) -> None:
-        """Close the WebSocket (close handshake, then the connection)."""
-
-    def buffered(self) -> int:
-        """Bytes written but not yet sent to the peer."""
-
-
-class EngineHandler(Protocol):
-    """What sits above the engine (the Socket.IO server)."""
-
-    def on_open(self, session: ServerSession, request: HTTPRequest) -> None: ...
-
-    def on_message(self, session: ServerSession, data: str | bytes) -> None: ...
-
-    def on_close(self, session: ServerSession, reason: str) -> None: ...
-
-
-class ServerSession(EngineSession):
-    """A server-side session with its I/O attachments."""
-
-    __slots__ = (
-        "dirty",
-        "engine",
-        "owner",
-        "poll",
-        "posting",
-        "queued",
-        "timer",
-        "upgrade_ws",
-        "ws",
-    )
-
-    def __init__(self, engine: EngineServer, sid: str, transport: str, now: float) -> None:
-        super().__init__(
-            sid,
-            transport=transport,
-            now=now,
-            ping_interval=engine.ping_interval,
-            ping_timeout=engine.ping_timeout,
-            upgrade_timeout=engine.upgrade_timeout,
-        )
-        self.engine = engine
-        self.ws: WebSocketTransport | None = None
-        self.upgrade_ws: WebSocketTransport | None = None
-        self.poll: Callable[[HTTPResponse], None] | None = None
-        self.posting = False  # a POST's head has come and its body is being read
-        self.timer: asyncio.TimerHandle | None = None
-        self.owner: Any = None
-        self.dirty = False
-        self.queued = 0  # bytes in the outbox while polling (about: characters for text)
-
-    def write(self, item: object) -> None:
-        """Queue one encoded packet; it leaves with the next flush (this loop iteration)."""
-        if self.state is State.CLOSED:
-            return
-        self.outbox.append(item)
-        if self.ws is None:
-            # A polling client that does not poll must not grow the outbox without bound.
-            self.queued += len(item.data if type(item) is Wire else item)  # type: ignore[arg-type]
-        if not self.dirty:
-            self.dirty = True
-            self.engine.mark_dirty(self)
-
-    def take_outbox(self) -> list[object]:
-        self.queued = 0
-        return super().take_outbox()
-
-    def close_transport(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
-        """Flush what is queued, then close the connection (server-initiated)."""
-        self.engine.close_session(self, reason)
 
 
 class EngineServer:
