@@ -41,6 +41,14 @@ class Transport(asyncio.Transport):
         self.written = bytearray()
         self.closed = False
         self.eof = False
+        self.protocol: asyncio.BaseProtocol | None = None  # fed, as asyncio feeds it
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol  # the WebSocket after a handshake
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self.protocol is not None
+        return self.protocol
 
     def write(self, data: Any) -> None:
         assert not self.closed
@@ -123,15 +131,18 @@ def test_no_input_escapes(stream: bytes, cuts: list[int]) -> None:
         router = Router(engine, serve_client=False)
         connection = HTTPConnection(router)
         transport = Transport()
+        transport.protocol = connection
         connection.connection_made(transport)
         points = sorted({c for c in cuts if 0 < c < len(stream)})
         for start, end in zip([0, *points], [*points, len(stream)], strict=True):
-            connection.data_received(stream[start:end])  # never raises
+            protocol: Any = transport.protocol
+            protocol.data_received(stream[start:end])  # never raises
         await asyncio.sleep(0)  # the engine's corked flush
         written = bytes(transport.written)
         if written:
             assert written.startswith(b"HTTP/1.1 "), written[:40]
-        connection.connection_lost(None)
+        protocol = transport.protocol
+        protocol.connection_lost(None)
         await engine.close()
 
     asyncio.run(run())

@@ -30,7 +30,7 @@ from hostile_support import (
     websocket,
 )
 
-from aiosio.serve import HTTPConnection
+from aiosio.serve import HTTPConnection, WebSocketConnection
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -357,7 +357,8 @@ async def test_pipelined_requests_never_read_do_not_grow_the_server(serve: Serve
                 (
                     obj.transport.get_write_buffer_size()
                     for obj in gc.get_objects()
-                    if type(obj) is HTTPConnection and obj.transport is not None
+                    if type(obj) in (HTTPConnection, WebSocketConnection)
+                    and obj.transport is not None
                 ),
                 default=0,
             )

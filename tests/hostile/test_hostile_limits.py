@@ -32,7 +32,7 @@ from hostile_support import (
 )
 
 import aiosio
-from aiosio.serve import HTTPConnection
+from aiosio.serve import HTTPConnection, WebSocketConnection
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -128,7 +128,7 @@ async def test_websocket_client_that_never_reads_leaves_the_broadcast_prompt(
             return sum(
                 1
                 for obj in gc.get_objects()
-                if type(obj) is HTTPConnection and obj.transport is not None
+                if type(obj) in (HTTPConnection, WebSocketConnection) and obj.transport is not None
             )
 
         await wait_for(lambda: open_connections() <= 3)

@@ -31,7 +31,7 @@ from hostile_support import (
     websocket,
 )
 
-from aiosio.serve import HTTPConnection
+from aiosio.serve import HTTPConnection, WebSocketConnection
 from aiosio.websocket.frames import CloseCode, Opcode, close_frame
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -452,7 +452,8 @@ async def test_ping_flood_never_read_does_not_grow_the_server(serve: Serve) -> N
                 (
                     obj.transport.get_write_buffer_size()
                     for obj in gc.get_objects()
-                    if type(obj) is HTTPConnection and obj.transport is not None
+                    if type(obj) in (HTTPConnection, WebSocketConnection)
+                    and obj.transport is not None
                 ),
                 default=0,
             )

@@ -1,95 +1,73 @@
-"""The standalone front door: HTTP/1.1 and WebSocket on asyncio Protocols.
+"""The HTTP/1.1 side of the standalone front door: one asyncio Protocol per connection.
 
-One :class:`HTTPConnection` per TCP connection parses requests with httptools (C, the
-parser uvicorn uses) and, after a WebSocket handshake, frames with :mod:`aiosio.websocket.frames`.
-It owns no task: parsing and dispatch happen in ``data_received``, answers are written
-from callbacks, and deadlines are timer handles.
+:class:`HTTPConnection` parses requests with httptools (C, the parser uvicorn uses),
+answers them in order (keep-alive, pipelining), enforces the limits of docs/limits.md, and
+on a WebSocket handshake answers 101 and hands the transport to a
+:class:`~aiosio.serve.websocket.WebSocketConnection`. It owns no task: parsing and
+dispatch happen in ``data_received``, answers are written from callbacks, and deadlines
+are timer handles.
+
+Its state is two enums and two flags, because they change independently:
+
+* :class:`Phase`, where the input stands (between requests, in a head, in a body,
+  upgrading, closing, closed). Once closing, nothing more is read or answered.
+* :class:`Answer`, where the answer to the request being handled stands. With
+  pipelining the next request is read (``Phase.HEAD``/``BODY``) while this one's answer
+  is still owed (``Answer.DEFERRED``), so the two cannot be one enum.
+* ``_write_paused`` is the transport's flow control (the peer does not read our
+  answers): it comes and goes at any phase. ``_reading`` mirrors whether we asked the
+  transport to pause reading, so that it is asked only on a change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import httptools
 
-from aiosio.engineio.handshake import HTTPError
-from aiosio.engineio.session import CloseReason
-from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.serve.codec import encode_response, parse_query, reason
+from aiosio.serve.websocket import WebSocketConnection
 from aiosio.server.http import HTTPRequest, HTTPResponse
-from aiosio.server.router import Limits
-from aiosio.server.wire import compressed_frames_of, frames_of
-from aiosio.websocket.deflate import FrameCompressor
-from aiosio.websocket.frames import (
-    CloseCode,
-    FrameParser,
-    Opcode,
-    WebSocketError,
-    close_frame,
-    encode_frame,
-)
 from aiosio.websocket.handshake import accept_key, check_key
 
 if TYPE_CHECKING:
+    from aiosio.engineio.handshake import HTTPError
+    from aiosio.server.engine import EngineServer
     from aiosio.server.router import Router
 
-__all__ = ["HTTPConnection", "Limits", "serve"]
+__all__ = ["Answer", "HTTPConnection", "Phase", "encode_response"]
 
 logger = logging.getLogger("aiosio.serve")
 
 _MAX_QUEUED = 32  # pipelined requests held behind a busy one before reading pauses
-_NO_QUEUE: deque[HTTPRequest] = deque(maxlen=0)  # a WebSocket's: appends are dropped
+_BEGAN = -1  # _head_bytes while the head began in the chunk being parsed
 
 
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+class Phase(enum.Enum):
+    """Where the input of a connection stands."""
+
+    IDLE = "idle"  # between requests (or a request read whole, in the answer's hands)
+    HEAD = "head"  # a request line and headers are coming
+    BODY = "body"  # a head was read; its body is coming (none is a body of 0 bytes)
+    UPGRADING = "upgrading"  # a WebSocket handshake was read; bytes are held meanwhile
+    CLOSING = "closing"  # we end the connection: input is dropped, nothing is answered
+    CLOSED = "closed"  # lost, or handed over to the WebSocket: this object is done
 
 
-# Response heads up to the Content-Length value, by (status, headers, keep-alive): the
-# polling answers repeat a handful of them. Bounded: headers that vary (a cookie with the
-# sid, a CORS origin) must not grow it without end.
-_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], bool], bytes] = {}
-_MAX_HEADS = 256
+class Answer(enum.Enum):
+    """Where the answer to the request being handled stands."""
 
-
-def encode_response(response: HTTPResponse, *, keep_alive: bool) -> bytes:
-    """The bytes of an HTTP/1.1 response."""
-    body = response.body
-    key = (response.status, tuple(response.headers), keep_alive)
-    head = _HEADS.get(key)
-    if head is None:
-        lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
-        lines.extend(f"{name}: {value}" for name, value in response.headers)
-        lines.append("Content-Length: ")
-        head = "\r\n".join(lines).encode("latin-1")
-        if len(_HEADS) >= _MAX_HEADS:
-            _HEADS.clear()
-        _HEADS[key] = head
-    if keep_alive:
-        return b"%s%d\r\n\r\n%s" % (head, len(body), body)
-    return b"%s%d\r\nConnection: close\r\n\r\n%s" % (head, len(body), body)
-
-
-def _parse_query(raw: str) -> dict[str, str]:
-    """``dict(parse_qsl(raw, keep_blank_values=True))``, without its work when nothing in
-    ``raw`` is escaped (the Engine.IO query strings): same pairs, the last one winning."""
-    if "%" in raw or "+" in raw:
-        return dict(parse_qsl(raw, keep_blank_values=True))
-    query = {}
-    for pair in raw.split("&"):
-        if pair:
-            name, _, value = pair.partition("=")
-            query[name] = value
-    return query
+    NONE = "none"  # no request is being answered
+    DISPATCHING = "dispatching"  # the router is handling it, in this call stack
+    GIVEN = "given"  # answered before the router returned: _dispatch goes on
+    DEFERRED = "deferred"  # the router returned first (a held long-poll): owed
 
 
 class _HeadTooLarge(Exception):
@@ -97,44 +75,40 @@ class _HeadTooLarge(Exception):
         self.status = status
 
 
+class _Stop(Exception):
+    """Raised in a parser callback to stop httptools: the connection is closing, and a
+    request pipelined in the same chunk as the one that ended it must not be handled."""
+
+
 class HTTPConnection(asyncio.Protocol):
-    """One client connection: HTTP requests, then perhaps a WebSocket."""
+    """One client connection: HTTP requests, then perhaps a WebSocket (handed over)."""
 
     __slots__ = (
         "__weakref__",
         "_abort",
+        "_answer",
         "_body",
         "_body_size",
-        "_busy",
-        "_closing",
         "_deadline",
-        "_discard",
-        "_dispatching",
         "_due",
-        "_head_began",
         "_head_bytes",
         "_head_request",
         "_head_size",
         "_headers",
-        "_in_body",
-        "_in_head",
         "_loop",
         "_pending",
+        "_phase",
         "_queue",
         "_reading",
-        "_refused",
         "_url",
         "_write_paused",
         "client",
-        "compressor",
         "engine",
         "limits",
         "parser",
         "router",
-        "session",
         "stats",
         "transport",
-        "ws_parser",
     )
 
     def __init__(self, router: Router) -> None:
@@ -145,33 +119,24 @@ class HTTPConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
+        self._phase = Phase.IDLE
         # request being parsed
         self._url = b""
         self._headers: dict[str, str] = {}
         self._head_size = 0
-        self._in_head = self._head_began = False
         self._head_bytes = 0  # received while in the head, counted per chunk
         self._body: list[bytes] = []
         self._body_size = 0
-        self._refused = False
         self._head_request: HTTPRequest | None = None
-        self._in_body = False  # between the end of a head and the end of its body
         # answers
+        self._answer = Answer.NONE
         self._queue: deque[HTTPRequest] = deque()
-        self._busy = False
-        self._dispatching = False
         self._write_paused = False  # the peer does not read our answers (pause_writing)
         self._reading = True
         self._abort: Callable[[], None] | None = None
         self._deadline: asyncio.TimerHandle | None = None  # fires at or before _due
         self._due: float | None = None  # loop time of the deadline; None when disarmed
         self._loop: asyncio.AbstractEventLoop | None = None
-        # WebSocket
-        self.ws_parser: FrameParser | None = None
-        self.compressor: FrameCompressor | None = None  # with permessage-deflate
-        self.session: ServerSession | None = None
-        self._closing = False
-        self._discard = False
         self._pending: bytearray | None = None  # WebSocket bytes held while authorizing
 
     # -- connection -------------------------------------------------------------------
@@ -184,23 +149,20 @@ class HTTPConnection(asyncio.Protocol):
         self._arm(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # Forget the transport first: whatever the engine does now (answer a poll, close
-        # the WebSocket) must not write to it or arm timers on it.
+        # Forget the transport first: whatever the engine does now (answer a poll) must
+        # not write to it or arm timers on it.
         self.transport = None
-        self._closing = True
-        self._disarm()
-        handle, self._deadline = self._deadline, None
-        if handle is not None:
-            handle.cancel()  # it would hold this connection until it fires
-        self._queue.clear()
-        if self._in_body:
+        if self._phase is Phase.BODY:
             self._abandon()
+        self._phase = Phase.CLOSED
+        self._cancel_timer()
+        self._queue.clear()
         abort, self._abort = self._abort, None
         if abort is not None:
             abort()
-        session, self.session = self.session, None
-        if session is not None:
-            self.engine.websocket_closed(session, self, error=exc is not None)
+
+    def eof_received(self) -> bool | None:
+        return False
 
     def _arm(self, delay: float) -> None:
         # One timer handle serves many deadlines: re-arming only moves ``_due`` (a
@@ -221,6 +183,12 @@ class HTTPConnection(asyncio.Protocol):
     def _disarm(self) -> None:
         self._due = None  # the pending handle, if any, finds nothing due and goes
 
+    def _cancel_timer(self) -> None:
+        self._due = None
+        handle, self._deadline = self._deadline, None
+        if handle is not None:
+            handle.cancel()  # it would hold this connection until it fires
+
     def _fire(self) -> None:
         self._deadline = None
         due = self._due
@@ -237,32 +205,31 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        if self._closing:
-            # What is left to send is not being read (a slow consumer, or a client that
-            # never reads our answer): asyncio would keep the transport for ever.
+        phase = self._phase
+        if phase is Phase.CLOSING:
+            # What is left to send is not being read (a client that never reads our
+            # answer): asyncio would keep the transport for ever.
             transport.abort()
-        elif self._in_body:
-            self._abandon()
+        elif phase is Phase.BODY:
             self._refuse(408)
         else:  # the head deadline, or an idle kept-alive connection
-            self._closing = True
+            self._phase = Phase.CLOSING
             transport.close()
             self._arm(self.limits.close_timeout)
 
     def _abandon(self) -> None:
         """A request body never came whole: its polling session is closed (docs/limits.md)."""
-        self._in_body = False
+        self._phase = Phase.IDLE
         self.router.abandon(self._request(b""))
 
     def data_received(self, data: bytes) -> None:
         self.stats.bytes_in += len(data)
-        ws = self.ws_parser
-        if ws is not None:
-            self._ws_data(ws, data)
-            return
-        if self._discard:
+        phase = self._phase
+        if phase is Phase.UPGRADING:
             self._hold(data)
             return
+        if phase is Phase.CLOSING or phase is Phase.CLOSED:
+            return  # answered and ending: what still comes is not read
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -270,23 +237,23 @@ class HTTPConnection(asyncio.Protocol):
             self._upgrade(data[offset:])
             return
         except httptools.HttpParserCallbackError as exc:
-            # httptools wraps what our callbacks raise: a limit, or a bug of ours.
+            # httptools wraps what our callbacks raise: a limit, a stop, or a bug of ours.
             error = exc.__context__
             if isinstance(error, _HeadTooLarge):
                 self._refuse(error.status)
-            else:
+            elif not isinstance(error, _Stop):
                 logger.error("failed to handle a request", exc_info=error)
                 self._refuse(500)
             return
         except httptools.HttpParserError:
             self._refuse(400)
             return
-        if self._in_head:
+        if self._phase is Phase.HEAD:
             # httptools buffers a header line until it ends: bound what it may hold by
             # counting the chunks that come while the head is still incomplete (from
             # the one after the head began, so that no earlier request is counted).
-            if self._head_began:
-                self._head_began = False
+            if self._head_bytes == _BEGAN:
+                self._head_bytes = 0
             else:
                 self._head_bytes += len(data)
                 if self._head_bytes > self.limits.max_head:
@@ -304,14 +271,23 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.abort()  # type: ignore[union-attr]
 
     def _refuse(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
-        """Answer and end the connection; unread input is discarded, not left to reset it."""
+        """Answer and end the connection; unread input is discarded, not left to reset it.
+
+        A body cut short by the refusal never comes whole: its session is abandoned.
+        """
+        if self._phase is Phase.BODY:
+            self._abandon()
         headers = [("Content-Type", content_type)]
-        self._refuse_with(HTTPResponse(status, body or _reason(status).encode(), headers))
+        self._refuse_with(HTTPResponse(status, body or reason(status).encode(), headers))
 
     def _refuse_with(self, response: HTTPResponse) -> None:
-        if self._discard or self.transport is None or self.transport.is_closing():
+        phase = self._phase
+        if phase is Phase.CLOSING or phase is Phase.CLOSED:
+            return  # one final answer per connection
+        self._phase = Phase.CLOSING
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        self._discard = True
         self._write(encode_response(response, keep_alive=False))
         self._shutdown()
 
@@ -321,18 +297,28 @@ class HTTPConnection(asyncio.Protocol):
             self.stats.bytes_out += len(data)
             transport.write(data)
 
+    def _shutdown(self) -> None:
+        if self._phase is not Phase.CLOSED:
+            self._phase = Phase.CLOSING
+        transport = self.transport
+        if transport is None:
+            return
+        with contextlib.suppress(Exception):
+            transport.write_eof()
+        self._arm(self.limits.close_timeout)
+
     # -- httptools callbacks ----------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._in_head = self._head_began = True
-        self._head_bytes = 0
+        if self._phase is not Phase.IDLE:
+            raise _Stop  # closing: a request pipelined behind the last answer
+        self._phase = Phase.HEAD
+        self._head_bytes = _BEGAN
         self._url = b""
         self._headers = {}
         self._head_size = 0
         self._body = []
         self._body_size = 0
-        self._refused = False
-        self._in_body = False
         self._head_request = None
 
     def on_url(self, url: bytes) -> None:
@@ -359,10 +345,11 @@ class HTTPConnection(asyncio.Protocol):
             raise _HeadTooLarge(431)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
         if self.parser.should_upgrade():
-            return  # data_received gets HttpParserUpgrade and takes it from there
-        self._in_body = True
+            # data_received gets HttpParserUpgrade and takes it from there.
+            self._phase = Phase.UPGRADING
+            return
+        self._phase = Phase.BODY
         self._arm(self.limits.body_timeout)
         length = self._headers.get("content-length")
         if (
@@ -372,20 +359,22 @@ class HTTPConnection(asyncio.Protocol):
         ):
             # Refused from the header alone: the body is never read (docs/limits.md).
             self._too_large()
-        elif not self._busy and b"sid=" in self._url and self.parser.get_method() == b"POST":
+        elif (
+            self._answer is Answer.NONE
+            and b"sid=" in self._url
+            and self.parser.get_method() == b"POST"
+        ):
             # A POST for a session: refused at once if another one's body is still coming.
             # (One pipelined behind a busy request is read whole before it is handled.)
             # Built once: on_message_complete gives this same request its body.
             head = self._head_request = self._request(b"")
             refusal = self.router.begin_post(head)
             if refusal is not None:
-                self._refused = True
-                self._in_body = False
-                self._refuse_with(refusal)
+                self._refuse_with(refusal)  # not abandoned: the session is not ours
 
     def on_body(self, body: bytes) -> None:
-        if self._refused:
-            return
+        if self._phase is not Phase.BODY:
+            return  # refused: the rest of this chunk is dropped
         self._body_size += len(body)
         if self._body_size > self.engine.max_http_buffer_size:
             self._too_large()
@@ -394,17 +383,15 @@ class HTTPConnection(asyncio.Protocol):
         self._arm(self.limits.body_timeout)
 
     def _too_large(self) -> None:
-        self._refused = True
-        self._in_body = False
         self._body = []
         self._refuse_with(self.router.too_large(self._request(b"")))
 
     def on_message_complete(self) -> None:
-        # An upgrade request completes here too, before httptools raises
-        # HttpParserUpgrade: it is not an HTTP request for the router.
-        self._in_body = False
-        if self._refused or self.parser.should_upgrade():
+        # A refused request, and an upgrade request (which completes here too, before
+        # httptools raises HttpParserUpgrade), are not requests for the router.
+        if self._phase is not Phase.BODY:
             return
+        self._phase = Phase.IDLE
         self._disarm()
         request = self._head_request
         if request is None:
@@ -412,10 +399,10 @@ class HTTPConnection(asyncio.Protocol):
         else:
             self._head_request = None
             request.body = b"".join(self._body)
-        if self._busy or self._write_paused:
+        if self._answer is not Answer.NONE or self._write_paused:
             self._queue.append(request)
             self._flow()
-            if not self._busy:
+            if self._answer is Answer.NONE:
                 self._arm(self.limits.header_timeout)  # until the peer reads again
         else:
             self._dispatch(request)
@@ -427,7 +414,7 @@ class HTTPConnection(asyncio.Protocol):
             method=self.parser.get_method().decode("ascii"),
             # Decoded, as an ASGI scope has it; raw_query stays as it came.
             path=unquote(url.path.decode("latin-1")) if url.path else "/",
-            query=_parse_query(raw_query),
+            query=parse_query(raw_query),
             headers=self._headers,
             body=body,
             client=self.client,
@@ -443,14 +430,15 @@ class HTTPConnection(asyncio.Protocol):
         overwrite the abort callable of a deferred one that it dispatched.
         """
         while True:
-            self._busy = True
-            self._dispatching = True
+            self._answer = Answer.DISPATCHING
             abort = self.router.handle_http(request, self._respond)
-            self._dispatching = False
-            if self._busy:  # deferred: a held long-poll or an ASGI app at work
+            if self._answer is Answer.DISPATCHING:  # a held long-poll or an ASGI app
+                self._answer = Answer.DEFERRED
                 self._abort = abort
                 return
-            if self.transport is None or self._closing:
+            self._answer = Answer.NONE
+            phase = self._phase
+            if self.transport is None or phase is Phase.CLOSING or phase is Phase.CLOSED:
                 return
             if not self._queue or self._write_paused:
                 # Idle, or the peer does not read our answers: answer no more until it
@@ -461,19 +449,24 @@ class HTTPConnection(asyncio.Protocol):
             self._flow()
 
     def _respond(self, response: HTTPResponse) -> None:
-        if not self._busy:
+        answer = self._answer
+        if answer is Answer.DISPATCHING:
+            self._answer = Answer.GIVEN
+        elif answer is Answer.DEFERRED:
+            self._answer = Answer.NONE
+            self._abort = None
+        else:
             return  # answered already (the engine answers each request once)
-        self._abort = None
-        self._busy = False
         transport = self.transport
-        if transport is None:
-            return
-        keep_alive = self.parser.should_keep_alive() and not self._discard
+        phase = self._phase
+        if transport is None or phase is Phase.CLOSING or phase is Phase.CLOSED:
+            return  # the connection was refused or closed meanwhile: nothing more on it
+        keep_alive = self.parser.should_keep_alive()
         self._write(encode_response(response, keep_alive=keep_alive))
         if not keep_alive:
             self._shutdown()
             return
-        if self._dispatching:
+        if answer is Answer.DISPATCHING:
             return  # _dispatch goes on with the queue
         if self._queue and not self._write_paused:
             self._dispatch(self._queue.popleft())
@@ -490,7 +483,13 @@ class HTTPConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         self._flow()
-        if self._queue and not self._busy and not self._closing and self.transport is not None:
+        phase = self._phase
+        if (
+            self._queue
+            and self._answer is Answer.NONE
+            and phase is not Phase.CLOSING
+            and phase is not Phase.CLOSED
+        ):
             self._dispatch(self._queue.popleft())
             self._flow()
 
@@ -498,15 +497,12 @@ class HTTPConnection(asyncio.Protocol):
         """Read requests only while the peer reads our answers and few are queued.
 
         Otherwise a client pipelining requests it never reads the answers of would make
-        us buffer answers (or requests) without bound. A WebSocket always reads: its
-        outgoing bound is the engine's (``max_buffered_bytes``).
+        us buffer answers (or requests) without bound.
         """
         transport = self.transport
         if transport is None:
             return
-        read = self.ws_parser is not None or (
-            not self._write_paused and len(self._queue) < _MAX_QUEUED
-        )
+        read = not self._write_paused and len(self._queue) < _MAX_QUEUED
         if read != self._reading:
             self._reading = read
             if read:
@@ -514,7 +510,7 @@ class HTTPConnection(asyncio.Protocol):
             else:
                 transport.pause_reading()
 
-    # -- WebSocket --------------------------------------------------------------------
+    # -- WebSocket handshake ----------------------------------------------------------
 
     def _upgrade(self, rest: bytes) -> None:
         self._disarm()
@@ -526,7 +522,7 @@ class HTTPConnection(asyncio.Protocol):
             or headers.get("upgrade", "").lower() != "websocket"
             or headers.get("sec-websocket-version") != "13"
             or not check_key(key)
-            or self._busy  # an answer is still owed on this connection
+            or self._answer is not Answer.NONE  # an answer is still owed
         ):
             self._refuse(400, b"Bad WebSocket handshake")
             return
@@ -538,15 +534,15 @@ class HTTPConnection(asyncio.Protocol):
             self._refuse(error.status, error.body, error.content_type)
             return
         # Until allow_request has decided, bytes that come are kept for the WebSocket.
-        self._discard = True
+        self._phase = Phase.UPGRADING
         self._pending = bytearray(rest)
         self.engine.authorize(request, lambda refusal: self._accept(request, key, refusal))
         self._hold(b"")  # still deciding: the bytes glued to the handshake count too
 
     def _accept(self, request: HTTPRequest, key: str, refusal: HTTPError | None) -> None:
         rest, self._pending = bytes(self._pending or b""), None
-        self._discard = False
-        if self.transport is None:
+        transport = self.transport
+        if transport is None:
             return
         if refusal is not None:
             self._refuse(refusal.status, refusal.body, refusal.content_type)
@@ -557,116 +553,39 @@ class HTTPConnection(asyncio.Protocol):
         )
         for name, value in self.engine.websocket_headers(request):
             head += f"\r\n{name}: {value}".encode("latin-1")
-        inflater = None
+        inflater = compressor = None
         deflate = self.engine.per_message_deflate
         offers = request.headers.get("sec-websocket-extensions")
         accepted = deflate.accept(offers) if deflate is not None and offers else None
         if accepted is not None:
-            answer, inflater, self.compressor = accepted
+            answer, inflater, compressor = accepted
             head += b"\r\nSec-WebSocket-Extensions: " + answer.encode()
         self._write(head + b"\r\n\r\n")
-        # HTTP is over on this connection: what parsed it goes (the httptools parser also
-        # refers back to this object, a cycle for the collector), and the queue of
-        # pipelined requests becomes a shared, always-empty one.
+        websocket = WebSocketConnection(
+            self.engine,
+            transport,
+            close_timeout=self.limits.close_timeout,
+            inflater=inflater,
+            compressor=compressor,
+        )
+        self._hand_over(transport)
+        transport.set_protocol(websocket)
+        websocket.open(request, rest)
+
+    def _hand_over(self, transport: asyncio.Transport) -> None:
+        """HTTP is over on this connection: this object lets go of it and goes.
+
+        The transport will refer to the WebSocket only; the httptools parser (which
+        refers back to this object, a cycle for the collector) and the timer handle
+        are dropped now, so an idle WebSocket costs no more than its own object.
+        """
+        self._phase = Phase.CLOSED
+        self._cancel_timer()
+        self.transport = None
         self.parser = None  # type: ignore[assignment]
         self._url = b""
-        self._queue = _NO_QUEUE
-        parser = self.ws_parser = FrameParser(
-            max_message_size=self.engine.max_http_buffer_size, compression=inflater
-        )
-        self.session = self.engine.open_websocket(request, self)
-        if rest and self.session is not None:
-            self._ws_data(parser, rest)
-
-    def _ws_data(self, parser: FrameParser, data: bytes) -> None:
-        try:
-            messages = parser.feed(data)
-        except WebSocketError as exc:
-            self._ws_fail(exc.code)
-            return
-        engine = self.engine
-        for opcode, payload in messages:
-            session = self.session
-            if session is None:
-                return
-            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-                engine.websocket_message(session, self, payload)
-            elif opcode is Opcode.PING:
-                self._write(encode_frame(Opcode.PONG, payload))  # type: ignore[arg-type]
-                if self.buffered() > engine.max_buffered_bytes:
-                    # Pongs the peer never reads: a slow consumer like any other.
-                    engine.close_session(session, CloseReason.BUFFER_FULL, flush=False)
-                    return
-            elif opcode is Opcode.CLOSE:
-                self.close(CloseCode.NORMAL)
-                return
-
-    def _ws_fail(self, code: int) -> None:
-        session, self.session = self.session, None
-        self._write(close_frame(code))
-        self._closing = True  # the engine's own close() must not send a second frame
-        if session is not None:
-            reason = (
-                CloseReason.TRANSPORT_ERROR
-                if code != CloseCode.INVALID_DATA
-                else CloseReason.PARSE_ERROR
-            )
-            self.engine.websocket_error(session, self, reason)
-        self._shutdown()
-
-    def send_items(self, items: list[object]) -> None:
-        """Write engine packets as WebSocket frames, in one write."""
-        if not self._closing:
-            compressor = self.compressor
-            if compressor is None:
-                self._write(frames_of(items))
-            else:
-                self._write(compressed_frames_of(items, compressor))
-
-    def buffered(self) -> int:
-        transport = self.transport
-        return 0 if transport is None else transport.get_write_buffer_size()
-
-    def close(self, code: int = 1000) -> None:
-        """Start the close handshake; the connection ends when the peer answers or soon."""
-        if self._closing or self.transport is None:
-            return
-        self._closing = True
-        session, self.session = self.session, None
-        self._write(close_frame(code))
-        if session is not None:
-            self.engine.websocket_closed(session, self)
-        self._shutdown()
-
-    def _shutdown(self) -> None:
-        self._closing = True
-        transport = self.transport
-        if transport is None:
-            return
-        with contextlib.suppress(Exception):
-            transport.write_eof()
-        self._arm(self.limits.close_timeout)
-
-    def eof_received(self) -> bool | None:
-        return False
-
-
-async def serve(
-    router: Router,
-    host: str = "127.0.0.1",
-    port: int = 3000,
-    *,
-    backlog: int = 2048,
-    reuse_port: bool = False,
-    ssl: Any = None,
-) -> asyncio.Server:
-    """Start listening; return the asyncio server (``close()`` it to stop accepting)."""
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: HTTPConnection(router),
-        host,
-        port,
-        backlog=backlog,
-        reuse_port=reuse_port,
-        ssl=ssl,
-    )
+        self._headers = {}
+        self._body = []
+        if not self._reading:  # a WebSocket always reads
+            self._reading = True
+            transport.resume_reading()

@@ -1,0 +1,59 @@
+"""The bytes of HTTP/1.1 answers, and query strings: the standalone door's codecs.
+
+Apart from :mod:`aiosio.serve.http` so that its Protocol reads as the state machine it is;
+plain functions (no I/O), on the polling hot path, hence the caches and shortcuts.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+
+from aiosio.server.http import HTTPResponse
+
+__all__ = ["encode_response", "parse_query", "reason"]
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+# Response heads up to the Content-Length value, by (status, headers, keep-alive): the
+# polling answers repeat a handful of them. Bounded: headers that vary (a cookie with the
+# sid, a CORS origin) must not grow it without end.
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], bool], bytes] = {}
+_MAX_HEADS = 256
+
+
+def encode_response(response: HTTPResponse, *, keep_alive: bool) -> bytes:
+    """The bytes of an HTTP/1.1 response."""
+    body = response.body
+    key = (response.status, tuple(response.headers), keep_alive)
+    head = _HEADS.get(key)
+    if head is None:
+        lines = [f"HTTP/1.1 {response.status} {reason(response.status)}"]
+        lines.extend(f"{name}: {value}" for name, value in response.headers)
+        lines.append("Content-Length: ")
+        head = "\r\n".join(lines).encode("latin-1")
+        if len(_HEADS) >= _MAX_HEADS:
+            _HEADS.clear()
+        _HEADS[key] = head
+    if keep_alive:
+        return b"%s%d\r\n\r\n%s" % (head, len(body), body)
+    return b"%s%d\r\nConnection: close\r\n\r\n%s" % (head, len(body), body)
+
+
+def parse_query(raw: str) -> dict[str, str]:
+    """``dict(parse_qsl(raw, keep_blank_values=True))``, without its work when nothing in
+    ``raw`` is escaped (the Engine.IO query strings): same pairs, the last one winning."""
+    if "%" in raw or "+" in raw:
+        return dict(parse_qsl(raw, keep_blank_values=True))
+    query = {}
+    for pair in raw.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            query[name] = value
+    return query
