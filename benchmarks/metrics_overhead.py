@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiosio.engineio.wire import frames_of
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest
 from aiosio.server.server import Server
-from aiosio.engineio.wire import frames_of
 
 
 class FakeWebSocket:
