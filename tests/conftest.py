@@ -11,20 +11,19 @@ test ends. ``echo_server`` builds on it with an engine-level echo handler, and
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import uvicorn
 
 from aiosio.asgi import ASGIApp
 from aiosio.serve import serve
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest
 from aiosio.server.router import Router
+from tests.support.servers import start_uvicorn
 
 FRONT_DOORS = ("standalone", "asgi")
 
@@ -74,43 +73,6 @@ async def _start_standalone(router: Router) -> tuple[int, Callable[[], Awaitable
 async def _start_uvicorn(router: Router) -> tuple[int, Callable[[], Awaitable[None]]]:
     # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
     return await start_uvicorn(ASGIApp(router), before_stop=router.engine.close)
-
-
-async def start_uvicorn(
-    app: Any, *, before_stop: Callable[[], Awaitable[None]] | None = None, **options: Any
-) -> tuple[int, Callable[[], Awaitable[None]]]:
-    """Serve any ASGI ``app`` with a real uvicorn on a fresh port: ``(port, stop)``.
-
-    ``options`` go to ``uvicorn.Config`` (``ws="none"``, say); ``before_stop`` runs first
-    when stopping (close the engine, so no held long-poll delays the shutdown).
-    """
-    # The socket is bound and listening before uvicorn starts: clients may connect at
-    # once (the backlog holds them), so nothing has to wait for "started".
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    port = sock.getsockname()[1]
-    settings: dict[str, Any] = {
-        "loop": "asyncio",
-        "lifespan": "on",
-        "log_level": "warning",
-        "timeout_graceful_shutdown": 5,
-        **options,
-    }
-    server = uvicorn.Server(uvicorn.Config(app, **settings))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-
-    async def stop() -> None:
-        if before_stop is not None:
-            await before_stop()
-        server.should_exit = True
-        try:
-            await task
-        finally:
-            sock.close()
-
-    return port, stop
 
 
 @pytest.fixture(params=FRONT_DOORS)

@@ -17,7 +17,8 @@ import socketio
 from aiosio import Server, Socket
 from aiosio.admin import Admin, BasicAuth, Feature, instrument, serialize
 from aiosio.server.socket import RemoteSocket
-from live import Recorder, running
+from tests.support.recorders import RecordingClient as Recorder
+from tests.support.servers import running
 
 AUTH = {"type": "basic", "username": "admin", "password": "secret"}
 LOGIN = {"username": "admin", "password": "secret"}

@@ -31,7 +31,8 @@ from aiosio.cli import (
     server_of,
     snapshot,
 )
-from cli_process import CLIProcess
+from tests.support.cli_process import CLIProcess
+from tests.support.ports import free_port as _free_port
 
 APP = textwrap.dedent(
     """
@@ -70,13 +71,6 @@ def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as response:
         body: bytes = response.read()
         return body
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- serving and stopping (real processes) -------------------------------------------------

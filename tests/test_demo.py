@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from aiosio.demo import DEFAULT_ROOMS, create_server
-from live import Recorder, running
+from tests.support.recorders import RecordingClient as Recorder
+from tests.support.servers import running
 
 
 @pytest.fixture

@@ -23,8 +23,6 @@ MAX_LINES = 600
 # Each entry is removed when it is paid; the tests fail if a listed one is paid already.
 OVER_LIMIT = {"server/engine.py": 721}
 """Modules still over MAX_LINES, with their length today (they may only shrink)."""
-LATE_CYCLES = {("server", "serve"), ("server", "asgi")}
-"""``Server.start()`` and ``Server.asgi_app()`` import a front door when called."""
 
 PROTOCOL_PACKAGES = ("websocket", "engineio", "socketio")
 """The sans-I/O protocol packages, lowest first: each may import the ones before it."""
@@ -188,9 +186,6 @@ def test_7_no_runtime_import_cycle_between_folders() -> None:
                 return True
         return False
 
-    for edge in LATE_CYCLES:
-        assert edge[1] in graph.get(edge[0], ()), f"{edge} is gone: remove it from LATE_CYCLES"
-        graph[edge[0]].discard(edge[1])
     cycles = sorted(
         f"{a} -> {b} -> ... -> {a}"
         for a, targets in graph.items()

@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from aiosio import Server, Socket, metrics
-from live import Recorder, running
+from tests.support.recorders import RecordingClient as Recorder
+from tests.support.servers import running
 
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z_]+="(?:[^"\\]|\\.)*"\})? \d+(\.\d+)?$')
 

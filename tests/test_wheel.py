@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli_process import REPO, CLIProcess
+from tests.support.cli_process import REPO, CLIProcess
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -17,6 +17,7 @@ from typing import Any
 import aiosio
 import socketio
 from aiosio.adapters.redis.pubsub import redis_adapter
+from tests.support.ports import free_port
 
 HERE = Path(__file__).parent
 NODE_SCRIPT = HERE / "node_cluster.js"
@@ -48,13 +49,6 @@ def start_redis(port: int, *, daemonize: bool) -> subprocess.Popen[bytes] | None
             raise RuntimeError(f"redis-server did not start on port {port}")
         time.sleep(0.05)
     return process
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- servers ---------------------------------------------------------------------------

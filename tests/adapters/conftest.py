@@ -13,7 +13,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cluster_support import REDIS_URL, Client, Cluster, NodeServer, PyServer, ping, start_redis
+
+from tests.adapters.cluster_support import (
+    REDIS_URL,
+    Client,
+    Cluster,
+    NodeServer,
+    PyServer,
+    ping,
+    start_redis,
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from cluster_support import NODE_MODULES, eventually, free_port
-
 import aiosio
 from aiosio.adapters.redis.streams import streams_adapter
+from tests.adapters.cluster_support import NODE_MODULES, eventually
+from tests.support.ports import free_port
 
 HERE = Path(__file__).parent
 OFFSET = re.compile(r"[0-9]+-[0-9]+")

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from cluster_support import Cluster, NodeServer, PyServer, node_available
 
 import socketio
 from aiosio.exceptions import AckTimeout
+from tests.adapters.cluster_support import Cluster, NodeServer, PyServer, node_available
 
 pytestmark = [
     pytest.mark.redis,

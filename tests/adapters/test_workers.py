@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from cluster_support import eventually, free_port, ping
 
 import socketio
 from aiosio.workers import Backoff, StickyBalancer, request_sid
-from cli_process import CLIProcess
+from tests.adapters.cluster_support import eventually, ping
+from tests.support.cli_process import CLIProcess
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.redis
 

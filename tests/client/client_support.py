@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosio
-from aiosio.client import Client, Manager
 from aiosio.exceptions import ConnectionRefused
 
 NODE = shutil.which("node")
@@ -161,37 +160,6 @@ class RunningServer:
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 """The ``start_server`` fixture: ``await start_server(port=0, **options)``."""
-
-
-class Recorder:
-    """Records the events fired on a client or manager; lets a test wait for them."""
-
-    def __init__(self, target: Client | Manager, *events: str) -> None:
-        self.seen: list[tuple[str, tuple[Any, ...]]] = []
-        self._changed = asyncio.Event()
-        for event in events:
-            target.on(event, self._recorder(event))
-
-    def _recorder(self, event: str) -> Callable[..., None]:
-        def record(*args: Any) -> None:
-            self.seen.append((event, args))
-            self._changed.set()
-
-        return record
-
-    def names(self) -> list[str]:
-        return [event for event, _ in self.seen]
-
-    def args(self, event: str) -> list[tuple[Any, ...]]:
-        return [args for name, args in self.seen if name == event]
-
-    async def wait(self, event: str, count: int = 1, timeout: float = 15.0) -> tuple[Any, ...]:
-        """Wait until ``event`` was seen ``count`` times; return the arguments of the last."""
-        async with asyncio.timeout(timeout):
-            while len(self.args(event)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.args(event)[count - 1]
 
 
 # -- fake servers: Engine.IO peers that misbehave on purpose ---------------------------

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_support import NODE, NODE_MODULES, RunningServer, StartServer
+
+from tests.client.client_support import NODE, NODE_MODULES, RunningServer, StartServer
 
 KINDS = ("aiosio", "node")
 FAST = {"ping_interval": 0.5, "ping_timeout": 0.5}

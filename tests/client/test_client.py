@@ -10,11 +10,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_support import Recorder, RunningServer, StartServer
 
 import aiosio
 from aiosio.client import Client
 from aiosio.exceptions import AckTimeout, ConnectionError, LocalProtocolError
+from tests.client.client_support import RunningServer, StartServer
+from tests.support.recorders import EventRecorder as Recorder
 
 MODES = {
     "polling": ["polling"],

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_support import FakePollingServer, Recorder, open_packet
 
 from aiosio.client import Client
 from aiosio.client.engine import EngineClient
 from aiosio.exceptions import ConnectionError, InvalidState
+from tests.client.client_support import FakePollingServer, open_packet
+from tests.support.recorders import EventRecorder as Recorder
 
 CONNECTED = b'40{"sid":"socket-id"}'
 

@@ -12,11 +12,10 @@ import asyncio
 import itertools
 from typing import Any
 
-from client_support import RunningServer
-
 import aiosio
 from aiosio.client import Client
 from aiosio.exceptions import AckTimeout
+from tests.client.client_support import RunningServer
 
 _keys = itertools.count()
 

@@ -19,7 +19,7 @@ import pytest
 
 from aiosio.admin import find_admin_ui
 from aiosio.server.router import find_client_bundle
-from cli_process import REPO, CLIProcess
+from tests.support.cli_process import REPO, CLIProcess
 
 HERE = Path(__file__).parent
 ARTIFACTS = REPO / "tests" / "artifacts"

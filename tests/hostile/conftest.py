@@ -12,16 +12,16 @@ therefore run their tests in one event loop (``pytestmark`` of each module).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
-from hostile_support import Serve, Served, close_peers
 
 import aiosio
+from tests.hostile.hostile_support import Serve, Served
+from tests.support.peers import close_peers
+from tests.support.servers import start_uvicorn
 
 DOORS = ("standalone", "asgi")
 
@@ -44,21 +44,10 @@ class Switch:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def uvicorn_door() -> AsyncIterator[tuple[Switch, int]]:
     """One uvicorn for the module: its switch and its port."""
-    # Bound and listening before uvicorn starts: clients may connect at once.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    sock.setblocking(False)
     switch = Switch()
-    config = uvicorn.Config(switch, lifespan="on", log_level="error", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    yield switch, sock.getsockname()[1]
-    server.should_exit = True
-    try:
-        await task
-    finally:
-        sock.close()
+    port, stop = await start_uvicorn(switch, backlog=1024, log_level="error")
+    yield switch, port
+    await stop()
 
 
 @pytest.fixture(params=DOORS)

@@ -14,23 +14,19 @@ import gc
 import json
 
 import pytest
-from hostile_support import (
+
+from aiosio.serve import HTTPConnection, WebSocketConnection
+from tests.hostile.hostile_support import Serve, Served, assert_healthy, echo_server, wait_for
+from tests.support.peers import (
     Peer,
-    Serve,
-    Served,
-    assert_healthy,
-    echo_server,
     engine_target,
     http_request,
     open_polling,
     polling,
     post,
     request,
-    wait_for,
     websocket,
 )
-
-from aiosio.serve import HTTPConnection, WebSocketConnection
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

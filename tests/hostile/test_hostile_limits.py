@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 import pytest
-from hostile_support import (
+
+import aiosio
+from aiosio.serve import HTTPConnection, WebSocketConnection
+from tests.hostile.hostile_support import Serve, assert_healthy, echo_server, wait_for
+from tests.support.peers import (
     Peer,
-    Serve,
-    assert_healthy,
-    echo_server,
     open_polling,
     open_websocket,
     poll,
@@ -27,12 +28,8 @@ from hostile_support import (
     request,
     sio_connect,
     sio_websocket,
-    wait_for,
     websocket,
 )
-
-import aiosio
-from aiosio.serve import HTTPConnection, WebSocketConnection
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

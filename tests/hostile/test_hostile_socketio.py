@@ -15,22 +15,18 @@ import re
 from typing import Any
 
 import pytest
-from hostile_support import (
+
+import aiosio
+from tests.hostile.hostile_support import Serve, Served, assert_healthy, echo_server, wait_for
+from tests.support.peers import (
     Peer,
-    Serve,
-    Served,
-    assert_healthy,
-    echo_server,
     open_polling,
     open_websocket,
     poll,
     post,
     sio_connect,
     sio_websocket,
-    wait_for,
 )
-
-import aiosio
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -14,12 +14,12 @@ import gc
 import json
 
 import pytest
-from hostile_support import (
+
+from aiosio.serve import HTTPConnection, WebSocketConnection
+from aiosio.websocket.frames import CloseCode, Opcode, close_frame
+from tests.hostile.hostile_support import Serve, Served, assert_healthy, echo_server, wait_for
+from tests.support.peers import (
     Peer,
-    Serve,
-    Served,
-    assert_healthy,
-    echo_server,
     engine_target,
     open_polling,
     open_websocket,
@@ -27,12 +27,8 @@ from hostile_support import (
     polling,
     post,
     request,
-    wait_for,
     websocket,
 )
-
-from aiosio.serve import HTTPConnection, WebSocketConnection
-from aiosio.websocket.frames import CloseCode, Opcode, close_frame
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -19,21 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from hostile_support import (
-    Peer,
-    Serve,
-    assert_healthy,
-    echo_server,
-    open_polling,
-    open_websocket,
-    sio_connect,
-    sio_websocket,
-    wait_for,
-)
 
 import aiosio
 from aiosio.exceptions import Disconnected
 from aiosio.websocket.frames import Opcode, close_frame, encode_frame
+from tests.hostile.hostile_support import Serve, assert_healthy, echo_server, wait_for
+from tests.support.peers import Peer, open_polling, open_websocket, sio_connect, sio_websocket
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

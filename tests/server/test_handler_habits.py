@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
 
 import aiosio
 from aiosio.exceptions import AckTimeout, ConnectionError, ConnectionRefused
+from tests.support.servers import running
 
 T = TypeVar("T")
-
-
-@asynccontextmanager
-async def running(io: aiosio.Server) -> AsyncIterator[str]:
-    """Serve ``io`` on a free port; its URL; closed at the end."""
-    port = await io.start("127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await io.close()
 
 
 async def within(pending: Awaitable[T], seconds: float = 10) -> T:

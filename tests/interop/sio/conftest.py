@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sio_app import build_server
-from sio_helpers import FRONT_DOORS, Served, serving
+
+from tests.interop.sio.sio_app import build_server
+from tests.interop.sio.sio_helpers import FRONT_DOORS, Served, serving
 
 _names = itertools.count()
 

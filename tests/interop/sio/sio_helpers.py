@@ -13,17 +13,16 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from sio_app import Recorder
 
 import aiosio
+from tests.interop.sio.sio_app import Recorder
+from tests.support.servers import running, start_uvicorn
 
 INTEROP = Path(__file__).resolve().parent.parent
 DRIVER = INTEROP / "sio_driver.js"
@@ -221,30 +220,12 @@ async def serving(io: aiosio.Server, front_door: str) -> AsyncIterator[str]:
     ``io.close()`` ends it.
     """
     if front_door == "standalone":
-        port = await io.start("127.0.0.1", 0)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            await io.close()
+        async with running(io) as url:
+            yield url
         return
-    # Bound and listening before uvicorn starts: clients may connect at once.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        io.asgi_app(), lifespan="on", log_level="warning", timeout_graceful_shutdown=5
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
+    port, stop = await start_uvicorn(io.asgi_app(), before_stop=io.close)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # Sessions first: a held long-poll would keep uvicorn's graceful shutdown waiting.
-        await io.close()
-        server.should_exit = True
-        try:
-            await task
-        finally:
-            sock.close()
+        await stop()

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sio_app import build_server
-from sio_helpers import MODES, node_driver, requires_node
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 import aiosio
+from tests.interop.sio.sio_app import build_server
+from tests.interop.sio.sio_helpers import MODES, node_driver, requires_node
 
 ServeASGI = Callable[..., Awaitable[int]]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sio_helpers import FRONT_DOORS, serving
 
 import aiosio
+from tests.interop.sio.sio_helpers import FRONT_DOORS, serving
 
 pytestmark = pytest.mark.interop
 

@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sio_helpers import MODES, Served
 
 import socketio
+from tests.interop.sio.sio_helpers import MODES, Served
 
 pytestmark = [
     pytest.mark.interop,

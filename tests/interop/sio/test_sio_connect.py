@@ -6,7 +6,8 @@ Every test runs for each front door (``served``) and transport mode (``mode``).
 from __future__ import annotations
 
 import pytest
-from sio_helpers import MODES, Observed, Served, requires_node, run_driver
+
+from tests.interop.sio.sio_helpers import MODES, Observed, Served, requires_node, run_driver
 
 pytestmark = [pytest.mark.interop, requires_node, pytest.mark.asyncio(loop_scope="module")]
 

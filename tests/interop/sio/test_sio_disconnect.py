@@ -11,8 +11,9 @@ CLOSE for the next GET, so it is "transport close" on every transport.
 from __future__ import annotations
 
 import pytest
-from sio_helpers import MODES, Served, requires_node, run_driver
-from sio_helpers import node_driver as start_driver
+
+from tests.interop.sio.sio_helpers import MODES, Served, requires_node, run_driver
+from tests.interop.sio.sio_helpers import node_driver as start_driver
 
 pytestmark = [pytest.mark.interop, requires_node, pytest.mark.asyncio(loop_scope="module")]
 

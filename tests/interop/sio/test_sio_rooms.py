@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sio_helpers import MODES, Observed, Served, requires_node, run_driver
+
+from tests.interop.sio.sio_helpers import MODES, Observed, Served, requires_node, run_driver
 
 pytestmark = [pytest.mark.interop, requires_node, pytest.mark.asyncio(loop_scope="module")]
 

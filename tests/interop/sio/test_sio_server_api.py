@@ -8,7 +8,8 @@ The test drives the clients step by step (the driver's ``puppet`` scenario).
 from __future__ import annotations
 
 import pytest
-from sio_helpers import MODES, NodeDriver, Served, node_driver, requires_node
+
+from tests.interop.sio.sio_helpers import MODES, NodeDriver, Served, node_driver, requires_node
 
 pytestmark = [pytest.mark.interop, requires_node, pytest.mark.asyncio(loop_scope="module")]
 

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sio_helpers import Served
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.interop.sio.sio_helpers import Served
 
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio(loop_scope="module")]
 

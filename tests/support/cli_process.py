@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _SERVING = re.compile(r"serving on (http://\S+) ")
 
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from cluster_support import eventually, free_port, start_redis
-from streams_support import OFFSET
 
 import aiosio
 from aiosio.adapters.base import Session
 from aiosio.adapters.redis.streams import StreamsAdapter, streams_adapter
 from aiosio.exceptions import ClusterError
+from tests.adapters.cluster_support import eventually, start_redis
+from tests.adapters.streams_support import OFFSET
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.redis
 

@@ -1,28 +1,22 @@
-"""A server on a free port and python-socketio clients that record what they receive."""
+"""Recorders: what a client received, for a test to wait on.
+
+:class:`RecordingClient` is a python-socketio client of one namespace that keeps every
+event it receives; :class:`EventRecorder` records the events fired on an aiosio
+:class:`~aiosio.client.Client` or :class:`~aiosio.client.Manager`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import socketio
-from aiosio import Server
+from aiosio.client import Client, Manager
 
 
-@asynccontextmanager
-async def running(io: Server) -> AsyncIterator[str]:
-    """Serve ``io`` on 127.0.0.1 for the block; yields its URL."""
-    port = await io.start("127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await io.close()
-
-
-class Recorder:
+class RecordingClient:
     """A Socket.IO client of one namespace that keeps every event it receives."""
 
     def __init__(self, namespace: str = "/") -> None:
@@ -85,3 +79,34 @@ class Recorder:
 
     async def close(self) -> None:
         await self.client.disconnect()
+
+
+class EventRecorder:
+    """Records the events fired on a client or manager; lets a test wait for them."""
+
+    def __init__(self, target: Client | Manager, *events: str) -> None:
+        self.seen: list[tuple[str, tuple[Any, ...]]] = []
+        self._changed = asyncio.Event()
+        for event in events:
+            target.on(event, self._recorder(event))
+
+    def _recorder(self, event: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.seen.append((event, args))
+            self._changed.set()
+
+        return record
+
+    def names(self) -> list[str]:
+        return [event for event, _ in self.seen]
+
+    def args(self, event: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.seen if name == event]
+
+    async def wait(self, event: str, count: int = 1, timeout: float = 15.0) -> tuple[Any, ...]:
+        """Wait until ``event`` was seen ``count`` times; return the arguments of the last."""
+        async with asyncio.timeout(timeout):
+            while len(self.args(event)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.args(event)[count - 1]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
-from client_support import Recorder, RunningServer, StartServer, raw_tcp_server
 
 from aiosio.client import Client, ClientOptions, Manager
 from aiosio.client.manager import Backoff, State
 from aiosio.exceptions import ConnectionError
+from tests.client.client_support import RunningServer, StartServer, raw_tcp_server
+from tests.support.ports import free_port
+from tests.support.recorders import EventRecorder as Recorder
 
 QUICK: ClientOptions = {
     "force_new": True,
@@ -130,13 +131,6 @@ async def test_no_reconnection_when_disabled(server: RunningServer) -> None:
     await events.wait("disconnect")
     assert client.io.state is State.CLOSED
     await client.disconnect()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def test_connect_with_retry_waits_for_the_server(start_server: StartServer) -> None:

@@ -13,10 +13,10 @@ import threading
 from typing import Any
 
 import pytest
-from client_support import RunningServer
 
 import aiosio
 from aiosio.exceptions import AckTimeout, ConnectionError, Disconnected, InvalidState
+from tests.client.client_support import RunningServer
 
 
 async def test_simple_client(server: RunningServer) -> None:

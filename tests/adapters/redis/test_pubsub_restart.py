@@ -9,18 +9,18 @@ import time
 from typing import Any
 
 import pytest
-from cluster_support import (
+
+from aiosio.adapters.redis.emitter import Emitter
+from aiosio.exceptions import ClusterError
+from tests.adapters.cluster_support import (
     Cluster,
     NodeServer,
     PyServer,
     eventually,
-    free_port,
     node_available,
     start_redis,
 )
-
-from aiosio.adapters.redis.emitter import Emitter
-from aiosio.exceptions import ClusterError
+from tests.support.ports import free_port
 
 pytestmark = [
     pytest.mark.redis,

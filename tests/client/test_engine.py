@@ -17,13 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_support import (
-    FakePollingServer,
-    Recorder,
-    StartServer,
-    open_packet,
-    raw_tcp_server,
-)
 
 import aiosio
 from aiosio.client import Client
@@ -33,6 +26,13 @@ from aiosio.client.transports import Endpoint
 from aiosio.exceptions import ConnectionError
 from aiosio.websocket.frames import FrameParser, Opcode, text_frame
 from aiosio.websocket.handshake import accept_key
+from tests.client.client_support import (
+    FakePollingServer,
+    StartServer,
+    open_packet,
+    raw_tcp_server,
+)
+from tests.support.recorders import EventRecorder as Recorder
 
 MODES = {"polling": ["polling"], "websocket": ["websocket"]}
 

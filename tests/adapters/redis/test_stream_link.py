@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from cluster_support import eventually, free_port
 
 from aiosio.adapters.redis.entries import parse_offset
 from aiosio.adapters.redis.stream_link import StreamLink
 from aiosio.exceptions import ClusterError
+from tests.adapters.cluster_support import eventually
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.redis
 

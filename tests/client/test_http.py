@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from client_support import raw_tcp_server
 
 from aiosio.client.http import Address, HTTPConnection
 from aiosio.exceptions import RemoteProtocolError
+from tests.client.client_support import raw_tcp_server
 
 
 async def serving(*answers: bytes, close_after_each: bool = False) -> asyncio.Server:

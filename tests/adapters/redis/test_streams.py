@@ -16,17 +16,17 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from cluster_support import eventually
-from streams_support import (
+
+import aiosio
+from aiosio.adapters.base import Session
+from tests.adapters.cluster_support import eventually
+from tests.adapters.streams_support import (
     OFFSET,
     NodeStreamsServer,
     OfficialClient,
     PyStreamsServer,
     node_ready,
 )
-
-import aiosio
-from aiosio.adapters.base import Session
 
 pytestmark = pytest.mark.redis
 

@@ -10,7 +10,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from cluster_support import (
+
+from aiosio.exceptions import ClusterError
+from tests.adapters.cluster_support import (
     Client,
     Cluster,
     NodeServer,
@@ -18,8 +20,6 @@ from cluster_support import (
     eventually,
     node_available,
 )
-
-from aiosio.exceptions import ClusterError
 
 pytestmark = [
     pytest.mark.redis,

@@ -1,0 +1,72 @@
+"""Running servers for a test: an :class:`aiosio.Server` on a free port, and any ASGI app
+under a real uvicorn.
+
+:func:`running` serves an ``io`` standalone for a block; :func:`start_uvicorn` serves an
+ASGI app (``io.asgi_app()``, a router's app, a Starlette app...) and returns its port and
+the coroutine that stops it. The fixtures of ``tests/conftest.py``, the hostile suite and
+the interop helpers start their servers with these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+
+import aiosio
+from tests.support.ports import listening_socket
+
+Stop = Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def running(io: aiosio.Server) -> AsyncIterator[str]:
+    """Serve ``io`` on a free port of 127.0.0.1 for the block; yields its URL; closed at
+    the end."""
+    port = await io.start("127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await io.close()
+
+
+async def start_uvicorn(
+    app: Any,
+    *,
+    before_stop: Stop | None = None,
+    backlog: int = 128,
+    **options: Any,
+) -> tuple[int, Stop]:
+    """Serve any ASGI ``app`` with a real uvicorn on a fresh port: ``(port, stop)``.
+
+    ``options`` go to ``uvicorn.Config`` (``ws="none"``, ``log_level="error"``, say);
+    ``before_stop`` runs first when stopping (close the engine, so no held long-poll
+    delays the shutdown).
+    """
+    # The socket is bound and listening before uvicorn starts: clients may connect at
+    # once (the backlog holds them), so nothing has to wait for "started".
+    sock = listening_socket(backlog)
+    port = sock.getsockname()[1]
+    settings: dict[str, Any] = {
+        "loop": "asyncio",
+        "lifespan": "on",
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 5,
+        **options,
+    }
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def stop() -> None:
+        if before_stop is not None:
+            await before_stop()
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            sock.close()
+
+    return port, stop
