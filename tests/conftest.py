@@ -6,11 +6,16 @@ callable that builds a :class:`~aiosio.server.router.Router` and it returns a
 :class:`RunningServer` on a port of its own; every server it started is stopped when the
 test ends. ``echo_server`` builds on it with an engine-level echo handler, and
 ``echo_router`` gives the same router without a server (for driving an app directly).
+
+``redis_url`` makes sure a Redis answers at 127.0.0.1:6379, starting one (no persistence)
+when none does; every test uses keys of its own (``key``), so tests never hear each other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +28,7 @@ from aiosio.serve import serve
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest
 from aiosio.server.router import Router
-from tests.support.servers import start_uvicorn
+from tests.support.servers import REDIS_URL, ping_redis, start_redis, start_uvicorn
 
 FRONT_DOORS = ("standalone", "asgi")
 
@@ -175,3 +180,22 @@ def echo_server(front_door: StartServer) -> StartEcho:
         return await front_door(lambda: make_echo_router(**options))
 
     return start
+
+
+# -- a real Redis -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The machine's Redis at 127.0.0.1:6379, started when it is not running."""
+    if not ping_redis(6379):
+        if shutil.which("redis-server") is None:
+            pytest.skip("no Redis server and no redis-server to start one")
+        start_redis(6379, daemonize=True)
+    return REDIS_URL
+
+
+@pytest.fixture
+def key() -> str:
+    """A channel prefix of this test's own."""
+    return f"t-{uuid.uuid4().hex[:10]}"

@@ -1,5 +1,6 @@
 """Servers and clients of the cluster tests: official Node servers driven over stdin,
-aiosio servers in this process, python-socketio clients, and a Redis starter."""
+aiosio servers in this process and python-socketio clients (the Redis starter is in
+tests/support/servers.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import asyncio
 import itertools
 import json
 import shutil
-import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,33 +21,6 @@ from tests.support.ports import free_port
 HERE = Path(__file__).parent
 NODE_SCRIPT = HERE / "node_cluster.js"
 NODE_MODULES = HERE.parent / "interop" / "node_modules"
-REDIS_URL = "redis://127.0.0.1:6379"
-
-
-def ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def start_redis(port: int, *, daemonize: bool) -> subprocess.Popen[bytes] | None:
-    """Start a throwaway redis-server on ``port`` and wait until it answers."""
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
-    args += ["--save", "", "--appendonly", "no"]
-    if daemonize:
-        subprocess.run([*args, "--daemonize", "yes"], check=True, capture_output=True)
-        process = None
-    else:
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not ping(port):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"redis-server did not start on port {port}")
-        time.sleep(0.05)
-    return process
 
 
 # -- servers ---------------------------------------------------------------------------

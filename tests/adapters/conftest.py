@@ -1,44 +1,17 @@
-"""A real Redis for the cluster tests.
+"""Clusters for the adapter tests: aiosio and Node servers on one real Redis.
 
-The session fixture ``redis_url`` makes sure a Redis answers at 127.0.0.1:6379, starting
-one (no persistence) when none does. Every test uses keys of its own (``key``), so tests
-never hear each other.
+The Redis (``redis_url``) and the keys of each test (``key``) are fixtures of
+``tests/conftest.py``, shared with the worker tests.
 """
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.adapters.cluster_support import (
-    REDIS_URL,
-    Client,
-    Cluster,
-    NodeServer,
-    PyServer,
-    ping,
-    start_redis,
-)
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The machine's Redis at 127.0.0.1:6379, started when it is not running."""
-    if not ping(6379):
-        if shutil.which("redis-server") is None:
-            pytest.skip("no Redis server and no redis-server to start one")
-        start_redis(6379, daemonize=True)
-    return REDIS_URL
-
-
-@pytest.fixture
-def key() -> str:
-    """A channel prefix of this test's own."""
-    return f"t-{uuid.uuid4().hex[:10]}"
+from tests.adapters.cluster_support import Client, Cluster, NodeServer, PyServer
 
 
 @pytest.fixture

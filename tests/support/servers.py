@@ -4,12 +4,16 @@ under a real uvicorn.
 :func:`running` serves an ``io`` standalone for a block; :func:`start_uvicorn` serves an
 ASGI app (``io.asgi_app()``, a router's app, a Starlette app...) and returns its port and
 the coroutine that stops it. The fixtures of ``tests/conftest.py``, the hostile suite and
-the interop helpers start their servers with these.
+the interop helpers start their servers with these. :func:`start_redis` starts a
+throwaway ``redis-server`` (the ``redis_url`` fixture, the Redis restart tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +24,7 @@ import aiosio
 from tests.support.ports import listening_socket
 
 Stop = Callable[[], Awaitable[None]]
+REDIS_URL = "redis://127.0.0.1:6379"
 
 
 @asynccontextmanager
@@ -70,3 +75,33 @@ async def start_uvicorn(
             sock.close()
 
     return port, stop
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+def ping_redis(port: int) -> bool:
+    """True when a Redis answers PING on ``port`` of 127.0.0.1 (within 0.5 s)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(port: int, *, daemonize: bool) -> subprocess.Popen[bytes] | None:
+    """Start a throwaway redis-server on ``port`` and wait until it answers."""
+    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
+    args += ["--save", "", "--appendonly", "no"]
+    if daemonize:
+        subprocess.run([*args, "--daemonize", "yes"], check=True, capture_output=True)
+        process = None
+    else:
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not ping_redis(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not start on port {port}")
+        time.sleep(0.05)
+    return process

@@ -2,7 +2,7 @@
 apart from the on-the-wire tests in
 tests/server/test_compression.py): the RFC 7692 section 7.2.3 examples through our parser,
 the deflater on both ends, decompression bombs, the server's shared compressors, and the
-HTTP content codings. Negotiation is tested in test_upgrade.py."""
+HTTP content codings. Negotiation is tested in test_handshake.py."""
 
 from __future__ import annotations
 

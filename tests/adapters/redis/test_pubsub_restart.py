@@ -18,9 +18,9 @@ from tests.adapters.cluster_support import (
     PyServer,
     eventually,
     node_available,
-    start_redis,
 )
 from tests.support.ports import free_port
+from tests.support.servers import start_redis
 
 pytestmark = [
     pytest.mark.redis,

@@ -21,9 +21,10 @@ import aiosio
 from aiosio.adapters.base import Session
 from aiosio.adapters.redis.streams import StreamsAdapter, streams_adapter
 from aiosio.exceptions import ClusterError
-from tests.adapters.cluster_support import eventually, start_redis
+from tests.adapters.cluster_support import eventually
 from tests.adapters.streams_support import OFFSET
 from tests.support.ports import free_port
+from tests.support.servers import start_redis
 
 pytestmark = pytest.mark.redis
 

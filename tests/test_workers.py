@@ -18,13 +18,14 @@ import pytest
 
 import socketio
 from aiosio.workers import Backoff, StickyBalancer, request_sid
-from tests.adapters.cluster_support import eventually, ping
+from tests.adapters.cluster_support import eventually
 from tests.support.cli_process import CLIProcess
 from tests.support.ports import free_port
+from tests.support.servers import ping_redis
 
 pytestmark = pytest.mark.redis
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent / "support"  # workers_app.py
 T = TypeVar("T")
 
 
@@ -69,7 +70,7 @@ def test_the_restart_delay_doubles_up_to_its_cap() -> None:
 @pytest.fixture
 def app_env(redis_url: str, key: str) -> dict[str, str]:
     """What ``workers_app`` reads, for the front and (inherited) its workers."""
-    assert ping(6379)
+    assert ping_redis(6379)
     return {"AIOSIO_TEST_REDIS": redis_url, "AIOSIO_TEST_KEY": key}
 
 
