@@ -38,8 +38,6 @@ MISSING = {
     "emitter.py",
     "serve/codec.py",
     "serve/websocket.py",
-    "server/connection.py",
-    "server/http.py",
     "server/polling.py",
     "server/recovery.py",
     "server/server.py",

@@ -1,21 +1,18 @@
-"""Tests for aiosio.websocket.deflate and the HTTP codings of aiosio.server.http (named
-apart from the on-the-wire tests in
+"""Tests for aiosio.websocket.deflate (named apart from the on-the-wire tests in
 tests/server/test_compression.py): the RFC 7692 section 7.2.3 examples through our parser,
-the deflater on both ends, decompression bombs, the server's shared compressors, and the
-HTTP content codings. Negotiation is tested in test_handshake.py."""
+the deflater on both ends, decompression bombs and the server's shared compressors. The
+HTTP content codings are tested in tests/server/test_http.py, negotiation in
+test_handshake.py."""
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiosio.exceptions import LocalProtocolError
-from aiosio.server.http import HTTPCompression, choose_encoding
 from aiosio.websocket.deflate import Deflater, FrameCompressor, Inflater, ServerDeflate, codecs_for
 from aiosio.websocket.frames import (
     BINARY,
@@ -327,34 +324,3 @@ def test_server_deflate_options_reach_the_answer() -> None:
         "client_max_window_bits=10"
     )
     assert (inflater.max_window_bits, inflater.no_context_takeover) == (10, True)
-
-
-# --- HTTP content codings ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        pytest.param("gzip, deflate, br", "gzip", id="browser"),
-        pytest.param("deflate", "deflate", id="deflate-only"),
-        pytest.param("br, deflate;q=0.5, gzip;q=0.4", "deflate", id="weighted"),
-        pytest.param("gzip;q=0, deflate", "deflate", id="gzip-refused"),
-        pytest.param("*", "gzip", id="star"),
-        pytest.param("*;q=0.1, gzip;q=0", "deflate", id="star-but-gzip"),
-        pytest.param("identity", None, id="identity"),
-        pytest.param("", None, id="empty"),
-        pytest.param("br, zstd", None, id="others"),
-        pytest.param("GZIP ; q=1.0", "gzip", id="case-and-spaces"),
-        pytest.param("gzip;q=abc", None, id="bad-weight"),
-    ],
-)
-def test_choose_encoding(header: str, expected: str | None) -> None:
-    assert choose_encoding(header) == expected
-
-
-def test_http_compression_encodes() -> None:
-    body = b'0{"sid":"x"}' * 200
-    compression = HTTPCompression()
-    assert gzip.decompress(compression.encode(body, "gzip")) == body
-    assert zlib.decompress(compression.encode(body, "deflate")) == body
-    assert compression.encode(body, "gzip") == compression.encode(body, "gzip")  # no mtime
