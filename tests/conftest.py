@@ -14,9 +14,10 @@ when none does; every test uses keys of its own (``key``), so tests never hear e
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -180,6 +181,22 @@ def echo_server(front_door: StartServer) -> StartEcho:
         return await front_door(lambda: make_echo_router(**options))
 
     return start
+
+
+# -- logging --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The root logger's handlers and level as they were before the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 # -- a real Redis -----------------------------------------------------------------------

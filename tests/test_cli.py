@@ -15,7 +15,6 @@ import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -197,18 +196,6 @@ def test_python_dash_m_and_errors_exit_with_status_2(app_dir: Path) -> None:
 
 
 # -- helpers, in process -------------------------------------------------------------------
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.fixture
