@@ -1,0 +1,471 @@
+"""aiosio.server.namespace: namespaces, dynamic namespaces, middlewares, connection
+handlers and the namespace-wide operations, through clients connected in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import pytest
+
+import aiosio
+import aiosio.testing
+from aiosio.exceptions import ConnectionError, ConnectionRefused
+
+T = TypeVar("T")
+
+
+async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
+    """``pending``, or a failure instead of a hang."""
+    async with asyncio.timeout(seconds):
+        return await pending
+
+
+# -- of() -----------------------------------------------------------------------------------
+
+
+def test_of_names_and_returns_one_namespace_per_name() -> None:
+    io = aiosio.Server()
+    news = io.of("/news")
+    assert io.of("news") is news  # the leading slash is added
+    assert news.name == "/news" and news.server is io and news.parent is None
+    assert io.of("/") is io.sockets
+    assert set(io.namespaces) == {"/", "/news"}
+    assert io.namespaces["/news"] is news
+    assert isinstance(news, aiosio.Namespace)
+    assert repr(news) == "<Namespace /news sockets=0>"
+
+
+async def test_each_namespace_has_its_own_handlers() -> None:
+    io = aiosio.Server()
+    io.on("connection", lambda socket: socket.on("who", lambda: "main"))
+    io.of("/news").on("connection", lambda socket: socket.on("who", lambda: "news"))
+    async with aiosio.testing.serve(io) as served:
+        main = await within(served.connect())
+        news = await within(served.connect("/news"))
+        assert await within(main.emit_with_ack("who", timeout=1)) == "main"
+        assert await within(news.emit_with_ack("who", timeout=1)) == "news"
+        assert set(io.sockets.sockets) == {main.id}
+        assert set(io.of("/news").sockets) == {news.id}
+
+
+# -- dynamic namespaces -------------------------------------------------------------------
+
+
+async def test_dynamic_namespaces_by_regular_expression() -> None:
+    io = aiosio.Server()
+    created: list[str] = []
+    io.on("new_namespace", lambda namespace: created.append(namespace.name))
+    parent = io.of(re.compile(r"/room-\d+"))
+    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
+    parent.on("connection", sockets.put_nowait)
+    assert parent.name not in io.namespaces  # a parent is no namespace of its own
+
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect("/room-12"))
+        socket = await within(sockets.get())
+        assert socket.namespace == "/room-12" and client.namespace == "/room-12"
+        child = socket.nsp
+        assert child.parent is parent and io.namespaces["/room-12"] is child
+        assert created == ["/room-12"]
+
+        again = await within(served.connect("/room-12"))  # the same child
+        assert (await within(sockets.get())).nsp is child
+        assert created == ["/room-12"]
+        assert set(child.sockets) == {client.id, again.id}
+
+        for name in ("/room-x", "/room-1x", "/prefix/room-1"):  # a full match is needed
+            with pytest.raises(ConnectionError, match=r"^Invalid namespace$"):
+                await within(served.connect(name))
+        assert set(io.namespaces) == {"/", "/room-12"}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_dynamic_namespaces_by_function_see_the_auth(kind: str) -> None:
+    io = aiosio.Server()
+    asked: list[tuple[str, Any]] = []
+
+    def allow(name: str, auth: Any) -> bool:
+        asked.append((name, auth))
+        return name.startswith("/team-") and auth.get("key") == "k"
+
+    async def allow_async(name: str, auth: Any) -> bool:
+        return allow(name, auth)
+
+    parent = io.of(allow if kind == "sync" else allow_async)
+    parent.on("connection", lambda socket: socket.on("where", lambda: socket.namespace))
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect("/team-a", auth={"key": "k"}))
+        assert await within(client.emit_with_ack("where", timeout=1)) == "/team-a"
+        with pytest.raises(ConnectionError, match=r"^Invalid namespace$"):
+            await within(served.connect("/team-b", auth={"key": "wrong"}))
+        with pytest.raises(ConnectionError, match=r"^Invalid namespace$"):
+            await within(served.connect("/other", auth={"key": "k"}))
+        assert asked == [
+            ("/team-a", {"key": "k"}),
+            ("/team-b", {"key": "wrong"}),
+            ("/other", {"key": "k"}),
+        ]
+        assert "/team-b" not in io.namespaces and "/other" not in io.namespaces
+
+
+async def test_a_failing_matcher_refuses_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    io = aiosio.Server()
+
+    def needs_auth(name: str, auth: Any) -> bool:
+        return bool(auth["required"])  # KeyError without it
+
+    io.of(needs_auth)
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect())
+        with caplog.at_level(logging.ERROR, logger="aiosio"):
+            for _ in range(2):
+                other = client.io.socket("/dyn")
+                with pytest.raises(ConnectionError, match=r"^Invalid namespace$"):
+                    await within(other.connect())
+        failures = [r.getMessage() for r in caplog.records if r.name == "aiosio.connection"]
+        assert failures == ["a namespace matcher failed on '/dyn' (logged once per connection)"]
+        assert client.connected
+
+
+async def test_an_empty_child_is_removed_unless_told_otherwise() -> None:
+    io = aiosio.Server()
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+    parent = io.of(re.compile(r"/dyn-\w+"))
+    parent.on("connection", lambda s: s.on("disconnect", lambda r, *_: reasons.put_nowait(r)))
+    async with aiosio.testing.serve(io) as served:
+        first = await within(served.connect("/dyn-a"))
+        second = await within(served.connect("/dyn-a"))
+        await first.disconnect()
+        await within(reasons.get())
+        assert "/dyn-a" in io.namespaces  # one socket left
+        await second.disconnect()
+        await within(reasons.get())
+        assert "/dyn-a" not in io.namespaces
+        # A new client makes a new child.
+        third = await within(served.connect("/dyn-a"))
+        assert third.connected and "/dyn-a" in io.namespaces
+
+    kept = aiosio.Server(cleanup_empty_child_namespaces=False)
+    kept.of(re.compile(r"/dyn-\w+")).on(
+        "connection", lambda s: s.on("disconnect", lambda r, *_: reasons.put_nowait(r))
+    )
+    async with aiosio.testing.serve(kept) as served:
+        client = await within(served.connect("/dyn-b"))
+        await client.disconnect()
+        await within(reasons.get())
+        assert "/dyn-b" in kept.namespaces
+
+
+async def test_a_refused_connect_leaves_no_empty_child() -> None:
+    io = aiosio.Server()
+    parent = io.of(re.compile(r"/dyn-\w+"))
+
+    def refuse(socket: aiosio.Socket) -> None:
+        raise ConnectionRefused("no")
+
+    parent.use(refuse)
+    async with aiosio.testing.serve(io) as served:
+        with pytest.raises(ConnectionError, match=r"^no$"):
+            await within(served.connect("/dyn-x"))
+        assert "/dyn-x" not in io.namespaces
+
+
+async def test_children_share_the_parents_middlewares_and_a_parent_emit_reaches_all() -> None:
+    io = aiosio.Server()
+    parent = io.of(re.compile(r"/dyn-\w+"))
+    passed: list[str] = []
+    parent.use(lambda socket: passed.append(socket.namespace))
+    async with aiosio.testing.serve(io) as served:
+        got: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        for name in ("/dyn-a", "/dyn-b"):
+            client = await within(served.connect(name))
+            client.on("hello", lambda value, name=name: got.put_nowait((name, value)))
+        main = await within(served.connect())
+        main.on("hello", lambda value: got.put_nowait(("/", value)))
+        assert passed == ["/dyn-a", "/dyn-b"]
+        parent.emit("hello", 1)
+        io.emit("hello", "end")  # the main namespace only
+        received = {await within(got.get()) for _ in range(3)}
+        assert received == {("/dyn-a", 1), ("/dyn-b", 1), ("/", "end")}
+        assert got.empty()
+
+
+# -- middlewares ----------------------------------------------------------------------------
+
+
+async def test_middlewares_run_in_order_sync_and_async() -> None:
+    io = aiosio.Server()
+    order: list[str] = []
+
+    def first(socket: aiosio.Socket) -> None:
+        order.append("first")
+        socket.data["seen"] = ["first"]
+
+    async def second(socket: aiosio.Socket) -> None:
+        await asyncio.sleep(0)
+        order.append("second")
+        socket.data["seen"].append("second")
+
+    def third(socket: aiosio.Socket) -> None:
+        order.append("third")
+
+    news = io.of("/news")
+    assert news.use(first) is first
+    news.use(second)
+    news.use(third)
+    news.on("connection", lambda socket: order.append(f"connection {socket.data['seen']}"))
+    async with aiosio.testing.serve(io) as served:
+        await within(served.connect("/news"))
+        assert order == ["first", "second", "third", "connection ['first', 'second']"]
+        order.clear()
+        await within(served.connect())  # another namespace: its own (no) middlewares
+        assert order == []
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "data"),
+    [
+        (ConnectionRefused("nope", {"why": [1]}), "nope", {"why": [1]}),
+        (ConnectionRefused(), "Connection refused", None),
+        (ValueError("bad token"), "bad token", None),
+        (KeyError(), "KeyError", None),
+    ],
+)
+async def test_a_refusing_middleware_stops_the_rest(
+    error: Exception, message: str, data: Any
+) -> None:
+    io = aiosio.Server()
+    order: list[str] = []
+
+    async def refuse(socket: aiosio.Socket) -> None:
+        order.append("refuse")
+        raise error
+
+    io.use(lambda socket: order.append("before"))
+    io.use(refuse)
+    io.use(lambda socket: order.append("after"))
+    io.on("connection", lambda socket: order.append("connection"))
+    async with aiosio.testing.serve(io) as served:
+        with pytest.raises(ConnectionError) as info:
+            await within(served.connect())
+        assert (info.value.message, info.value.data) == (message, data)
+        assert order == ["before", "refuse"]
+        assert io.sockets.sockets == {}
+
+
+async def test_an_exception_with_data_passes_it_on() -> None:
+    io = aiosio.Server()
+
+    class Denied(Exception):
+        data = {"retry": False}
+
+    def refuse(socket: aiosio.Socket) -> None:
+        raise Denied("denied")
+
+    io.use(refuse)
+    async with aiosio.testing.serve(io) as served:
+        with pytest.raises(ConnectionError) as info:
+            await within(served.connect())
+        assert (info.value.message, info.value.data) == ("denied", {"retry": False})
+
+
+async def test_a_refused_namespace_may_be_tried_again_on_the_same_connection() -> None:
+    io = aiosio.Server()
+
+    def check(socket: aiosio.Socket) -> None:
+        if socket.handshake.auth.get("key") != "k":
+            raise ConnectionRefused("wrong key")
+
+    io.of("/private").use(check)
+    async with aiosio.testing.serve(io) as served:
+        main = await within(served.connect())
+        private = main.io.socket("/private")
+        private.auth = {"key": "bad"}
+        with pytest.raises(ConnectionError, match=r"^wrong key$"):
+            await within(private.connect())
+        private.auth = {"key": "k"}
+        await within(private.connect())
+        assert private.connected and main.connected
+        assert set(io.of("/private").sockets) == {private.id}
+
+
+# -- connection handlers ----------------------------------------------------------------------
+
+
+async def test_connection_handlers_run_in_order_and_survive_each_others_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    io = aiosio.Server()
+    order: list[str] = []
+    done: asyncio.Queue[None] = asyncio.Queue()
+
+    def broken(socket: aiosio.Socket) -> None:
+        order.append("broken")
+        raise RuntimeError("boom")
+
+    async def later(socket: aiosio.Socket) -> None:
+        order.append("async")
+        done.put_nowait(None)
+
+    news = io.of("/news")
+    news.on("connect", lambda socket: order.append("connect alias"))
+    news.on("connection", broken)
+    news.on("connection")(later)
+    news.on("connection", lambda socket: order.append("last"))
+    async with aiosio.testing.serve(io) as served:
+        with caplog.at_level(logging.ERROR, logger="aiosio"):
+            client = await within(served.connect("/news"))
+            await within(done.get())
+        # A coroutine handler runs as a task: after the plain ones.
+        assert order == ["connect alias", "broken", "last", "async"]
+        assert client.connected
+        messages = [r.getMessage() for r in caplog.records if r.name == "aiosio.namespace"]
+        assert messages == [f"connection handler {broken!r} failed (logged once per connection)"]
+
+
+async def test_off_removes_connection_handlers() -> None:
+    io = aiosio.Server()
+    calls: list[str] = []
+
+    def one(socket: aiosio.Socket) -> None:
+        calls.append("one")
+
+    def two(socket: aiosio.Socket) -> None:
+        calls.append("two")
+
+    io.on("connection", one)
+    io.on("connection", two)
+    io.sockets.off("connect", one)  # the alias works here too
+    async with aiosio.testing.serve(io) as served:
+        await within(served.connect())
+        assert calls == ["two"]
+        io.sockets.off("connection")
+        await within(served.connect())
+        assert calls == ["two"]
+
+
+def test_a_connection_handler_needing_more_than_the_socket_is_refused_at_once() -> None:
+    io = aiosio.Server()
+
+    def connect(sid: str, environ: dict[str, Any]) -> None:
+        """python-socketio's habit."""
+
+    with pytest.raises(TypeError, match="connection handlers take one argument"):
+        io.on("connect", connect)
+    io.on("connection", lambda socket, extra=None: None)  # optional extras are fine
+
+
+async def test_room_events_of_the_namespace() -> None:
+    io = aiosio.Server()
+    events: list[tuple[Any, ...]] = []
+    for name in ("create-room", "join-room", "leave-room", "delete-room"):
+        io.on(name, lambda *args, name=name: events.append((name, *args)))
+    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
+    io.on("connection", sockets.put_nowait)
+    async with aiosio.testing.serve(io) as served:
+        await within(served.connect())
+        socket = await within(sockets.get())
+        sid = socket.id
+        assert events == [("create-room", sid), ("join-room", sid, sid)]
+        events.clear()
+        socket.join("r")
+        socket.leave("r")
+        assert events == [
+            ("create-room", "r"),
+            ("join-room", "r", sid),
+            ("leave-room", "r", sid),
+            ("delete-room", "r"),
+        ]
+
+
+# -- namespace-wide operations ------------------------------------------------------------------
+
+
+async def test_namespace_emit_reaches_only_its_sockets() -> None:
+    io = aiosio.Server()
+    news = io.of("/news")
+    async with aiosio.testing.serve(io) as served:
+        got: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        for name in ("/", "/news"):
+            client = await within(served.connect(name))
+            client.on_any(lambda event, *args, name=name: got.put_nowait((name, event, *args)))
+        news.emit("headline", 1)
+        news.send("text")
+        io.emit("end")
+        received = [await within(got.get()) for _ in range(3)]
+        assert [item for item in received if item[0] == "/news"] == [
+            ("/news", "headline", 1),
+            ("/news", "message", "text"),
+        ]
+        assert [item for item in received if item[0] == "/"] == [("/", "end")]
+
+
+async def test_server_side_emit_without_a_cluster_reaches_nobody() -> None:
+    io = aiosio.Server()
+    heard: list[Any] = []
+    io.on("ping-servers", heard.append)
+    async with aiosio.testing.serve(io):
+        assert await io.server_side_emit("ping-servers", 1) == []
+        assert await io.of("/news").server_side_emit("ping-servers", 1, timeout=0.01) == []
+        assert heard == []  # a server does not hear its own server-side emits
+        for reserved in ("connection", "connect", "new_namespace"):
+            with pytest.raises(ValueError, match="is a reserved event name"):
+                await io.server_side_emit(reserved)
+
+
+async def test_fetch_sockets_join_leave_and_disconnect_sockets() -> None:
+    io = aiosio.Server()
+    news = io.of("/news")
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+    news.on("connection", lambda s: s.on("disconnect", lambda r, *_: reasons.put_nowait(r)))
+    async with aiosio.testing.serve(io) as served:
+        clients = [await within(served.connect("/news")) for _ in range(3)]
+        await within(served.connect())  # in "/": never concerned
+        ids = [client.id for client in clients]
+        fetched = await news.fetch_sockets()
+        assert sorted(socket.id for socket in fetched) == sorted(ids)
+        assert all(isinstance(socket, aiosio.Socket) for socket in fetched)
+
+        news.sockets_join("all")
+        news.in_(ids[0]).sockets_join(["first", "picked"])
+        news.in_([ids[1], ids[2]]).sockets_join("picked")
+        assert sorted(s.id for s in await news.in_("all").fetch_sockets()) == sorted(ids)
+        assert sorted(s.id for s in await news.in_("picked").fetch_sockets()) == sorted(ids)
+        assert [s.id for s in await news.in_("first").fetch_sockets()] == [ids[0]]
+        news.except_(ids[0]).sockets_leave("picked")
+        assert [s.id for s in await news.in_("picked").fetch_sockets()] == [ids[0]]
+        news.sockets_leave(["all", "first", "picked"])
+        assert await news.in_(["all", "first", "picked"]).fetch_sockets() == []
+
+        news.in_(ids[0]).disconnect_sockets()
+        assert await within(reasons.get()) == "server namespace disconnect"
+        assert sorted(news.sockets) == sorted(ids[1:])
+        news.disconnect_sockets(close=True)
+        assert [await within(reasons.get()) for _ in range(2)] == [
+            "server namespace disconnect",
+            "server namespace disconnect",
+        ]
+        assert news.sockets == {}
+        assert len(io.sockets.sockets) == 1
+
+
+async def test_a_client_event_only_a_namespace_handler_listens_to_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    io = aiosio.Server()
+    io.on("chat", lambda *args: None)  # heard only for server_side_emit
+    io.on("connection", lambda socket: socket.on("sync", lambda: "synced"))
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect())
+        with caplog.at_level(logging.WARNING, logger="aiosio"):
+            client.emit("chat", "hi")
+            client.emit("chat", "again")
+            assert await within(client.emit_with_ack("sync", timeout=1)) == "synced"
+        warnings = [r.getMessage() for r in caplog.records if r.name == "aiosio.namespace"]
+        assert len(warnings) == 1
+        assert warnings[0].startswith("a client emitted 'chat' in namespace '/'")
+        assert warnings[0].endswith("(logged once)")

@@ -1,0 +1,708 @@
+"""aiosio.server.socket: one client in one namespace, seen from the server.
+
+Every test runs a real server and a real client connected in memory (aiosio.testing):
+no socket, no port, no sleep. A test waits on queues filled by handlers, or on an ack
+round trip (events are dispatched in arrival order, so once the answer to a later event
+has come, the earlier events have been handled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import pytest
+
+import aiosio
+import aiosio.testing
+from aiosio.exceptions import AckTimeout, ConnectionRefused, Disconnected
+
+T = TypeVar("T")
+
+
+async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
+    """``pending``, or a failure instead of a hang."""
+    async with asyncio.timeout(seconds):
+        return await pending
+
+
+def drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    """What is in ``queue`` now."""
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+@asynccontextmanager
+async def pair(
+    io: aiosio.Server, namespace: str = "/", **options: Any
+) -> AsyncIterator[tuple[aiosio.Client, aiosio.Socket]]:
+    """One client of ``io`` and its socket on the server; both gone at the end."""
+    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
+    io.of(namespace).on("connection", sockets.put_nowait)
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect(namespace, **options))
+        yield client, await within(sockets.get())
+
+
+def sync_handler(socket: aiosio.Socket) -> None:
+    """``sync``: answers once every event sent before it was handled."""
+    socket.on("sync", lambda: "synced")
+
+
+async def synced(client: aiosio.Client) -> None:
+    assert await within(client.emit_with_ack("sync", timeout=1)) == "synced"
+
+
+# -- emitting -----------------------------------------------------------------------------
+
+
+async def test_emit_and_send_reach_the_client_with_their_arguments() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        got: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        client.on("news", lambda *args: got.put_nowait(("news", *args)))
+        client.on("message", lambda *args: got.put_nowait(("message", *args)))
+        socket.emit("news", 1, "two", {"three": [3, None, True]})
+        socket.emit("news")
+        socket.send("hello", 2)
+        assert await within(got.get()) == ("news", 1, "two", {"three": [3, None, True]})
+        assert await within(got.get()) == ("news",)
+        assert await within(got.get()) == ("message", "hello", 2)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+        "error",
+    ],
+)
+async def test_reserved_event_names_cannot_be_emitted(event: str) -> None:
+    io = aiosio.Server()
+    async with pair(io) as (_, socket):
+        with pytest.raises(ValueError, match="is a reserved event name"):
+            socket.emit(event)
+        with pytest.raises(ValueError, match="is a reserved event name"):
+            await socket.emit_with_ack(event, timeout=1)
+        with pytest.raises(ValueError, match="is a reserved event name"):
+            socket.timeout(1).emit(event)
+
+
+async def test_emit_with_callback_gets_the_answer_as_arguments() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        client.on("one", lambda value: value * 10)
+        client.on("two", lambda value: (value, value + 1))
+        client.on("none", lambda: None)
+        answers: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        socket.emit("one", 2, callback=lambda *args: answers.put_nowait(args))
+        socket.emit("two", 5, callback=lambda *args: answers.put_nowait(args))
+        socket.emit("none", callback=lambda *args: answers.put_nowait(args))
+        socket.send("x", callback=lambda *args: answers.put_nowait(("send", *args)))
+        client.on("message", lambda text: text.upper())
+        assert await within(answers.get()) == (20,)
+        assert await within(answers.get()) == (5, 6)
+        assert await within(answers.get()) == ()
+        assert await within(answers.get()) == ("send", "X")
+
+
+async def test_emit_with_ack_returns_none_one_value_or_a_tuple() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        client.on("none", lambda: None)
+        client.on("one", lambda: [1, 2])
+        client.on("many", lambda: (1, "b", None))
+
+        @client.on("by_hand")
+        def by_hand(value: int, *, ack: Any) -> None:
+            ack(value, "done")
+            ack("ignored: one answer per event")
+
+        assert await within(socket.emit_with_ack("none", timeout=1)) is None
+        assert await within(socket.emit_with_ack("one", timeout=1)) == [1, 2]
+        assert await within(socket.emit_with_ack("many", timeout=1)) == (1, "b", None)
+        assert await within(socket.emit_with_ack("by_hand", 7, timeout=1)) == (7, "done")
+        assert await within(socket.emit_with_ack("one")) == [1, 2]  # no timeout at all
+
+
+async def test_emit_with_ack_times_out_when_the_client_does_not_answer() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        client.on("silent", lambda *, ack: heard.put_nowait("silent"))  # never answers
+        with pytest.raises(AckTimeout, match=r"^operation has timed out$"):
+            await within(socket.emit_with_ack("silent", timeout=0.01))
+        assert await within(heard.get()) == "silent"  # it was delivered, not answered
+        with pytest.raises(AckTimeout):
+            await within(socket.timeout(0.01).emit_with_ack("unhandled"))
+        assert socket.connected  # a timeout does not disconnect
+
+
+async def test_timeout_emitter_callbacks_are_error_first() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        client.on("double", lambda value: value * 2)
+        calls: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        socket.timeout(1).emit("double", 4, callback=lambda *args: calls.put_nowait(args))
+        assert await within(calls.get()) == (None, 8)
+        socket.timeout(0.01).emit("unhandled", callback=lambda *args: calls.put_nowait(args))
+        (error,) = await within(calls.get())
+        assert isinstance(error, AckTimeout) and str(error) == "operation has timed out"
+        assert await within(socket.timeout(1).emit_with_ack("double", 21)) == 42
+
+
+async def test_client_emit_with_ack_both_ways_and_its_timeout() -> None:
+    io = aiosio.Server()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("add", lambda a, b: a + b)
+        socket.on("pair", lambda a, b: (b, a))
+        socket.on("nothing", lambda: None)
+        socket.on("never", lambda *, ack: None)
+
+    async with pair(io) as (client, _):
+        assert await within(client.emit_with_ack("add", 2, 3, timeout=1)) == 5
+        assert await within(client.emit_with_ack("pair", "a", "b", timeout=1)) == ("b", "a")
+        assert await within(client.emit_with_ack("nothing", timeout=1)) is None
+        with pytest.raises(AckTimeout):
+            await within(client.emit_with_ack("never", timeout=0.01))
+        with pytest.raises(AckTimeout):
+            await within(client.emit_with_ack("nobody_listens", timeout=0.01))
+
+
+async def test_a_pending_ack_fails_with_disconnected_when_the_socket_leaves() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        delivered: asyncio.Queue[str] = asyncio.Queue()
+        client.on("hold", lambda name, *, ack: delivered.put_nowait(name))
+        plain: list[tuple[Any, ...]] = []
+        waiting = asyncio.ensure_future(socket.emit_with_ack("hold", "awaited"))
+        socket.emit("hold", "plain", callback=lambda *args: plain.append(args))
+        assert {await within(delivered.get()), await within(delivered.get())} == {
+            "awaited",
+            "plain",
+        }
+        socket.disconnect()
+        with pytest.raises(Disconnected, match=r"^the socket disconnected$"):
+            await within(waiting)
+        assert plain == []  # a plain callback is not error-first: it is never called
+        with pytest.raises(Disconnected, match=r"^the socket is disconnected$"):
+            await socket.emit_with_ack("hold", "late")
+        socket.emit("hold", "dropped")  # silently dropped once disconnected
+
+
+async def test_volatile_and_compress_flags_still_deliver_on_a_ready_transport() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        got: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        client.on("v", lambda *args: got.put_nowait(args))
+        client.on("echo", lambda *args: args)
+        socket.volatile.emit("v", "volatile")
+        socket.compress(False).emit("v", "uncompressed", b"\x00\x01")
+        socket.compress().volatile.emit("v", "both")
+        assert await within(got.get()) == ("volatile",)
+        assert await within(got.get()) == ("uncompressed", b"\x00\x01")
+        assert await within(got.get()) == ("both",)
+        answer = await within(socket.compress(False).timeout(1).emit_with_ack("echo", b"\xff", 1))
+        assert answer == (b"\xff", 1)
+        answer = await within(socket.volatile.timeout(1).emit_with_ack("echo", "v"))
+        assert answer == "v"
+
+
+async def test_binary_payloads_both_ways() -> None:
+    io = aiosio.Server()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("reverse", lambda blob: blob[::-1])
+        socket.on("nested", lambda value: {"got": value["blobs"], "n": len(value["blobs"])})
+
+    async with pair(io) as (client, socket):
+        payload = {"blob": b"\x00\x01\x02", "list": [b"a", 1, {"deep": b"\xff" * 10}]}
+        got: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("bin", got.put_nowait)
+        socket.emit("bin", payload)
+        assert await within(got.get()) == payload
+
+        assert await within(client.emit_with_ack("reverse", b"\x01\x02\x03", timeout=1)) == (
+            b"\x03\x02\x01"
+        )
+        answer = await within(
+            client.emit_with_ack("nested", {"blobs": [b"x", b"", b"z"]}, timeout=1)
+        )
+        assert answer == {"got": [b"x", b"", b"z"], "n": 3}
+
+        client.on("bin_answer", lambda blob: (blob + b"!", {"b": b"\x00"}))
+        assert await within(socket.emit_with_ack("bin_answer", b"ok", timeout=1)) == (
+            b"ok!",
+            {"b": b"\x00"},
+        )
+
+
+# -- rooms and broadcasts from a socket -------------------------------------------------
+
+
+async def test_join_leave_and_rooms() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (_, socket):
+        assert socket.rooms == {socket.id}
+        socket.join("a")
+        socket.join(["b", "c"])
+        socket.join(("c", "d"))
+        assert socket.rooms == {socket.id, "a", "b", "c", "d"}
+        socket.leave("b")
+        socket.leave("never-joined")
+        assert socket.rooms == {socket.id, "a", "c", "d"}
+        copy = socket.rooms
+        copy.add("not-joined")
+        assert "not-joined" not in socket.rooms  # a copy
+        assert {s.id for s in await io.in_("a").fetch_sockets()} == {socket.id}
+        socket.disconnect()
+        assert socket.rooms == set()
+        assert await io.in_("a").fetch_sockets() == []
+
+
+async def test_to_except_and_broadcast_from_a_socket_skip_the_sender() -> None:
+    io = aiosio.Server()
+    sockets: dict[str, aiosio.Socket] = {}
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        name = socket.handshake.auth["name"]
+        sockets[name] = socket
+        socket.join(name)
+        if name != "carol":
+            socket.join("room")
+
+    inbox = {name: asyncio.Queue[tuple[Any, ...]]() for name in ("alice", "bob", "carol")}
+    async with aiosio.testing.serve(io) as served:
+        for name, queue in inbox.items():
+            client = await within(served.connect(auth={"name": name}))
+            client.on_any(lambda event, *args, queue=queue: queue.put_nowait((event, *args)))
+        alice = sockets["alice"]
+
+        alice.to("room").emit("to", 1)  # bob only: alice is the sender, carol is out
+        alice.in_("room", "carol").emit("in", 2)  # bob and carol
+        alice.except_("bob").emit("except", 3)  # carol: everyone but bob and the sender
+        alice.to(["room"]).except_("carol").emit("to-except", 4)  # bob
+        alice.broadcast.emit("broadcast", 5)  # bob and carol
+        io.emit("end")  # everyone: what was sent before it has come
+
+        async def until_end(queue: asyncio.Queue[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            seen = []
+            while (item := await within(queue.get())) != ("end",):
+                seen.append(item)
+            return seen
+
+        assert await until_end(inbox["alice"]) == []
+        assert await until_end(inbox["bob"]) == [
+            ("to", 1),
+            ("in", 2),
+            ("to-except", 4),
+            ("broadcast", 5),
+        ]
+        assert await until_end(inbox["carol"]) == [("in", 2), ("except", 3), ("broadcast", 5)]
+
+
+# -- listeners ----------------------------------------------------------------------------
+
+
+async def test_on_once_off_and_listeners() -> None:
+    io = aiosio.Server()
+    io.on("connection", sync_handler)
+    async with pair(io) as (client, socket):
+        calls: list[tuple[str, Any]] = []
+
+        def first(value: Any) -> str:
+            calls.append(("first", value))
+            return "first"
+
+        def second(value: Any) -> str:
+            calls.append(("second", value))
+            return "second"
+
+        socket.on("e", first)
+        socket.on("e")(second)  # the decorator form
+        socket.once("o", lambda value: calls.append(("once", value)))
+        assert socket.listeners("e") == [first, second]
+
+        # Both run; the first handler's return value is the answer.
+        assert await within(client.emit_with_ack("e", 1, timeout=1)) == "first"
+        client.emit("o", 1)
+        client.emit("o", 2)  # once: not heard
+        await synced(client)
+        assert calls == [("first", 1), ("second", 1), ("once", 1)]
+        assert socket.listeners("o") == []
+
+        calls.clear()
+        socket.off("e", first)
+        assert socket.listeners("e") == [second]
+        assert await within(client.emit_with_ack("e", 2, timeout=1)) == "second"
+        socket.off("e")
+        assert socket.listeners("e") == []
+        client.emit("e", 3)
+        await synced(client)
+        assert calls == [("second", 2)]
+
+        socket.off()
+        assert socket.listeners("sync") == []
+        with pytest.raises(AckTimeout):
+            await within(client.emit_with_ack("sync", timeout=0.01))
+
+
+async def test_on_any_hears_every_incoming_event() -> None:
+    io = aiosio.Server()
+    io.on("connection", sync_handler)
+    async with pair(io) as (client, socket):
+        heard: list[tuple[Any, ...]] = []
+
+        def catch_all(event: str, *args: Any) -> None:
+            heard.append(("any", event, *args))
+
+        def first(event: str, *args: Any) -> None:
+            heard.append(("prepended", event))
+
+        socket.on_any(catch_all)
+        socket.prepend_any(first)
+        assert socket.listeners_any() == [first, catch_all]
+        client.emit("unhandled", 1, {"a": 2})
+        await synced(client)
+        assert heard == [
+            ("prepended", "unhandled"),
+            ("any", "unhandled", 1, {"a": 2}),
+            ("prepended", "sync"),
+            ("any", "sync"),
+        ]
+        heard.clear()
+        socket.off_any(first)
+        assert socket.listeners_any() == [catch_all]
+        await synced(client)
+        assert heard == [("any", "sync")]
+        heard.clear()
+        socket.off_any()
+        await synced(client)
+        assert heard == [] and socket.listeners_any() == []
+
+
+async def test_on_any_outgoing_hears_emits_and_broadcasts() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        sent: list[tuple[Any, ...]] = []
+
+        def outgoing(event: str, *args: Any) -> None:
+            sent.append((event, *args))
+
+        def first(event: str, *args: Any) -> None:
+            sent.append(("first", event))
+
+        socket.on_any_outgoing(outgoing)
+        socket.prepend_any_outgoing(first)
+        assert socket.listeners_any_outgoing() == [first, outgoing]
+        got: asyncio.Queue[str] = asyncio.Queue()
+        client.on_any(lambda event, *args: got.put_nowait(event))
+        client.on("ask", lambda: "answer")
+
+        socket.emit("direct", 1)
+        io.emit("broadcast", 2)  # through the namespace: encoded once, heard per socket
+        assert await within(socket.emit_with_ack("ask", timeout=1)) == "answer"
+        assert [await within(got.get()) for _ in range(3)] == ["direct", "broadcast", "ask"]
+        assert sent == [
+            ("first", "direct"),
+            ("direct", 1),
+            ("first", "broadcast"),
+            ("broadcast", 2),
+            ("first", "ask"),
+            ("ask",),
+        ]
+        sent.clear()
+        socket.off_any_outgoing(first)
+        socket.emit("again")
+        assert sent == [("again",)]  # heard synchronously, when emitted
+        socket.off_any_outgoing()
+        socket.emit("unheard")
+        assert sent == [("again",)] and socket.listeners_any_outgoing() == []
+
+
+async def test_handler_errors_are_logged_once_and_the_socket_stays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    io = aiosio.Server()
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    async def broken_async() -> None:
+        raise RuntimeError("async boom")
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("broken", broken)
+        socket.on("broken_async", broken_async)
+        sync_handler(socket)
+
+    async with pair(io) as (client, socket):
+        with caplog.at_level(logging.ERROR, logger="aiosio"):
+            for _ in range(3):
+                with pytest.raises(AckTimeout):  # a failed handler does not answer
+                    await within(client.emit_with_ack("broken", timeout=0.01))
+            with pytest.raises(AckTimeout):
+                await within(client.emit_with_ack("broken_async", timeout=0.01))
+            client.emit("broken_async")
+            await synced(client)
+        failures = [r for r in caplog.records if r.name == "aiosio.socket"]
+        assert [r.getMessage() for r in failures] == [
+            f"handler {broken!r} failed (logged once per connection)",
+            f"handler {broken_async!r} failed (logged once per connection)",
+        ]
+        assert socket.connected and client.connected
+
+
+# -- packet middlewares -------------------------------------------------------------------
+
+
+async def test_packet_middlewares_run_in_order_and_may_change_the_packet() -> None:
+    io = aiosio.Server()
+    order: list[str] = []
+
+    def upper(packet: list[Any]) -> None:
+        order.append("upper")
+        packet[1] = packet[1].upper()
+
+    async def append(packet: list[Any]) -> None:
+        order.append("append")
+        await asyncio.sleep(0)  # a real await between middlewares
+        packet.append("added")
+
+    def last(packet: list[Any]) -> None:
+        order.append("last")
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.use(upper)
+        socket.use(append)
+        socket.use(last)
+        socket.on("shout", lambda *args: args)
+
+    async with pair(io) as (client, _):
+        answer = await within(client.emit_with_ack("shout", "hi", timeout=1))
+        assert answer == ("HI", "added")
+        assert order == ["upper", "append", "last"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_refusing_packet_middleware_drops_the_event_and_fires_error(kind: str) -> None:
+    io = aiosio.Server()
+    errors: asyncio.Queue[Exception] = asyncio.Queue()
+    handled: list[Any] = []
+    heard_by_any: list[str] = []
+
+    def refuse_sync(packet: list[Any]) -> None:
+        if packet[0] == "forbidden":
+            raise PermissionError("not you")
+
+    async def refuse_async(packet: list[Any]) -> None:
+        refuse_sync(packet)
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.use(refuse_sync if kind == "sync" else refuse_async)
+        socket.on("forbidden", lambda: handled.append("forbidden"))
+        socket.on("allowed", lambda: "ok")
+        socket.on("error", errors.put_nowait)
+        socket.on_any(lambda event, *args: heard_by_any.append(event))
+
+    async with pair(io) as (client, socket):
+        with pytest.raises(AckTimeout):
+            await within(client.emit_with_ack("forbidden", timeout=0.01))
+        error = await within(errors.get())
+        assert isinstance(error, PermissionError) and str(error) == "not you"
+        assert handled == []
+        assert heard_by_any == ["forbidden"]  # catch-all listeners hear it all the same
+        assert await within(client.emit_with_ack("allowed", timeout=1)) == "ok"
+        assert socket.connected
+
+
+async def test_a_client_event_named_error_does_not_fire_error_handlers() -> None:
+    io = aiosio.Server()
+    errors: list[Any] = []
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("error", errors.append)
+        sync_handler(socket)
+
+    async with pair(io) as (client, _):
+        client.emit("error", "spoofed")
+        await synced(client)
+        assert errors == []
+
+
+# -- disconnecting ------------------------------------------------------------------------
+
+
+async def test_disconnect_reasons_and_order_of_disconnecting_and_disconnect() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        socket.join("room")
+        seen: list[tuple[str, str, set[str]]] = []
+        done: asyncio.Queue[str] = asyncio.Queue()
+        client_reasons: asyncio.Queue[str] = asyncio.Queue()
+        client.on("disconnect", lambda reason, *_: client_reasons.put_nowait(reason))
+        socket.on(
+            "disconnecting", lambda reason: seen.append(("disconnecting", reason, socket.rooms))
+        )
+
+        @socket.on("disconnect")
+        def on_disconnect(reason: str, description: Any) -> None:
+            seen.append(("disconnect", reason, socket.rooms))
+            done.put_nowait(description)
+
+        assert socket.connected and not socket.disconnected
+        assert socket.disconnect() is socket
+        assert not socket.connected and socket.disconnected
+        assert seen == [
+            ("disconnecting", "server namespace disconnect", {socket.id, "room"}),
+            ("disconnect", "server namespace disconnect", set()),
+        ]
+        assert await within(done.get()) is None
+        assert await within(client_reasons.get()) == "io server disconnect"
+        assert socket.disconnect() is socket  # again: nothing happens
+        assert len(seen) == 2
+        assert socket not in io.sockets.sockets.values()
+
+
+async def test_disconnect_with_close_ends_the_whole_connection() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        server_reasons: asyncio.Queue[str] = asyncio.Queue()
+        client_reasons: asyncio.Queue[str] = asyncio.Queue()
+        socket.on("disconnect", lambda reason, *_: server_reasons.put_nowait(reason))
+        client.on("disconnect", lambda reason, *_: client_reasons.put_nowait(reason))
+        socket.disconnect(close=True)
+        assert io.engine.sessions == {}  # the Engine.IO session is gone at once
+        assert await within(server_reasons.get()) == "server namespace disconnect"
+        assert await within(client_reasons.get()) == "io server disconnect"
+        assert not client.active
+
+
+async def test_client_disconnect_and_drop_reasons() -> None:
+    io = aiosio.Server()
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("disconnect", lambda reason, *_: reasons.put_nowait(reason))
+        sockets.put_nowait(socket)
+
+    async with aiosio.testing.serve(io) as served:
+        leaving = await within(served.connect())
+        await within(sockets.get())
+        await leaving.disconnect()
+        assert await within(reasons.get()) == "client namespace disconnect"
+
+        dropped = await within(served.connect(reconnection=False))
+        socket = await within(sockets.get())
+        aiosio.testing.drop(dropped)
+        assert await within(reasons.get()) == "transport error"
+        assert not socket.connected
+
+
+# -- data, handshake, identity --------------------------------------------------------------
+
+
+async def test_data_is_free_for_the_application() -> None:
+    io = aiosio.Server()
+    seen: list[Any] = []
+
+    def tag(socket: aiosio.Socket) -> None:
+        seen.append(dict(socket.data))
+        socket.data["user"] = socket.handshake.auth["user"]
+
+    io.use(tag)
+    io.on("connection", lambda socket: seen.append(dict(socket.data)))
+    async with pair(io, auth={"user": "ada"}) as (_, socket):
+        assert seen == [{}, {"user": "ada"}]
+        assert socket.data == {"user": "ada"}
+        socket.data = ["anything"]
+        (fetched,) = await io.fetch_sockets()
+        assert fetched is socket and fetched.data == ["anything"]
+
+
+async def test_handshake_fields() -> None:
+    io = aiosio.Server()
+    before = int(time.time() * 1000)
+    async with pair(
+        io,
+        auth={"token": "t", "n": [1]},
+        headers={"X-Trace": "abc", "Origin": "http://example.com"},
+        query={"room": "sports"},
+    ) as (client, socket):
+        after = int(time.time() * 1000)
+        handshake = socket.handshake
+        assert handshake.auth == {"token": "t", "n": [1]}
+        assert handshake.headers["x-trace"] == "abc"
+        assert handshake.headers["origin"] == "http://example.com"
+        assert handshake.xdomain is True  # an Origin header came
+        assert handshake.secure is False  # http
+        assert handshake.address == "127.0.0.1"
+        assert handshake.query["room"] == "sports"
+        assert handshake.query["EIO"] == "4"
+        assert handshake.query["transport"] == "websocket"
+        assert handshake.url.startswith("/socket.io/?")
+        assert "room=sports" in handshake.url and "EIO=4" in handshake.url
+        assert before <= handshake.issued <= after
+        assert handshake.time.endswith(" GMT")
+        assert socket.id == client.id
+        assert socket.namespace == "/" and socket.nsp is io.sockets
+        assert socket.server is io
+        assert socket.recovered is False
+        assert repr(socket) == f"<Socket {socket.id} / connected=True>"
+
+
+async def test_handshake_without_origin_and_without_auth() -> None:
+    io = aiosio.Server()
+    async with pair(io, "/news") as (_, socket):
+        assert socket.handshake.auth == {}
+        assert socket.handshake.xdomain is False
+        assert socket.namespace == "/news"
+
+
+async def test_socket_ids_are_fresh_per_connection() -> None:
+    io = aiosio.Server()
+    async with aiosio.testing.serve(io) as served:
+        clients = [await within(served.connect()) for _ in range(5)]
+        ids = {client.id for client in clients}
+        assert len(ids) == 5
+        assert ids == set(io.sockets.sockets)
+
+
+async def test_connection_handler_refusing_too_late_disconnects() -> None:
+    io = aiosio.Server()
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("disconnect", lambda reason, *_: reasons.put_nowait(reason))
+        raise ConnectionRefused("too late")
+
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect())
+        client_reasons: asyncio.Queue[str] = asyncio.Queue()
+        client.on("disconnect", lambda reason, *_: client_reasons.put_nowait(reason))
+        assert await within(reasons.get()) == "server namespace disconnect"
+        if client.connected:
+            assert await within(client_reasons.get()) == "io server disconnect"
+        assert drain(reasons) == []
