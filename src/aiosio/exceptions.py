@@ -5,6 +5,7 @@
     AiosioError
     ├── ProtocolError
     │   ├── LocalProtocolError      we were asked to send something the protocol forbids
+    │   │   └── ReservedEventError  an event name Socket.IO keeps for itself (a ValueError too)
     │   └── RemoteProtocolError     the peer sent something the protocol forbids
     ├── InvalidState                an operation that the current state does not allow
     ├── ConnectionRefused           raised by a middleware to refuse a namespace CONNECT
@@ -31,6 +32,7 @@ __all__ = [
     "LocalProtocolError",
     "ProtocolError",
     "RemoteProtocolError",
+    "ReservedEventError",
 ]
 
 
@@ -44,6 +46,15 @@ class ProtocolError(AiosioError):
 
 class LocalProtocolError(ProtocolError):
     """We were asked to send something that the protocol does not allow."""
+
+
+class ReservedEventError(LocalProtocolError, ValueError):
+    """An emit used an event name that Socket.IO keeps for itself (``connect``,
+    ``disconnect``...).
+
+    The server and the client raise this same error; it is a :class:`ValueError` too
+    because the server raised ``ValueError`` before, and code may catch that.
+    """
 
 
 class RemoteProtocolError(ProtocolError):

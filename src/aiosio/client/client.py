@@ -283,6 +283,7 @@ class Client:
         was_connected = self.connected
         if self.state is not State.INACTIVE:
             self._set_state(State.INACTIVE)
+        self.io.namespaces.leave(self.namespace)  # its packets are ignored from now on
         if self._auth_task is not None:
             self._auth_task.cancel()
             self._auth_task = None
@@ -330,6 +331,7 @@ class Client:
         except LocalProtocolError as exc:
             self.on_error(ConnectionError(f"invalid auth payload: {exc}"))
             return
+        self.io.namespaces.request(self.namespace)
         self.io.write(items)
 
     def on_error(self, error: ConnectionError) -> None:
@@ -403,6 +405,7 @@ class Client:
         self.id = sid
         self.recovered = pid is not None and pid == self._pid
         self._pid = pid
+        self.io.namespaces.join(self.namespace, self)
         self._set_state(State.CONNECTED)
         received, self._receive_buffer = self._receive_buffer, []
         for packet in received:
@@ -464,8 +467,8 @@ class Client:
         ``callback(error, *answer)``.
 
         Raises:
-            LocalProtocolError: For a reserved event name or arguments that cannot be
-                serialised.
+            ReservedEventError: For a reserved event name (the server raises it too).
+            LocalProtocolError: For arguments that cannot be serialised.
         """
         self._outbox.emit(event, args, NO_FLAGS, callback)
 

@@ -38,6 +38,7 @@ from aiosio.client.transports import Endpoint, TransportFactory, create
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
+from aiosio.socketio.session import Namespaces
 
 __all__ = ["Backoff", "BaseManager", "ManagerOptions", "Socket", "State", "lookup"]
 
@@ -183,6 +184,7 @@ class BaseManager:
             jitter=opts.get("randomization_factor", 0.5),
         )
         self.nsps: dict[str, Socket] = {}
+        self.namespaces: Namespaces[Socket] = Namespaces()  # of the current connection
         self.engine: EngineClient | None = None
         self.state = State.CLOSED
         self._listeners = Listeners()
@@ -303,6 +305,7 @@ class BaseManager:
     def _on_open(self) -> None:
         self._set_state(State.OPEN)
         self._decoder.reset()
+        self.namespaces.clear()
         self._fire("open")
         for socket in self._active():
             socket.on_open()
@@ -348,7 +351,10 @@ class BaseManager:
             self._route(packet)
 
     def _route(self, packet: Packet) -> None:
-        socket = self.nsps.get(packet.namespace)
+        name = packet.namespace
+        if not self.namespaces.route(name):
+            return  # no CONNECT was sent for it on this connection
+        socket = self.nsps.get(name)
         if socket is not None and socket.active:
             socket.on_packet(packet)
 
@@ -367,6 +373,7 @@ class BaseManager:
     def _on_lost(self, reason: str, error: BaseException | None) -> None:
         self.engine = None
         self._decoder.reset()
+        self.namespaces.clear()
         self.backoff.reset()
         self._set_state(State.CLOSED)
         self._fire("close", reason, error)
@@ -404,6 +411,7 @@ class BaseManager:
         engine, self.engine = self.engine, None
         self.backoff.reset()
         self._decoder.reset()
+        self.namespaces.clear()
         self._set_state(State.CLOSED)
         self._fire("close", FORCED_CLOSE, None)
         for socket in self._active():

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.client.events import Listeners
 from aiosio.client.manager import BaseManager
-from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError
+from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError, ReservedEventError
 from aiosio.socketio.packets import RESERVED_EVENTS
+from aiosio.socketio.session import AckTable
 
 __all__ = ["Emitter", "Flags", "Outbox"]
 
@@ -39,13 +40,6 @@ class Flags:
 
 
 NO_FLAGS = Flags()
-
-
-@dataclass(slots=True)
-class _PendingAck:
-    callback: Callable[..., Any]
-    error_first: bool
-    timer: asyncio.TimerHandle | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +80,8 @@ class Outbox:
         self._client = client
         self._listeners = listeners
         self.any_outgoing: list[HandlerSpec] = []
-        self._ids = 0
-        self._acks: dict[int, _PendingAck] = {}
+        self._acks = AckTable()  # ids counted per client, as socket.io-client does
+        self._timer: asyncio.TimerHandle | None = None  # for the earliest ack deadline
         self._buffer: list[_Buffered] = []
         self._queue: collections.deque[_Queued] = collections.deque()
 
@@ -102,21 +96,23 @@ class Outbox:
         """Send, buffer, queue or drop one event (see the module docstring).
 
         Raises:
-            LocalProtocolError: For a reserved event name or arguments that cannot be
-                serialised.
+            ReservedEventError: For a reserved event name (a LocalProtocolError).
+            LocalProtocolError: For arguments that cannot be serialised.
         """
-        if not isinstance(event, str) or event in RESERVED_EVENTS:
+        if not isinstance(event, str):
             raise LocalProtocolError(f"{event!r} is a reserved event name")
+        if event in RESERVED_EVENTS:
+            raise ReservedEventError(f"{event!r} is a reserved event name")
         client = self._client
         if client.retries and not flags.from_queue and not flags.volatile:
             self._queue.append(_Queued(event, args, replace(flags, from_queue=True), callback))
             self.drain_queue()
             return
         data = [event, *args]
-        ack_id = None if callback is None else self._ids
+        ack_id = None if callback is None else self._acks.next_id
         items = client.io.parser.encode_event(client.namespace, data, ack_id)
         if callback is not None and ack_id is not None:
-            self._ids += 1
+            self._acks.allocate()  # only once encoded: a refused emit uses no id
             timeout = client.ack_timeout if flags.timeout is None else flags.timeout
             self._register_ack(ack_id, callback, timeout, error_first)
         if flags.volatile and not client.io.writable:
@@ -145,26 +141,45 @@ class Outbox:
     def _register_ack(
         self, ack_id: int, callback: Callable[..., Any], timeout: float | None, error_first: bool
     ) -> None:
-        timer = None
-        if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, self._ack_expired, ack_id)
-        self._acks[ack_id] = _PendingAck(callback, error_first or timer is not None, timer)
-
-    def _ack_expired(self, ack_id: int) -> None:
-        pending = self._acks.pop(ack_id, None)
-        if pending is None:
+        if timeout is None:
+            self._acks.add(ack_id, callback, error_first)
             return
-        self._buffer = [packet for packet in self._buffer if packet.id != ack_id]
-        self.call_back(pending.callback, AckTimeout("operation has timed out"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._acks.add(ack_id, callback, True, deadline):
+            self._arm(loop, deadline)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """One timer per client, for the earliest deadline of its acks."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(deadline, self._acks_expired, deadline)
+
+    def _acks_expired(self, deadline: float) -> None:
+        # The loop may run a timer a clock resolution early: its own deadline has passed.
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        expired = self._acks.expire(max(deadline, loop.time()))
+        if expired:
+            gone = {ack_id for ack_id, _ in expired}
+            self._buffer = [packet for packet in self._buffer if packet.id not in gone]
+        for _, (callback, _, _) in expired:
+            self.call_back(callback, AckTimeout("operation has timed out"))
+        following = self._acks.next_deadline()  # callbacks may have armed one meanwhile
+        timer = self._timer
+        if following is not None and (timer is None or timer.when() > following):
+            self._arm(loop, following)
 
     def on_ack(self, ack_id: int | None, args: list[Any]) -> None:
         """An ACK came; unknown or expired ids are ignored, as by the reference client."""
-        pending = self._acks.pop(ack_id, None) if ack_id is not None else None
+        pending = self._acks.settle(ack_id)
         if pending is None:
             return
-        if pending.timer is not None:
-            pending.timer.cancel()
-        self.call_back(pending.callback, *((None, *args) if pending.error_first else args))
+        if self._timer is not None and not self._acks:
+            self._timer.cancel()
+            self._timer = None
+        callback, error_first, _ = pending
+        self.call_back(callback, *((None, *args) if error_first else args))
 
     def flush(self) -> None:
         """Connected: send what was buffered, and the head of the retry queue again."""
@@ -178,13 +193,13 @@ class Outbox:
     def clear_acks(self) -> None:
         """Disconnected: acks that cannot come any more fail (those of buffered packets
         stay); callbacks that are not error-first are dropped silently, as there."""
-        buffered = {packet.id for packet in self._buffer}
-        for ack_id in [ack_id for ack_id in self._acks if ack_id not in buffered]:
-            pending = self._acks.pop(ack_id)
-            if pending.timer is not None:
-                pending.timer.cancel()
-            if pending.error_first:
-                self.call_back(pending.callback, Disconnected("socket has been disconnected"))
+        released = self._acks.release_all(keep={packet.id for packet in self._buffer})
+        if self._timer is not None and not self._acks:
+            self._timer.cancel()
+            self._timer = None
+        for callback, error_first, _ in released:
+            if error_first:
+                self.call_back(callback, Disconnected("socket has been disconnected"))
 
     def drain_queue(self, *, force: bool = False) -> None:
         """Send the head of the retry queue unless it is in flight (or ``force``)."""

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.exceptions import AckTimeout
+from aiosio.exceptions import AckTimeout, ReservedEventError
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class BroadcastOperator:
         gets ``(error, answers)`` once all answered or the timeout passed.
         """
         if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+            raise ReservedEventError(f"{event!r} is a reserved event name")
         packet = Packet(EVENT, self._nsp.name, [event, *args])
         if callback is None:
             self._nsp.adapter.broadcast(packet, self._options)
@@ -108,9 +108,7 @@ class BroadcastOperator:
         collector.future.add_done_callback(
             lambda future: callback(future.exception(), collector.answers())
         )
-        self._nsp.adapter.broadcast_with_ack(
-            packet, self._options, collector.add_count, collector.add_answer, collector.counted
-        )
+        self._nsp.adapter.broadcast_with_ack(packet, self._options, collector)
 
     def send(self, *args: Any) -> None:
         self.emit("message", *args)
@@ -127,12 +125,10 @@ class BroadcastOperator:
             AckTimeout: Some recipients did not answer in time (not with ``per_socket``).
         """
         if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+            raise ReservedEventError(f"{event!r} is a reserved event name")
         packet = Packet(EVENT, self._nsp.name, [event, *args])
         collector = _AckCollector(self._options.flags.timeout)
-        self._nsp.adapter.broadcast_with_ack(
-            packet, self._options, collector.add_count, collector.add_answer, collector.counted
-        )
+        self._nsp.adapter.broadcast_with_ack(packet, self._options, collector)
         try:
             await collector.future
         except AckTimeout:

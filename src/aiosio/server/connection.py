@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiosio.engineio.session import CloseReason, State
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.socket import Handshake, Socket
-from aiosio.socketio.packets import CONNECT, CONNECT_ERROR, DISCONNECT, Packet
+from aiosio.socketio.packets import CONNECT_ERROR, Packet
+from aiosio.socketio.session import Namespaces, Verdict
 
 if TYPE_CHECKING:
     from aiosio.server.engine import ServerSession
@@ -35,15 +36,14 @@ class Connection:
 
     __slots__ = (
         "_logged",
-        "_pending",
         "_timer",
         "decoder",
         "issued",
+        "namespaces",
         "parser",
         "request",
         "server",
         "session",
-        "sockets",
     )
 
     def __init__(self, server: Server, session: ServerSession, request: HTTPRequest) -> None:
@@ -57,13 +57,17 @@ class Connection:
             max_depth=server.max_depth,
             max_attachment_size=server.engine.max_http_buffer_size,
         )
-        self.sockets: dict[str, Socket] = {}
-        self._pending: set[str] = set()
+        self.namespaces: Namespaces[Socket] = Namespaces(server.max_namespaces)
         self._logged: set[object] | None = None
         loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = loop.call_later(
             server.connect_timeout, self._connect_expired
         )
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """The joined namespaces' sockets, by namespace name (read only)."""
+        return self.namespaces.connected
 
     @property
     def open(self) -> bool:
@@ -110,19 +114,17 @@ class Connection:
             return
         if packet is None:
             return
-        socket = self.sockets.get(packet.namespace)
-        kind = packet.type
-        if socket is not None:
-            if kind is CONNECT or kind is CONNECT_ERROR:
-                self._violation(f"{kind.name} for a namespace already joined")
-                return
-            socket.on_packet(packet)
-        elif kind is CONNECT and packet.namespace not in self._pending:
+        target = self.namespaces.receive(packet.type, packet.namespace)
+        if not isinstance(target, Verdict):
+            target.on_packet(packet)
+        elif target is Verdict.CONNECT:
             self._connect(packet.namespace, packet.data or {})
-        elif kind is DISCONNECT and packet.namespace in self._pending:
-            return
-        else:
-            self._violation(f"{kind.name} for a namespace not joined")
+        elif target is Verdict.REFUSE:
+            self.refuse(packet.namespace, "Too many namespaces")
+        elif target is Verdict.VIOLATION:
+            state = self.namespaces.state(packet.namespace)
+            where = "not joined" if state is None else state.value
+            self._violation(f"{packet.type.name} for a namespace {where}")
 
     def log_once(
         self,
@@ -158,15 +160,11 @@ class Connection:
         self.close(CloseReason.FORCED_CLOSE)
 
     def _connect(self, name: str, auth: dict[str, Any]) -> None:
-        if len(self.sockets) + len(self._pending) >= self.server.max_namespaces:
-            self.refuse(name, "Too many namespaces")
-            return
+        """``name`` is now CONNECTING: its middlewares run (after finding a dynamic one)."""
         namespace = self.server.namespaces.get(name)
         if namespace is not None:
-            self._pending.add(name)
             namespace.add(self, auth)
             return
-        self._pending.add(name)
         self.spawn(self._connect_dynamic(name, auth))
 
     async def _connect_dynamic(self, name: str, auth: dict[str, Any]) -> None:
@@ -180,14 +178,13 @@ class Connection:
         if not self.open:
             return
         if namespace is None:
-            self._pending.discard(name)
             self.refuse(name, "Invalid namespace")
             return
         namespace.add(self, auth)
 
     def refuse(self, name: str, message: str, data: Any = None) -> None:
         """Answer a CONNECT with CONNECT_ERROR (the connection stays open)."""
-        self._pending.discard(name)
+        self.namespaces.cancel(name)
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data
@@ -195,10 +192,10 @@ class Connection:
 
     def attach(self, socket: Socket) -> bool:
         """A socket finished connecting; False when the connection closed meanwhile."""
-        self._pending.discard(socket.nsp.name)
         if not self.open:
+            self.namespaces.cancel(socket.nsp.name)
             return False
-        self.sockets[socket.nsp.name] = socket
+        self.namespaces.join(socket.nsp.name, socket)
         if self._timer is not None:
             # Not restarted when every namespace is left later (reference behaviour).
             self._timer.cancel()
@@ -206,12 +203,11 @@ class Connection:
         return True
 
     def remove(self, socket: Socket) -> None:
-        if self.sockets.get(socket.nsp.name) is socket:
-            del self.sockets[socket.nsp.name]
+        self.namespaces.leave(socket.nsp.name, socket)
 
     def _connect_expired(self) -> None:
         self._timer = None
-        if not self.sockets and self.open:
+        if not self.namespaces.connected and self.open:
             self.session.close_transport("forced close")
 
     # -- outgoing -----------------------------------------------------------------------
@@ -223,7 +219,7 @@ class Connection:
 
     def disconnect_all(self) -> None:
         """Disconnect every socket, then close the Engine.IO session."""
-        for socket in list(self.sockets.values()):
+        for socket in list(self.namespaces.connected.values()):
             socket.disconnect()
         self.session.close_transport("forced server close")
 
@@ -236,10 +232,9 @@ class Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for socket in list(self.sockets.values()):
+        for socket in list(self.namespaces.connected.values()):
             socket.close(reason)
-        self.sockets.clear()
-        self._pending.clear()
+        self.namespaces.clear()
         self.decoder.reset()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.adapters.base import encode_wires
-from aiosio.exceptions import ConnectionRefused
+from aiosio.exceptions import ConnectionRefused, ReservedEventError
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.socket import Socket
 from aiosio.socketio.packets import Packet
@@ -288,10 +288,8 @@ class Namespace:
         self.server.on_socket_closing(socket, reason)
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
-        """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
-        wires = self.server.prepare_broadcast(self, packet, options) or encode_wires(
-            packet, self.server.parser
-        )
+        """Encode a broadcast once, in the server's parser and with its compress flag."""
+        wires = encode_wires(packet, self.server.parser)
         if not options.flags.compress:
             for wire in wires:
                 wire.compress = False
@@ -363,7 +361,7 @@ class Namespace:
         With a timeout, wait for their acknowledgements and return them.
         """
         if event in ("connection", "connect", "new_namespace"):
-            raise ValueError(f"{event!r} is a reserved event name")
+            raise ReservedEventError(f"{event!r} is a reserved event name")
         return await self.adapter.server_side_emit([event, *args], timeout=timeout)
 
 

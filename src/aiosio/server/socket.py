@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.engineio.wire import Wire
-from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
+from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, ack_result, safe_call
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, SocketEmitter
 from aiosio.socketio.packets import (
@@ -30,6 +30,7 @@ from aiosio.socketio.packets import (
     RESERVED_EVENTS,
     Packet,
 )
+from aiosio.socketio.session import AckTable
 
 if TYPE_CHECKING:
     from aiosio.server.connection import Connection
@@ -69,6 +70,7 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
+        "_ack_timer",
         "_acks",
         "_any",
         "_any_outgoing",
@@ -96,7 +98,8 @@ class Socket:
         self.recovered = False
         self.pid: str | None = None
         self._handlers: dict[str, list[HandlerSpec]] = {}
-        self._acks: dict[int, tuple[Callable[..., Any], bool, asyncio.TimerHandle | None]] = {}
+        self._acks = AckTable()  # ids come from the namespace, as in the reference server
+        self._ack_timer: asyncio.TimerHandle | None = None  # for the earliest ack deadline
         self._any: list[HandlerSpec] = []
         self._any_outgoing: list[HandlerSpec] = []
         self._middlewares: list[HandlerSpec] = []
@@ -228,7 +231,7 @@ class Socket:
         compress: bool = True,
     ) -> None:
         if event in RESERVED_EVENTS or event in _SOCKET_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+            raise ReservedEventError(f"{event!r} is a reserved event name")
         if not self.connected:
             return
         session = self.conn.session
@@ -237,7 +240,10 @@ class Socket:
         ack_id = None
         if callback is not None:
             ack_id = self.nsp.next_ack_id()
-            self._register_ack(ack_id, callback, timeout, error_first or timeout is not None)
+            if timeout is None:
+                self._acks.add(ack_id, callback, error_first)
+            else:
+                self._register_ack(ack_id, callback, timeout)
         if self._any_outgoing:
             self._notify_outgoing([event, *args])
         items = self.conn.parser.encode_event(self.nsp.name, (event, *args), ack_id)
@@ -287,23 +293,29 @@ class Socket:
     def compress(self, compress: bool = True) -> SocketEmitter:
         return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
 
-    def _register_ack(
-        self,
-        ack_id: int,
-        callback: Callable[..., Any],
-        timeout: float | None,
-        error_first: bool,
-    ) -> None:
-        handle = None
-        if timeout is not None:
-            loop = asyncio.get_running_loop()
-            handle = loop.call_later(timeout, self._ack_expired, ack_id)
-        self._acks[ack_id] = (callback, error_first, handle)
+    def _register_ack(self, ack_id: int, callback: Callable[..., Any], timeout: float) -> None:
+        """Wait for an answer until ``timeout``; the callback is error-first then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._acks.add(ack_id, callback, True, deadline):
+            self._arm_ack_timer(loop, deadline)
 
-    def _ack_expired(self, ack_id: int) -> None:
-        entry = self._acks.pop(ack_id, None)
-        if entry is not None:
-            safe_call(entry[0], AckTimeout("operation has timed out"))
+    def _arm_ack_timer(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """One timer per socket, for the earliest deadline of its acks."""
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+        self._ack_timer = loop.call_at(deadline, self._acks_expired, deadline)
+
+    def _acks_expired(self, deadline: float) -> None:
+        # The loop may run a timer a clock resolution early: its own deadline has passed.
+        self._ack_timer = None
+        loop = asyncio.get_running_loop()
+        for _, (callback, _, _) in self._acks.expire(max(deadline, loop.time())):
+            safe_call(callback, AckTimeout("operation has timed out"))
+        following = self._acks.next_deadline()  # callbacks may have armed one meanwhile
+        timer = self._ack_timer
+        if following is not None and (timer is None or timer.when() > following):
+            self._arm_ack_timer(loop, following)
 
     def _notify_outgoing(self, packet: list[Any]) -> None:
         for spec in list(self._any_outgoing):
@@ -332,7 +344,7 @@ class Socket:
         def answered(error: BaseException | None, *answer: Any) -> None:
             on_ack(sid, None if error is not None else list(answer))
 
-        self._acks[ack_id] = (answered, True, None)
+        self._acks.add(ack_id, answered, True)
         self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
 
     def write_packet(self, packet: Packet, compress: bool = True) -> None:
@@ -511,12 +523,13 @@ class Socket:
             session.write(item)
 
     def _on_ack(self, ack_id: int | None, data: Any) -> None:
-        entry = self._acks.pop(ack_id, None) if ack_id is not None else None
-        if entry is None:
+        pending = self._acks.settle(ack_id)
+        if pending is None:
             return  # unknown ids are ignored (the reference does the same)
-        callback, error_first, handle = entry
-        if handle is not None:
-            handle.cancel()
+        if self._ack_timer is not None and not self._acks:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        callback, error_first, _ = pending
         args = data or []
         safe_call(callback, *((None, *args) if error_first else args))
 
@@ -553,10 +566,10 @@ class Socket:
         self._fire("disconnect", reason, description)
 
     def _release_acks(self) -> None:
-        acks, self._acks = self._acks, {}
-        for callback, error_first, handle in acks.values():
-            if handle is not None:
-                handle.cancel()
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        for callback, error_first, _ in self._acks.release_all():
             if error_first:
                 safe_call(callback, Disconnected("the socket disconnected"))
 

@@ -17,7 +17,7 @@ from typing import TypeAlias
 import orjson
 
 from aiosio._types import JSON
-from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
+from aiosio.exceptions import LocalProtocolError, RemoteProtocolError, ReservedEventError
 
 __all__ = [
     "ACK",
@@ -182,7 +182,8 @@ def encode_event(
     kind = type(name)
     if kind is str:
         if not name or name in RESERVED_EVENTS:
-            raise LocalProtocolError(f"{name!r} cannot be used as an event name")
+            error = ReservedEventError if name else LocalProtocolError
+            raise error(f"{name!r} cannot be used as an event name")
     elif kind is not int and kind is not float:
         raise LocalProtocolError(f"an event name must be a string or a number, not {kind.__name__}")
     try:  # plain JSON in one call; orjson refuses bytes, which sends us to the binary path
