@@ -21,7 +21,7 @@ MAX_LINES = 600
 
 # Known debts of the redesign, listed so that they cannot grow and nothing joins them.
 # Each entry is removed when it is paid; the tests fail if a listed one is paid already.
-OVER_LIMIT = {"server/engine.py": 721}
+OVER_LIMIT: dict[str, int] = {}
 """Modules still over MAX_LINES, with their length today (they may only shrink)."""
 
 PROTOCOL_PACKAGES = ("websocket", "engineio", "socketio")

@@ -8,9 +8,10 @@ engine.io-client does (engine.io-protocol, "Upgrade"): ``2probe``/``3probe`` on 
 socket, the polling transport is paused (the held GET returns, the POST in flight ends),
 then ``5`` and every later packet go over the WebSocket.
 
-Heartbeat, client side: the server pings every ``pingInterval``; we answer each ``2`` with
-``3`` and close with "ping timeout" when no ping came within ``pingInterval +
-pingTimeout`` (engine.io-client's rule).
+What the protocol says (the packets, the heartbeat deadline, the upgrade's steps, the
+goodbye) is decided by the sans-I/O
+:class:`~aiosio.engineio.session.ClientEngineSession`; this module moves its packets and
+arms its one timer.
 
 The connection reports to its :class:`EngineHandler`: messages, pings, and a close that
 it did not ask for, with engine.io-client's reasons: "transport close", "transport error",
@@ -21,12 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
-
-import orjson
 
 from aiosio.client.tasks import spawn
 from aiosio.client.transports import (
@@ -37,28 +35,16 @@ from aiosio.client.transports import (
     WebSocket,
     create,
 )
-from aiosio.engineio.packets import PacketType, decode_packet
+from aiosio.engineio.packets import MESSAGE, MESSAGE_TEXT
+from aiosio.engineio.session import ClientEngineSession, CloseReason, State, TimerEvent
 from aiosio.exceptions import ConnectionError, InvalidState, RemoteProtocolError
 
 __all__ = ["EngineClient", "EngineHandler", "State"]
 
 logger = logging.getLogger("aiosio.client.engine")
 
-TRANSPORT_CLOSE = "transport close"
-TRANSPORT_ERROR = "transport error"
-PING_TIMEOUT = "ping timeout"
-PARSE_ERROR = "parse error"
 _TRANSPORTS = ("polling", "websocket")
-
-
-class State(enum.Enum):
-    """Where an Engine.IO client connection is in its life."""
-
-    NEW = "new"
-    OPEN = "open"
-    UPGRADING = "upgrading"  # the probe succeeded; polling is being paused
-    CLOSING = "closing"  # we close: the buffer is flushed first
-    CLOSED = "closed"
+_INF = float("inf")
 
 
 class EngineHandler(Protocol):
@@ -99,24 +85,43 @@ class EngineClient:
         self.transports = tuple(transports)
         self.upgrade = upgrade
         self.transport_factory = transport_factory
-        self.state = State.NEW
-        self.sid: str | None = None
-        self.upgrades: list[str] = []
-        self.ping_interval = 0.0
-        self.ping_timeout = 0.0
-        self.max_payload = 0
+        self.session = ClientEngineSession()
         self._transport: Transport | None = None
         self._probing: WebSocket | None = None
-        self._buffer: list[str | bytes] = []
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._read_task: asyncio.Task[None] | None = None
-        self._ping_handle: asyncio.TimerHandle | None = None
-        self._ping_deadline = float("inf")
+        self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<EngineClient sid={self.sid} {self.transport} {self.state.value}>"
+
+    @property
+    def state(self) -> State:
+        """Where the connection is in its life (the session's state)."""
+        return self.session.state
+
+    @property
+    def sid(self) -> str | None:
+        """The session id the server gave; None before the handshake."""
+        return self.session.sid or None
+
+    @property
+    def upgrades(self) -> list[str]:
+        return self.session.upgrades
+
+    @property
+    def ping_interval(self) -> float:
+        return self.session.ping_interval
+
+    @property
+    def ping_timeout(self) -> float:
+        return self.session.ping_timeout
+
+    @property
+    def max_payload(self) -> int:
+        return self.session.max_payload
 
     @property
     def transport(self) -> str | None:
@@ -126,11 +131,7 @@ class EngineClient:
     @property
     def writable(self) -> bool:
         """Whether a packet sent now goes out at once (nothing in flight, not upgrading)."""
-        return self.state is State.OPEN and not self._send_lock.locked()
-
-    def _set_state(self, state: State) -> None:
-        logger.debug("engine %s: %s -> %s", self.sid, self.state.value, state.value)
-        self.state = state
+        return self.session.state is State.OPEN and not self._send_lock.locked()
 
     # -- opening ----------------------------------------------------------------------
 
@@ -141,115 +142,98 @@ class EngineClient:
             ConnectionError: The server could not be reached or refused the handshake.
             InvalidState: The connection was already opened once.
         """
-        if self.state is not State.NEW:
-            raise InvalidState(f"cannot connect an engine that is {self.state.value}")
+        session = self.session
+        if session.state is not State.NEW:
+            raise InvalidState(f"cannot connect an engine that is {session.state.value}")
         transport = self.transport_factory(self.transports[0], self.endpoint, None)
         try:
             packets = await transport.open()
-            self._handshake(packets[0] if packets else "")
+            loop = asyncio.get_running_loop()
+            session.open(packets[0] if packets else "", transport=transport.name, now=loop.time())
         except BaseException as exc:
             transport.close()
-            self._set_state(State.CLOSED)  # an engine opens once
+            session.close(CloseReason.TRANSPORT_ERROR)  # an engine opens once
             if isinstance(exc, TRANSPORT_ERRORS) and not isinstance(exc, ConnectionError):
                 message = f"{transport.name} error: {exc or type(exc).__name__}"
                 raise ConnectionError(message) from exc
             raise
-        transport.sid = self.sid
+        logger.debug("engine %s: open over %s", session.sid, transport.name)
+        transport.sid = session.sid
         self._transport = transport
-        self._set_state(State.OPEN)
-        self._reset_ping_timer()
+        self._arm_timer()
         self._read_task = self._spawn(self._read_loop(transport))
         self._spawn(self._write_loop())
         for raw in packets[1:]:
             self._on_raw(raw)
-        if self._can_upgrade(transport):
+        if self.upgrade and session.can_upgrade(self.transports):
             self._spawn(self._probe())
-
-    def _handshake(self, raw: str | bytes) -> None:
-        """Read the OPEN packet (engine.io-protocol, "Handshake")."""
-        packet = decode_packet(raw)
-        if packet.type is not PacketType.OPEN:
-            raise RemoteProtocolError(f"expected an OPEN packet, got {packet.type.name}")
-        try:
-            data: Any = orjson.loads(packet.data)
-            sid, upgrades = data["sid"], data["upgrades"]
-            interval, timeout = data["pingInterval"], data["pingTimeout"]
-            max_payload = data.get("maxPayload", 0)
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            raise RemoteProtocolError("invalid OPEN packet") from None
-        numbers = (interval, timeout, max_payload)
-        if not isinstance(sid, str) or not all(type(n) in (int, float) for n in numbers):
-            raise RemoteProtocolError("invalid OPEN packet")
-        self.sid = sid
-        self.upgrades = [name for name in upgrades if isinstance(name, str)]
-        self.ping_interval = interval / 1000
-        self.ping_timeout = timeout / 1000
-        self.max_payload = int(max_payload)
-
-    def _can_upgrade(self, transport: Transport) -> bool:
-        return (
-            self.upgrade
-            and transport.name == "polling"
-            and "websocket" in self.upgrades
-            and "websocket" in self.transports
-        )
 
     # -- receiving --------------------------------------------------------------------
 
     async def _read_loop(self, transport: Transport) -> None:
+        session = self.session
         while True:
             try:
                 packets = await transport.receive()
             except TRANSPORT_ERRORS as exc:
                 closed = isinstance(exc, EOFError) and transport.name == "websocket"
-                self._lost(TRANSPORT_CLOSE if closed else TRANSPORT_ERROR, exc)
+                reason = CloseReason.TRANSPORT_CLOSE if closed else CloseReason.TRANSPORT_ERROR
+                self._lost(reason, exc)
                 return
             for raw in packets:
                 self._on_raw(raw)
-                if self.state is State.CLOSED:
+                if session.state is State.CLOSED:
                     return
-            if self.state is State.UPGRADING:
+            if session.state is State.UPGRADING:
                 return  # polling is paused: the probe takes over (see _probe)
 
     def _on_raw(self, raw: str | bytes) -> None:
+        session = self.session
         try:
-            packet = decode_packet(raw)
+            packet = session.receive(raw, asyncio.get_running_loop().time())
         except RemoteProtocolError as exc:
-            self._lost(PARSE_ERROR, exc)
+            self._report(exc)
             return
-        match packet.type:
-            case PacketType.MESSAGE:
-                self.handler.on_message(packet.data)
-            case PacketType.PING:
-                self._reset_ping_timer()
-                self._queue("3")
-                self.handler.on_ping()
-            case PacketType.CLOSE:
-                self._lost(TRANSPORT_CLOSE, None)
-            case _:
-                pass  # NOOP ends a paused poll; stray PONG, OPEN or UPGRADE are ignored
+        if packet is None:
+            if session.state is State.CLOSED:
+                self._report(None)  # the server sent CLOSE
+        elif packet.type is MESSAGE:
+            self.handler.on_message(packet.data)
+        else:  # a PING: the session queued the PONG and moved its deadline
+            if session.state is State.OPEN:
+                self._wake.set()
+            self._arm_timer()
+            self.handler.on_ping()
 
     # -- heartbeat --------------------------------------------------------------------
 
-    def _reset_ping_timer(self) -> None:
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-        loop = asyncio.get_running_loop()
-        delay = self.ping_interval + self.ping_timeout
-        self._ping_deadline = loop.time() + delay
-        self._ping_handle = loop.call_later(delay, self._lost, PING_TIMEOUT, None)
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.session.get_timer()
+        if when != _INF:
+            self._timer = asyncio.get_running_loop().call_at(when, self._on_timer, when)
+
+    def _on_timer(self, when: float) -> None:
+        self._timer = None
+        now = max(asyncio.get_running_loop().time(), when)
+        if self.session.handle_timer(now) is TimerEvent.TIMED_OUT:
+            self._report(None)
+        else:
+            self._arm_timer()
 
     def ping_expired(self) -> bool:
         """Whether the ping deadline has passed (the timer may lag, e.g. after a suspend).
 
         When it has, the connection closes with "ping timeout" on the next loop iteration.
         """
-        if self.state is State.CLOSED:
+        if self.session.state is State.CLOSED:
             return True
         loop = asyncio.get_running_loop()
-        if loop.time() <= self._ping_deadline:
+        if not self.session.expired(loop.time()):
             return False
-        loop.call_soon(self._lost, PING_TIMEOUT, None)
+        loop.call_soon(self._lost, CloseReason.PING_TIMEOUT, None)
         return True
 
     # -- sending ----------------------------------------------------------------------
@@ -259,17 +243,13 @@ class EngineClient:
 
         Messages sent while the connection is closing or closed are dropped.
         """
-        self._queue("4" + data if isinstance(data, str) else data)
+        if self.session.send(MESSAGE_TEXT + data if isinstance(data, str) else data):
+            self._wake.set()
 
     def send_encoded(self, packet: str | bytes) -> None:
         """Queue one MESSAGE already encoded by a parser (text with its ``4``, or bytes)."""
-        self._queue(packet)
-
-    def _queue(self, packet: str | bytes) -> None:
-        if self.state is State.OPEN or self.state is State.UPGRADING:
-            self._buffer.append(packet)
-            if self.state is State.OPEN:
-                self._wake.set()
+        if self.session.send(packet):
+            self._wake.set()
 
     async def _write_loop(self) -> None:
         while True:
@@ -278,34 +258,16 @@ class EngineClient:
             try:
                 await self._flush()
             except TRANSPORT_ERRORS as exc:
-                self._lost(TRANSPORT_ERROR, exc)
+                self._lost(CloseReason.TRANSPORT_ERROR, exc)
                 return
 
     async def _flush(self) -> None:
+        session = self.session
         async with self._send_lock:
-            while self._buffer and self.state in (State.OPEN, State.CLOSING):
+            while session.outbox and session.state in (State.OPEN, State.CLOSING):
                 transport = self._transport
                 assert transport is not None
-                await transport.send(self._take_batch(transport))
-
-    def _take_batch(self, transport: Transport) -> list[str | bytes]:
-        """The next packets to write: over polling, no more than ``maxPayload`` bytes.
-
-        A packet bigger than ``maxPayload`` still goes alone: the server answers 413.
-        """
-        buffer = self._buffer
-        limit = self.max_payload
-        if transport.name != "polling" or limit <= 0 or len(buffer) == 1:
-            self._buffer = []
-            return buffer
-        size = -1  # no separator before the first packet
-        for index, packet in enumerate(buffer):
-            size += 1 + _payload_size(packet)
-            if index and size > limit:
-                self._buffer = buffer[index:]
-                return buffer[:index]
-        self._buffer = []
-        return buffer
+                await transport.send(session.take_batch())
 
     # -- upgrading --------------------------------------------------------------------
 
@@ -321,18 +283,17 @@ class EngineClient:
                 ws.close()
 
     async def _try_upgrade(self, ws: WebSocket) -> None:
+        session = self.session
         try:
             await ws.open()
-            await ws.send(["2probe"])
-            answer = await ws.receive()
-            if answer[:1] != ["3probe"]:
-                raise RemoteProtocolError(f"unexpected probe answer {answer[:1]!r}")
+            await ws.send([session.probe()])
+            session.check_probe(await ws.receive())
         except TRANSPORT_ERRORS as exc:
             logger.debug("engine %s: upgrade failed: %s", self.sid, exc)
             return
-        if self.state is not State.OPEN:
+        if session.state is not State.OPEN:
             return
-        self._set_state(State.UPGRADING)
+        session.pause()
         if self._read_task is not None:
             await asyncio.wait({self._read_task})  # the held GET returns (NOOP)
         async with self._send_lock:  # and the POST in flight ends
@@ -340,18 +301,17 @@ class EngineClient:
                 return
             self._switch(ws)
             try:
-                await ws.send(["5"])
+                await ws.send([session.upgrade()])
             except TRANSPORT_ERRORS as exc:
-                self._lost(TRANSPORT_ERROR, exc)
+                self._lost(CloseReason.TRANSPORT_ERROR, exc)
                 return
-            self._set_state(State.OPEN)
             self._read_task = self._spawn(self._read_loop(ws))
         self._wake.set()
         self.handler.on_upgrade(ws.name)
 
     def _still(self, state: State) -> bool:
         # A method, so that type checkers do not keep a narrowing across awaits.
-        return self.state is state
+        return self.session.state is state
 
     def _switch(self, ws: WebSocket) -> None:
         old = self._transport
@@ -368,15 +328,13 @@ class EngineClient:
         Over polling the goodbye is a CLOSE packet; over WebSocket it is the close frame,
         as engine.io-client does. The handler's ``on_close`` is not called.
         """
-        if self.state in (State.NEW, State.CLOSING, State.CLOSED):
+        session = self.session
+        if session.state is not State.OPEN and session.state is not State.UPGRADING:
             self._shutdown()
             return
-        self._set_state(State.CLOSING)
+        session.closing()
         self._cancel_probe()
-        transport = self._transport
-        if transport is not None:
-            if transport.name == "polling":
-                self._buffer.append("1")
+        if self._transport is not None:
             with contextlib.suppress(*TRANSPORT_ERRORS, TimeoutError):
                 async with asyncio.timeout(self.close_timeout):
                     await self._flush()
@@ -388,8 +346,12 @@ class EngineClient:
         self._shutdown()
 
     def _lost(self, reason: str, error: BaseException | None) -> None:
-        if self.state is State.CLOSING or self.state is State.CLOSED:
-            return
+        if self.session.lost(reason):
+            self._report(error)
+
+    def _report(self, error: BaseException | None) -> None:
+        """The session was lost (it says why): release everything, tell the handler."""
+        reason = self.session.close_reason or CloseReason.TRANSPORT_CLOSE
         logger.debug("engine %s lost: %s (%s)", self.sid, reason, error)
         self._shutdown()
         self.handler.on_close(reason, error)
@@ -400,11 +362,10 @@ class EngineClient:
             self._probing = None
 
     def _shutdown(self) -> None:
-        if self.state is not State.CLOSED:
-            self._set_state(State.CLOSED)
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-            self._ping_handle = None
+        self.session.close(CloseReason.FORCED_CLOSE)  # no-op once closed; empties the outbox
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -412,7 +373,6 @@ class EngineClient:
         self._cancel_probe()
         if self._transport is not None:
             self._transport.close()
-        self._buffer = []
 
     async def _wait_tasks(self) -> None:
         current = asyncio.current_task()
@@ -422,10 +382,3 @@ class EngineClient:
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         return spawn(coro, self._tasks, logger, "engine task failed")
-
-
-def _payload_size(packet: str | bytes) -> int:
-    """The bytes a packet takes in a polling payload (binary: ``b`` + base64)."""
-    if isinstance(packet, bytes):
-        return 1 + 4 * ((len(packet) + 2) // 3)
-    return len(packet.encode())

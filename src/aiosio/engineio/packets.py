@@ -12,6 +12,7 @@ import enum
 from base64 import b64decode, b64encode
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -19,20 +20,31 @@ from aiosio.exceptions import RemoteProtocolError
 
 __all__ = [
     "CLOSE",
+    "CLOSE_TEXT",
     "MESSAGE",
+    "MESSAGE_TEXT",
     "NOOP",
+    "NOOP_TEXT",
     "OPEN",
     "PING",
+    "PING_TEXT",
     "PONG",
+    "PONG_TEXT",
+    "PROBE_PING",
+    "PROBE_PONG",
     "SEPARATOR",
     "UPGRADE",
+    "UPGRADE_TEXT",
+    "Handshake",
     "Packet",
     "PacketType",
+    "decode_open",
     "decode_packet",
     "decode_payload",
     "encode_packet",
     "encode_payload",
     "open_payload",
+    "payload_size",
 ]
 
 SEPARATOR = "\x1e"
@@ -59,6 +71,20 @@ UPGRADE = PacketType.UPGRADE
 NOOP = PacketType.NOOP
 
 _TYPES = {str(t.value): t for t in PacketType}
+
+# The encoded control packets both sides send, spelled here once. Either side's session
+# decides when; the I/O layers only write them.
+CLOSE_TEXT = "1"
+PING_TEXT = "2"
+PONG_TEXT = "3"
+MESSAGE_TEXT = "4"
+"""The prefix of a text MESSAGE (``"4" + data``)."""
+UPGRADE_TEXT = "5"
+NOOP_TEXT = "6"
+PROBE_PING = "2probe"
+"""The client's first packet on the WebSocket it upgrades to (engine.io-protocol, "Upgrade")."""
+PROBE_PONG = "3probe"
+"""The server's answer to :data:`PROBE_PING` on that WebSocket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +143,13 @@ def decode_payload(body: str) -> list[Packet]:
     return [decode_packet(part) for part in body.split(SEPARATOR)]
 
 
+def payload_size(packet: str | bytes) -> int:
+    """The bytes a packet takes in a polling payload (binary: ``b`` + base64)."""
+    if isinstance(packet, bytes):
+        return 1 + 4 * ((len(packet) + 2) // 3)
+    return len(packet.encode())
+
+
 def open_payload(
     sid: str,
     *,
@@ -138,3 +171,38 @@ def open_payload(
             }
         ).decode()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What a client learns from the OPEN packet; durations in seconds."""
+
+    sid: str
+    upgrades: list[str]
+    ping_interval: float
+    ping_timeout: float
+    max_payload: int
+
+
+def decode_open(data: str | bytes) -> Handshake:
+    """Read the OPEN packet a server sends first (the inverse of :func:`open_payload`).
+
+    Raises:
+        RemoteProtocolError: For another packet type or a payload without the sid and the
+            two heartbeat durations.
+    """
+    packet = decode_packet(data)
+    if packet.type is not OPEN:
+        raise RemoteProtocolError(f"expected an OPEN packet, got {packet.type.name}")
+    try:
+        fields: Any = orjson.loads(packet.data)
+        sid, upgrades = fields["sid"], fields["upgrades"]
+        interval, timeout = fields["pingInterval"], fields["pingTimeout"]
+        max_payload = fields.get("maxPayload", 0)
+        names = [name for name in upgrades if isinstance(name, str)]
+    except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
+        raise RemoteProtocolError("invalid OPEN packet") from None
+    numbers = (interval, timeout, max_payload)
+    if not isinstance(sid, str) or not all(type(n) in (int, float) for n in numbers):
+        raise RemoteProtocolError("invalid OPEN packet")
+    return Handshake(sid, names, interval / 1000, timeout / 1000, int(max_payload))

@@ -5,6 +5,9 @@ messages into calls on :class:`EngineServer`; the engine answers through callbac
 long-poll or a WebSocket costs no task of its own. Everything a session sends in one loop
 iteration leaves in one write (corking): sending appends to the session's outbox and marks
 it dirty, and one ``call_soon`` per iteration flushes every dirty session.
+
+What the protocol decides (heartbeat, the upgrade's steps, close reasons, the packets'
+texts) is in :mod:`aiosio.engineio`; HTTP long-polling is in :mod:`aiosio.server.polling`.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ import asyncio
 import inspect
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
-from aiosio.engineio.packets import SEPARATOR, open_payload
-from aiosio.engineio.session import CloseReason, State, TimerEvent
+from aiosio.engineio.packets import CLOSE_TEXT, PROBE_PONG, open_payload
+from aiosio.engineio.session import CloseReason, State, TimerEvent, UpgradeEvent
 from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.http import (
@@ -27,12 +29,11 @@ from aiosio.server.http import (
     HTTPRequest,
     HTTPResponse,
     check_origin,
-    choose_encoding,
     cors_headers,
-    error_response,
     poll_headers,
     set_cookie,
 )
+from aiosio.server.polling import LongPolling
 from aiosio.server.session import EngineHandler, ServerSession, WebSocketTransport
 from aiosio.server.stats import Counters
 from aiosio.websocket.deflate import ServerDeflate
@@ -50,11 +51,26 @@ __all__ = [
 logger = logging.getLogger("aiosio.engine")
 
 _INF = float("inf")
-_TEXT_PLAIN = "text/plain; charset=UTF-8"
 
 
 class EngineServer:
-    """All Engine.IO sessions of one server."""
+    """All Engine.IO sessions of one server.
+
+    Long-polling requests are answered by :attr:`polling` (:mod:`aiosio.server.polling`);
+    its entry points are this engine's attributes, bound once, so a front door's call
+    costs no extra layer.
+    """
+
+    handle_request: Callable[
+        [HTTPRequest, Callable[[HTTPResponse], None]], Callable[[], None] | None
+    ]
+    """Answer a polling or handshake request (:meth:`LongPolling.handle_request`)."""
+    begin_post: Callable[[HTTPRequest], HTTPResponse | None]
+    """The head of a POST has come (:meth:`LongPolling.begin_post`)."""
+    abandon: Callable[[HTTPRequest], None]
+    """A POST body did not come whole (:meth:`LongPolling.abandon`)."""
+    refuse_too_large: Callable[[HTTPRequest], HTTPResponse]
+    """The 413 answer to a body too big (:meth:`LongPolling.refuse_too_large`)."""
 
     def __init__(
         self,
@@ -118,8 +134,11 @@ class EngineServer:
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        # Polling sessions closed by the server: what the next GET still gets before CLOSE.
-        self._closing: dict[str, tuple[list[object], asyncio.TimerHandle]] = {}
+        polling = self.polling = LongPolling(self)
+        self.handle_request = polling.handle_request
+        self.begin_post = polling.begin_post
+        self.abandon = polling.abandon
+        self.refuse_too_large = polling.refuse_too_large
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -156,14 +175,15 @@ class EngineServer:
         respond = session.poll
         if respond is not None and session.state is State.OPEN:
             session.poll = None
-            respond(self._poll_response(session.take_outbox()))
+            respond(self.poll_response(session.take_outbox()))
         elif (
             len(session.outbox) > self.max_buffered_packets
             or session.queued > self.max_buffered_bytes
         ):
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
 
-    def _poll_response(self, items: list[object]) -> HTTPResponse:
+    def poll_response(self, items: list[object]) -> HTTPResponse:
+        """The answer to a GET carrying ``items``."""
         self.stats.packets_out += len(items)
         return HTTPResponse(200, payload_of(items), poll_headers(), compressible(items))
 
@@ -202,7 +222,7 @@ class EngineServer:
     def _transport_of(self, sid: str) -> str | None:
         session = self.sessions.get(sid)
         if session is None:
-            return "polling" if sid in self._closing else None
+            return "polling" if sid in self.polling.closing else None
         return session.transport
 
     def check(self, request: HTTPRequest, *, websocket: bool) -> HTTPError | None:
@@ -222,80 +242,6 @@ class EngineServer:
         if code is not None:
             return HTTPError.from_code(code)
         return self.check_origin(request)
-
-    def handle_request(
-        self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]
-    ) -> Callable[[], None] | None:
-        """Answer a polling or handshake request through ``respond``.
-
-        Returns:
-            A callable for the front door to call if the client goes away before a deferred
-            answer (a held long-poll); None when the answer was given or is on its way.
-        """
-        extra = self.cors_headers(request)
-        if request.method == "OPTIONS" and extra:
-            headers = [*extra, ("Access-Control-Allow-Methods", "GET, POST, OPTIONS")]
-            wanted = request.headers.get("access-control-request-headers")
-            if wanted:
-                headers.append(("Access-Control-Allow-Headers", wanted))
-            respond(HTTPResponse(204, b"", headers))
-            return None
-        if extra:
-            inner = respond
-
-            def respond(response: HTTPResponse) -> None:
-                response.headers.extend(extra)
-                inner(response)
-
-        error = self.check(request, websocket=False)
-        if error is not None:
-            if request.method == "POST":
-                self._end_post(request)
-            respond(error_response(error))
-            return None
-        if request.method == "GET" and self.http_compression is not None:
-            respond = self._compressing(request, respond)
-        sid = request.query.get("sid")
-        if sid is None:
-            self._handshake(request, respond)
-            return None
-        session = self.sessions.get(sid)
-        if session is None:
-            respond(self._closing_answer(sid, request.method))
-            return None
-        if request.method == "GET":
-            return self._poll(session, respond)
-        if request.method == "POST":
-            respond(self._post(session, request))
-        else:
-            respond(error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
-        return None
-
-    def _compressing(
-        self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]
-    ) -> Callable[[HTTPResponse], None]:
-        """``respond``, gzip- or deflate-encoding 200 answers of ``threshold`` bytes or more
-        as ``Accept-Encoding`` allows (the handshake and polling GETs)."""
-        compression = self.http_compression
-        accepted = request.headers.get("accept-encoding")
-        encoding = choose_encoding(accepted) if accepted and compression is not None else None
-        if encoding is None or compression is None:
-            return respond
-
-        def respond_compressed(response: HTTPResponse) -> None:
-            body = response.body
-            if response.status == 200 and response.compress and len(body) >= compression.threshold:
-                response.body = compression.encode(body, encoding)
-                response.headers += [("Content-Encoding", encoding), ("Vary", "Accept-Encoding")]
-            respond(response)
-
-        return respond_compressed
-
-    def _handshake(self, request: HTTPRequest, respond: Callable[[HTTPResponse], None]) -> None:
-        def decided(error: HTTPError | None) -> None:
-            respond(self._open_polling(request) if error is None else error_response(error))
-
-        self.authorize(request, decided)
 
     def authorize(self, request: HTTPRequest, done: Callable[[HTTPError | None], None]) -> None:
         """Run ``allow_request`` on a handshake (either transport); tell ``done`` the verdict.
@@ -329,18 +275,7 @@ class EngineServer:
             allowed = False
         done(None if allowed else HTTPError.from_code(RequestError.FORBIDDEN))
 
-    def _open_polling(self, request: HTTPRequest) -> HTTPResponse:
-        session = self._new_session(request, "polling")
-        upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
-        body = self._open_packet(session, upgrades)
-        response = HTTPResponse(200, body.encode(), poll_headers())
-        cookie = self._cookie(session.sid)
-        if cookie:
-            response.headers.append(("Set-Cookie", cookie))
-        self._opened(session, request)
-        return response
-
-    def _open_packet(self, session: ServerSession, upgrades: list[str]) -> str:
+    def open_packet(self, session: ServerSession, upgrades: list[str]) -> str:
         return open_payload(
             session.sid,
             upgrades=upgrades,
@@ -349,7 +284,7 @@ class EngineServer:
             max_payload=self.max_http_buffer_size,
         )
 
-    def _new_session(self, request: HTTPRequest, transport: str) -> ServerSession:
+    def new_session(self, request: HTTPRequest, transport: str) -> ServerSession:
         sid = request.new_sid or secrets.token_urlsafe(16)
         session = ServerSession(self, sid, transport, self.loop.time())
         self.sessions[sid] = session
@@ -357,106 +292,18 @@ class EngineServer:
         self._schedule_timer(session)
         return session
 
-    def _opened(self, session: ServerSession, request: HTTPRequest) -> None:
+    def opened(self, session: ServerSession, request: HTTPRequest) -> None:
         try:
             self.handler.on_open(session, request)
         except Exception:
             logger.exception("on_open failed; closing the session")
             self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
 
-    def _cookie(self, sid: str) -> str | None:
+    def cookie_header(self, sid: str) -> str | None:
+        """The ``Set-Cookie`` value for a new session, when the ``cookie`` option is on."""
         return set_cookie(self.cookie, sid)
 
-    def _poll(
-        self, session: ServerSession, respond: Callable[[HTTPResponse], None]
-    ) -> Callable[[], None] | None:
-        if session.poll is not None:
-            # A second concurrent GET: refuse it, close the session, answer the first one.
-            respond(error_response(HTTPError.from_code(RequestError.BAD_REQUEST)))
-            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-            return None
-        if session.state is State.UPGRADING:
-            respond(self._poll_response(["6"]))
-            return None
-        if session.outbox:
-            respond(self._poll_response(session.take_outbox()))
-            return None
-        session.poll = respond
-
-        def abort() -> None:
-            if session.poll is respond:
-                session.poll = None
-                self.close_session(session, CloseReason.TRANSPORT_CLOSE, flush=False)
-
-        return abort
-
-    def refuse_too_large(self, request: HTTPRequest) -> HTTPResponse:
-        """The 413 answer to a body over ``max_http_buffer_size``; its session is closed.
-
-        Front doors call this from the Content-Length header alone, or as soon as the
-        streamed body goes over the limit, without reading the rest (docs/limits.md).
-        """
-        self.abandon(request)
-        response = HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
-        response.headers.extend(self.cors_headers(request))
-        return response
-
-    def abandon(self, request: HTTPRequest) -> None:
-        """The body of a POST did not come whole (too big, stalled, or the client left):
-        close the session it was for, as the reference server does ("data request
-        connection closed prematurely")."""
-        sid = request.query.get("sid")
-        session = None if sid is None else self.sessions.get(sid)
-        if session is not None:
-            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-
-    def begin_post(self, request: HTTPRequest) -> HTTPResponse | None:
-        """The head of a POST has come, its body not yet: front doors call this first.
-
-        A second POST for a session whose previous POST body is still being read gets
-        400 and closes the session, as in the reference server ("data request overlap
-        from client"; docs/protocol-notes.md, "One GET and one POST at a time"). None: go
-        on and read the body.
-        """
-        sid = request.query.get("sid")
-        session = None if sid is None else self.sessions.get(sid)
-        if session is None:
-            return None
-        if session.posting:
-            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-            response = error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
-            response.headers.extend(self.cors_headers(request))
-            return response
-        session.posting = True
-        return None
-
-    def _end_post(self, request: HTTPRequest) -> None:
-        sid = request.query.get("sid")
-        session = None if sid is None else self.sessions.get(sid)
-        if session is not None:
-            session.posting = False
-
-    def _post(self, session: ServerSession, request: HTTPRequest) -> HTTPResponse:
-        session.posting = False
-        body = request.body
-        if len(body) > self.max_http_buffer_size:
-            self.close_session(session, CloseReason.TRANSPORT_ERROR, flush=False)
-            return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/html")])
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/octet-stream"):
-            self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
-            return error_response(HTTPError.from_code(RequestError.BAD_REQUEST))
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            self.close_session(session, CloseReason.PARSE_ERROR, flush=False)
-        else:
-            for part in text.split(SEPARATOR):
-                if not self._receive(session, part):
-                    break
-        return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
-
-    def _receive(self, session: ServerSession, data: str | bytes) -> bool:
+    def receive(self, session: ServerSession, data: str | bytes) -> bool:
         """Feed one packet to the session; False once the session is closed."""
         self.stats.packets_in += 1
         try:
@@ -484,9 +331,7 @@ class EngineServer:
         if session.state is State.CLOSED:
             # The client sent CLOSE: a held GET gets NOOP, not CLOSE
             # (docs/protocol-notes.md, "Closing a session").
-            respond, session.poll = session.poll, None
-            if respond is not None:
-                respond(self._poll_response(["6"]))
+            self.polling.end_poll(session)
             self._finish(session, flush=False)
             return False
         timer = session.timer
@@ -506,7 +351,7 @@ class EngineServer:
         if not self.cookie or "sid" in request.query:
             return []
         sid = request.new_sid = secrets.token_urlsafe(16)
-        return [("Set-Cookie", self._cookie(sid) or "")]
+        return [("Set-Cookie", self.cookie_header(sid) or "")]
 
     def open_websocket(self, request: HTTPRequest, ws: WebSocketTransport) -> ServerSession | None:
         """A checked WebSocket handshake has completed; return the session it serves.
@@ -516,10 +361,10 @@ class EngineServer:
         """
         sid = request.query.get("sid")
         if sid is None:
-            created = self._new_session(request, "websocket")
+            created = self.new_session(request, "websocket")
             created.ws = ws
-            ws.send_items([self._open_packet(created, [])])
-            self._opened(created, request)
+            ws.send_items([self.open_packet(created, [])])
+            self.opened(created, request)
             # on_open may have closed it already.
             return None if created.state is State.CLOSED else created
         session = self.sessions.get(sid)
@@ -539,45 +384,36 @@ class EngineServer:
     ) -> None:
         """One WebSocket message arrived for ``session``."""
         if session.ws is ws:
-            self._receive(session, data)
+            self.receive(session, data)
         elif session.upgrade_ws is ws:
             self._upgrade_step(session, ws, data)
 
     def _upgrade_step(
         self, session: ServerSession, ws: WebSocketTransport, data: str | bytes
     ) -> None:
-        if session.state is State.CLOSED:
-            # Closed by the server mid-upgrade: the paused client polls no more, so what
-            # was left goes over the new WebSocket once it sends ``5``, as in the
-            # reference server; a GET may still come first and take it (``_closing``).
-            session.upgrade_ws = None
-            if session.timer is not None:
-                session.timer.cancel()
-                session.timer = None
-            left = self._closing.pop(session.sid, None) if data == "5" else None
-            if left is not None:
-                left[1].cancel()
-                self.stats.packets_out += len(left[0])
-                ws.send_items(left[0])
-            ws.close(1000)
-        elif data == "2probe" and session.state is State.OPEN:
-            session.probe(self.loop.time())
-            ws.send_items(["3probe"])
-            respond = session.poll
-            if respond is not None:
-                session.poll = None
-                respond(self._poll_response(["6"]))
+        event = session.upgrade_step(data, self.loop.time())
+        if event is UpgradeEvent.PROBED:
+            ws.send_items([PROBE_PONG])
+            self.polling.end_poll(session)
             if session.timer is not None:
                 session.timer.cancel()
             self._schedule_timer(session)
-        elif data == "5" and session.state is State.UPGRADING:
-            session.upgrade()
+        elif event is UpgradeEvent.UPGRADED:
             session.ws, session.upgrade_ws = ws, None
             if session.outbox:
                 self._flush(session)
         else:
-            session.abort_upgrade()
             session.upgrade_ws = None
+            if session.state is State.CLOSED and session.timer is not None:
+                session.timer.cancel()  # _drop_probe's: the server closed mid-upgrade
+                session.timer = None
+            if event is UpgradeEvent.CLOSED_UPGRADED:
+                # The paused client polls no more: what was left goes over the WebSocket,
+                # as in the reference server, unless a GET took it first.
+                left = self.polling.take_left(session.sid)
+                if left is not None:
+                    self.stats.packets_out += len(left)
+                    ws.send_items(left)
             ws.close(1000)
 
     def websocket_closed(
@@ -637,18 +473,9 @@ class EngineServer:
             else:
                 upgrade_ws.close(1000)
         if flush and ws is None and session.transport == "polling" and (items or respond is None):
-            # What was queued goes first, and CLOSE in a response of its own, as the
-            # reference server does (its transport's "drain", then close); without a held
-            # GET, both wait for the next one.
-            if respond is not None:
-                respond(self._poll_response(items))
-                items = []
-            timer = self.loop.call_later(
-                self.ping_interval + self.ping_timeout, self._closing.pop, session.sid, None
-            )
-            self._closing[session.sid] = (items, timer)
+            self.polling.leave(session, items, respond)
         elif respond is not None:
-            respond(self._poll_response([*items, "1"]))
+            respond(self.poll_response([*items, CLOSE_TEXT]))
         reason = session.close_reason or CloseReason.TRANSPORT_CLOSE
         self.stats.closed(reason)
         try:
@@ -661,21 +488,6 @@ class EngineServer:
         if session.upgrade_ws is ws:
             session.upgrade_ws = None
             ws.close(1000)
-
-    def _closing_answer(self, sid: str, method: str) -> HTTPResponse:
-        """A request for a polling session the server closed: the next GET gets what was
-        left of it, and the one after CLOSE, in a response of its own (socket.io-client
-        handles decoded packets a tick later: CLOSE beside them would come first); a POST
-        is answered ``ok`` and dropped."""
-        if method != "GET":
-            return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
-        items, timer = self._closing[sid]
-        if items:
-            self._closing[sid] = ([], timer)
-            return self._poll_response(items)
-        del self._closing[sid]
-        timer.cancel()
-        return self._poll_response(["1"])
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a coroutine as a task owned by the engine (cancelled in :meth:`close`)."""
@@ -695,9 +507,7 @@ class EngineServer:
             return
         self._flush_handle = None
         self._dirty = []
-        for _, timer in self._closing.values():
-            timer.cancel()
-        self._closing.clear()
+        self.polling.clear()
         self.sessions.clear()
         self._tasks.clear()
 
@@ -714,8 +524,3 @@ class EngineServer:
         self.abort()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds, for handshake timestamps."""
-    return int(time.time() * 1000)
