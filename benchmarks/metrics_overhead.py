@@ -1,6 +1,6 @@
 """What the always-on counters cost: the engine's receive and flush paths, timed alone.
 
-``python -m benchmarks.metrics_overhead`` drives an :class:`~aiosio.server.server.Server`
+``python -m benchmarks.metrics_overhead`` drives an :class:`~aiosio.Server`
 with no sockets: fake WebSocket transports (frames built as the standalone server builds
 them) receive ``42["msg",1]`` packets, and a broadcast reaches 100 sockets and is flushed.
 Run it before and after a change to the hot paths; the best of ``--repeat`` rounds is
@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiosio.app import Server
 from aiosio.engineio.wire import frames_of
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest
-from aiosio.server.server import Server
 
 
 class FakeWebSocket:

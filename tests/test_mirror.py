@@ -27,7 +27,6 @@ MISSING = {
     "_handlers.py",
     "adapters/redis/emitter.py",
     "adapters/redis/link.py",
-    "adapters/sessions.py",
     "adapters/streams.py",
     "app.py",
     "balancer.py",

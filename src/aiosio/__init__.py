@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiosio.app import Server
 from aiosio.client.client import Client, connect
 from aiosio.client.simple import SimpleClient
 from aiosio.client.sync import SyncClient, SyncSimpleClient
@@ -17,7 +18,6 @@ from aiosio.exceptions import (
 )
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.namespace import Namespace
-from aiosio.server.server import Server
 from aiosio.server.socket import Socket
 
 __all__ = [

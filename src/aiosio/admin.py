@@ -53,9 +53,9 @@ from aiosio.server.router import PACKAGED_NPM
 from aiosio.server.socket import Socket
 
 if TYPE_CHECKING:
+    from aiosio.app import Server
     from aiosio.server.broadcast import BroadcastOperator
     from aiosio.server.namespace import Namespace
-    from aiosio.server.server import Server
     from aiosio.server.socket import RemoteSocket
 
 __all__ = ["Admin", "BasicAuth", "Feature", "find_admin_ui", "instrument", "serialize"]

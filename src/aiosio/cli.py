@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from aiosio.app import Server
 from aiosio.logs import LEVELS, configure
-from aiosio.server.server import Server
 from aiosio.targets import TargetError, load_target, server_of
 
 __all__ = ["TargetError", "load_target", "main", "reload_command", "server_of", "snapshot"]
@@ -179,16 +179,7 @@ def _run_workers(args: argparse.Namespace) -> int:
     if args.reload:
         raise TargetError("--workers > 1 cannot be combined with --reload")
     workers: Any = importlib.import_module("aiosio.workers")
-    status: int = workers.run(
-        args.target,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_format=args.log_format,
-        metrics_path=args.metrics_path,
-        uvloop=args.uvloop,
-    )
+    status: int = workers.run_parsed(args)
     return status
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosio import admin, metrics
+from aiosio.app import Server
 from aiosio.server.namespace import Namespace
-from aiosio.server.server import Server
 from aiosio.server.socket import Socket
 
 __all__ = ["DEFAULT_ROOMS", "STATIC", "Chat", "create_server"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from aiosio.server.http import HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:
-    from aiosio.server.server import Server
+    from aiosio.app import Server
 
 __all__ = ["CONTENT_TYPE", "enable", "render"]
 

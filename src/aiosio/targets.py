@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from aiosio.server.server import Server
+from aiosio.app import Server
 
 __all__ = ["TargetError", "load_server", "load_target", "server_of"]
 

@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
+from aiosio.app import Server
 from aiosio.client.client import AuthSource, Client
 from aiosio.client.manager import State as ManagerState
 from aiosio.client.transports import Endpoint, Transport
@@ -54,7 +55,6 @@ from aiosio.engineio.wire import Wire
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest
-from aiosio.server.server import Server
 from aiosio.server.socket import Socket
 from aiosio.socketio.parsers import Parser
 from aiosio.websocket.frames import CloseCode

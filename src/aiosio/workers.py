@@ -64,6 +64,7 @@ __all__ = [
     "main",
     "request_sid",
     "run",
+    "run_parsed",
 ]
 
 logger = logging.getLogger("aiosio.workers")
@@ -351,6 +352,22 @@ def run(
         supervisor.kill()
 
 
+def run_parsed(args: argparse.Namespace, **options: Any) -> int:
+    """:func:`run` with what a command line parsed (``aiosio serve --workers N`` and
+    ``python -m aiosio.workers``); ``options`` adds the other keywords of :func:`run`."""
+    return run(
+        args.target,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        metrics_path=args.metrics_path,
+        uvloop=args.uvloop,
+        **options,
+    )
+
+
 async def _front(host: str, port: int, supervisor: Supervisor) -> int:
     try:
         await supervisor.boot()
@@ -456,17 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run_worker(args)
         return 0
     try:
-        return run(
-            args.target,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            log_format=args.log_format,
-            metrics_path=args.metrics_path,
-            uvloop=args.uvloop,
-            health_path=args.health_path,
-            backoff=Backoff(first=args.restart_delay),
+        return run_parsed(
+            args, health_path=args.health_path, backoff=Backoff(first=args.restart_delay)
         )
     except OSError as exc:
         logger.error("cannot serve on %s:%s: %s", args.host, args.port, exc)

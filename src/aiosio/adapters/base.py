@@ -17,12 +17,14 @@ from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import JSONParser, Parser
 
 __all__ = [
+    "AckCollector",
     "AckSink",
     "Adapter",
     "BroadcastFlags",
     "BroadcastOptions",
     "Host",
     "LocalSocket",
+    "RecoveryLimits",
     "Session",
     "SocketLike",
     "encode_wires",
@@ -31,6 +33,19 @@ __all__ = [
 AckSink: TypeAlias = Callable[[str, list[Any] | None], None]
 """Where the answers of a broadcast with acknowledgements go: ``(socket id, answer)``, the
 answer None when the socket disconnected before answering."""
+
+
+class AckCollector(Protocol):
+    """Where a broadcast with acknowledgements reports, as the server gathers it."""
+
+    def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
+        """``count`` more recipients (on one server), named by ``sids`` when known."""
+
+    def add_answer(self, sid: str, answer: list[Any] | None) -> None:
+        """The answer of recipient ``sid`` (None: it disconnected before answering)."""
+
+    def counted(self) -> None:
+        """Every server of the cluster reported its count (or the cluster gave up)."""
 
 
 def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  # noqa: B008
@@ -86,7 +101,7 @@ class Host(Protocol):
         """Whether the server has connection state recovery on."""
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
-        """Encode a broadcast once (recovery adds an offset to it and keeps it)."""
+        """Encode a broadcast once, in the server's parser and with its compress flag."""
 
     def emit_local_event(self, event: str, *args: Any) -> None:
         """Run the namespace's handlers of an adapter event (``create-room``, ...)."""
@@ -121,6 +136,17 @@ class BroadcastOptions:
     flags: BroadcastFlags = _NO_FLAGS
 
 
+@dataclass(frozen=True, slots=True)
+class RecoveryLimits:
+    """The bounds of what connection state recovery keeps in memory: packets for
+    ``max_age`` seconds (the ``max_disconnection_duration``), at most ``max_packets`` of
+    them and ``max_bytes`` encoded, per namespace."""
+
+    max_age: float = 120.0
+    max_packets: int = 10_000
+    max_bytes: int = 16_000_000
+
+
 @dataclass(slots=True)
 class Session:
     """What connection state recovery keeps of a socket lost for a recoverable reason.
@@ -148,10 +174,11 @@ class Adapter:
     """
 
     supports_recovery: ClassVar[bool] = False
-    """True when the adapter keeps sessions and offsets itself (across a cluster); the
-    server's in-memory recovery then delegates to :meth:`persist_session`,
-    :meth:`restore_session`, :meth:`missed_packets` and :meth:`recovery_offset`, and
-    the adapter appends the offsets to broadcast events."""
+    """True when the adapter keeps sessions and offsets (the reference's session-aware
+    adapter): it appends the offsets to broadcast events, and the server's recovery keeps
+    and restores sessions through :meth:`persist_session`, :meth:`restore_session`,
+    :meth:`missed_packets` and :meth:`recovery_offset`. With False, no socket is
+    recovered."""
 
     def __init__(self, namespace: Host) -> None:
         self.namespace = namespace
@@ -186,21 +213,16 @@ class Adapter:
         raise NotImplementedError
 
     def broadcast_with_ack(
-        self,
-        packet: Packet,
-        options: BroadcastOptions,
-        on_count: Callable[..., None],
-        on_ack: AckSink,
-        on_counted: Callable[[], None],
+        self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
         """Broadcast asking every recipient for an ack.
 
-        ``on_count(count, sids=())`` is called with the number of recipients once per
-        server (the local server also names them), and ``on_ack`` with each recipient's
-        socket id and answer (None when it disconnected before answering). ``on_counted()``
-        is called once, when every server of the cluster has reported its count (or the
-        cluster gave up waiting for the missing ones); a cluster adapter calls it later
-        than the local count, after the other servers answered.
+        ``collector.add_count(count, sids=())`` is called with the number of recipients
+        once per server (the local server also names them), and ``add_answer`` with each
+        recipient's socket id and answer (None when it disconnected before answering).
+        ``counted()`` is called once, when every server of the cluster has reported its
+        count (or the cluster gave up waiting for the missing ones); a cluster adapter
+        calls it later than the local count, after the other servers answered.
         """
         raise NotImplementedError
 
@@ -230,6 +252,14 @@ class Adapter:
         return True
 
     # -- connection state recovery (used when supports_recovery) --------------------
+
+    def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
+        """The server has connection state recovery on; called before :meth:`init`.
+
+        An adapter that keeps sessions in memory bounds them by ``limits``, and takes over
+        those of ``previous``, the adapter it replaces (the server closed, or the event
+        loop it ran in ended), so that clients still recover after a restart.
+        """
 
     def recovery_offset(self) -> str | None:
         """The offset a socket that joins now would replay from (see :class:`Session`)."""

@@ -29,7 +29,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiosio.adapters.base import AckSink, BroadcastOptions, Host, SocketLike
+from aiosio._tasks import spawn
+from aiosio.adapters.base import AckCollector, BroadcastOptions, Host, SocketLike
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.adapters.messages import (
     RESPONSES,
@@ -48,6 +49,7 @@ from aiosio.socketio.packets import Packet
 __all__ = [
     "ClusterAdapter",
     "ClusterMessage",
+    "LinkedAdapter",
     "MessageType",
     "decode_options",
     "decode_packet",
@@ -79,9 +81,7 @@ class _Request:
 class _AckRequest:
     """A broadcast with acknowledgements waiting for the other servers' counts."""
 
-    on_count: Callable[..., None]
-    on_ack: AckSink
-    on_counted: Callable[[], None]
+    collector: AckCollector
     servers: int
     anonymous_asked: int = 0  # recipients counted by servers that named none
     anonymous_answers: int = 0
@@ -90,18 +90,45 @@ class _AckRequest:
     def count(self, count: int, sids: Any) -> None:
         """One server's count: its socket ids, or as many anonymous names."""
         if isinstance(sids, list) and len(sids) == count and all(isinstance(s, str) for s in sids):
-            self.on_count(count, sids)
+            self.collector.add_count(count, sids)
             return
         first = self.anonymous_asked + 1
         self.anonymous_asked += count
-        self.on_count(count, [f"{ANONYMOUS}{n}" for n in range(first, first + count)])
+        self.collector.add_count(count, [f"{ANONYMOUS}{n}" for n in range(first, first + count)])
 
     def answer(self, sid: Any, packet: Any) -> None:
         """One socket's answer, by its id or by the next anonymous name."""
         if not isinstance(sid, str):
             self.anonymous_answers += 1
             sid = f"{ANONYMOUS}{self.anonymous_answers}"
-        self.on_ack(sid, [packet])
+        self.collector.add_answer(sid, [packet])
+
+
+@dataclass(frozen=True, slots=True)
+class _Requester:
+    """Reports this server's share of another server's broadcast with acks to it."""
+
+    adapter: ClusterAdapter
+    requester: str
+    request_id: str
+
+    def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
+        # "sids" is our extension: Node requesters read clientCount only.
+        data = {"requestId": self.request_id, "clientCount": count, "sids": list(sids)}
+        self._send(MessageType.BROADCAST_CLIENT_COUNT, data)
+
+    def add_answer(self, sid: str, answer: list[Any] | None) -> None:
+        if answer is None:
+            return  # the socket left without answering: the reference sends nothing either
+        data = {"requestId": self.request_id, "packet": answer[0] if answer else None, "sid": sid}
+        self._send(MessageType.BROADCAST_ACK, data)
+
+    def counted(self) -> None:
+        """The requester counts the servers itself."""
+
+    def _send(self, type: MessageType, data: dict[str, Any]) -> None:
+        adapter = self.adapter
+        adapter._try_publish(adapter.message(type, data), to=self.requester)
 
 
 class LinkedAdapterFactory:
@@ -195,14 +222,7 @@ class ClusterAdapter(InMemoryAdapter):
             self.warn("publish", "cluster message %s not sent: %s", message.type.name, exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("cluster task failed", exc_info=task.exception())
+        spawn(self._tasks, coro, logger, "cluster task failed")
 
     async def _others(self) -> int:
         try:
@@ -220,26 +240,16 @@ class ClusterAdapter(InMemoryAdapter):
         self.local_broadcast(packet, options)
 
     def broadcast_with_ack(
-        self,
-        packet: Packet,
-        options: BroadcastOptions,
-        on_count: Callable[..., None],
-        on_ack: AckSink,
-        on_counted: Callable[[], None],
+        self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
-        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+        self.local_broadcast_with_ack(packet, options, collector)
         if options.flags.local:
-            on_counted()
+            collector.counted()
             return
-        self._spawn(self._remote_broadcast_with_ack(packet, options, on_count, on_ack, on_counted))
+        self._spawn(self._remote_broadcast_with_ack(packet, options, collector))
 
     async def _remote_broadcast_with_ack(
-        self,
-        packet: Packet,
-        options: BroadcastOptions,
-        on_count: Callable[..., None],
-        on_ack: AckSink,
-        on_counted: Callable[[], None],
+        self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
         try:
             others = await self._others()
@@ -247,10 +257,10 @@ class ClusterAdapter(InMemoryAdapter):
             self.warn("count", "broadcast with acks stays local: %s", exc)
             others = 0
         if others <= 0:
-            on_counted()
+            collector.counted()
             return
         request_id = _request_id()
-        ack = _AckRequest(on_count, on_ack, on_counted, others)
+        ack = _AckRequest(collector, others)
         # The reference forgets the request after the broadcast's timeout; so do we, and
         # then stop waiting for the counts of servers that never answered.
         delay = options.flags.timeout or self.requests_timeout
@@ -271,7 +281,7 @@ class ClusterAdapter(InMemoryAdapter):
         ack = self._ack_requests.pop(request_id, None)
         if ack is not None and ack.servers > 0:
             ack.servers = 0
-            ack.on_counted()
+            ack.collector.counted()
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
         local: list[SocketLike] = list(self._targets(options))
@@ -412,18 +422,7 @@ class ClusterAdapter(InMemoryAdapter):
     def _answer_broadcast_with_ack(
         self, requester: str, request_id: str, packet: Packet, options: BroadcastOptions
     ) -> None:
-        def on_count(count: int, sids: Iterable[str] = ()) -> None:
-            # "sids" is our extension: Node requesters read clientCount only.
-            data = {"requestId": request_id, "clientCount": count, "sids": list(sids)}
-            self._try_publish(self.message(MessageType.BROADCAST_CLIENT_COUNT, data), to=requester)
-
-        def on_ack(sid: str, answer: list[Any] | None) -> None:
-            if answer is None:
-                return  # the socket left without answering: the reference sends nothing either
-            data = {"requestId": request_id, "packet": answer[0] if answer else None, "sid": sid}
-            self._try_publish(self.message(MessageType.BROADCAST_ACK, data), to=requester)
-
-        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
+        self.local_broadcast_with_ack(packet, options, _Requester(self, requester, request_id))
 
     def _on_server_side_emit(self, message: ClusterMessage) -> None:
         packet = message.data.get("packet")
@@ -458,7 +457,7 @@ class ClusterAdapter(InMemoryAdapter):
                 ack.count(count, data.get("sids"))
                 ack.servers -= 1
                 if ack.servers == 0:
-                    ack.on_counted()
+                    ack.collector.counted()
             case MessageType.BROADCAST_ACK:
                 ack = self._ack_requests.get(request_id)
                 if ack is not None:
@@ -479,3 +478,53 @@ class ClusterAdapter(InMemoryAdapter):
         request.responses.extend(items)
         if request.current >= request.expected:
             request.future.set_result(request.responses)
+
+
+class LinkedAdapter(ClusterAdapter):
+    """A cluster adapter on a link shared with the other namespaces (a Redis connection):
+    started once, by :meth:`init` or on first use, and stopped once.
+
+    Subclasses subscribe to what they hear in :meth:`_subscribe` (taking their share of
+    the link) and undo it in :meth:`_unsubscribe`.
+    """
+
+    def __init__(
+        self, namespace: Host, link: Any, *, requests_timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(namespace, requests_timeout=requests_timeout)
+        self.link = link
+        self._started = False
+        self._starting = False
+        self._closed = False
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.link.healthy)
+
+    async def init(self) -> None:
+        if self._started or self._closed:
+            return
+        self._started = True
+        await super().init()
+        await self._subscribe()
+        await self.link.wait_ready(self.requests_timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        await super().close()  # also cancels an init() started on first use
+        if not self._started:
+            return
+        self._started = False
+        await self._unsubscribe()
+
+    def _ensure_started(self) -> None:
+        # A server started by an ASGI host may never call init(): start on first use.
+        if not self._started and not self._starting and not self._closed:
+            self._starting = True
+            self._spawn(self.init())
+
+    async def _subscribe(self) -> None:
+        raise NotImplementedError
+
+    async def _unsubscribe(self) -> None:
+        raise NotImplementedError

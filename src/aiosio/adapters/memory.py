@@ -1,19 +1,27 @@
-"""The default adapter: rooms in memory, one server."""
+"""The default adapter: rooms in memory, one server.
+
+With connection state recovery on it is session-aware, as the reference's
+``SessionAwareAdapter``: the broadcasts it delivers get an offset and are kept, with the
+sessions of lost sockets, in a :class:`~aiosio.adapters.sessions.SessionLog`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from aiosio.adapters.base import (
-    AckSink,
+    AckCollector,
     Adapter,
     BroadcastOptions,
     Host,
     LocalSocket,
+    RecoveryLimits,
+    Session,
     SocketLike,
     encode_wires,
 )
+from aiosio.adapters.sessions import SessionLog
 from aiosio.socketio.packets import Packet
 
 __all__ = ["InMemoryAdapter", "encode_wires"]
@@ -22,10 +30,17 @@ __all__ = ["InMemoryAdapter", "encode_wires"]
 class InMemoryAdapter(Adapter):
     """Room membership of the local sockets of one namespace."""
 
+    supports_recovery = True
+
     def __init__(self, namespace: Host) -> None:
         super().__init__(namespace)
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+        self.log: SessionLog | None = None  # with connection state recovery on
+
+    async def init(self) -> None:
+        if self.log is not None:
+            self.log.bind()  # the expiry timer, in the loop the server runs in now
 
     # -- membership -------------------------------------------------------------------
 
@@ -102,7 +117,14 @@ class InMemoryAdapter(Adapter):
 
     def local_broadcast(self, packet: Packet, options: BroadcastOptions) -> int:
         """Write ``packet`` to every local recipient; return how many got it."""
-        wires = self.namespace.prepare_broadcast(packet, options)
+        log = self.log
+        if log is not None and (stamped := log.stamp(packet, options.flags.volatile)) is not None:
+            # Recovery: the packet goes out with its offset, and is kept for replays.
+            wires = self.namespace.prepare_broadcast(stamped, options)
+            size = sum(len(wire.data) for wire in wires)
+            log.keep(stamped.data, options.rooms, options.except_, size)
+        else:
+            wires = self.namespace.prepare_broadcast(packet, options)
         targets = self._targets(options)
         volatile = options.flags.volatile
         for socket in targets:
@@ -110,27 +132,20 @@ class InMemoryAdapter(Adapter):
         return len(targets)
 
     def broadcast_with_ack(
-        self,
-        packet: Packet,
-        options: BroadcastOptions,
-        on_count: Callable[..., None],
-        on_ack: AckSink,
-        on_counted: Callable[[], None],
+        self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
-        self.local_broadcast_with_ack(packet, options, on_count, on_ack)
-        on_counted()
+        self.local_broadcast_with_ack(packet, options, collector)
+        collector.counted()
 
     def local_broadcast_with_ack(
-        self,
-        packet: Packet,
-        options: BroadcastOptions,
-        on_count: Callable[..., None],
-        on_ack: AckSink,
+        self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
-        """Every local recipient gets the packet with its own ack id (per namespace)."""
+        """Every local recipient gets the packet with its own ack id (per namespace);
+        ``collector.counted`` is left to the caller."""
         targets = self._targets(options)
-        on_count(len(targets), [socket.id for socket in targets])
+        collector.add_count(len(targets), [socket.id for socket in targets])
         compress = options.flags.compress
+        on_ack = collector.add_answer
         for socket in targets:
             socket.emit_packet_with_ack(packet, on_ack, compress)
 
@@ -153,3 +168,22 @@ class InMemoryAdapter(Adapter):
     async def server_side_emit(self, args: list[Any], *, timeout: float | None = None) -> list[Any]:
         # A cluster of one: no other server hears it, and with acks there are none to wait for.
         return []
+
+    # -- connection state recovery ------------------------------------------------------
+
+    def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
+        if isinstance(previous, InMemoryAdapter) and previous.log is not None:
+            self.log = previous.log
+            self.log.limits = limits
+        else:
+            self.log = SessionLog(limits)
+
+    def recovery_offset(self) -> str | None:
+        return None if self.log is None else self.log.offset()
+
+    def persist_session(self, session: Session, ttl: float) -> None:
+        if self.log is not None:
+            self.log.persist(session, ttl)
+
+    async def restore_session(self, pid: str, offset: str | None) -> Session | None:
+        return None if self.log is None else self.log.restore(pid, offset)

@@ -24,7 +24,7 @@ from aiosio.socketio.session import Namespaces, Verdict
 if TYPE_CHECKING:
     from aiosio.server.engine import ServerSession
     from aiosio.server.http import HTTPRequest
-    from aiosio.server.server import Server
+    from aiosio.server.server import BaseServer as Server
 
 __all__ = ["Connection"]
 

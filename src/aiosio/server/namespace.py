@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
     from aiosio.engineio.wire import Wire
     from aiosio.server.connection import Connection
-    from aiosio.server.server import Server
+    from aiosio.server.server import BaseServer as Server
 
 __all__ = ["Namespace", "ParentNamespace"]
 

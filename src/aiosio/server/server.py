@@ -1,4 +1,9 @@
-"""Server: the namespaces of one Socket.IO server, its engine and its front doors."""
+"""BaseServer: the namespaces of one Socket.IO server, its engine, start-up and shutdown.
+
+The front doors are built on it and so are not imported here: :class:`aiosio.Server`
+(:mod:`aiosio.app`, above them) adds the methods that open one, and a front door hands
+the listener it opens to :meth:`BaseServer.add_listener` to be closed with the server.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ import logging
 import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from aiosio.adapters.base import Adapter, BroadcastOptions
+from aiosio._tasks import spawn as spawn_task
+from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.engineio.wire import Wire
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineServer, ServerSession
@@ -20,13 +25,9 @@ from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import RemoteSocket, Socket
-from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import Parser, get_parser
 
-if TYPE_CHECKING:
-    from aiosio.asgi import ASGIApp
-
-__all__ = ["Server"]
+__all__ = ["BaseServer"]
 
 logger = logging.getLogger("aiosio.server")
 
@@ -35,8 +36,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 AdapterFactory = Callable[[Namespace], Adapter]
 
 
-class Server:
-    """A Socket.IO server (``io`` in the Node documentation).
+class BaseServer:
+    """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
     Options are the Node options in snake_case, durations in seconds.
     ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
@@ -169,9 +170,17 @@ class Server:
         return None
 
     def make_adapter(self, namespace: Namespace) -> Adapter:
-        adapter = self._adapter_factory(namespace)
+        adapter = self._new_adapter(namespace)
         if self._started:
             self.spawn(adapter.init())
+        return adapter
+
+    def _new_adapter(self, namespace: Namespace, previous: Adapter | None = None) -> Adapter:
+        """A fresh adapter for ``namespace``, replacing ``previous`` (which recovery may
+        have kept sessions in)."""
+        adapter = self._adapter_factory(namespace)
+        if self.recovery is not None:
+            self.recovery.attach(adapter, previous)
         return adapter
 
     async def _init_adapters(self) -> None:
@@ -186,7 +195,7 @@ class Server:
     async def startup(self) -> bool:
         """Start the server in the running loop without listening on any port.
 
-        It binds the loop-owned state and starts the adapters: what :meth:`start` does
+        It binds the loop-owned state and starts the adapters: what :meth:`aiosio.Server.start` does
         before it listens, and an ASGI app at its lifespan startup. It is for front doors
         that are not sockets (:mod:`aiosio.testing` connects clients in memory). A server
         left running (never closed) in an event loop that has ended since, as a test's
@@ -202,7 +211,7 @@ class Server:
             self._started = False
             self._tasks.clear()
             for namespace in list(self.namespaces.values()):
-                namespace.adapter = self._adapter_factory(namespace)
+                namespace.adapter = self._new_adapter(namespace, namespace.adapter)
         await self._init_adapters()
         return True
 
@@ -218,8 +227,6 @@ class Server:
         self._closer = None
         self._force = None
         self.engine.bind()
-        if self.recovery is not None:
-            self.recovery.bind()
 
     @property
     def healthy(self) -> bool:
@@ -350,94 +357,22 @@ class Server:
         if self.recovery is not None:
             self.recovery.closing(socket, reason)
 
-    def prepare_broadcast(
-        self, namespace: Namespace, packet: Packet, options: BroadcastOptions
-    ) -> list[Wire] | None:
-        if self.recovery is None:
-            return None
-        return self.recovery.prepare_broadcast(namespace, packet, options)  # type: ignore[no-any-return]
-
     # -- tasks --------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a coroutine as a task owned by the server (cancelled by :meth:`close`)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        spawn_task(self._tasks, coro, logger, "task failed")
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("task failed", exc_info=task.exception())
+    # -- running and closing -----------------------------------------------------------
 
-    # -- front doors --------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> int:
-        """Start the standalone server in the running loop; return the bound port."""
-        from aiosio.serve import serve
-
-        await self._init_adapters()
-        listener = await serve(self.router, host, port, **options)
+    def add_listener(self, listener: asyncio.Server) -> None:
+        """Close ``listener`` (a front door's listening socket) when the server closes."""
         self._listeners.append(listener)
-        bound: int = listener.sockets[0].getsockname()[1]
-        return bound
-
-    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Serve until :meth:`close` is called (from a handler, a signal, another task)."""
-        await self.start(host, port, **options)
-        await self.wait_closed()
 
     async def wait_closed(self) -> None:
         """Wait until the running server has been closed (at once if it is not running)."""
         if self._closed is not None:
             await self._closed.wait()
-
-    def run(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 3000,
-        *,
-        log_level: str | None = "info",
-        **options: Any,
-    ) -> None:
-        """Serve until SIGINT or SIGTERM, on uvloop when it is installed.
-
-        The first signal closes the server gracefully (within ``shutdown_timeout``), a
-        second one forces it, as uvicorn does on a second Ctrl+C. Unless the application
-        configured logging already, ``log_level`` records (the start line among them)
-        go to stderr; None leaves logging alone.
-
-        Raises:
-            RuntimeError: In a running event loop, where ``await io.serve()`` is the way.
-        """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError(
-                "io.run() cannot be called from a running event loop; "
-                "use 'await io.serve(host, port)' there instead"
-            )
-        if log_level is not None and not logging.getLogger().handlers:
-            from aiosio.logs import configure
-
-            configure(log_level)
-
-        async def main() -> None:
-            self.handle_signals()
-            bound = await self.start(host, port, **options)
-            shown = f"[{host}]" if ":" in host else host
-            logger.info("running on http://%s:%d (Press CTRL+C to quit)", shown, bound)
-            await self.wait_closed()
-            logger.info("stopped")
-
-        try:
-            import uvloop
-        except ImportError:
-            asyncio.run(main())
-        else:
-            uvloop.run(main())
 
     def handle_signals(self) -> None:
         """Make SIGINT and SIGTERM call :meth:`stop` in the running loop (where the loop
@@ -458,15 +393,6 @@ class Server:
         elif not self._closer.done() and self._force is not None and not self._force.is_set():
             logger.warning("stopping again: forcing the shutdown")
             self._force.set()
-
-    def asgi_app(self, other_app: Any = None) -> ASGIApp:
-        """This server as an ASGI application; other requests go to ``other_app``."""
-        from aiosio.asgi import ASGIApp
-
-        if other_app is not None:
-            self.router.other_app = other_app
-        # The lifespan starts the adapters (a Redis adapter subscribes) and closes it all.
-        return ASGIApp(self.router, on_startup=self._init_adapters, on_shutdown=self.close)
 
     async def close(self) -> None:
         """Stop accepting, disconnect every client ("server shutting down"), stop tasks.
@@ -560,7 +486,7 @@ class Server:
         self._started = False
         try:
             for namespace in list(self.namespaces.values()):
-                namespace.adapter = self._adapter_factory(namespace)
+                namespace.adapter = self._new_adapter(namespace, namespace.adapter)
         finally:
             if self._closed is not None:
                 self._closed.set()  # serve() and wait_closed() return, whatever happened

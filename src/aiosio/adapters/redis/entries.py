@@ -113,10 +113,7 @@ def decode_entry(fields: Mapping[Any, Any]) -> ClusterMessage:
             except orjson.JSONDecodeError as exc:
                 raise RemoteProtocolError(f"invalid JSON: {exc}") from None
         else:
-            try:
-                data = unpack(base64.b64decode(raw, validate=True))
-            except binascii.Error:
-                raise RemoteProtocolError("invalid base64") from None
+            data = _unpack_base64(raw)
     if not isinstance(data, dict):
         raise RemoteProtocolError("data must be an object")
     return ClusterMessage(kind, values.get("uid", ""), values.get("nsp", ""), data)
@@ -168,10 +165,7 @@ def decode_session(text: str | bytes) -> Session:
     Raises:
         RemoteProtocolError: When ``text`` is not a session.
     """
-    try:
-        value = unpack(base64.b64decode(text, validate=True))
-    except binascii.Error:
-        raise RemoteProtocolError("invalid base64") from None
+    value = _unpack_base64(text)
     if not isinstance(value, dict):
         raise RemoteProtocolError("a session must be an object")
     sid, pid, rooms = value.get("sid"), value.get("pid"), value.get("rooms", [])
@@ -211,3 +205,15 @@ def includes(rooms: Iterable[str], options: BroadcastOptions) -> bool:
     mine = set(rooms)
     included = not options.rooms or not options.rooms.isdisjoint(mine)
     return included and options.except_.isdisjoint(mine)
+
+
+def _unpack_base64(text: str | bytes) -> Any:
+    """The msgpack value of base64 ``text`` (binary data in a stream entry or a session).
+
+    Raises:
+        RemoteProtocolError: When ``text`` is not base64 or not msgpack.
+    """
+    try:
+        return unpack(base64.b64decode(text, validate=True))
+    except binascii.Error:
+        raise RemoteProtocolError("invalid base64") from None

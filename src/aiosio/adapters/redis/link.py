@@ -17,8 +17,8 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,6 +32,7 @@ __all__ = [
     "connect",
     "publish_all",
     "run_pipeline",
+    "write_in_order",
 ]
 
 logger = logging.getLogger("aiosio.redis")
@@ -72,6 +73,32 @@ async def run_pipeline(
         else:
             return results
     raise AssertionError("unreachable")
+
+
+T = TypeVar("T")
+
+BATCH = 256
+"""The most queued writes sent in one pipeline."""
+
+
+async def write_in_order(
+    wake: asyncio.Event,
+    outbox: deque[T],
+    send: Callable[[list[T]], Awaitable[None]],
+    on_idle: Callable[[], None] | None = None,
+) -> None:
+    """The writer task of a link: each time ``wake`` is set, ``send`` what ``outbox``
+    holds, oldest first, in batches of at most :data:`BATCH` (one pipeline each), then
+    call ``on_idle``. One task sends, so the order of the queue is the order in Redis;
+    ``send`` handles its own failures.
+    """
+    while True:
+        await wake.wait()
+        wake.clear()
+        while outbox:
+            await send([outbox.popleft() for _ in range(min(len(outbox), BATCH))])
+        if on_idle is not None:
+            on_idle()
 
 
 class RedisLink:
@@ -123,7 +150,7 @@ class RedisLink:
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._read()),
-                loop.create_task(self._write()),
+                loop.create_task(write_in_order(self._wake, self._outbox, self._send)),
                 loop.create_task(self._watch()),
             ]
 
@@ -329,22 +356,13 @@ class RedisLink:
         self._outbox.append((channel, payload, shard))
         self._wake.set()
 
-    async def _write(self) -> None:
-        assert self.client is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._outbox:
-                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-                try:
-                    await self._send(batch)
-                except (RedisError, OSError) as exc:
-                    self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
-
     async def _send(self, batch: list[tuple[str, bytes, bool]]) -> None:
         """Publish ``batch`` in one pipeline (see :func:`run_pipeline` for the retry)."""
         assert self.client is not None
-        await run_pipeline(self.client, lambda pipe: publish_all(pipe, batch))
+        try:
+            await run_pipeline(self.client, lambda pipe: publish_all(pipe, batch))
+        except (RedisError, OSError) as exc:
+            self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
 
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
         """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).

@@ -30,8 +30,8 @@ from typing import Any
 from aiosio.adapters.base import Host
 from aiosio.adapters.cluster import (
     DEFAULT_TIMEOUT,
-    ClusterAdapter,
     ClusterMessage,
+    LinkedAdapter,
     LinkedAdapterFactory,
 )
 from aiosio.adapters.redis.link import RedisLink
@@ -52,8 +52,10 @@ __all__ = ["RedisAdapter", "RedisAdapterFactory", "redis_adapter"]
 logger = logging.getLogger("aiosio.redis")
 
 
-class RedisAdapter(ClusterAdapter):
+class RedisAdapter(LinkedAdapter):
     """The adapter of one namespace on a :class:`RedisLink`."""
+
+    link: RedisLink
 
     def __init__(
         self,
@@ -66,10 +68,9 @@ class RedisAdapter(ClusterAdapter):
         requests_timeout: float = DEFAULT_TIMEOUT,
         publish_on_specific_response_channel: bool = False,
     ) -> None:
-        super().__init__(namespace, requests_timeout=requests_timeout)
+        super().__init__(namespace, link, requests_timeout=requests_timeout)
         if subscription_mode not in ("static", "dynamic", "dynamic-private"):
             raise ValueError(f"unknown subscription_mode {subscription_mode!r}")
-        self.link = link
         self.sharded = sharded
         self.subscription_mode = subscription_mode
         self.specific_responses = publish_on_specific_response_channel
@@ -78,18 +79,8 @@ class RedisAdapter(ClusterAdapter):
         # Sharded channels (createShardedAdapter): main, per-server responses, per room.
         self.channel = f"{key}#{name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
-        self._started = False
-        self._starting = False
-        self._closed = False
 
-    @property
-    def healthy(self) -> bool:
-        return self.link.healthy
-
-    async def init(self) -> None:
-        if self._started or self._closed:
-            return
-        self._started = True
+    async def _subscribe(self) -> None:
         self.link.acquire()
         link = self.link
         if self.sharded:
@@ -102,14 +93,8 @@ class RedisAdapter(ClusterAdapter):
             await link.subscribe("channel", self.classic.request, self._on_request)
             await link.subscribe("channel", self.classic.response, self._on_response)
             await link.subscribe("channel", self.classic.response_to(self.uid), self._on_response)
-        await link.wait_ready(self.requests_timeout)
 
-    async def close(self) -> None:
-        self._closed = True
-        await super().close()  # also cancels an init() started on first use
-        if not self._started:
-            return
-        self._started = False
+    async def _unsubscribe(self) -> None:
         link = self.link
         if self.sharded:
             await link.unsubscribe("shard", self.channel)
@@ -125,12 +110,6 @@ class RedisAdapter(ClusterAdapter):
         await link.release()
 
     # -- ClusterAdapter backend ---------------------------------------------------------
-
-    def _ensure_started(self) -> None:
-        # A server started by an ASGI host may never call init(): start on first use.
-        if not self._started and not self._starting and not self._closed:
-            self._starting = True
-            self._spawn(self.init())
 
     def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
         self._ensure_started()

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aiosio.adapters.redis.entries import Offset, parse_offset
-from aiosio.adapters.redis.link import RedisLink, connect, run_pipeline
+from aiosio.adapters.redis.link import RedisLink, connect, run_pipeline, write_in_order
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
 __all__ = ["StreamLink", "StreamReader"]
@@ -114,7 +114,8 @@ class StreamLink:
                 self.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
             )
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._read()), loop.create_task(self._write())]
+            writer = write_in_order(self._wake, self._outbox, self._send, self._idle.set)
+            self._tasks = [loop.create_task(self._read()), loop.create_task(writer)]
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until the reader knows its starting point and pub/sub is up."""
@@ -172,28 +173,22 @@ class StreamLink:
         self._idle.clear()
         self._wake.set()
 
-    async def _write(self) -> None:
+    async def _send(self, batch: list[_Write]) -> None:
+        """Write ``batch`` in one pipeline (once more on a fresh connection after a Redis
+        restart); the writes that failed run their ``on_error``."""
         assert self.client is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._outbox:
-                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-                try:  # once more on a fresh connection after a Redis restart
-                    results = await run_pipeline(
-                        self.client,
-                        functools.partial(self._fill, batch=batch),
-                        raise_on_error=False,
-                    )
-                except (RedisError, OSError) as exc:
-                    if time.monotonic() - self._last_warning >= 10.0:  # once per outage
-                        self._last_warning = time.monotonic()
-                        logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
-                    results = [exc] * len(batch)
-                for write, result in zip(batch, results, strict=True):
-                    if isinstance(result, Exception) and write.on_error is not None:
-                        write.on_error()
-            self._idle.set()
+        try:
+            results = await run_pipeline(
+                self.client, functools.partial(self._fill, batch=batch), raise_on_error=False
+            )
+        except (RedisError, OSError) as exc:
+            if time.monotonic() - self._last_warning >= 10.0:  # once per outage
+                self._last_warning = time.monotonic()
+                logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
+            results = [exc] * len(batch)
+        for write, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception) and write.on_error is not None:
+                write.on_error()
 
     def _fill(self, pipe: Any, batch: list[_Write]) -> None:
         for write in batch:

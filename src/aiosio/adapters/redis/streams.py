@@ -33,11 +33,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from aiosio.adapters.base import BroadcastOptions, Host, Session
+from aiosio.adapters.base import Adapter, BroadcastOptions, Host, RecoveryLimits, Session
 from aiosio.adapters.cluster import (
     DEFAULT_TIMEOUT,
-    ClusterAdapter,
     ClusterMessage,
+    LinkedAdapter,
     LinkedAdapterFactory,
 )
 from aiosio.adapters.messages import (
@@ -81,8 +81,10 @@ class _Delivered:
     options: BroadcastOptions
 
 
-class StreamsAdapter(ClusterAdapter):
+class StreamsAdapter(LinkedAdapter):
     """The adapter of one namespace on a :class:`StreamLink`."""
+
+    link: StreamLink
 
     supports_recovery = True
 
@@ -96,51 +98,28 @@ class StreamsAdapter(ClusterAdapter):
         requests_timeout: float = DEFAULT_TIMEOUT,
         delivered_kept: int = 1000,
     ) -> None:
-        super().__init__(namespace, requests_timeout=requests_timeout)
-        self.link = link
+        super().__init__(namespace, link, requests_timeout=requests_timeout)
         self.session_key_prefix = session_key_prefix
         self.channel = f"{channel_prefix}#{namespace.name}#"
         self.private_channel = f"{self.channel}{self.uid}#"
         self._delivered: deque[_Delivered] = deque(maxlen=delivered_kept)
         self._forgotten: Offset = (0, 0)  # the newest offset dropped from _delivered
-        self._started = False
-        self._starting = False
-        self._closed = False
-
-    @property
-    def healthy(self) -> bool:
-        return self.link.healthy
 
     @property
     def recovers(self) -> bool:
         """Whether the server has connection state recovery on."""
         return self.namespace.recovers
 
-    async def init(self) -> None:
-        if self._started or self._closed:
-            return
-        self._started = True
+    async def _subscribe(self) -> None:
         self.link.acquire(self)
         pubsub = self.link.pubsub
         await pubsub.subscribe("channel", self.channel, self._on_pubsub)
         await pubsub.subscribe("channel", self.private_channel, self._on_pubsub)
-        await self.link.wait_ready(self.requests_timeout)
 
-    async def close(self) -> None:
-        self._closed = True
-        await super().close()
-        if not self._started:
-            return
-        self._started = False
+    async def _unsubscribe(self) -> None:
         await self.link.pubsub.unsubscribe("channel", self.channel)
         await self.link.pubsub.unsubscribe("channel", self.private_channel)
         await self.link.release(self)
-
-    def _ensure_started(self) -> None:
-        # A server started by an ASGI host may never call init(): start on first use.
-        if not self._started and not self._starting and not self._closed:
-            self._starting = True
-            self._spawn(self.init())
 
     # -- ClusterAdapter backend ---------------------------------------------------------
 
@@ -206,6 +185,9 @@ class StreamsAdapter(ClusterAdapter):
         self.local_broadcast(packet, options)
 
     # -- connection state recovery ------------------------------------------------------
+
+    def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
+        """Nothing kept in memory: sessions are in Redis, and the offsets are entry ids."""
 
     def recovery_offset(self) -> str | None:
         return self.link.last_id

@@ -1,0 +1,105 @@
+"""Server: the server core with its two front doors, the public ``aiosio.Server``.
+
+The core (:class:`~aiosio.server.server.BaseServer`: namespaces, engine, start-up and
+shutdown) sits below the front doors, which are built on it; the methods that open a
+front door (``start``, ``serve``, ``run``, ``asgi_app``) live here, above both, so that no
+folder imports the one that imports it. The front doors are imported when first used: a
+program that only uses the client or the ASGI app loads nothing it does not need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiosio.server.server import BaseServer
+
+if TYPE_CHECKING:
+    from aiosio.asgi import ASGIApp
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("aiosio.server")
+
+
+class Server(BaseServer):
+    """A Socket.IO server (``io`` in the Node documentation).
+
+    Options are the Node options in snake_case, durations in seconds.
+    ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
+    dict of :class:`~aiosio.websocket.deflate.ServerDeflate` or
+    :class:`~aiosio.server.http.HTTPCompression` options (``threshold``: 1024 bytes).
+    Everything but the front doors is :class:`~aiosio.server.server.BaseServer`.
+    """
+
+    async def start(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> int:
+        """Start the standalone server in the running loop; return the bound port."""
+        from aiosio.serve import serve
+
+        await self._init_adapters()
+        listener = await serve(self.router, host, port, **options)
+        self.add_listener(listener)
+        bound: int = listener.sockets[0].getsockname()[1]
+        return bound
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
+        """Serve until :meth:`close` is called (from a handler, a signal, another task)."""
+        await self.start(host, port, **options)
+        await self.wait_closed()
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        log_level: str | None = "info",
+        **options: Any,
+    ) -> None:
+        """Serve until SIGINT or SIGTERM, on uvloop when it is installed.
+
+        The first signal closes the server gracefully (within ``shutdown_timeout``), a
+        second one forces it, as uvicorn does on a second Ctrl+C. Unless the application
+        configured logging already, ``log_level`` records (the start line among them)
+        go to stderr; None leaves logging alone.
+
+        Raises:
+            RuntimeError: In a running event loop, where ``await io.serve()`` is the way.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "io.run() cannot be called from a running event loop; "
+                "use 'await io.serve(host, port)' there instead"
+            )
+        if log_level is not None and not logging.getLogger().handlers:
+            from aiosio.logs import configure
+
+            configure(log_level)
+
+        async def main() -> None:
+            self.handle_signals()
+            bound = await self.start(host, port, **options)
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("running on http://%s:%d (Press CTRL+C to quit)", shown, bound)
+            await self.wait_closed()
+            logger.info("stopped")
+
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+
+    def asgi_app(self, other_app: Any = None) -> ASGIApp:
+        """This server as an ASGI application; other requests go to ``other_app``."""
+        from aiosio.asgi import ASGIApp
+
+        if other_app is not None:
+            self.router.other_app = other_app
+        # The lifespan starts the adapters (a Redis adapter subscribes) and closes it all.
+        return ASGIApp(self.router, on_startup=self._init_adapters, on_shutdown=self.close)
