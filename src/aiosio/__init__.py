@@ -15,6 +15,7 @@ from aiosio.exceptions import (
     LocalProtocolError,
     ProtocolError,
     RemoteProtocolError,
+    ReservedEventError,
 )
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.namespace import Namespace
@@ -32,6 +33,7 @@ __all__ = [
     "Namespace",
     "ProtocolError",
     "RemoteProtocolError",
+    "ReservedEventError",
     "Server",
     "SimpleClient",
     "Socket",
