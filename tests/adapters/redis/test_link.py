@@ -1,0 +1,463 @@
+"""aiosio.adapters.redis.link: the Redis connection shared by the adapters and the emitter.
+
+Against the real Redis at 127.0.0.1:6379 (channels named after each test's ``key``). A
+pooled connection is killed with ``CLIENT KILL`` (from inside the pipeline itself, so the
+failure comes at a known point) to see :func:`run_pipeline` try once more on a fresh one;
+a frozen Redis is a TCP proxy that stops forwarding Redis's answers. Waits are on events
+(handlers, log records), never sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from aiosio.adapters.redis.link import (
+    BATCH,
+    RedisLink,
+    connect,
+    publish_all,
+    run_pipeline,
+    write_in_order,
+)
+from aiosio.exceptions import ClusterError
+from tests.support.waits import within
+
+pytestmark = pytest.mark.redis
+
+
+@asynccontextmanager
+async def redis_client(url: str) -> AsyncIterator[aioredis.Redis]:
+    client = connect(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def started(link: RedisLink) -> AsyncIterator[RedisLink]:
+    link.acquire()
+    try:
+        yield link
+    finally:
+        await link.release()
+
+
+class Inbox:
+    """A subscription handler that queues ``(channel, payload)``."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
+
+    def __call__(self, channel: bytes, payload: bytes) -> None:
+        self.queue.put_nowait((channel, payload))
+
+    async def get(self) -> tuple[bytes, bytes]:
+        return await within(self.queue.get())
+
+
+# -- connect ------------------------------------------------------------------------------
+
+
+async def test_connect_gives_a_client_answering_in_bytes(redis_url: str, key: str) -> None:
+    async with redis_client(redis_url) as client:
+        assert await client.ping()
+        await client.set(f"{key}:x", "é")
+        assert await client.get(f"{key}:x") == "é".encode()
+        await client.delete(f"{key}:x")
+
+
+# -- run_pipeline ---------------------------------------------------------------------------
+
+
+async def test_run_pipeline_runs_what_fill_queued_in_order(redis_url: str, key: str) -> None:
+    async with redis_client(redis_url) as client:
+
+        def fill(pipe: Any) -> None:
+            pipe.rpush(key, b"a")
+            pipe.rpush(key, b"b")
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+
+        assert await run_pipeline(client, fill) == [1, 2, [b"a", b"b"], 1]
+
+
+async def test_run_pipeline_tries_once_more_on_a_fresh_connection(redis_url: str) -> None:
+    async with redis_client(redis_url) as client:
+        killed = await client.client_id()  # the one pooled connection
+        calls = 0
+
+        def fill(pipe: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # Redis answers OK, then drops the connection: the rest is lost
+                pipe.client_kill_filter(_id=killed, skipme=False)
+            pipe.client_id()
+
+        results = await run_pipeline(client, fill)
+        assert calls == 2
+        assert len(results) == 1 and results[0] != killed  # answered on a new connection
+        assert await client.ping()
+
+
+async def test_run_pipeline_gives_up_after_the_second_try(redis_url: str) -> None:
+    async with redis_client(redis_url) as client:
+        calls = 0
+
+        def fill(pipe: Any) -> None:  # every try loses the connection it runs on
+            nonlocal calls
+            calls += 1
+            pipe.execute_command("QUIT")  # Redis answers OK and closes the connection
+            pipe.ping()
+
+        with pytest.raises((RedisConnectionError, OSError)):
+            await run_pipeline(client, fill)
+        assert calls == 2
+        assert await client.ping()  # the client itself is fine: next time, a new connection
+
+
+async def test_run_pipeline_without_raising_returns_the_errors(redis_url: str, key: str) -> None:
+    async with redis_client(redis_url) as client:
+
+        def fill(pipe: Any) -> None:
+            pipe.set(key, b"text")
+            pipe.incr(key)  # not an integer
+            pipe.delete(key)
+
+        ok, error, deleted = await run_pipeline(client, fill, raise_on_error=False)
+        assert ok is True and deleted == 1
+        assert isinstance(error, Exception)
+
+
+async def test_run_pipeline_on_a_dead_address_raises_after_two_tries() -> None:
+    client = connect("redis://127.0.0.1:1")
+    calls = 0
+
+    def fill(pipe: Any) -> None:
+        nonlocal calls
+        calls += 1
+        pipe.ping()
+
+    try:
+        with pytest.raises((RedisConnectionError, OSError)):
+            await run_pipeline(client, fill)
+        assert calls == 2
+    finally:
+        await client.aclose()
+
+
+# -- publish_all ------------------------------------------------------------------------------
+
+
+async def test_publish_all_publishes_and_spublishes_in_order(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    plain, shard = Inbox(), Inbox()
+    async with started(link):
+        await link.subscribe("channel", f"{key}:plain", plain)
+        await link.subscribe("shard", f"{key}:shard", shard)
+        assert await link.wait_ready(5)
+        batch = [
+            (f"{key}:plain", b"1", False),
+            (f"{key}:shard", b"2", True),
+            (f"{key}:plain", b"3", False),
+        ]
+        async with redis_client(redis_url) as client:
+            results = await run_pipeline(client, lambda pipe: publish_all(pipe, batch))
+        assert results == [1, 1, 1]  # one subscriber each
+        assert await plain.get() == (f"{key}:plain".encode(), b"1")
+        assert await plain.get() == (f"{key}:plain".encode(), b"3")
+        assert await shard.get() == (f"{key}:shard".encode(), b"2")
+
+
+# -- write_in_order -------------------------------------------------------------------------
+
+
+async def test_write_in_order_sends_oldest_first_in_batches_then_idles() -> None:
+    wake = asyncio.Event()
+    outbox: deque[int] = deque(range(BATCH * 2 + 10))
+    batches: list[list[int]] = []
+    idle = asyncio.Event()
+
+    async def send(batch: list[int]) -> None:
+        batches.append(batch)
+        if len(batches) == 1:
+            outbox.append(-1)  # queued while sending: goes out before idling
+
+    task = asyncio.create_task(write_in_order(wake, outbox, send, idle.set))
+    try:
+        wake.set()
+        await within(idle.wait())
+        assert [len(batch) for batch in batches] == [BATCH, BATCH, 11]
+        assert [item for batch in batches for item in batch] == [*range(BATCH * 2 + 10), -1]
+        assert not outbox and not wake.is_set()
+        idle.clear()
+        outbox.extend([7, 8])
+        wake.set()
+        await within(idle.wait())
+        assert batches[-1] == [7, 8]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_write_in_order_without_on_idle_waits_for_the_next_wake() -> None:
+    wake = asyncio.Event()
+    outbox: deque[str] = deque()
+    sent: asyncio.Queue[list[str]] = asyncio.Queue()
+
+    async def send(batch: list[str]) -> None:
+        sent.put_nowait(batch)
+
+    task = asyncio.create_task(write_in_order(wake, outbox, send))
+    try:
+        outbox.append("a")
+        wake.set()
+        assert await within(sent.get()) == ["a"]
+        outbox.append("b")  # not woken: stays queued
+        wake.set()
+        assert await within(sent.get()) == ["b"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# -- RedisLink ------------------------------------------------------------------------------
+
+
+async def test_a_link_publishes_in_order_to_its_subscriptions(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    inbox = Inbox()
+    async with started(link):
+        await link.subscribe("channel", key, inbox)
+        assert await link.wait_ready(5)
+        assert link.healthy and link.subscribed and link.responsive
+        assert await link.numsub(key) == 1
+        count = BATCH * 2 + 44  # several pipelines
+        for n in range(count):
+            link.publish(key, str(n).encode())
+        got = [(await inbox.get())[1] for _ in range(count)]
+        assert got == [str(n).encode() for n in range(count)]
+
+
+async def test_pattern_and_shard_subscriptions(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    pattern, shard = Inbox(), Inbox()
+    async with started(link):
+        await link.subscribe("pattern", f"{key}:*", pattern)
+        await link.subscribe("shard", f"{key}-s", shard)
+        assert await link.wait_ready(5)
+        assert await link.numsub(f"{key}-s", shard=True) == 1
+        link.publish(f"{key}:one", b"p")
+        link.publish(f"{key}-s", b"s", shard=True)
+        assert await pattern.get() == (f"{key}:one".encode(), b"p")
+        assert await shard.get() == (f"{key}-s".encode(), b"s")
+
+
+async def test_subscriptions_made_before_start_and_unsubscribing(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    early, late = Inbox(), Inbox()
+    await link.subscribe("channel", f"{key}:early", early)  # no connection yet: registered
+    async with started(link):
+        assert await link.wait_ready(5)
+        await link.subscribe("channel", f"{key}:late", late)
+        assert await link.numsub(f"{key}:early") == 1
+        await link.unsubscribe("channel", f"{key}:early")
+        await link.unsubscribe("channel", f"{key}:never")  # nothing to do
+        assert await link.numsub(f"{key}:early") == 0
+        link.publish(f"{key}:early", b"lost")
+        link.publish(f"{key}:late", b"heard")
+        assert await late.get() == (f"{key}:late".encode(), b"heard")
+        assert early.queue.empty()
+
+
+async def test_messages_over_the_size_limit_are_dropped(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url, max_message_size=8)
+    inbox = Inbox()
+    async with started(link):
+        await link.subscribe("channel", key, inbox)
+        assert await link.wait_ready(5)
+        link.publish(key, b"x" * 9)
+        link.publish(key, b"y" * 8)
+        assert await inbox.get() == (key.encode(), b"y" * 8)
+
+
+async def test_a_failing_handler_does_not_stop_the_reader(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    inbox = Inbox()
+
+    def handler(channel: bytes, payload: bytes) -> None:
+        if payload == b"bad":
+            raise RuntimeError("handler bug")
+        inbox(channel, payload)
+
+    async with started(link):
+        await link.subscribe("channel", key, handler)
+        assert await link.wait_ready(5)
+        link.publish(key, b"bad")
+        link.publish(key, b"good")
+        assert await inbox.get() == (key.encode(), b"good")
+        assert link.healthy
+
+
+async def test_publishing_is_refused_when_the_outbox_is_full(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url, max_outbox=3)
+    inbox = Inbox()
+    async with started(link):
+        await link.subscribe("channel", key, inbox)
+        assert await link.wait_ready(5)
+        for n in range(3):  # the writer runs only when this test yields
+            link.publish(key, bytes([n]))
+        with pytest.raises(ClusterError, match="too many"):
+            link.publish(key, b"over")
+        assert [(await inbox.get())[1] for _ in range(3)] == [b"\x00", b"\x01", b"\x02"]
+        link.publish(key, b"room again")
+        assert (await inbox.get())[1] == b"room again"
+
+
+async def test_a_link_is_shared_and_closed_by_its_last_user(redis_url: str, key: str) -> None:
+    link = RedisLink(redis_url)
+    link.acquire()
+    link.acquire()
+    client = link.client
+    await link.subscribe("channel", key, Inbox())
+    assert await link.wait_ready(5)
+    await link.release()
+    assert link.client is client and link.healthy  # one user left
+    await link.release()
+    assert link.client is None and not link.healthy
+    with pytest.raises(ClusterError):
+        link.publish(key, b"x")
+    with pytest.raises(ClusterError):
+        await link.numsub(key)
+
+
+async def test_an_unreachable_redis_is_not_ready_and_refuses_publishing(key: str) -> None:
+    link = RedisLink("redis://127.0.0.1:1", max_retry_delay=0.05)
+    async with started(link):
+        assert await link.wait_ready(0.2) is False
+        assert not link.healthy
+        with pytest.raises(ClusterError, match="unreachable"):
+            link.publish(key, b"x")
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+class FreezingProxy:
+    """A TCP proxy to Redis that can stop passing Redis's answers on (a frozen Redis:
+    connections stay open, nothing comes back)."""
+
+    def __init__(self) -> None:
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> FreezingProxy:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        loop = asyncio.get_running_loop()
+        tasks = {
+            loop.create_task(self._pipe(reader, up_writer, gated=False)),
+            loop.create_task(self._pipe(up_reader, writer, gated=True)),
+        }
+        self._tasks |= tasks
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            up_writer.close()
+            writer.close()
+
+    async def _pipe(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, gated: bool
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while data := await source.read(65536):
+                if gated:
+                    await self.flowing.wait()
+                sink.write(data)
+                await sink.drain()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class LogEvents(logging.Handler):
+    """Sets an event when a record of ``aiosio.redis`` contains a given text."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.waiting: dict[str, asyncio.Event] = {}
+
+    def expect(self, text: str) -> asyncio.Event:
+        event = self.waiting[text] = asyncio.Event()
+        return event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for text, event in self.waiting.items():
+            if text in message:
+                event.set()
+
+
+@pytest.fixture
+def redis_log() -> Iterator[LogEvents]:
+    logger = logging.getLogger("aiosio.redis")
+    handler, level = LogEvents(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+async def test_health_follows_the_answers_to_ping(
+    redis_url: str, key: str, redis_log: LogEvents
+) -> None:
+    proxy = await FreezingProxy().start()
+    link = RedisLink(proxy.url, health_timeout=0.4)
+    try:
+        async with started(link):
+            await link.subscribe("channel", key, Inbox())
+            assert await link.wait_ready(5)
+            assert await link._answers(1.0)  # a PING on both connections, answered
+            assert link.healthy
+            silent = redis_log.expect("did not answer a PING")
+            proxy.flowing.clear()
+            await within(silent.wait(), 3)
+            assert link.subscribed and not link.responsive and not link.healthy
+            with pytest.raises(ClusterError):
+                link.publish(key, b"x")
+            back = redis_log.expect("answers again")
+            proxy.flowing.set()
+            await within(back.wait(), 3)
+            assert link.healthy
+    finally:
+        await proxy.close()
