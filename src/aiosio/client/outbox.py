@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
+from aiosio._acks import TimedAcks
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.client.events import Listeners
 from aiosio.client.manager import BaseManager
 from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError, ReservedEventError
 from aiosio.socketio.packets import RESERVED_EVENTS
-from aiosio.socketio.session import AckTable
+from aiosio.socketio.session import PendingAck
 
 __all__ = ["Emitter", "Flags", "Outbox"]
 
@@ -80,8 +81,7 @@ class Outbox:
         self._client = client
         self._listeners = listeners
         self.any_outgoing: list[HandlerSpec] = []
-        self._acks = AckTable()  # ids counted per client, as socket.io-client does
-        self._timer: asyncio.TimerHandle | None = None  # for the earliest ack deadline
+        self._acks = TimedAcks()  # ids counted per client, as socket.io-client does
         self._buffer: list[_Buffered] = []
         self._queue: collections.deque[_Queued] = collections.deque()
 
@@ -143,41 +143,24 @@ class Outbox:
     ) -> None:
         if timeout is None:
             self._acks.add(ack_id, callback, error_first)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if self._acks.add(ack_id, callback, True, deadline):
-            self._arm(loop, deadline)
+        else:
+            self._acks.add_timed(ack_id, callback, timeout, self._acks_expired)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        """One timer per client, for the earliest deadline of its acks."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(deadline, self._acks_expired, deadline)
-
-    def _acks_expired(self, deadline: float) -> None:
-        # The loop may run a timer a clock resolution early: its own deadline has passed.
-        self._timer = None
-        loop = asyncio.get_running_loop()
-        expired = self._acks.expire(max(deadline, loop.time()))
+    def _acks_expired(self, expired: list[tuple[int, PendingAck]]) -> None:
         if expired:
             gone = {ack_id for ack_id, _ in expired}
             self._buffer = [packet for packet in self._buffer if packet.id not in gone]
         for _, (callback, _, _) in expired:
             self.call_back(callback, AckTimeout("operation has timed out"))
-        following = self._acks.next_deadline()  # callbacks may have armed one meanwhile
-        timer = self._timer
-        if following is not None and (timer is None or timer.when() > following):
-            self._arm(loop, following)
 
     def on_ack(self, ack_id: int | None, args: list[Any]) -> None:
         """An ACK came; unknown or expired ids are ignored, as by the reference client."""
-        pending = self._acks.settle(ack_id)
+        acks = self._acks
+        pending = acks.settle(ack_id)
         if pending is None:
             return
-        if self._timer is not None and not self._acks:
-            self._timer.cancel()
-            self._timer = None
+        if acks.timer is not None and not acks:
+            acks.disarm()
         callback, error_first, _ = pending
         self.call_back(callback, *((None, *args) if error_first else args))
 
@@ -194,9 +177,8 @@ class Outbox:
         """Disconnected: acks that cannot come any more fail (those of buffered packets
         stay); callbacks that are not error-first are dropped silently, as there."""
         released = self._acks.release_all(keep={packet.id for packet in self._buffer})
-        if self._timer is not None and not self._acks:
-            self._timer.cancel()
-            self._timer = None
+        if not self._acks:
+            self._acks.disarm()
         for callback, error_first, _ in released:
             if error_first:
                 self.call_back(callback, Disconnected("socket has been disconnected"))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from aiosio._acks import TimedAcks
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
@@ -30,7 +31,7 @@ from aiosio.socketio.packets import (
     RESERVED_EVENTS,
     Packet,
 )
-from aiosio.socketio.session import AckTable
+from aiosio.socketio.session import PendingAck
 
 if TYPE_CHECKING:
     from aiosio.server.connection import Connection
@@ -70,7 +71,6 @@ class Socket:
 
     __slots__ = (
         "__weakref__",
-        "_ack_timer",
         "_acks",
         "_any",
         "_any_outgoing",
@@ -98,8 +98,7 @@ class Socket:
         self.recovered = False
         self.pid: str | None = None
         self._handlers: dict[str, list[HandlerSpec]] = {}
-        self._acks = AckTable()  # ids come from the namespace, as in the reference server
-        self._ack_timer: asyncio.TimerHandle | None = None  # for the earliest ack deadline
+        self._acks = TimedAcks()  # ids come from the namespace, as in the reference server
         self._any: list[HandlerSpec] = []
         self._any_outgoing: list[HandlerSpec] = []
         self._middlewares: list[HandlerSpec] = []
@@ -243,7 +242,7 @@ class Socket:
             if timeout is None:
                 self._acks.add(ack_id, callback, error_first)
             else:
-                self._register_ack(ack_id, callback, timeout)
+                self._acks.add_timed(ack_id, callback, timeout, self._acks_expired)
         if self._any_outgoing:
             self._notify_outgoing([event, *args])
         items = self.conn.parser.encode_event(self.nsp.name, (event, *args), ack_id)
@@ -293,29 +292,10 @@ class Socket:
     def compress(self, compress: bool = True) -> SocketEmitter:
         return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
 
-    def _register_ack(self, ack_id: int, callback: Callable[..., Any], timeout: float) -> None:
-        """Wait for an answer until ``timeout``; the callback is error-first then."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if self._acks.add(ack_id, callback, True, deadline):
-            self._arm_ack_timer(loop, deadline)
-
-    def _arm_ack_timer(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        """One timer per socket, for the earliest deadline of its acks."""
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-        self._ack_timer = loop.call_at(deadline, self._acks_expired, deadline)
-
-    def _acks_expired(self, deadline: float) -> None:
-        # The loop may run a timer a clock resolution early: its own deadline has passed.
-        self._ack_timer = None
-        loop = asyncio.get_running_loop()
-        for _, (callback, _, _) in self._acks.expire(max(deadline, loop.time())):
+    @staticmethod
+    def _acks_expired(expired: list[tuple[int, PendingAck]]) -> None:
+        for _, (callback, _, _) in expired:
             safe_call(callback, AckTimeout("operation has timed out"))
-        following = self._acks.next_deadline()  # callbacks may have armed one meanwhile
-        timer = self._ack_timer
-        if following is not None and (timer is None or timer.when() > following):
-            self._arm_ack_timer(loop, following)
 
     def _notify_outgoing(self, packet: list[Any]) -> None:
         for spec in list(self._any_outgoing):
@@ -523,12 +503,12 @@ class Socket:
             session.write(item)
 
     def _on_ack(self, ack_id: int | None, data: Any) -> None:
-        pending = self._acks.settle(ack_id)
+        acks = self._acks
+        pending = acks.settle(ack_id)
         if pending is None:
             return  # unknown ids are ignored (the reference does the same)
-        if self._ack_timer is not None and not self._acks:
-            self._ack_timer.cancel()
-            self._ack_timer = None
+        if acks.timer is not None and not acks:
+            acks.disarm()
         callback, error_first, _ = pending
         args = data or []
         safe_call(callback, *((None, *args) if error_first else args))
@@ -566,9 +546,7 @@ class Socket:
         self._fire("disconnect", reason, description)
 
     def _release_acks(self) -> None:
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
+        self._acks.disarm()
         for callback, error_first, _ in self._acks.release_all():
             if error_first:
                 safe_call(callback, Disconnected("the socket disconnected"))
