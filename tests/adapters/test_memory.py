@@ -69,7 +69,11 @@ class FakeSocket:
         self.written.append((wires, packet, volatile))
 
     def emit_packet_with_ack(
-        self, packet: Packet, on_ack: Callable[[str, list[Any] | None], None], compress: bool = True
+        self,
+        packet: Packet,
+        on_ack: Callable[[str, list[Any] | None], None],
+        compress: bool = True,
+        timeout: float | None = None,
     ) -> None:
         self.asked.append((packet, on_ack, compress))
 

@@ -706,3 +706,16 @@ async def test_connection_handler_refusing_too_late_disconnects() -> None:
         if client.connected:
             assert await within(client_reasons.get()) == "io server disconnect"
         assert drain(reasons) == []
+
+
+async def test_timed_out_broadcast_acks_are_released() -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        client.on("silent", lambda *, ack: None)  # never answers
+        for _ in range(20):
+            with pytest.raises(AckTimeout):
+                await within(io.timeout(0.001).emit_with_ack("silent"))
+        # The socket's own deadline follows the broadcast's by the time it took to emit.
+        await asyncio.sleep(0.01)
+        assert socket.pending_acks == 0
+        assert socket.connected

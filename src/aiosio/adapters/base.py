@@ -82,8 +82,11 @@ class LocalSocket(SocketLike, Protocol):
     def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
         """Write a broadcast's shared encoded packets."""
 
-    def emit_packet_with_ack(self, packet: Packet, on_ack: AckSink, compress: bool = True) -> None:
-        """Send a broadcast packet with an ack id of the socket's own."""
+    def emit_packet_with_ack(
+        self, packet: Packet, on_ack: AckSink, compress: bool = True, timeout: float | None = None
+    ) -> None:
+        """Send a broadcast packet with an ack id of the socket's own; the ack is given up
+        after ``timeout`` seconds (the broadcast's), without calling ``on_ack``."""
 
 
 class Host(Protocol):

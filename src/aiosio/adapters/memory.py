@@ -145,9 +145,10 @@ class InMemoryAdapter(Adapter):
         targets = self._targets(options)
         collector.add_count(len(targets), [socket.id for socket in targets])
         compress = options.flags.compress
+        timeout = options.flags.timeout
         on_ack = collector.add_answer
         for socket in targets:
-            socket.emit_packet_with_ack(packet, on_ack, compress)
+            socket.emit_packet_with_ack(packet, on_ack, compress, timeout)
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
         return list(self._targets(options))

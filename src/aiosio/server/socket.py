@@ -123,6 +123,11 @@ class Socket:
         return not self.connected
 
     @property
+    def pending_acks(self) -> int:
+        """How many acknowledgements of this client the socket still waits for."""
+        return len(self._acks)
+
+    @property
     def server(self) -> Any:
         return self.nsp.server
 
@@ -316,15 +321,25 @@ class Socket:
         packet: Packet,
         on_ack: Callable[[str, list[Any] | None], None],
         compress: bool = True,
+        timeout: float | None = None,
     ) -> None:
-        """Send a broadcast packet with an ack id of its own (broadcast with acks)."""
+        """Send a broadcast packet with an ack id of its own (broadcast with acks).
+
+        With ``timeout`` (the broadcast's), the ack is given up when it passes: the
+        broadcast reports the timeout itself, so ``on_ack`` is not called then.
+        """
         ack_id = self.nsp.next_ack_id()
         sid = self.id
 
         def answered(error: BaseException | None, *answer: Any) -> None:
+            if isinstance(error, AckTimeout):
+                return
             on_ack(sid, None if error is not None else list(answer))
 
-        self._acks.add(ack_id, answered, True)
+        if timeout is None:
+            self._acks.add(ack_id, answered, True)
+        else:
+            self._acks.add_timed(ack_id, answered, timeout, self._acks_expired)
         self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
 
     def write_packet(self, packet: Packet, compress: bool = True) -> None:
