@@ -469,3 +469,48 @@ async def test_a_client_event_only_a_namespace_handler_listens_to_is_warned_abou
         assert len(warnings) == 1
         assert warnings[0].startswith("a client emitted 'chat' in namespace '/'")
         assert warnings[0].endswith("(logged once)")
+
+
+async def test_every_operation_of_a_parent_namespace_applies_to_its_children() -> None:
+    io = aiosio.Server()
+    parent = io.of(re.compile(r"/dyn-\w+"))
+    async with aiosio.testing.serve(io) as served:
+        clients = {}
+        for name in ("/dyn-a", "/dyn-b"):
+            client = await within(served.connect(name))
+            client.on("question", lambda name=name: name)
+            clients[name] = client
+        main = await within(served.connect())
+        main.on("question", lambda: "/")
+
+        answers = await within(parent.timeout(1).emit_with_ack("question"))
+        assert sorted(answers) == ["/dyn-a", "/dyn-b"]
+        per_socket = await within(parent.timeout(1).emit_with_ack("question", per_socket=True))
+        assert per_socket == {clients["/dyn-a"].id: ["/dyn-a"], clients["/dyn-b"].id: ["/dyn-b"]}
+        called: asyncio.Queue[tuple[Any, list[Any]]] = asyncio.Queue()
+        parent.timeout(1).emit("question", callback=lambda *args: called.put_nowait(args))
+        error, answered = await within(called.get())
+        assert error is None and sorted(answered) == ["/dyn-a", "/dyn-b"]
+
+        found = await within(parent.fetch_sockets())
+        assert {socket.id for socket in found} == {client.id for client in clients.values()}
+        parent.sockets_join("room")
+        assert all("room" in socket.rooms for socket in found)
+        parent.sockets_leave("room")
+        assert not any("room" in socket.rooms for socket in found)
+        assert await within(parent.to("room").fetch_sockets()) == []
+
+        parent.disconnect_sockets()
+        assert not any(socket.connected for socket in found)
+        assert main.connected and len(io.sockets.sockets) == 1
+
+
+async def test_a_parent_namespace_without_children_answers_at_once() -> None:
+    io = aiosio.Server()
+    parent = io.of(re.compile(r"/dyn-\w+"))
+    async with aiosio.testing.serve(io):
+        assert await within(parent.timeout(1).emit_with_ack("question")) == []
+        called: asyncio.Queue[tuple[Any, list[Any]]] = asyncio.Queue()
+        parent.emit("question", callback=lambda *args: called.put_nowait(args))
+        assert await within(called.get()) == (None, [])
+        assert await within(parent.fetch_sockets()) == []

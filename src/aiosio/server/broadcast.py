@@ -100,15 +100,21 @@ class BroadcastOperator:
         """
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
-        packet = Packet(EVENT, self._nsp.name, [event, *args])
         if callback is None:
+            packet = Packet(EVENT, self._nsp.name, [event, *args])
             self._nsp.adapter.broadcast(packet, self._options)
             return
-        collector = _AckCollector(self._options.flags.timeout)
+        collector = self._ask(event, args)
         collector.future.add_done_callback(
             lambda future: callback(future.exception(), collector.answers())
         )
+
+    def _ask(self, event: str, args: tuple[Any, ...]) -> _AckCollector:
+        """Send the event to every chosen socket, each with an ack id; gather the answers."""
+        collector = _AckCollector(self._options.flags.timeout)
+        packet = Packet(EVENT, self._nsp.name, [event, *args])
         self._nsp.adapter.broadcast_with_ack(packet, self._options, collector)
+        return collector
 
     def send(self, *args: Any) -> None:
         self.emit("message", *args)
@@ -126,9 +132,7 @@ class BroadcastOperator:
         """
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
-        packet = Packet(EVENT, self._nsp.name, [event, *args])
-        collector = _AckCollector(self._options.flags.timeout)
-        self._nsp.adapter.broadcast_with_ack(packet, self._options, collector)
+        collector = self._ask(event, args)
         try:
             await collector.future
         except AckTimeout:
@@ -159,15 +163,17 @@ class BroadcastOperator:
 
 
 class _AckCollector:
-    """Counts recipients (possibly reported by several servers) and their answers."""
+    """Counts recipients (possibly reported by several servers, for several namespaces:
+    ``parts`` adapters each call :meth:`counted`) and their answers."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, parts: int = 1) -> None:
         loop = asyncio.get_running_loop()
         self.future: asyncio.Future[None] = loop.create_future()
         self.expected = 0
         self.asked: list[str] = []
         self.received: dict[str, list[Any] | None] = {}
         self._counting = True
+        self._uncounted = parts
         self._timer = None if timeout is None else loop.call_later(timeout, self._expire)
 
     def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
@@ -181,6 +187,9 @@ class _AckCollector:
 
     def counted(self) -> None:
         """Every server of the cluster has reported its count (the adapter says so)."""
+        self._uncounted -= 1
+        if self._uncounted > 0:
+            return
         self._counting = False
         self._check()
 

@@ -7,6 +7,7 @@ removed when its last socket leaves (``cleanup_empty_child_namespaces``, on by d
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import logging
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused, ReservedEventError
-from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
+from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollector
 from aiosio.server.socket import Socket
-from aiosio.socketio.packets import Packet
+from aiosio.socketio.packets import EVENT, Packet
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
@@ -412,20 +413,54 @@ class ParentNamespace(Namespace):
 
 
 class _ParentOperator(BroadcastOperator):
-    """Broadcasts from a parent reach every child namespace."""
+    """The operations of a parent apply to every child namespace (acks gathered from all)."""
 
     __slots__ = ()
 
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+    def _children(self) -> list[BroadcastOperator]:
         parent = self._nsp
         assert isinstance(parent, ParentNamespace)
-        for child in list(parent.children.values()):
+        options = self.options
+        return [
             BroadcastOperator(
-                child,
-                rooms=self.options.rooms,
-                except_=self.options.except_,
-                flags=self.options.flags,
-            ).emit(event, *args)
+                child, rooms=options.rooms, except_=options.except_, flags=options.flags
+            )
+            for child in list(parent.children.values())
+        ]
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        if callback is not None:
+            super().emit(event, *args, callback=callback)  # through _ask
+            return
+        for operator in self._children():
+            operator.emit(event, *args)
+
+    def _ask(self, event: str, args: tuple[Any, ...]) -> _AckCollector:
+        children = self._children()
+        collector = _AckCollector(self.options.flags.timeout, parts=max(len(children), 1))
+        for operator in children:
+            child = operator._nsp
+            packet = Packet(EVENT, child.name, [event, *args])
+            child.adapter.broadcast_with_ack(packet, self.options, collector)
+        if not children:
+            collector.counted()
+        return collector
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        found = await asyncio.gather(*(operator.fetch_sockets() for operator in self._children()))
+        return [socket for sockets in found for socket in sockets]
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        for operator in self._children():
+            operator.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        for operator in self._children():
+            operator.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        for operator in self._children():
+            operator.disconnect_sockets(close)
 
     def _derive(self, **changes: Any) -> BroadcastOperator:
         derived = super()._derive(**changes)
