@@ -21,10 +21,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar, Unpack, overload
+from typing import Any, TypeVar, Unpack
 from urllib.parse import urlsplit
 
-from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio._handlers import HandlerSpec, ack_args
+from aiosio._listeners import Listening
 from aiosio.client.events import Listeners
 from aiosio.client.manager import BaseManager, ManagerOptions, lookup
 from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
@@ -78,8 +79,13 @@ class _Waiter:
     retry: bool = field(default=False)
 
 
-class Client:
+class Client(Listening):
     """A socket of one namespace, as ``io(url)`` gives in socket.io-client.
+
+    Besides the server's events, its handlers (:meth:`on`) hear ``connect``,
+    ``connect_error`` (a :class:`~aiosio.exceptions.ConnectionError`), ``disconnect``
+    (reason, error) and the manager's ``reconnect``, ``reconnect_attempt``,
+    ``reconnect_error``, ``reconnect_failed``.
 
     Args:
         url: The server's URL; its path is the namespace (``http://host:3000/news``).
@@ -117,6 +123,8 @@ class Client:
         self._listeners = Listeners()
         self._any: list[HandlerSpec] = []
         self._outbox = Outbox(self, self._listeners)
+        self._handlers = self._listeners.handlers  # for Listening's on/once/off
+        self._any_outgoing = self._outbox.any_outgoing
         self._receive_buffer: list[Packet] = []
         self._pid: str | None = None
         self._last_offset: str | None = None
@@ -153,74 +161,9 @@ class Client:
 
     # -- listeners --------------------------------------------------------------------
 
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Listen to an event: ``client.on("x", fn)`` or ``@client.on("x")``.
-
-        Besides the server's events: ``connect``, ``connect_error`` (a
-        :class:`~aiosio.exceptions.ConnectionError`), ``disconnect`` (reason, error) and
-        the manager's ``reconnect``, ``reconnect_attempt``, ``reconnect_error``,
-        ``reconnect_failed``. When the server asks for an acknowledgement, the first
-        handler's return value answers it, unless the handler takes a keyword-only
-        ``ack`` to call itself.
-        """
-        if handler is None:
-            return lambda fn: self._listeners.add(event, fn)
-        return self._listeners.add(event, handler)
-
-    @overload
-    def once(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next occurrence only."""
-        if handler is None:
-            return lambda fn: self._listeners.add(event, fn, once=True)
-        return self._listeners.add(event, handler, once=True)
-
     def event(self, handler: F) -> F:
         """Decorator: listen to the event named as the function."""
-        return self._listeners.add(handler.__name__, handler)
-
-    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler, every handler of an event, or every handler."""
-        self._listeners.remove(event, handler)
-
-    def listeners(self, event: str) -> list[Callable[..., Any]]:
-        return self._listeners.listeners(event)
-
-    def on_any(self, handler: F) -> F:
-        """Listen to every incoming event: ``handler(event, *args)``."""
-        self._any.append(inspect_handler(handler))
-        return handler
-
-    def prepend_any(self, handler: F) -> F:
-        self._any.insert(0, inspect_handler(handler))
-        return handler
-
-    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
-        self._any = _without(self._any, handler)
-
-    def listeners_any(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any]
-
-    def on_any_outgoing(self, handler: F) -> F:
-        """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
-        self._outbox.any_outgoing.append(inspect_handler(handler))
-        return handler
-
-    def prepend_any_outgoing(self, handler: F) -> F:
-        self._outbox.any_outgoing.insert(0, inspect_handler(handler))
-        return handler
-
-    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        self._outbox.any_outgoing = _without(self._outbox.any_outgoing, handler)
-
-    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._outbox.any_outgoing]
+        return self.on(handler.__name__, handler)
 
     def fire(self, event: str, *args: Any) -> None:
         """Run the handlers of a local event (``connect``, ``reconnect``...)."""
@@ -303,17 +246,28 @@ class Client:
         if not isinstance(result, Awaitable):
             self._send_connect(result)
             return
-        self._auth_task = asyncio.get_running_loop().create_task(self._send_connect_later(result))
+        if self._auth_task is not None:  # an attempt on a connection lost meanwhile
+            self._auth_task.cancel()
+        self._auth_task = asyncio.get_running_loop().create_task(
+            self._send_connect_later(result, self.io.engine)
+        )
 
-    async def _send_connect_later(self, pending: Awaitable[Any]) -> None:
+    async def _send_connect_later(self, pending: Awaitable[Any], engine: object) -> None:
+        """CONNECT once ``auth`` answers, on the connection it was asked for only: an
+        answer that comes after that connection was lost is dropped (a second CONNECT on
+        the next connection would make the server close it)."""
         try:
             data = await pending
         except Exception as exc:
-            self._auth_task = None
-            self._auth_failed(exc)
+            if self._auth_task is asyncio.current_task():
+                self._auth_task = None
+            if self.io.engine is engine:
+                self._auth_failed(exc)
             return
+        if self._auth_task is not asyncio.current_task():
+            return  # a newer attempt owns the connection
         self._auth_task = None
-        if self.active and self.io.engine is not None:
+        if self.active and engine is not None and self.io.engine is engine:
             self._send_connect(data)
 
     def _auth_failed(self, error: Exception) -> None:
@@ -519,10 +473,6 @@ class Manager(BaseManager):
 
 def _answer_with(ack: Callable[..., None], result: Any) -> None:
     ack(*ack_args(result))
-
-
-def _without(specs: list[HandlerSpec], handler: Callable[..., Any] | None) -> list[HandlerSpec]:
-    return [] if handler is None else [spec for spec in specs if spec.fn != handler]
 
 
 async def connect(url: str, *, retry: bool = False, **options: Unpack[ClientOptions]) -> Client:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from aiosio._handlers import HandlerSpec, inspect_handler
+from aiosio._listeners import remove_handler
 
 __all__ = ["Listeners"]
 
@@ -25,7 +26,7 @@ class Listeners:
     """Handlers by event name, plus the tasks of the coroutine handlers they started."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self.handlers: dict[str, list[HandlerSpec]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def add(self, event: str, handler: F, *, once: bool = False) -> F:
@@ -35,33 +36,24 @@ class Listeners:
             TypeError: If ``handler`` is not callable or has a required keyword-only
                 parameter.
         """
-        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=once))
+        self.handlers.setdefault(event, []).append(inspect_handler(handler, once=once))
         return handler
 
     def remove(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler of an event, every handler of an event, or every handler."""
-        if event is None:
-            self._handlers.clear()
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            specs = self._handlers.get(event, [])
-            for index, spec in enumerate(specs):
-                if spec.fn == handler:
-                    del specs[index]
-                    break
+        remove_handler(self.handlers, event, handler)
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
         """The handlers of ``event``, in calling order."""
-        return [spec.fn for spec in self._handlers.get(event, ())]
+        return [spec.fn for spec in self.handlers.get(event, ())]
 
     def take(self, event: str) -> list[HandlerSpec]:
         """The handlers to call for one occurrence of ``event``; ``once`` ones are removed."""
-        specs = self._handlers.get(event)
+        specs = self.handlers.get(event)
         if not specs:
             return []
         if any(spec.once for spec in specs):
-            self._handlers[event] = [spec for spec in specs if not spec.once]
+            self.handlers[event] = [spec for spec in specs if not spec.once]
         return list(specs)
 
     def fire(self, event: str, *args: Any) -> None:

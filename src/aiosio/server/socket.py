@@ -13,10 +13,11 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from aiosio._acks import TimedAcks
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio._listeners import Listening
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, ack_result, safe_call
@@ -41,7 +42,6 @@ __all__ = ["Handshake", "RemoteSocket", "Socket", "SocketEmitter"]
 
 logger = logging.getLogger("aiosio.socket")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 _SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
 
@@ -66,7 +66,7 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket:
+class Socket(Listening):
     """A client connected to a namespace."""
 
     __slots__ = (
@@ -132,78 +132,6 @@ class Socket:
         return self.nsp.server
 
     # -- listeners --------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Listen to an event; usable as ``socket.on("x", fn)`` or ``@socket.on("x")``.
-
-        The handler gets the event's arguments; its return value answers the client's
-        acknowledgement, unless it takes a keyword-only ``ack`` to call itself.
-        """
-        if handler is None:
-            return lambda fn: self.on(event, fn)
-        self._handlers.setdefault(event, []).append(inspect_handler(handler))
-        return handler
-
-    @overload
-    def once(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next occurrence only."""
-        if handler is None:
-            return lambda fn: self.once(event, fn)
-        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=True))
-        return handler
-
-    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler, every handler of an event, or every handler."""
-        if event is None:
-            self._handlers.clear()
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            kept = [spec for spec in self._handlers.get(event, ()) if spec.fn != handler]
-            self._handlers[event] = kept
-
-    def listeners(self, event: str) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._handlers.get(event, ())]
-
-    def on_any(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        """Listen to every incoming event: ``handler(event, *args)``."""
-        self._any.append(inspect_handler(handler))
-        return handler
-
-    def prepend_any(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        self._any.insert(0, inspect_handler(handler))
-        return handler
-
-    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
-        self._any = [] if handler is None else [s for s in self._any if s.fn != handler]
-
-    def listeners_any(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any]
-
-    def on_any_outgoing(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        """Listen to every outgoing event: ``handler(event, *args)``."""
-        self._any_outgoing.append(inspect_handler(handler))
-        return handler
-
-    def prepend_any_outgoing(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        self._any_outgoing.insert(0, inspect_handler(handler))
-        return handler
-
-    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        if handler is None:
-            self._any_outgoing = []
-        else:
-            self._any_outgoing = [s for s in self._any_outgoing if s.fn != handler]
-
-    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any_outgoing]
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """A packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.

@@ -1,0 +1,123 @@
+"""Listener registration, written once for the server's Socket and the client's Client:
+``on``, ``once``, ``off``, ``listeners`` and the catch-all ``on_any`` / ``on_any_outgoing``
+families. Handlers are inspected once, when registered (docs/design.md, "Handlers").
+
+:class:`Listening` is a mixin over three attributes its class sets in ``__init__``:
+``_handlers`` (handlers by event), ``_any`` and ``_any_outgoing``. The dispatch code of
+each side reads them directly, with no layer between. ``off_any`` replaces ``_any`` (the
+server walks it without a copy); ``_any_outgoing`` is changed in place, so a helper may
+share it (the client's outbox does) and is walked over a copy on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from aiosio._handlers import HandlerSpec, inspect_handler
+
+__all__ = ["Listening", "remove_handler"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def remove_handler(
+    table: dict[str, list[HandlerSpec]],
+    event: str | None = None,
+    handler: Callable[..., Any] | None = None,
+) -> None:
+    """Remove the first registration of ``handler`` for ``event``, every handler of an
+    event, or every handler (as socket.io's emitters do)."""
+    if event is None:
+        table.clear()
+    elif handler is None:
+        table.pop(event, None)
+    else:
+        specs = table.get(event, [])
+        for index, spec in enumerate(specs):
+            if spec.fn == handler:  # a new list: a dispatch may be walking the old one
+                table[event] = specs[:index] + specs[index + 1 :]
+                break
+
+
+def _without(specs: list[HandlerSpec], handler: Callable[..., Any] | None) -> list[HandlerSpec]:
+    return [] if handler is None else [spec for spec in specs if spec.fn != handler]
+
+
+class Listening:
+    """``on``/``once``/``off`` and the catch-all listeners of one socket."""
+
+    __slots__ = ()
+
+    _handlers: dict[str, list[HandlerSpec]]
+    _any: list[HandlerSpec]
+    _any_outgoing: list[HandlerSpec]
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Listen to an event: ``socket.on("x", fn)`` or ``@socket.on("x")``.
+
+        The handler gets the event's arguments. When the peer asks for an
+        acknowledgement, the first handler's return value answers it, unless the handler
+        takes a keyword-only ``ack`` to call itself.
+
+        Raises:
+            TypeError: If ``handler`` is not callable or its signature cannot be read.
+        """
+        if handler is None:
+            return lambda fn: self.on(event, fn)
+        self._handlers.setdefault(event, []).append(inspect_handler(handler))
+        return handler
+
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, for the next occurrence only."""
+        if handler is None:
+            return lambda fn: self.once(event, fn)
+        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=True))
+        return handler
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler, every handler of an event, or every handler."""
+        remove_handler(self._handlers, event, handler)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The handlers of ``event``, in calling order."""
+        return [spec.fn for spec in self._handlers.get(event, ())]
+
+    def on_any(self, handler: F) -> F:
+        """Listen to every incoming event: ``handler(event, *args)``."""
+        self._any.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any(self, handler: F) -> F:
+        self._any.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        # A new list: the server walks _any without a copy (the subclass has the slot).
+        self._any = _without(self._any, handler)  # type: ignore[misc]
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any]
+
+    def on_any_outgoing(self, handler: F) -> F:
+        """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
+        self._any_outgoing.append(inspect_handler(handler))
+        return handler
+
+    def prepend_any_outgoing(self, handler: F) -> F:
+        self._any_outgoing.insert(0, inspect_handler(handler))
+        return handler
+
+    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        self._any_outgoing[:] = _without(self._any_outgoing, handler)
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        return [spec.fn for spec in self._any_outgoing]
