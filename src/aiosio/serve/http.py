@@ -33,6 +33,7 @@ from urllib.parse import unquote
 import httptools
 
 from aiosio.serve.codec import encode_response, parse_query, reason
+from aiosio.serve.conn import Connection
 from aiosio.serve.websocket import WebSocketConnection
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.websocket.handshake import accept_key, check_key
@@ -86,7 +87,7 @@ class _Stop(Exception):
     request pipelined in the same chunk as the one that ended it must not be handled."""
 
 
-class HTTPConnection(asyncio.Protocol):
+class HTTPConnection(Connection):
     """One client connection: HTTP requests, then perhaps a WebSocket (handed over)."""
 
     __slots__ = (
@@ -113,8 +114,6 @@ class HTTPConnection(asyncio.Protocol):
         "limits",
         "parser",
         "router",
-        "stats",
-        "transport",
     )
 
     def __init__(self, router: Router) -> None:
@@ -296,12 +295,6 @@ class HTTPConnection(asyncio.Protocol):
             return
         self._write(encode_response(response, keep_alive=False))
         self._shutdown()
-
-    def _write(self, data: bytes) -> None:
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            self.stats.bytes_out += len(data)
-            transport.write(data)
 
     def _shutdown(self) -> None:
         if self._phase is not _PHASE_CLOSED:

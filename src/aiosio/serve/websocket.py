@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from aiosio.engineio.session import CloseReason
 from aiosio.engineio.wire import compressed_frames_of, frames_of
+from aiosio.serve.conn import Connection
 from aiosio.websocket.frames import (
     CloseCode,
     FrameParser,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketConnection"]
 
 
-class WebSocketConnection(asyncio.Protocol):
+class WebSocketConnection(Connection):
     """One WebSocket, after the handshake: frames in, engine packets out.
 
     ``_closing`` is the one state flag: once we have sent a close frame (or the
@@ -54,8 +55,6 @@ class WebSocketConnection(asyncio.Protocol):
         "engine",
         "parser",
         "session",
-        "stats",
-        "transport",
     )
 
     def __init__(
@@ -175,12 +174,6 @@ class WebSocketConnection(asyncio.Protocol):
             )
             self.engine.websocket_error(session, self, reason)
         self._shutdown()
-
-    def _write(self, data: bytes) -> None:
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            self.stats.bytes_out += len(data)
-            transport.write(data)
 
     def _shutdown(self) -> None:
         """Half-close, and abort if what is left is not read within ``close_timeout``:
