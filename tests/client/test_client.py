@@ -370,3 +370,33 @@ async def test_msgpack_parser(start_server: StartServer, mode: str) -> None:
         assert answer == [42, b"\x02\x01"]
     finally:
         await client.disconnect()
+
+
+async def test_a_stale_async_auth_does_not_connect_on_the_next_connection() -> None:
+    import aiosio.testing
+
+    io = aiosio.Server()
+    io.on("connection", lambda socket: socket.on("ping", lambda: "pong"))
+    closed: asyncio.Queue[str] = asyncio.Queue()
+    release = asyncio.Event()
+    calls = 0
+
+    async def auth() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the connection is lost while this one is pending
+            for session in list(io.engine.sessions.values()):
+                session.ws.cut()  # type: ignore[union-attr]
+            await release.wait()
+            return {"attempt": 1}
+        return {"attempt": calls}
+
+    async with aiosio.testing.serve(io) as served:
+        client = await asyncio.wait_for(served.connect(auth=auth), 2)
+        (socket,) = io.sockets.sockets.values()
+        assert socket.handshake.auth == {"attempt": 2}
+        socket.on("disconnect", lambda reason, *_: closed.put_nowait(reason))
+        release.set()  # the stale auth answers now
+        assert await asyncio.wait_for(client.emit_with_ack("ping", timeout=1), 2) == "pong"
+        assert await asyncio.wait_for(client.emit_with_ack("ping", timeout=1), 2) == "pong"
+        assert client.connected and socket.connected and closed.empty()
