@@ -182,3 +182,21 @@ def test_load_server_of_what_is_not_a_server(modules: Modules) -> None:
         load_server(f"{name}:number")
     with pytest.raises(TargetError, match="has no attribute 'missing'"):
         load_server(f"{name}:missing")
+
+
+def test_a_missing_dependency_named_like_the_start_of_the_module_is_not_hidden(
+    modules: Modules,
+) -> None:
+    base = f"aiosio_target_{os.getpid()}_{next(_names)}"
+    (modules.folder / f"{base}_main.py").write_text(f"import {base}\n")  # `app` of `app_main`
+    importlib.invalidate_caches()
+    with pytest.raises(ModuleNotFoundError) as info:
+        load_target(f"{base}_main:io")
+    assert not isinstance(info.value, TargetError)
+    assert info.value.name == base
+
+
+def test_load_server_of_a_foreign_asgi_application(modules: Modules) -> None:
+    name = modules.write(APP)
+    with pytest.raises(TargetError, match=r"not an aiosio\.Server"):
+        load_server(f"{name}:foreign")

@@ -6,6 +6,7 @@ Shared by :mod:`aiosio.cli` and the worker processes of :mod:`aiosio.workers`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from typing import Any
@@ -34,7 +35,8 @@ def load_target(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        missing = exc.name
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
             raise TargetError(f"cannot import module {module_name!r}") from exc
         raise
     target: Any = module
@@ -73,5 +75,22 @@ def load_server(target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     value = load_target(f"{module_name}:{attribute or 'io'}")
     if callable(value) and not hasattr(value, "run") and server_of(value) is None:
+        if not _callable_without_arguments(value):
+            raise TargetError(
+                f"{target!r} names {value!r}, which is not an aiosio.Server nor a function "
+                "returning one (a foreign ASGI application cannot be served here)"
+            )
         value = value()
     return server_of(value) or value
+
+
+def _callable_without_arguments(value: Any) -> bool:
+    """Whether ``value()`` binds (a server factory), unlike an ASGI ``(scope, receive,
+    send)`` callable; a callable whose signature cannot be read is given the benefit."""
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        return False
+    except ValueError:
+        return True
+    return True
