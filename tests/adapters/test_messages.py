@@ -239,3 +239,16 @@ async def test_socket_details_of_a_connected_socket() -> None:
             socket.rooms,
             {"user": "ann"},
         )
+
+
+@pytest.mark.parametrize("flags", [[], 0, "", False, [1], "x", 1])
+def test_decode_options_refuses_flags_that_are_not_an_object(flags: Any) -> None:
+    with pytest.raises(RemoteProtocolError, match=r"^broadcast flags must be an object$"):
+        decode_options({"flags": flags})
+
+
+@pytest.mark.parametrize("timeout", [True, False, None, "1", [1]])
+def test_decode_options_takes_only_a_number_as_timeout(timeout: Any) -> None:
+    assert decode_options({"flags": {"timeout": timeout}}).flags.timeout is None
+    assert decode_options({"flags": {"timeout": 0}}).flags.timeout == 0
+    assert decode_options({"flags": {"timeout": 2.5}}).flags.timeout == 0.0025

@@ -109,10 +109,14 @@ def decode_options(value: Any) -> BroadcastOptions:
     """
     if not isinstance(value, dict):
         raise RemoteProtocolError("broadcast options must be an object")
-    flags = value.get("flags") or {}
-    if not isinstance(flags, dict):
+    flags = value.get("flags")
+    if flags is None:
+        flags = {}
+    elif not isinstance(flags, dict):
         raise RemoteProtocolError("broadcast flags must be an object")
     timeout = flags.get("timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        timeout = None  # a number of milliseconds, or no timeout
     return BroadcastOptions(
         rooms=names(value.get("rooms"), "rooms"),
         except_=names(value.get("except"), "except"),
@@ -120,7 +124,7 @@ def decode_options(value: Any) -> BroadcastOptions:
             volatile=bool(flags.get("volatile")),
             compress=flags.get("compress") is not False,
             local=False,
-            timeout=timeout / 1000 if isinstance(timeout, int | float) else None,
+            timeout=None if timeout is None else timeout / 1000,
         ),
     )
 
