@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiosio._acks import TimedAcks
+from aiosio._acks import TimedAcks, settle_future
 from aiosio.socketio.session import PendingAck
 from tests.support.waits import within
 
@@ -58,3 +58,15 @@ async def test_a_callback_that_adds_an_earlier_ack_keeps_its_timer() -> None:
     acks.add_timed(1, print, 0.03, on_expired)
     await within(done.wait())
     assert seen == [0, 2, 1]
+
+
+async def test_settle_future_gives_the_answer_or_the_error_once() -> None:
+    loop = asyncio.get_running_loop()
+    answers = [loop.create_future() for _ in range(4)]
+    settle_future(answers[0], None)
+    settle_future(answers[1], None, "one")
+    settle_future(answers[2], None, 1, 2)
+    settle_future(answers[3], TimeoutError("late"))
+    settle_future(answers[3], None, "ignored")  # settled already
+    assert [await answers[i] for i in range(3)] == [None, "one", (1, 2)]
+    assert isinstance(answers[3].exception(), TimeoutError)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiosio.socketio.session import AckTable, PendingAck
 
-__all__ = ["Expired", "TimedAcks"]
+__all__ = ["Expired", "TimedAcks", "settle_future"]
 
 Expired = Callable[[list[tuple[int, PendingAck]]], None]
 """Told the acks whose deadline has passed (their callbacks are its to call)."""
@@ -59,3 +59,16 @@ class TimedAcks(AckTable):
         timer = self.timer
         if following is not None and (timer is None or timer.when() > following):
             self._arm(loop, following, on_expired)
+
+
+def settle_future(future: asyncio.Future[Any], error: BaseException | None, *answer: Any) -> None:
+    """The error-first ack callback of ``emit_with_ack`` on both sides, bound to its future
+    with :func:`functools.partial`: the future gets the error, or the answer (None for no
+    argument, the argument for one, a tuple for several). Settled once; later calls are
+    ignored."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(None if not answer else answer[0] if len(answer) == 1 else answer)

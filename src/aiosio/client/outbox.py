@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
-from aiosio._acks import TimedAcks
+from aiosio._acks import TimedAcks, settle_future
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.client.events import Listeners
 from aiosio.client.manager import BaseManager
@@ -97,10 +97,11 @@ class Outbox:
 
         Raises:
             ReservedEventError: For a reserved event name (a LocalProtocolError).
-            LocalProtocolError: For arguments that cannot be serialised.
+            LocalProtocolError: For an event name that is not a string, or arguments that
+                cannot be serialised.
         """
         if not isinstance(event, str):
-            raise LocalProtocolError(f"{event!r} is a reserved event name")
+            raise LocalProtocolError(f"event names must be strings, not {type(event).__name__}")
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
         client = self._client
@@ -126,16 +127,7 @@ class Outbox:
     def emit_with_ack(self, event: str, args: tuple[Any, ...], flags: Flags) -> asyncio.Future[Any]:
         """Emit; the future gets the answer (None, one value or a tuple) or the error."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, *answer: Any) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(None if not answer else answer[0] if len(answer) == 1 else answer)
-
-        self.emit(event, args, flags, settle, error_first=True)
+        self.emit(event, args, flags, partial(settle_future, future), error_first=True)
         return future
 
     def _register_ack(

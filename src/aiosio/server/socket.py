@@ -13,14 +13,15 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from aiosio._acks import TimedAcks
+from aiosio._acks import TimedAcks, settle_future
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio._listeners import Listening
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
-from aiosio.server.acks import Unencodable, ack_result, safe_call
+from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, SocketEmitter
 from aiosio.socketio.packets import (
     ACK,
@@ -198,18 +199,10 @@ class Socket(Listening):
         self, event: str, args: tuple[Any, ...], timeout: float | None, compress: bool = True
     ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, *answer: Any) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(ack_result(answer))
-
         if not self.connected:
             future.set_exception(Disconnected("the socket is disconnected"))
             return future
+        settle = partial(settle_future, future)
         self._emit(event, args, settle, timeout, False, error_first=True, compress=compress)
         return future
 
