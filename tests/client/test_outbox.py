@@ -346,3 +346,13 @@ async def test_retry_queue_waits_while_disconnected() -> None:
         await within(client.connect())
         assert await within(answers.get()) == (None, "queued")
         assert await app.next_events("plain") == [("echo", "queued"), ("plain", 1)]
+
+
+async def test_an_event_name_that_is_not_a_string_is_refused_as_such() -> None:
+    app = App()
+    async with aiosio.testing.connect(app.io) as client:
+        for name in (1, None, b"bytes"):
+            with pytest.raises(LocalProtocolError) as info:
+                client.emit(name)  # type: ignore[arg-type]
+            assert str(info.value) == f"event names must be strings, not {type(name).__name__}"
+            assert "reserved" not in str(info.value)
