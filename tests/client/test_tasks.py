@@ -155,3 +155,29 @@ def test_spawn_needs_a_running_loop() -> None:
             spawn(coro, set(), LOG, "failed")
     finally:
         coro.close()
+
+
+async def test_a_failing_on_done_does_not_hide_the_failure_of_the_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def work() -> None:
+        raise ValueError("the task broke")
+
+    def on_done(task: asyncio.Task[None]) -> None:
+        raise RuntimeError("on_done broke")
+
+    with caplog.at_level(logging.DEBUG):
+        task = spawn(work(), tasks, LOG, "work failed", on_done=on_done)
+        with pytest.raises(ValueError):
+            await within(task)  # its done callbacks ran first (they were added first)
+    logged = records(caplog)
+    assert [type(record.exc_info[1]) for record in logged if record.exc_info] == [
+        RuntimeError,
+        ValueError,
+    ]
+    assert all(record.levelno == logging.ERROR for record in logged)
+    assert logged[-1].getMessage() == "work failed"
+    assert tasks == set()
+    assert [r for r in caplog.records if r.name == "asyncio"] == []

@@ -23,7 +23,8 @@ def spawn(
     """Run ``coro`` as a task held in ``tasks`` until it ends.
 
     When it ends: it leaves ``tasks``, ``on_done`` is called with it, and an exception it
-    raised is logged as ``failure`` (an error, with the traceback) on ``log``.
+    raised is logged as ``failure`` (an error, with the traceback) on ``log``. An
+    exception of ``on_done`` is logged too, before that failure, not instead of it.
     """
     task = asyncio.get_running_loop().create_task(coro)
     tasks.add(task)
@@ -31,7 +32,10 @@ def spawn(
     def done(task: Task) -> None:
         tasks.discard(task)
         if on_done is not None:
-            on_done(task)
+            try:
+                on_done(task)
+            except Exception:  # logged, and the task's own failure below still is
+                log.exception("the end of task %r failed", task.get_name())
         if not task.cancelled() and task.exception() is not None:
             log.error(failure, exc_info=task.exception())
 
