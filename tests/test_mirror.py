@@ -23,8 +23,7 @@ SKIPPED = {"__init__.py", "__main__.py", "_types.py"}
 SKIPPED_FOLDERS = {"demo_static", "__pycache__"}
 
 # Source modules (relative to src/aiosio) that have no test module yet.
-MISSING = {
-}
+MISSING: set[str] = set()
 
 
 def source_modules() -> set[str]:
