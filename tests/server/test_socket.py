@@ -719,3 +719,42 @@ async def test_timed_out_broadcast_acks_are_released() -> None:
         await asyncio.sleep(0.01)
         assert socket.pending_acks == 0
         assert socket.connected
+
+
+async def test_volatile_emit_with_ack_is_dropped_when_the_transport_is_not_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    io = aiosio.Server()
+    async with pair(io) as (client, socket):
+        sync_handler(socket)
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        client.on("question", lambda: heard.put_nowait("question") or "answer")
+        assert await within(socket.volatile.timeout(1).emit_with_ack("question")) == "answer"
+        monkeypatch.setattr(type(socket.conn), "writable", lambda self: False)
+        with pytest.raises(AckTimeout):  # dropped: no answer comes, and the timeout says so
+            await within(socket.volatile.timeout(0.01).emit_with_ack("question"))
+        monkeypatch.undo()
+        await synced(client)
+        assert drain(heard) == ["question"]  # the dropped one never reached the client
+        assert socket.pending_acks == 0
+
+
+async def test_each_socket_of_a_connection_has_its_own_handshake_query_and_headers() -> None:
+    io = aiosio.Server()
+    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
+    io.on("connection", sockets.put_nowait)
+    io.of("/news").on("connection", sockets.put_nowait)
+    async with aiosio.testing.serve(io) as served:
+        client = await within(served.connect(query={"a": "1"}, headers={"x-a": "1"}))
+        main = await within(sockets.get())
+        news_client = client.io.socket("/news")
+        await within(news_client.connect())
+        news = await within(sockets.get())
+        assert news.conn is main.conn
+        assert main.handshake.query["a"] == news.handshake.query["a"] == "1"
+        assert main.handshake.headers["x-a"] == news.handshake.headers["x-a"] == "1"
+        main.handshake.query["a"] = "changed"
+        main.handshake.headers["x-a"] = "changed"
+        assert news.handshake.query["a"] == "1"
+        assert news.handshake.headers["x-a"] == "1"
+        await news_client.disconnect()

@@ -255,7 +255,9 @@ class SocketEmitter:
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
-        return await self._socket._emit_with_ack(event, args, self._timeout, self._compress)
+        return await self._socket._emit_with_ack(
+            event, args, self._timeout, self._compress, self._volatile
+        )
 
 
 class RemoteSocket:

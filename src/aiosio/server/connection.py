@@ -79,9 +79,10 @@ class Connection:
         return session.ws is not None or session.poll is not None
 
     def handshake(self, auth: dict[str, Any]) -> Handshake:
-        """The ``handshake`` of a socket created on this connection."""
+        """The ``handshake`` of a socket created on this connection (its own copies of the
+        headers and query: a socket changing them does not change its siblings')."""
         request = self.request
-        headers = request.headers
+        headers = dict(request.headers)
         client = request.client
         return Handshake(
             headers=headers,
@@ -91,7 +92,7 @@ class Connection:
             secure=request.scheme in ("https", "wss"),
             issued=self.issued,
             url=request.path + ("?" + request.raw_query if request.raw_query else ""),
-            query=request.query,
+            query=dict(request.query),
             auth=auth,
         )
 

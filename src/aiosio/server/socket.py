@@ -169,6 +169,8 @@ class Socket(Listening):
             return
         session = self.conn.session
         if volatile and not self.conn.writable():
+            if callback is not None and timeout is not None:  # dropped: it will time out
+                self._acks.add_timed(self.nsp.next_ack_id(), callback, timeout, self._acks_expired)
             return
         ack_id = None
         if callback is not None:
@@ -196,14 +198,19 @@ class Socket(Listening):
         return await self._emit_with_ack(event, args, timeout)
 
     def _emit_with_ack(
-        self, event: str, args: tuple[Any, ...], timeout: float | None, compress: bool = True
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None,
+        compress: bool = True,
+        volatile: bool = False,
     ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not self.connected:
             future.set_exception(Disconnected("the socket is disconnected"))
             return future
         settle = partial(settle_future, future)
-        self._emit(event, args, settle, timeout, False, error_first=True, compress=compress)
+        self._emit(event, args, settle, timeout, volatile, error_first=True, compress=compress)
         return future
 
     def timeout(self, seconds: float) -> SocketEmitter:
