@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
+from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused, ReservedEventError
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollector
@@ -40,7 +41,7 @@ _ALIASES = {"connect": "connection"}
 _LOCAL_EVENTS = frozenset({"connection", "create-room", "delete-room", "join-room", "leave-room"})
 
 
-class Namespace:
+class Namespace(Shortcuts[BroadcastOperator]):
     """A channel of the server (``io.of("/news")``)."""
 
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
@@ -310,14 +311,6 @@ class Namespace:
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self)
 
-    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().except_(*rooms)
-
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Send an event to every socket of the namespace."""
         self._operator().emit(event, *args, callback=callback)
@@ -332,27 +325,11 @@ class Namespace:
         return self._operator().timeout(seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator:
-        return self._operator().volatile
-
-    @property
     def local(self) -> BroadcastOperator:
         return self._operator().local
 
-    def compress(self, compress: bool = True) -> BroadcastOperator:
-        return self._operator().compress(compress)
-
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         return await self._operator().fetch_sockets()
-
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_join(rooms)
-
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        self._operator().disconnect_sockets(close)
 
     async def server_side_emit(
         self, event: str, *args: Any, timeout: float | None = None

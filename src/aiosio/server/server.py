@@ -12,9 +12,10 @@ import contextlib
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
+from aiosio._shortcuts import Shortcuts
 from aiosio._tasks import spawn as spawn_task
 from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
@@ -36,7 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 AdapterFactory = Callable[[Namespace], Adapter]
 
 
-class BaseServer:
+class BaseServer(Shortcuts[BroadcastOperator]):
     """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
     Options are the Node options in snake_case, durations in seconds.
@@ -266,13 +267,8 @@ class BaseServer:
 
     # -- main-namespace shortcuts -------------------------------------------------------
 
-    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self.sockets.to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self.sockets.except_(*rooms)
+    def _operator(self) -> BroadcastOperator:
+        return self.sockets._operator()
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         self.sockets.emit(event, *args, callback=callback)
@@ -287,27 +283,11 @@ class BaseServer:
         return self.sockets.timeout(seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator:
-        return self.sockets.volatile
-
-    @property
     def local(self) -> BroadcastOperator:
         return self.sockets.local
 
-    def compress(self, compress: bool = True) -> BroadcastOperator:
-        return self.sockets.compress(compress)
-
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         return await self.sockets.fetch_sockets()
-
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        self.sockets.sockets_join(rooms)
-
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        self.sockets.sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        self.sockets.disconnect_sockets(close)
 
     async def server_side_emit(
         self, event: str, *args: Any, timeout: float | None = None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 
+from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.cluster import ClusterMessage, MessageType, encode_options, encode_packet
 from aiosio.adapters.redis.link import RedisError, connect, publish_all, run_pipeline
@@ -129,7 +130,7 @@ class EmitterOperator:
         self.emitter.send(MessageType.DISCONNECT_SOCKETS, data)
 
 
-class Emitter:
+class Emitter(Shortcuts[EmitterOperator]):
     """Publishes to the sockets of a cluster of servers sharing a Redis."""
 
     def __init__(
@@ -173,32 +174,8 @@ class Emitter:
     def _operator(self) -> EmitterOperator:
         return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
 
-    def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        return self._operator().to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        return self._operator().except_(*rooms)
-
-    @property
-    def volatile(self) -> EmitterOperator:
-        return self._operator().volatile
-
-    def compress(self, compress: bool = True) -> EmitterOperator:
-        return self._operator().compress(compress)
-
     def emit(self, event: str, *args: Any) -> None:
         self._operator().emit(event, *args)
-
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_join(rooms)
-
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        self._operator().sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        self._operator().disconnect_sockets(close)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Emit to the namespace handlers of every server (acknowledgements are not
