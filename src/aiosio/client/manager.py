@@ -372,13 +372,7 @@ class BaseManager:
 
     def _on_lost(self, reason: str, error: BaseException | None) -> None:
         self.engine = None
-        self._decoder.reset()
-        self.namespaces.clear()
-        self.backoff.reset()
-        self._set_state(State.CLOSED)
-        self._fire("close", reason, error)
-        for socket in self._active():
-            socket.on_close(reason, error)
+        self._closed(reason, error)
         if self.reconnection and not self._skip_reconnect and self.state is State.CLOSED:
             self._task = self._spawn(self._reconnect_loop())
 
@@ -409,14 +403,19 @@ class BaseManager:
         elif task is not None:
             task.cancel()
         engine, self.engine = self.engine, None
-        self.backoff.reset()
+        self._closed(FORCED_CLOSE, None)
+        return engine, task
+
+    def _closed(self, reason: str, error: BaseException | None) -> None:
+        """The connection is gone (lost or closed): reset, CLOSED, then ``close`` for the
+        manager's listeners and each active socket."""
         self._decoder.reset()
         self.namespaces.clear()
+        self.backoff.reset()
         self._set_state(State.CLOSED)
-        self._fire("close", FORCED_CLOSE, None)
+        self._fire("close", reason, error)
         for socket in self._active():
-            socket.on_close(FORCED_CLOSE, None)
-        return engine, task
+            socket.on_close(reason, error)
 
     async def _finish_close(
         self, engine: EngineClient | None, task: asyncio.Task[None] | None
