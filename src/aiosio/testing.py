@@ -202,19 +202,20 @@ class _Pipe:
         if self._hung_up:
             return
         self._hung_up = True
-        self._inbox.clear()
-        self._size = 0
-        self._wakeup.set()
-        if self.session is not None:
-            self._schedule()
+        self._end_reads()
 
     def cut(self) -> None:
         """Break the connection both ways at once, losing what is in flight."""
         if self._broken or self._hung_up:
             return
         self._broken = True
-        self._inbox.clear()
         self._outbox.clear()
+        self._end_reads()
+
+    def _end_reads(self) -> None:
+        """Drop what the client has not read, wake its reader, and let the engine learn
+        of the end after what is in flight."""
+        self._inbox.clear()
         self._size = 0
         self._wakeup.set()
         if self.session is not None:
