@@ -134,6 +134,16 @@ class _Session:
         self.outbox = []
         return items
 
+    def _move(self, expected: State, to: State, action: str) -> None:
+        """Go from ``expected`` to ``to``.
+
+        Raises:
+            InvalidState: From any other state.
+        """
+        if self.state is not expected:
+            raise InvalidState(f"cannot {action} a session that is {self.state.value}")
+        self.state = to
+
     def close(self, reason: str) -> bool:
         """Close the session; return False when it was already closed."""
         if self.state is State.CLOSED:
@@ -301,9 +311,7 @@ class EngineSession(_Session):
         Raises:
             InvalidState: Unless a probe came first.
         """
-        if self.state is not State.UPGRADING:
-            raise InvalidState(f"cannot upgrade a session that is {self.state.value}")
-        self.state = State.OPEN
+        self._move(State.UPGRADING, State.OPEN, "upgrade")
         self.transport = "websocket"
         self._upgrade_deadline = _INF
 
@@ -470,9 +478,7 @@ class ClientEngineSession(_Session):
         Raises:
             InvalidState: Unless the session is OPEN.
         """
-        if self.state is not State.OPEN:
-            raise InvalidState(f"cannot upgrade a session that is {self.state.value}")
-        self.state = State.UPGRADING
+        self._move(State.OPEN, State.UPGRADING, "upgrade")
 
     def upgrade(self) -> str:
         """Polling is paused: switch to the WebSocket; return the packet that says so.
@@ -480,9 +486,7 @@ class ClientEngineSession(_Session):
         Raises:
             InvalidState: Unless :meth:`pause` came first.
         """
-        if self.state is not State.UPGRADING:
-            raise InvalidState(f"cannot upgrade a session that is {self.state.value}")
-        self.state = State.OPEN
+        self._move(State.UPGRADING, State.OPEN, "upgrade")
         self.transport = "websocket"
         return UPGRADE_TEXT
 
