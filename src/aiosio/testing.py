@@ -41,7 +41,6 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Generator, Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
@@ -442,12 +441,7 @@ class _Connecting:
         self._client = await self._open()
         return self._client
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         client, self._client = self._client, None
         if client is not None:
             await _disconnect(client)
@@ -544,12 +538,7 @@ class InMemoryServer:
         self._started = await self.io.startup()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         clients, self.clients = self.clients, []
         try:
             for client in reversed(clients):

@@ -13,7 +13,6 @@ next event as a list ``[event, *args]``::
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 from typing import Any, Self, Unpack
 
 from aiosio.client.client import Client, ClientOptions
@@ -116,10 +115,5 @@ class SimpleClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.disconnect()
