@@ -17,7 +17,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
 from aiosio.engineio.packets import CLOSE_TEXT, PROBE_PONG, open_payload
@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aiosio.engine")
+
+T = TypeVar("T")
 
 _INF = float("inf")
 
@@ -93,20 +95,8 @@ class EngineServer:
     ) -> None:
         self.handler = handler
         # Node's defaults: WebSocket compression off, HTTP compression on (threshold 1 KiB).
-        self.per_message_deflate: ServerDeflate | None = (
-            None
-            if not per_message_deflate
-            else ServerDeflate()
-            if per_message_deflate is True
-            else ServerDeflate(**per_message_deflate)
-        )
-        self.http_compression: HTTPCompression | None = (
-            None
-            if not http_compression
-            else HTTPCompression()
-            if http_compression is True
-            else HTTPCompression(**http_compression)
-        )
+        self.per_message_deflate = _configured(ServerDeflate, per_message_deflate)
+        self.http_compression = _configured(HTTPCompression, http_compression)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.upgrade_timeout = upgrade_timeout
@@ -524,3 +514,10 @@ class EngineServer:
         self.abort()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _configured(cls: Callable[..., T], option: bool | Mapping[str, Any]) -> T | None:
+    """An option that is off (falsy), on with the defaults (True) or on with settings."""
+    if not option:
+        return None
+    return cls() if option is True else cls(**option)
