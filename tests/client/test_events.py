@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.client.events import Listeners
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 class App:

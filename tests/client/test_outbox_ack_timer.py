@@ -8,21 +8,14 @@ queues, never on sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout, Disconnected
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def server() -> aiosio.Server:

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import pytest
 
 from aiosio.client.tasks import spawn
-
-T = TypeVar("T")
+from tests.support.waits import within
 
 LOG = logging.getLogger("aiosio.tests.tasks")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    async with asyncio.timeout(seconds):
-        return await pending
 
 
 def records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

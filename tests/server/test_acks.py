@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -15,15 +15,7 @@ import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout
 from aiosio.server.acks import Unencodable, ack_result, culprit, safe_call
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
-
+from tests.support.waits import within
 
 # -- ack_result ------------------------------------------------------------------------------
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout
-
-T = TypeVar("T")
+from tests.support.waits import within
 
 NAMES = ("alice", "bob", "carol")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
 
 
 class Room:

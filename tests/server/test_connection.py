@@ -4,8 +4,7 @@ namespaces on it, the CONNECT of each, the connect timeout), with clients in mem
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -13,14 +12,7 @@ import aiosio
 import aiosio.metrics
 import aiosio.testing
 from aiosio.exceptions import ConnectionError
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def closed_sessions(io: aiosio.Server) -> dict[str, int]:

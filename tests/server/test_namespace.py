@@ -6,23 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import ConnectionError, ConnectionRefused
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
-
+from tests.support.waits import within
 
 # -- of() -----------------------------------------------------------------------------------
 

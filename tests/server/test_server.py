@@ -4,22 +4,13 @@ and close(), the namespace registry and the decorators, with clients in memory."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
-
+from tests.support.waits import within
 
 # -- options ---------------------------------------------------------------------------------
 

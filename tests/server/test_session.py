@@ -4,20 +4,11 @@ real server in memory makes it: one per connection, what it writes, how it close
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import aiosio
 import aiosio.testing
 from aiosio.server.session import ServerSession
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def watched_server() -> tuple[aiosio.Server, asyncio.Queue[tuple[str, str]]]:

@@ -11,23 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout, ConnectionRefused, Disconnected
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def drain(queue: asyncio.Queue[Any]) -> list[Any]:

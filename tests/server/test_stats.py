@@ -4,21 +4,12 @@ real server in memory (read from the metrics page, as an operator reads them).""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import aiosio
 import aiosio.metrics
 import aiosio.testing
 from aiosio.server.stats import Counters
-
-T = TypeVar("T")
-
-
-async def within(pending: Awaitable[T], seconds: float = 2.0) -> T:
-    """``pending``, or a failure instead of a hang."""
-    async with asyncio.timeout(seconds):
-        return await pending
+from tests.support.waits import within
 
 
 def counters(io: aiosio.Server) -> dict[str, int]:
