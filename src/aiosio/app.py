@@ -37,7 +37,7 @@ class Server(BaseServer):
         """Start the standalone server in the running loop; return the bound port."""
         from aiosio.serve import serve
 
-        await self._init_adapters()
+        await self.startup()
         listener = await serve(self.router, host, port, **options)
         self.add_listener(listener)
         bound: int = listener.sockets[0].getsockname()[1]
@@ -102,4 +102,4 @@ class Server(BaseServer):
         if other_app is not None:
             self.router.other_app = other_app
         # The lifespan starts the adapters (a Redis adapter subscribes) and closes it all.
-        return ASGIApp(self.router, on_startup=self._init_adapters, on_shutdown=self.close)
+        return ASGIApp(self.router, on_startup=self.startup, on_shutdown=self.close)

@@ -174,7 +174,7 @@ class ASGIApp:
         self,
         router: Router,
         *,
-        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_startup: Callable[[], Awaitable[object]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.router = router

@@ -184,23 +184,15 @@ class BaseServer(Shortcuts[BroadcastOperator]):
             self.recovery.attach(adapter, previous)
         return adapter
 
-    async def _init_adapters(self) -> None:
-        """Bind the server to the running loop and start the adapters of the namespaces
-        made before it ran (a Redis adapter subscribes)."""
-        if not self._started:
-            self._started = True
-            self._bind()
-            for namespace in list(self.namespaces.values()):
-                await namespace.adapter.init()
-
     async def startup(self) -> bool:
         """Start the server in the running loop without listening on any port.
 
-        It binds the loop-owned state and starts the adapters: what :meth:`aiosio.Server.start` does
-        before it listens, and an ASGI app at its lifespan startup. It is for front doors
-        that are not sockets (:mod:`aiosio.testing` connects clients in memory). A server
-        left running (never closed) in an event loop that has ended since, as a test's
-        loop, starts afresh here. Stop it with :meth:`close`.
+        It binds the loop-owned state and starts the adapters of the namespaces made before
+        it ran (a Redis adapter subscribes): what :meth:`aiosio.Server.start` does before
+        it listens, an ASGI app at its lifespan startup, and :mod:`aiosio.testing` before
+        it connects clients in memory. A server left running (never closed) in an event
+        loop that has ended since, as a test's loop, starts afresh here. Stop it with
+        :meth:`close`.
 
         Returns:
             Whether this call started the server (False: it was running in this loop).
@@ -209,11 +201,13 @@ class BaseServer(Shortcuts[BroadcastOperator]):
             if not self.engine.loop.is_closed():
                 return False
             # Nothing of a closed loop can be used, awaited or cancelled any more.
-            self._started = False
             self._tasks.clear()
             for namespace in list(self.namespaces.values()):
                 namespace.adapter = self._new_adapter(namespace, namespace.adapter)
-        await self._init_adapters()
+        self._started = True
+        self._bind()
+        for namespace in list(self.namespaces.values()):
+            await namespace.adapter.init()
         return True
 
     @property
