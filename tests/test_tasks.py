@@ -17,7 +17,7 @@ log = logging.getLogger("aiosio.test_tasks")
 async def test_a_task_is_held_until_it_ends() -> None:
     tasks: set[asyncio.Task[Any]] = set()
     release = asyncio.Event()
-    task = spawn(tasks, release.wait(), log, "failed")
+    task = spawn(release.wait(), tasks, log, "failed")
     assert tasks == {task}
     release.set()
     await within(task)  # the task's own done callback ran before this awaiter's
@@ -33,8 +33,8 @@ async def test_a_failure_is_logged_and_a_cancellation_is_not(
         raise RuntimeError("boom")
 
     with caplog.at_level(logging.ERROR, logger="aiosio.test_tasks"):
-        failing = spawn(tasks, fail(), log, "the task failed")
-        waiting = spawn(tasks, asyncio.Event().wait(), log, "never logged")
+        failing = spawn(fail(), tasks, log, "the task failed")
+        waiting = spawn(asyncio.Event().wait(), tasks, log, "never logged")
         waiting.cancel()
         await within(asyncio.wait({failing, waiting}))
     assert tasks == set()

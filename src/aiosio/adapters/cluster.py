@@ -222,7 +222,7 @@ class ClusterAdapter(InMemoryAdapter):
             self.warn("publish", "cluster message %s not sent: %s", message.type.name, exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        spawn(self._tasks, coro, logger, "cluster task failed")
+        spawn(coro, self._tasks, logger, "cluster task failed")
 
     async def _others(self) -> int:
         try:

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
 
-from aiosio.client.tasks import spawn
+from aiosio._tasks import spawn
 from aiosio.client.transports import (
     TRANSPORT_ERRORS,
     Endpoint,

@@ -30,10 +30,10 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
+from aiosio._tasks import spawn
 from aiosio.client.engine import EngineClient
 from aiosio.client.events import Listeners
 from aiosio.client.http import Address
-from aiosio.client.tasks import spawn
 from aiosio.client.transports import Endpoint, TransportFactory, create
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
 from aiosio.socketio.packets import Packet

@@ -335,7 +335,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a coroutine as a task owned by the server (cancelled by :meth:`close`)."""
-        spawn_task(self._tasks, coro, logger, "task failed")
+        spawn_task(coro, self._tasks, logger, "task failed")
 
     # -- running and closing -----------------------------------------------------------
 

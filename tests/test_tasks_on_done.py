@@ -1,5 +1,5 @@
-"""aiosio.client.tasks.spawn: a background task held in a set while it runs, its failure
-logged once (with the traceback), never when it succeeds or is cancelled."""
+"""aiosio._tasks.spawn, as the client uses it: a background task held in a set while it
+runs, its failure logged once (with the traceback), never when it succeeds or is cancelled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from aiosio.client.tasks import spawn
+from aiosio._tasks import spawn
 from tests.support.waits import within
 
 LOG = logging.getLogger("aiosio.tests.tasks")
