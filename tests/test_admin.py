@@ -16,7 +16,7 @@ import pytest
 import socketio
 from aiosio import Server, Socket
 from aiosio.admin import Admin, BasicAuth, Feature, instrument, serialize
-from aiosio.server.socket import RemoteSocket
+from aiosio.server.broadcast import RemoteSocket
 from tests.support.recorders import RecordingClient as Recorder
 from tests.support.servers import running
 

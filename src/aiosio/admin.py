@@ -54,9 +54,8 @@ from aiosio.server.socket import Socket
 
 if TYPE_CHECKING:
     from aiosio.app import Server
-    from aiosio.server.broadcast import BroadcastOperator
+    from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
     from aiosio.server.namespace import Namespace
-    from aiosio.server.socket import RemoteSocket
 
 __all__ = ["Admin", "BasicAuth", "Feature", "find_admin_ui", "instrument", "serialize"]
 

@@ -19,12 +19,11 @@ from aiosio.adapters.base import (
     RecoveryLimits,
     Session,
     SocketLike,
-    encode_wires,
 )
 from aiosio.adapters.sessions import SessionLog
 from aiosio.socketio.packets import Packet
 
-__all__ = ["InMemoryAdapter", "encode_wires"]
+__all__ = ["InMemoryAdapter"]
 
 
 class InMemoryAdapter(Adapter):

@@ -19,13 +19,13 @@ from aiosio._shortcuts import Shortcuts
 from aiosio._tasks import spawn as spawn_task
 from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Limits, Router
-from aiosio.server.socket import RemoteSocket, Socket
+from aiosio.server.socket import Socket
 from aiosio.socketio.parsers import Parser, get_parser
 
 __all__ = ["BaseServer"]

@@ -22,7 +22,7 @@ from aiosio._listeners import Listening
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, safe_call
-from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, SocketEmitter
+from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
 from aiosio.socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
 
-__all__ = ["Handshake", "RemoteSocket", "Socket", "SocketEmitter"]
+__all__ = ["Handshake", "Socket"]
 
 logger = logging.getLogger("aiosio.socket")
 
