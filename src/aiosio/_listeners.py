@@ -2,21 +2,23 @@
 ``on``, ``once``, ``off``, ``listeners`` and the catch-all ``on_any`` / ``on_any_outgoing``
 families. Handlers are inspected once, when registered (docs/design.md, "Handlers").
 
-:class:`Listening` is a mixin over three attributes its class sets in ``__init__``:
-``_handlers`` (handlers by event), ``_any`` and ``_any_outgoing``. The dispatch code of
-each side reads them directly, with no layer between. ``off_any`` replaces ``_any`` (the
-server walks it without a copy); ``_any_outgoing`` is changed in place, so a helper may
-share it (the client's outbox does) and is walked over a copy on both sides.
+:class:`Handlers` is a mixin over ``_handlers`` (handlers by event), which its class sets
+in ``__init__``; the client's :class:`~aiosio.client.events.Listeners` is one.
+:class:`Listening` adds the catch-all families over two more, ``_any`` and
+``_any_outgoing``. The dispatch code of each side reads them directly, with no layer
+between. ``off_any`` replaces ``_any`` (the server walks it without a copy);
+``_any_outgoing`` is changed in place, so a helper may share it (the client's outbox
+does) and is walked over a copy on both sides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
 
-__all__ = ["Listening", "remove_handler"]
+__all__ = ["Handlers", "Listening", "remove_handler"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,18 +42,28 @@ def remove_handler(
                 break
 
 
+def _register(
+    specs: list[HandlerSpec], handler: F, *, once: bool = False, first: bool = False
+) -> F:
+    """Inspect ``handler`` and add it to ``specs``, last or ``first``; return it."""
+    specs.insert(0 if first else len(specs), inspect_handler(handler, once=once))
+    return handler
+
+
 def _without(specs: list[HandlerSpec], handler: Callable[..., Any] | None) -> list[HandlerSpec]:
     return [] if handler is None else [spec for spec in specs if spec.fn != handler]
 
 
-class Listening:
-    """``on``/``once``/``off`` and the catch-all listeners of one socket."""
+def _functions(specs: Iterable[HandlerSpec]) -> list[Callable[..., Any]]:
+    return [spec.fn for spec in specs]
+
+
+class Handlers:
+    """``on``/``once``/``off``/``listeners`` over ``_handlers``, handlers by event."""
 
     __slots__ = ()
 
     _handlers: dict[str, list[HandlerSpec]]
-    _any: list[HandlerSpec]
-    _any_outgoing: list[HandlerSpec]
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -69,8 +81,7 @@ class Listening:
         """
         if handler is None:
             return lambda fn: self.on(event, fn)
-        self._handlers.setdefault(event, []).append(inspect_handler(handler))
-        return handler
+        return _register(self._handlers.setdefault(event, []), handler)
 
     @overload
     def once(self, event: str) -> Callable[[F], F]: ...
@@ -80,8 +91,7 @@ class Listening:
         """Like :meth:`on`, for the next occurrence only."""
         if handler is None:
             return lambda fn: self.once(event, fn)
-        self._handlers.setdefault(event, []).append(inspect_handler(handler, once=True))
-        return handler
+        return _register(self._handlers.setdefault(event, []), handler, once=True)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler, every handler of an event, or every handler."""
@@ -89,35 +99,40 @@ class Listening:
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
         """The handlers of ``event``, in calling order."""
-        return [spec.fn for spec in self._handlers.get(event, ())]
+        return _functions(self._handlers.get(event, ()))
+
+
+class Listening(Handlers):
+    """The handlers and the catch-all listeners of one socket."""
+
+    __slots__ = ()
+
+    _any: list[HandlerSpec]
+    _any_outgoing: list[HandlerSpec]
 
     def on_any(self, handler: F) -> F:
         """Listen to every incoming event: ``handler(event, *args)``."""
-        self._any.append(inspect_handler(handler))
-        return handler
+        return _register(self._any, handler)
 
     def prepend_any(self, handler: F) -> F:
-        self._any.insert(0, inspect_handler(handler))
-        return handler
+        return _register(self._any, handler, first=True)
 
     def off_any(self, handler: Callable[..., Any] | None = None) -> None:
         # A new list: the server walks _any without a copy (the subclass has the slot).
         self._any = _without(self._any, handler)  # type: ignore[misc]
 
     def listeners_any(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any]
+        return _functions(self._any)
 
     def on_any_outgoing(self, handler: F) -> F:
         """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
-        self._any_outgoing.append(inspect_handler(handler))
-        return handler
+        return _register(self._any_outgoing, handler)
 
     def prepend_any_outgoing(self, handler: F) -> F:
-        self._any_outgoing.insert(0, inspect_handler(handler))
-        return handler
+        return _register(self._any_outgoing, handler, first=True)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
         self._any_outgoing[:] = _without(self._any_outgoing, handler)
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        return [spec.fn for spec in self._any_outgoing]
+        return _functions(self._any_outgoing)

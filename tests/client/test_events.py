@@ -1,6 +1,6 @@
 """aiosio.client.events: the listeners of the client's objects.
 
-:class:`Listeners` directly (add, remove, take, fire, call, coroutine handlers and their
+:class:`Listeners` directly (on, once, off, take, fire, call, coroutine handlers and their
 failures), then the same behaviour through :class:`aiosio.Client` connected in memory.
 """
 
@@ -31,9 +31,9 @@ def test_add_returns_the_handler_and_keeps_the_order() -> None:
     def first() -> None: ...
     def second() -> None: ...
 
-    assert listeners.add("e", first) is first
-    assert listeners.add("e", second, once=True) is second
-    assert listeners.add("e", first) is first  # twice is allowed: called twice
+    assert listeners.on("e", first) is first
+    assert listeners.once("e", second) is second
+    assert listeners.on("e", first) is first  # twice is allowed: called twice
     assert listeners.listeners("e") == [first, second, first]
     assert listeners.listeners("other") == []
 
@@ -41,12 +41,12 @@ def test_add_returns_the_handler_and_keeps_the_order() -> None:
 def test_add_refuses_what_cannot_be_called() -> None:
     listeners = Listeners()
     with pytest.raises(TypeError, match="must be callable"):
-        listeners.add("e", 42)  # type: ignore[type-var]
+        listeners.on("e", 42)  # type: ignore[call-overload]
 
     def needs_keyword(value: int, *, token: str) -> None: ...
 
     with pytest.raises(TypeError, match="required keyword-only"):
-        listeners.add("e", needs_keyword)
+        listeners.on("e", needs_keyword)
     assert listeners.listeners("e") == []
 
 
@@ -57,17 +57,17 @@ def test_remove_one_all_of_an_event_or_everything() -> None:
     def b() -> None: ...
 
     for handler in (a, b, a):
-        listeners.add("x", handler)
-    listeners.add("y", a)
-    listeners.remove("x", a)  # the first registration only
+        listeners.on("x", handler)
+    listeners.on("y", a)
+    listeners.off("x", a)  # the first registration only
     assert listeners.listeners("x") == [b, a]
-    listeners.remove("x", lambda: None)  # unknown: nothing happens
-    listeners.remove("nothing", a)
+    listeners.off("x", lambda: None)  # unknown: nothing happens
+    listeners.off("nothing", a)
     assert listeners.listeners("x") == [b, a]
-    listeners.remove("x")
+    listeners.off("x")
     assert listeners.listeners("x") == [] and listeners.listeners("y") == [a]
-    listeners.remove("x")  # no handler left: nothing happens
-    listeners.remove()
+    listeners.off("x")  # no handler left: nothing happens
+    listeners.off()
     assert listeners.listeners("y") == []
 
 
@@ -77,8 +77,8 @@ def test_take_removes_once_handlers() -> None:
     def always() -> None: ...
     def once() -> None: ...
 
-    listeners.add("e", always)
-    listeners.add("e", once, once=True)
+    listeners.on("e", always)
+    listeners.once("e", once)
     assert [spec.fn for spec in listeners.take("e")] == [always, once]
     assert [spec.fn for spec in listeners.take("e")] == [always]
     assert listeners.take("nothing") == []
@@ -93,10 +93,10 @@ def test_take_removes_once_handlers() -> None:
 def test_fire_fits_the_arguments_to_each_handler() -> None:
     listeners = Listeners()
     calls: list[tuple[Any, ...]] = []
-    listeners.add("e", lambda: calls.append(()))
-    listeners.add("e", lambda a: calls.append((a,)))
-    listeners.add("e", lambda a, b, c: calls.append((a, b, c)))
-    listeners.add("e", lambda *args: calls.append(args))
+    listeners.on("e", lambda: calls.append(()))
+    listeners.on("e", lambda a: calls.append((a,)))
+    listeners.on("e", lambda a, b, c: calls.append((a, b, c)))
+    listeners.on("e", lambda *args: calls.append(args))
     listeners.fire("e", 1, 2)
     assert calls == [(), (1,), (1, 2, None), (1, 2)]
     listeners.fire("nobody-listens", 1)
@@ -105,7 +105,7 @@ def test_fire_fits_the_arguments_to_each_handler() -> None:
 def test_once_handlers_run_once() -> None:
     listeners = Listeners()
     calls: list[int] = []
-    listeners.add("e", calls.append, once=True)
+    listeners.once("e", calls.append)
     listeners.fire("e", 1)
     listeners.fire("e", 2)
     assert calls == [1]
@@ -124,8 +124,8 @@ def test_call_passes_the_ack_and_the_result() -> None:
     def doubles(value: int) -> int:
         return value * 2
 
-    listeners.add("a", answers)
-    listeners.add("d", doubles)
+    listeners.on("a", answers)
+    listeners.on("d", doubles)
     (spec,) = listeners.take("a")
     listeners.call(spec, [1], acks.append, results.append)
     (plain,) = listeners.take("d")
@@ -143,7 +143,7 @@ async def test_coroutine_handlers_run_as_tasks() -> None:
         started.append(value)
         return value * 10
 
-    listeners.add("e", handler)
+    listeners.on("e", handler)
     (spec,) = listeners.take("e")
     listeners.call(spec, [3], None, results.put_nowait)
     assert started == []  # not inside the call: a task of its own
@@ -167,7 +167,7 @@ async def test_failures_are_logged_and_never_raised(caplog: pytest.LogCaptureFix
         return "ok"
 
     for handler in (broken, broken_later, fine):
-        listeners.add("e", handler)
+        listeners.on("e", handler)
     with caplog.at_level(logging.ERROR, logger="aiosio.client"):
         for spec in listeners.take("e"):
             listeners.call(spec, [], None, results.append)

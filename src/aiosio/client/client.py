@@ -123,7 +123,7 @@ class Client(Listening):
         self._listeners = Listeners()
         self._any: list[HandlerSpec] = []
         self._outbox = Outbox(self, self._listeners)
-        self._handlers = self._listeners.handlers  # for Listening's on/once/off
+        self._handlers = self._listeners._handlers  # one table: on/once/off here, dispatch there
         self._any_outgoing = self._outbox.any_outgoing
         self._receive_buffer: list[Packet] = []
         self._pid: str | None = None

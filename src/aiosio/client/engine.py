@@ -26,6 +26,7 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
 
+from aiosio._forward import Forward
 from aiosio._tasks import spawn
 from aiosio.client.transports import (
     TRANSPORT_ERRORS,
@@ -97,31 +98,17 @@ class EngineClient:
     def __repr__(self) -> str:
         return f"<EngineClient sid={self.sid} {self.transport} {self.state.value}>"
 
-    @property
-    def state(self) -> State:
-        """Where the connection is in its life (the session's state)."""
-        return self.session.state
+    state = Forward[State]("session", "Where the connection is in its life (the session's state).")
 
     @property
     def sid(self) -> str | None:
         """The session id the server gave; None before the handshake."""
         return self.session.sid or None
 
-    @property
-    def upgrades(self) -> list[str]:
-        return self.session.upgrades
-
-    @property
-    def ping_interval(self) -> float:
-        return self.session.ping_interval
-
-    @property
-    def ping_timeout(self) -> float:
-        return self.session.ping_timeout
-
-    @property
-    def max_payload(self) -> int:
-        return self.session.max_payload
+    upgrades = Forward[list[str]]("session")
+    ping_interval = Forward[float]("session")
+    ping_timeout = Forward[float]("session")
+    max_payload = Forward[int]("session")
 
     @property
     def transport(self) -> str | None:

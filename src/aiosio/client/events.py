@@ -10,50 +10,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from aiosio._handlers import HandlerSpec, inspect_handler
-from aiosio._listeners import remove_handler
+from aiosio._handlers import HandlerSpec
+from aiosio._listeners import Handlers
 
 __all__ = ["Listeners"]
 
 logger = logging.getLogger("aiosio.client")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class Listeners:
-    """Handlers by event name, plus the tasks of the coroutine handlers they started."""
+class Listeners(Handlers):
+    """Handlers by event name (``on``, ``once``, ``off``, ``listeners``), plus the tasks of
+    the coroutine handlers they started."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, list[HandlerSpec]] = {}
+        self._handlers: dict[str, list[HandlerSpec]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-
-    def add(self, event: str, handler: F, *, once: bool = False) -> F:
-        """Register ``handler`` for ``event``.
-
-        Raises:
-            TypeError: If ``handler`` is not callable or has a required keyword-only
-                parameter.
-        """
-        self.handlers.setdefault(event, []).append(inspect_handler(handler, once=once))
-        return handler
-
-    def remove(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler of an event, every handler of an event, or every handler."""
-        remove_handler(self.handlers, event, handler)
-
-    def listeners(self, event: str) -> list[Callable[..., Any]]:
-        """The handlers of ``event``, in calling order."""
-        return [spec.fn for spec in self.handlers.get(event, ())]
 
     def take(self, event: str) -> list[HandlerSpec]:
         """The handlers to call for one occurrence of ``event``; ``once`` ones are removed."""
-        specs = self.handlers.get(event)
+        specs = self._handlers.get(event)
         if not specs:
             return []
         if any(spec.once for spec in specs):
-            self.handlers[event] = [spec for spec in specs if not spec.once]
+            self._handlers[event] = [spec for spec in specs if not spec.once]
         return list(specs)
 
     def fire(self, event: str, *args: Any) -> None:

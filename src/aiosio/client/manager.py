@@ -208,15 +208,15 @@ class BaseManager:
 
     def on(self, event: str, handler: F) -> F:
         """Listen to a manager event."""
-        return self._listeners.add(event, handler)
+        return self._listeners.on(event, handler)
 
     def once(self, event: str, handler: F) -> F:
         """Listen to the next occurrence of a manager event."""
-        return self._listeners.add(event, handler, once=True)
+        return self._listeners.once(event, handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler, every handler of an event, or every handler."""
-        self._listeners.remove(event, handler)
+        self._listeners.off(event, handler)
 
     def _fire(self, event: str, *args: Any) -> None:
         self._listeners.fire(event, *args)

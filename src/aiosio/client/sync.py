@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, overload
 
+from aiosio._forward import Forward
 from aiosio.client.client import Client, ClientOptions
 from aiosio.client.simple import SimpleClient
 
@@ -129,25 +130,11 @@ class SyncClient(_DisconnectOnExit):
     def __repr__(self) -> str:
         return f"<SyncClient {self.client!r}>"
 
-    @property
-    def id(self) -> str | None:
-        return self.client.id
-
-    @property
-    def connected(self) -> bool:
-        return self.client.connected
-
-    @property
-    def active(self) -> bool:
-        return self.client.active
-
-    @property
-    def recovered(self) -> bool:
-        return self.client.recovered
-
-    @property
-    def transport(self) -> str | None:
-        return self.client.transport
+    id = Forward[str | None]("client")
+    connected = Forward[bool]("client")
+    active = Forward[bool]("client")
+    recovered = Forward[bool]("client")
+    transport = Forward[str | None]("client")
 
     def connect(self, *, retry: bool = False, timeout: float | None = None) -> None:
         """Connect; see :meth:`Client.connect`. ``timeout`` bounds the wait."""
@@ -212,17 +199,9 @@ class SyncSimpleClient(_DisconnectOnExit):
     def __init__(self) -> None:
         self.client = SimpleClient()
 
-    @property
-    def id(self) -> str | None:
-        return self.client.id
-
-    @property
-    def transport(self) -> str | None:
-        return self.client.transport
-
-    @property
-    def connected(self) -> bool:
-        return self.client.connected
+    id = Forward[str | None]("client")
+    transport = Forward[str | None]("client")
+    connected = Forward[bool]("client")
 
     def connect(self, url: str, **options: Unpack[ClientOptions]) -> None:
         _wait(lambda: self.client.connect(url, **options))
