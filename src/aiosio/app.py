@@ -26,11 +26,10 @@ logger = logging.getLogger("aiosio.server")
 class Server(BaseServer):
     """A Socket.IO server (``io`` in the Node documentation).
 
-    Options are the Node options in snake_case, durations in seconds.
-    ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
-    dict of :class:`~aiosio.websocket.deflate.ServerDeflate` or
-    :class:`~aiosio.server.http.HTTPCompression` options (``threshold``: 1024 bytes).
-    Everything but the front doors is :class:`~aiosio.server.server.BaseServer`.
+    Options are the Node options in snake_case, durations in seconds; the Engine.IO ones
+    (``ping_interval``, ``cors_allowed_origins``, ``per_message_deflate``...) are
+    :class:`~aiosio.server.engine.EngineOptions`. Everything but the front doors is
+    :class:`~aiosio.server.server.BaseServer`.
     """
 
     async def start(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> int:

@@ -48,6 +48,41 @@ def test_given_options_are_kept() -> None:
     assert io.router.path == "/io/"
 
 
+def test_engine_options_reach_the_engine_with_their_defaults() -> None:
+    engine = aiosio.Server().engine
+    assert (engine.ping_interval, engine.ping_timeout, engine.upgrade_timeout) == (25, 20, 10)
+    assert engine.max_http_buffer_size == 1_000_000
+    assert engine.max_buffered_bytes == 4_000_000
+    assert engine.max_buffered_packets == 1000
+    assert engine.transports == ("polling", "websocket")
+    assert engine.allow_upgrades is True
+    assert (engine.cors_allowed_origins, engine.cors_credentials) == (None, True)
+    assert (engine.allow_request, engine.cookie) == (None, None)
+    assert engine.per_message_deflate is None
+    assert engine.http_compression is not None
+    engine = aiosio.Server(
+        ping_interval=1.0,
+        max_http_buffer_size=10,
+        transports=["websocket"],
+        cors_allowed_origins="https://a.example",
+        cookie="sid",
+        per_message_deflate={"threshold": 8},
+        http_compression=False,
+    ).engine
+    assert (engine.ping_interval, engine.max_buffered_bytes) == (1.0, 40)
+    assert engine.transports == ("websocket",)
+    assert engine.cors_allowed_origins == ("https://a.example",)
+    assert engine.cookie == "sid"
+    assert engine.per_message_deflate is not None
+    assert engine.per_message_deflate.threshold == 8
+    assert engine.http_compression is None
+
+
+def test_an_unknown_option_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="'ping_intervall'"):
+        aiosio.Server(ping_intervall=1.0)  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("depth", [0, 255, -1])
 def test_max_depth_out_of_range_is_refused(depth: int) -> None:
     with pytest.raises(ValueError, match=f"^max_depth must be 1 to 254, not {depth}$"):

@@ -17,7 +17,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
 from aiosio.engineio.packets import CLOSE_TEXT, PROBE_PONG, open_payload
@@ -40,6 +40,7 @@ from aiosio.websocket.deflate import ServerDeflate
 
 __all__ = [
     "EngineHandler",
+    "EngineOptions",
     "EngineServer",
     "HTTPRequest",
     "HTTPResponse",
@@ -53,6 +54,49 @@ logger = logging.getLogger("aiosio.engine")
 T = TypeVar("T")
 
 _INF = float("inf")
+
+
+class EngineOptions(TypedDict, total=False):
+    """The Engine.IO options of a server: :class:`EngineServer`'s keywords, which
+    :class:`aiosio.Server` takes too. Durations are in seconds; the defaults are in brackets.
+
+    Attributes:
+        ping_interval: Seconds between the server's PINGs (25).
+        ping_timeout: Seconds a PONG may take before the session closes (20).
+        upgrade_timeout: Seconds an upgrade from polling to WebSocket may take (10).
+        max_http_buffer_size: The largest message, or polling POST body, accepted in bytes
+            (1 000 000); four times it bounds what may wait to be sent to one session.
+        transports: The transports clients may use (``("polling", "websocket")``).
+        allow_upgrades: Whether a polling session may upgrade to WebSocket (True).
+        cors_allowed_origins: The origins allowed to connect: ``"*"``, one origin or a
+            list of them; None (the default) sends no CORS headers and checks no origin.
+        cors_credentials: Whether CORS answers allow credentials (True).
+        allow_request: Called with each handshake's :class:`HTTPRequest` (an async
+            function too); a falsy verdict refuses the connection (None: all are allowed).
+        cookie: The session cookie: True for ``io``, a name, or a mapping of its
+            attributes (``name``, ``path``, ``httponly``, ``samesite``, ``secure``);
+            None (the default) sets none.
+        max_buffered_packets: Packets that may wait for a long-poll of one session before
+            it is closed as too slow (1000).
+        per_message_deflate: WebSocket compression: False (the default), True, or the
+            keywords of :class:`~aiosio.websocket.deflate.ServerDeflate`.
+        http_compression: Polling responses' compression: True (the default), False, or
+            the keywords of :class:`~aiosio.server.http.HTTPCompression`.
+    """
+
+    ping_interval: float
+    ping_timeout: float
+    upgrade_timeout: float
+    max_http_buffer_size: int
+    transports: Sequence[str]
+    allow_upgrades: bool
+    cors_allowed_origins: str | Sequence[str] | None
+    cors_credentials: bool
+    allow_request: Callable[[HTTPRequest], Any] | None
+    cookie: str | Mapping[str, Any] | bool | None
+    max_buffered_packets: int
+    per_message_deflate: bool | Mapping[str, Any]
+    http_compression: bool | Mapping[str, Any]
 
 
 class EngineServer:
@@ -74,50 +118,37 @@ class EngineServer:
     refuse_too_large: Callable[[HTTPRequest], HTTPResponse]
     """The 413 answer to a body too big (:meth:`LongPolling.refuse_too_large`)."""
 
-    def __init__(
-        self,
-        handler: EngineHandler,
-        *,
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
-        upgrade_timeout: float = 10.0,
-        max_http_buffer_size: int = 1_000_000,
-        transports: Sequence[str] = ("polling", "websocket"),
-        allow_upgrades: bool = True,
-        cors_allowed_origins: str | Sequence[str] | None = None,
-        cors_credentials: bool = True,
-        cors_allowed_headers: Sequence[str] = (),
-        allow_request: Callable[[HTTPRequest], Any] | None = None,
-        cookie: str | Mapping[str, Any] | bool | None = None,
-        max_buffered_packets: int = 1000,
-        per_message_deflate: bool | Mapping[str, Any] = False,
-        http_compression: bool | Mapping[str, Any] = True,
-    ) -> None:
+    def __init__(self, handler: EngineHandler, **options: Unpack[EngineOptions]) -> None:
+        unknown = options.keys() - EngineOptions.__optional_keys__
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {min(unknown)!r}")
         self.handler = handler
         # Node's defaults: WebSocket compression off, HTTP compression on (threshold 1 KiB).
-        self.per_message_deflate = _configured(ServerDeflate, per_message_deflate)
-        self.http_compression = _configured(HTTPCompression, http_compression)
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.upgrade_timeout = upgrade_timeout
-        self.max_http_buffer_size = max_http_buffer_size
-        self.transports = tuple(transports)
-        self.allow_upgrades = allow_upgrades
+        self.per_message_deflate = _configured(
+            ServerDeflate, options.get("per_message_deflate", False)
+        )
+        self.http_compression = _configured(HTTPCompression, options.get("http_compression", True))
+        self.ping_interval = options.get("ping_interval", 25.0)
+        self.ping_timeout = options.get("ping_timeout", 20.0)
+        self.upgrade_timeout = options.get("upgrade_timeout", 10.0)
+        self.max_http_buffer_size = options.get("max_http_buffer_size", 1_000_000)
+        self.transports = tuple(options.get("transports", ("polling", "websocket")))
+        self.allow_upgrades = options.get("allow_upgrades", True)
+        origins = options.get("cors_allowed_origins")
         # A single origin is kept as a one-element tuple: ``origin in "http://a.com"``
         # would be a substring test.
         self.cors_allowed_origins: str | tuple[str, ...] | None = (
-            cors_allowed_origins
-            if cors_allowed_origins is None or cors_allowed_origins == "*"
-            else (cors_allowed_origins,)
-            if isinstance(cors_allowed_origins, str)
-            else tuple(cors_allowed_origins)
+            origins
+            if origins is None or origins == "*"
+            else (origins,)
+            if isinstance(origins, str)
+            else tuple(origins)
         )
-        self.cors_credentials = cors_credentials
-        self.cors_allowed_headers = tuple(cors_allowed_headers)
-        self.allow_request = allow_request
-        self.cookie = cookie
-        self.max_buffered_packets = max_buffered_packets
-        self.max_buffered_bytes = 4 * max_http_buffer_size
+        self.cors_credentials = options.get("cors_credentials", True)
+        self.allow_request = options.get("allow_request")
+        self.cookie = options.get("cookie")
+        self.max_buffered_packets = options.get("max_buffered_packets", 1000)
+        self.max_buffered_bytes = 4 * self.max_http_buffer_size
         self.stats = Counters()
         self.sessions: dict[str, ServerSession] = {}
         self._dirty: list[ServerSession] = []

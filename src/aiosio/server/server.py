@@ -12,8 +12,8 @@ import contextlib
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar, Unpack, overload
 
 from aiosio._shortcuts import Shortcuts
 from aiosio._tasks import spawn as spawn_task
@@ -21,7 +21,7 @@ from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.connection import Connection
-from aiosio.server.engine import EngineServer, ServerSession
+from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.router import Limits, Router
@@ -40,29 +40,18 @@ AdapterFactory = Callable[[Namespace], Adapter]
 class BaseServer(Shortcuts[BroadcastOperator]):
     """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
-    Options are the Node options in snake_case, durations in seconds.
-    ``per_message_deflate`` (off by default) and ``http_compression`` (on) take True or a
-    dict of :class:`~aiosio.websocket.deflate.ServerDeflate` or
-    :class:`~aiosio.server.http.HTTPCompression` options (``threshold``: 1024 bytes).
+    Options are the Node options in snake_case, durations in seconds; the Engine.IO ones
+    (``ping_interval``, ``cors_allowed_origins``, ``per_message_deflate``...) are
+    :class:`~aiosio.server.engine.EngineOptions` and go to the :class:`EngineServer`.
     """
 
     def __init__(
         self,
         *,
         path: str = "/socket.io/",
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
         connect_timeout: float = 45.0,
-        upgrade_timeout: float = 10.0,
-        max_http_buffer_size: int = 1_000_000,
         http_header_timeout: float = 20.0,
         http_body_timeout: float = 20.0,
-        transports: Sequence[str] = ("polling", "websocket"),
-        allow_upgrades: bool = True,
-        cors_allowed_origins: str | Sequence[str] | None = None,
-        cors_credentials: bool = True,
-        allow_request: Callable[[HTTPRequest], Any] | None = None,
-        cookie: str | Mapping[str, Any] | bool | None = None,
         serve_client: bool = True,
         adapter: AdapterFactory | None = None,
         connection_state_recovery: Mapping[str, Any] | bool | None = None,
@@ -70,14 +59,12 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         max_attachments: int = 10,
         max_depth: int = 64,
         max_namespaces: int = 100,
-        max_buffered_packets: int = 1000,
         static_files: Mapping[str, str] | None = None,
         other_app: Any = None,
         parser: str | Parser | None = None,
         health_path: str | None = None,
-        per_message_deflate: bool | Mapping[str, Any] = False,
-        http_compression: bool | Mapping[str, Any] = True,
         shutdown_timeout: float = 10.0,
+        **engine_options: Unpack[EngineOptions],
     ) -> None:
         self.shutdown_timeout = shutdown_timeout
         self.connect_timeout = connect_timeout
@@ -90,22 +77,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.parser: Parser = get_parser(parser)
         self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
-        self.engine = EngineServer(
-            self,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            upgrade_timeout=upgrade_timeout,
-            max_http_buffer_size=max_http_buffer_size,
-            transports=transports,
-            allow_upgrades=allow_upgrades,
-            cors_allowed_origins=cors_allowed_origins,
-            cors_credentials=cors_credentials,
-            allow_request=allow_request,
-            cookie=cookie,
-            max_buffered_packets=max_buffered_packets,
-            per_message_deflate=per_message_deflate,
-            http_compression=http_compression,
-        )
+        self.engine = EngineServer(self, **engine_options)
         self.router = Router(
             self.engine,
             path=path,

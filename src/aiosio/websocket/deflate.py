@@ -25,6 +25,7 @@ for text that UTF-8 cannot carry.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass, field
 
 from aiosio.exceptions import LocalProtocolError
 from aiosio.websocket.frames import BINARY, TEXT, CloseCode, WebSocketError, encode_frame
@@ -200,6 +201,7 @@ class FrameCompressor:
         return encode_frame(opcode, self.deflater.compress(payload), rsv1=True)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerDeflate:
     """A server's permessage-deflate policy (the ``per_message_deflate`` option).
 
@@ -215,37 +217,22 @@ class ServerDeflate:
         LocalProtocolError: If a window is out of range.
     """
 
-    __slots__ = (
-        "_compressors",
-        "client_max_window_bits",
-        "client_no_context_takeover",
-        "level",
-        "mem_level",
-        "server_max_window_bits",
-        "threshold",
+    threshold: int = 1024
+    server_max_window_bits: int = 15
+    client_max_window_bits: int | None = None
+    client_no_context_takeover: bool = False
+    level: int = zlib.Z_DEFAULT_COMPRESSION
+    mem_level: int = 8
+    _compressors: dict[int, FrameCompressor] = field(
+        default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def __init__(
-        self,
-        *,
-        threshold: int = 1024,
-        server_max_window_bits: int = 15,
-        client_max_window_bits: int | None = None,
-        client_no_context_takeover: bool = False,
-        level: int = zlib.Z_DEFAULT_COMPRESSION,
-        mem_level: int = 8,
-    ) -> None:
-        if not 9 <= server_max_window_bits <= 15:
+    def __post_init__(self) -> None:
+        if not 9 <= self.server_max_window_bits <= 15:
             raise LocalProtocolError("server_max_window_bits is 9 to 15")
-        if client_max_window_bits is not None and not 8 <= client_max_window_bits <= 15:
+        bits = self.client_max_window_bits
+        if bits is not None and not 8 <= bits <= 15:
             raise LocalProtocolError("client_max_window_bits is 8 to 15")
-        self.threshold = threshold
-        self.server_max_window_bits = server_max_window_bits
-        self.client_max_window_bits = client_max_window_bits
-        self.client_no_context_takeover = client_no_context_takeover
-        self.level = level
-        self.mem_level = mem_level
-        self._compressors: dict[int, FrameCompressor] = {}
 
     def accept(self, offers: str) -> tuple[str, Inflater, FrameCompressor] | None:
         """Negotiate with a client's ``Sec-WebSocket-Extensions`` offers.

@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from aiosio.adapters.redis.link import (
     BATCH,
+    LinkSettings,
     RedisLink,
     connect,
     publish_all,
@@ -160,7 +161,7 @@ async def test_run_pipeline_on_a_dead_address_raises_after_two_tries() -> None:
 
 
 async def test_publish_all_publishes_and_spublishes_in_order(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     plain, shard = Inbox(), Inbox()
     async with started(link):
         await link.subscribe("channel", f"{key}:plain", plain)
@@ -237,7 +238,7 @@ async def test_write_in_order_without_on_idle_waits_for_the_next_wake() -> None:
 
 
 async def test_a_link_publishes_in_order_to_its_subscriptions(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     inbox = Inbox()
     async with started(link):
         await link.subscribe("channel", key, inbox)
@@ -252,7 +253,7 @@ async def test_a_link_publishes_in_order_to_its_subscriptions(redis_url: str, ke
 
 
 async def test_pattern_and_shard_subscriptions(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     pattern, shard = Inbox(), Inbox()
     async with started(link):
         await link.subscribe("pattern", f"{key}:*", pattern)
@@ -266,7 +267,7 @@ async def test_pattern_and_shard_subscriptions(redis_url: str, key: str) -> None
 
 
 async def test_subscriptions_made_before_start_and_unsubscribing(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     early, late = Inbox(), Inbox()
     await link.subscribe("channel", f"{key}:early", early)  # no connection yet: registered
     async with started(link):
@@ -283,7 +284,7 @@ async def test_subscriptions_made_before_start_and_unsubscribing(redis_url: str,
 
 
 async def test_messages_over_the_size_limit_are_dropped(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url, max_message_size=8)
+    link = RedisLink(LinkSettings(redis_url, max_message_size=8))
     inbox = Inbox()
     async with started(link):
         await link.subscribe("channel", key, inbox)
@@ -294,7 +295,7 @@ async def test_messages_over_the_size_limit_are_dropped(redis_url: str, key: str
 
 
 async def test_a_failing_handler_does_not_stop_the_reader(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     inbox = Inbox()
 
     def handler(channel: bytes, payload: bytes) -> None:
@@ -312,7 +313,7 @@ async def test_a_failing_handler_does_not_stop_the_reader(redis_url: str, key: s
 
 
 async def test_publishing_is_refused_when_the_outbox_is_full(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url, max_outbox=3)
+    link = RedisLink(LinkSettings(redis_url, max_outbox=3))
     inbox = Inbox()
     async with started(link):
         await link.subscribe("channel", key, inbox)
@@ -327,7 +328,7 @@ async def test_publishing_is_refused_when_the_outbox_is_full(redis_url: str, key
 
 
 async def test_a_link_is_shared_and_closed_by_its_last_user(redis_url: str, key: str) -> None:
-    link = RedisLink(redis_url)
+    link = RedisLink(LinkSettings(redis_url))
     link.acquire()
     link.acquire()
     client = link.client
@@ -344,7 +345,7 @@ async def test_a_link_is_shared_and_closed_by_its_last_user(redis_url: str, key:
 
 
 async def test_an_unreachable_redis_is_not_ready_and_refuses_publishing(key: str) -> None:
-    link = RedisLink("redis://127.0.0.1:1", max_retry_delay=0.05)
+    link = RedisLink(LinkSettings("redis://127.0.0.1:1", max_retry_delay=0.05))
     async with started(link):
         assert await link.wait_ready(0.2) is False
         assert not link.healthy
@@ -442,7 +443,7 @@ async def test_health_follows_the_answers_to_ping(
     redis_url: str, key: str, redis_log: LogEvents
 ) -> None:
     proxy = await FreezingProxy().start()
-    link = RedisLink(proxy.url, health_timeout=0.4)
+    link = RedisLink(LinkSettings(proxy.url, health_timeout=0.4))
     try:
         async with started(link):
             await link.subscribe("channel", key, Inbox())

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from aiosio.adapters.redis.entries import parse_offset
+from aiosio.adapters.redis.link import LinkSettings
 from aiosio.adapters.redis.stream_link import StreamLink
 from aiosio.exceptions import ClusterError
 from tests.adapters.cluster_support import eventually
@@ -48,7 +49,9 @@ async def stream(redis_url: str) -> AsyncIterator[str]:
 
 
 def link_for(url: str, stream: str) -> StreamLink:
-    return StreamLink(url, stream_name=stream, max_len=1000, read_count=10, block_time=0.5)
+    return StreamLink(
+        LinkSettings(url), stream_name=stream, max_len=1000, read_count=10, block_time=0.5
+    )
 
 
 async def start(link: StreamLink, *recorders: Recorder, timeout: float = 2.0) -> bool:

@@ -9,13 +9,21 @@ The only package of aiosio that imports ``redis`` (needs the ``redis`` extra).
 """
 
 from aiosio.adapters.redis.emitter import Emitter, EmitterOperator
-from aiosio.adapters.redis.link import RedisError, RedisLink, connect, publish_all, run_pipeline
+from aiosio.adapters.redis.link import (
+    LinkSettings,
+    RedisError,
+    RedisLink,
+    connect,
+    publish_all,
+    run_pipeline,
+)
 from aiosio.adapters.redis.pubsub import RedisAdapter, RedisAdapterFactory, redis_adapter
 from aiosio.adapters.redis.streams import StreamsAdapter, StreamsAdapterFactory, streams_adapter
 
 __all__ = [
     "Emitter",
     "EmitterOperator",
+    "LinkSettings",
     "RedisAdapter",
     "RedisAdapterFactory",
     "RedisError",

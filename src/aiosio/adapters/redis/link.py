@@ -18,6 +18,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -27,6 +28,7 @@ from redis.exceptions import RedisError
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
 __all__ = [
+    "LinkSettings",
     "RedisError",
     "RedisLink",
     "connect",
@@ -101,23 +103,32 @@ async def write_in_order(
             on_idle()
 
 
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """How a link talks to Redis: built once by an adapter factory, read by its links.
+
+    Attributes:
+        url: The Redis server (``redis://host:port/db``).
+        max_message_size: Larger messages from Redis are dropped.
+        max_outbox: Messages waiting for Redis; beyond it publishing fails.
+        max_retry_delay: The longest wait between attempts to subscribe again.
+        health_timeout: Seconds Redis may leave a PING unanswered before the link counts
+            as unhealthy.
+    """
+
+    url: str
+    _: KW_ONLY
+    max_message_size: int = 32 * 1024 * 1024
+    max_outbox: int = 10_000
+    max_retry_delay: float = 2.0
+    health_timeout: float = 5.0
+
+
 class RedisLink:
     """One subscriber connection and one ordered publisher, shared by many adapters."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        max_message_size: int = 32 * 1024 * 1024,
-        max_outbox: int = 10_000,
-        max_retry_delay: float = 2.0,
-        health_timeout: float = 5.0,
-    ) -> None:
-        self.url = url
-        self.max_message_size = max_message_size
-        self.max_outbox = max_outbox
-        self.max_retry_delay = max_retry_delay
-        self.health_timeout = health_timeout
+    def __init__(self, settings: LinkSettings) -> None:
+        self.settings = settings
         self.subscribed = False
         self.responsive = True  # the last PINGs were answered in time (see _watch)
         self.client: aioredis.Redis | None = None
@@ -146,7 +157,7 @@ class RedisLink:
         if self.client is None:
             self._ready = asyncio.Event()  # of the running loop
             self._wake = asyncio.Event()
-            self.client = connect(self.url)
+            self.client = connect(self.settings.url)
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._read()),
@@ -184,10 +195,9 @@ class RedisLink:
     def _set_subscribed(self, subscribed: bool) -> None:
         if subscribed != self.subscribed:
             self.subscribed = subscribed
-            if subscribed:
-                logger.info("subscribed to Redis at %s", self.url)
-            elif not self._closing:
-                logger.warning("lost the Redis subscription at %s", self.url)
+            self._report(
+                subscribed, "subscribed to Redis at %s", "lost the Redis subscription at %s"
+            )
         if subscribed:
             self.responsive = True  # it just answered every SUBSCRIBE
             self._ready.set()
@@ -197,14 +207,20 @@ class RedisLink:
     def _set_responsive(self, responsive: bool) -> None:
         if responsive != self.responsive:
             self.responsive = responsive
-            if responsive:
-                logger.info("Redis at %s answers again", self.url)
-            elif not self._closing:
-                logger.warning(
-                    "Redis at %s did not answer a PING within %.1f s (frozen or overloaded)",
-                    self.url,
-                    self.health_timeout,
-                )
+            self._report(
+                responsive,
+                "Redis at %s answers again",
+                "Redis at %s did not answer a PING within %.1f s (frozen or overloaded)",
+                self.settings.health_timeout,
+            )
+
+    def _report(self, up: bool, up_text: str, down_text: str, *args: Any) -> None:
+        """Log a change of health: coming up as info, going down (unless closing) as a
+        warning; ``%s`` in the texts is the URL."""
+        if up:
+            logger.info(up_text, self.settings.url)
+        elif not self._closing:
+            logger.warning(down_text, self.settings.url, *args)
 
     # -- the health watch ---------------------------------------------------------------
 
@@ -216,7 +232,7 @@ class RedisLink:
         the missing answers tell.
         """
         loop = asyncio.get_running_loop()
-        half = self.health_timeout / 2
+        half = self.settings.health_timeout / 2
         while True:
             started = loop.time()
             if self.subscribed:
@@ -305,7 +321,7 @@ class RedisLink:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_retry_delay)
+            delay = min(delay * 2, self.settings.max_retry_delay)
 
     @staticmethod
     async def _command_strict(pubsub: Any, kind: str, keys: list[bytes]) -> None:
@@ -331,7 +347,7 @@ class RedisLink:
             handler = self._handlers["channel"].get(channel)
         if handler is None:
             return
-        if len(data) > self.max_message_size:
+        if len(data) > self.settings.max_message_size:
             self._warn("size", "dropped a %d-byte message on %r", len(data), channel)
             return
         try:
@@ -351,7 +367,7 @@ class RedisLink:
         """
         if not self.healthy:
             raise ClusterError("Redis is unreachable (the subscription is down)")
-        if len(self._outbox) >= self.max_outbox:
+        if len(self._outbox) >= self.settings.max_outbox:
             raise ClusterError("too many messages waiting for Redis")
         self._outbox.append((channel, payload, shard))
         self._wake.set()

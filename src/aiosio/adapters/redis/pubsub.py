@@ -34,7 +34,7 @@ from aiosio.adapters.cluster import (
     LinkedAdapter,
     LinkedAdapterFactory,
 )
-from aiosio.adapters.redis.link import RedisLink
+from aiosio.adapters.redis.link import LinkSettings, RedisLink
 from aiosio.adapters.redis.wire import (
     ClassicChannels,
     decode_classic_broadcast,
@@ -254,14 +254,11 @@ def redis_adapter(
         health_timeout: Seconds Redis may leave a PING unanswered (on the subscriber or
             the publisher connection) before the adapter counts as unhealthy.
     """
-    link = RedisLink(
-        url,
-        max_message_size=max_message_size,
-        max_outbox=max_outbox,
-        health_timeout=health_timeout,
+    settings = LinkSettings(
+        url, max_message_size=max_message_size, max_outbox=max_outbox, health_timeout=health_timeout
     )
     return RedisAdapterFactory(
-        link,
+        RedisLink(settings),
         key=key,
         sharded=sharded,
         subscription_mode=subscription_mode,

@@ -23,7 +23,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aiosio.adapters.redis.entries import Offset, parse_offset
-from aiosio.adapters.redis.link import RedisLink, connect, run_pipeline, write_in_order
+from aiosio.adapters.redis.link import (
+    LinkSettings,
+    RedisLink,
+    connect,
+    run_pipeline,
+    write_in_order,
+)
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
 __all__ = ["StreamLink", "StreamReader"]
@@ -65,22 +71,19 @@ class StreamLink:
 
     def __init__(
         self,
-        url: str,
+        settings: LinkSettings,
         *,
         stream_name: str,
         max_len: int,
         read_count: int,
         block_time: float,
-        max_outbox: int = 10_000,
-        health_timeout: float = 5.0,
     ) -> None:
-        self.url = url
+        self.settings = settings  # the pub/sub link's; the stream uses its url and max_outbox
         self.stream_name = stream_name
         self.max_len = max_len
         self.read_count = read_count
         self.block_time = block_time
-        self.max_outbox = max_outbox
-        self.pubsub = RedisLink(url, max_outbox=max_outbox, health_timeout=health_timeout)
+        self.pubsub = RedisLink(settings)
         self.client: aioredis.Redis | None = None
         self._reader: aioredis.Redis | None = None
         self.adapters: dict[str, StreamReader] = {}
@@ -108,10 +111,10 @@ class StreamLink:
             self._wake, self._started = asyncio.Event(), asyncio.Event()
             self._idle = asyncio.Event()
             self._idle.set()
-            self.client = connect(self.url)
+            self.client = connect(self.settings.url)
             # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own.
             self._reader = aioredis.Redis.from_url(
-                self.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
+                self.settings.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
             )
             loop = asyncio.get_running_loop()
             writer = write_in_order(self._wake, self._outbox, self._send, self._idle.set)
@@ -167,7 +170,7 @@ class StreamLink:
     def _queue(self, write: _Write) -> None:
         if self.client is None:
             raise ClusterError("the stream adapter is not started")
-        if len(self._outbox) >= self.max_outbox:
+        if len(self._outbox) >= self.settings.max_outbox:
             raise ClusterError("too many messages waiting for Redis")
         self._outbox.append(write)
         self._idle.clear()

@@ -60,6 +60,7 @@ from aiosio.adapters.redis.entries import (
     next_offset,
     parse_offset,
 )
+from aiosio.adapters.redis.link import LinkSettings
 from aiosio.adapters.redis.stream_link import StreamLink
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 from aiosio.socketio.packets import EVENT, Packet
@@ -339,13 +340,11 @@ def streams_adapter(
             before the adapter counts as unhealthy.
     """
     link = StreamLink(
-        url,
+        LinkSettings(url, max_outbox=max_outbox, health_timeout=health_timeout),
         stream_name=stream_name,
         max_len=max_len,
         read_count=read_count,
         block_time=block_time,
-        max_outbox=max_outbox,
-        health_timeout=health_timeout,
     )
     return StreamsAdapterFactory(
         link,
