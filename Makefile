@@ -8,12 +8,12 @@ CHAT_STAMP := examples/chat/node_modules/.installed
 E2E_STAMP := tests/e2e/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit bench soak env node redis clean chromium
+.PHONY: demo test lint typecheck unit bench soak env node redis clean chromium docs site
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,fast,redis]'
+	$(BIN)/pip install -q -e '.[dev,fast,redis,docs]'
 	touch $(STAMP)
 
 $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
@@ -51,7 +51,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: env redis lint typecheck
+# The documentation site (mkdocs.yml): `make docs` serves it on http://127.0.0.1:8000 and
+# rebuilds on change; `make test` builds it with --strict (a broken link or reference fails).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+site: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: env redis lint typecheck site
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 BENCH_STAMP := $(VENV)/.bench-installed
