@@ -119,6 +119,8 @@ async def test_handshake_and_headers(echo_router: Any) -> None:
     request = app.engine.handler.requests[sid]
     assert request.headers["x-two"] == "a, b"
     assert request.client == ("127.0.0.1", 5000)
+    # The scope itself is kept, for what the engine does not copy (aiosio.compat's environ).
+    assert request.scope is not None and request.scope["server"] == ("127.0.0.1", 80)
 
 
 async def test_mounted_under_a_root_path(echo_router: Any) -> None:

@@ -95,6 +95,7 @@ def _request(scope: Scope, router: Router, body: bytes = b"") -> HTTPRequest:
         client=(str(client[0]), int(client[1])) if client else None,
         scheme=scope.get("scheme", "http"),
         raw_query=raw_query,
+        scope=scope,
     )
 
 

@@ -43,6 +43,7 @@ class HTTPRequest:
     scheme: str = "http"
     raw_query: str = ""
     new_sid: str | None = None  # chosen before a WebSocket-only session opens (its cookie)
+    scope: Mapping[str, Any] | None = None  # the ASGI scope, under the ASGI front door
 
 
 @dataclass(slots=True)
