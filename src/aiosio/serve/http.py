@@ -98,10 +98,12 @@ class HTTPConnection(Connection):
         "_body_size",
         "_deadline",
         "_due",
+        "_final",
         "_head_bytes",
         "_head_request",
         "_head_size",
         "_headers",
+        "_keep_alive",
         "_loop",
         "_pending",
         "_phase",
@@ -135,7 +137,10 @@ class HTTPConnection(Connection):
         self._head_request: HTTPRequest | None = None
         # answers
         self._answer = _ANSWER_NONE
-        self._queue: deque[HTTPRequest] = deque()
+        # Pipelined requests, with keep-alive read as each was parsed (not when answered)
+        self._queue: deque[tuple[HTTPRequest, bool]] = deque()
+        self._keep_alive = True  # of the request being answered
+        self._final = False  # a request that ends the connection was read: read no more
         self._write_paused = False  # the peer does not read our answers (pause_writing)
         self._reading = True
         self._abort: Callable[[], None] | None = None
@@ -233,8 +238,8 @@ class HTTPConnection(Connection):
         if phase is _PHASE_UPGRADING:
             self._hold(data)
             return
-        if phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
-            return  # answered and ending: what still comes is not read
+        if phase is _PHASE_CLOSING or phase is _PHASE_CLOSED or self._final:
+            return  # answered (or to be) and ending: what still comes is not read
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -251,7 +256,8 @@ class HTTPConnection(Connection):
                 self._refuse(500)
             return
         except httptools.HttpParserError:
-            self._refuse(400)
+            if not self._final:  # else: bytes after a request that ended the connection
+                self._refuse(400)
             return
         if self._phase is _PHASE_HEAD:
             # httptools buffers a header line until it ends: bound what it may hold by
@@ -309,7 +315,7 @@ class HTTPConnection(Connection):
     # -- httptools callbacks ----------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        if self._phase is not _PHASE_IDLE:
+        if self._phase is not _PHASE_IDLE or self._final:
             raise _Stop  # closing: a request pipelined behind the last answer
         self._phase = _PHASE_HEAD
         self._head_bytes = _BEGAN
@@ -392,6 +398,9 @@ class HTTPConnection(Connection):
             return
         self._phase = _PHASE_IDLE
         self._disarm()
+        keep_alive = self.parser.should_keep_alive()
+        if not keep_alive:
+            self._final = True  # Connection: close, or HTTP/1.0: the last request
         request = self._head_request
         if request is None:
             request = self._request(b"".join(self._body))
@@ -399,12 +408,12 @@ class HTTPConnection(Connection):
             self._head_request = None
             request.body = b"".join(self._body)
         if self._answer is not _ANSWER_NONE or self._write_paused:
-            self._queue.append(request)
+            self._queue.append((request, keep_alive))
             self._flow()
             if self._answer is _ANSWER_NONE:
                 self._arm(self.limits.header_timeout)  # until the peer reads again
         else:
-            self._dispatch(request)
+            self._dispatch(request, keep_alive)
 
     def _request(self, body: bytes) -> HTTPRequest:
         url = httptools.parse_url(self._url)
@@ -422,7 +431,7 @@ class HTTPConnection(Connection):
 
     # -- HTTP answers -----------------------------------------------------------------
 
-    def _dispatch(self, request: HTTPRequest) -> None:
+    def _dispatch(self, request: HTTPRequest, keep_alive: bool) -> None:
         """Answer ``request`` and then the pipelined ones, until one is deferred.
 
         A loop, not recursion from :meth:`_respond`: an answer given at once must not
@@ -430,6 +439,7 @@ class HTTPConnection(Connection):
         """
         while True:
             self._answer = _ANSWER_DISPATCHING
+            self._keep_alive = keep_alive
             abort = self.router.handle_http(request, self._respond)
             if self._answer is _ANSWER_DISPATCHING:  # a held long-poll or an ASGI app
                 self._answer = _ANSWER_DEFERRED
@@ -444,7 +454,7 @@ class HTTPConnection(Connection):
                 # does, and drop it if it does not within the deadline.
                 self._arm(self.limits.header_timeout)
                 return
-            request = self._queue.popleft()
+            request, keep_alive = self._queue.popleft()
             self._flow()
 
     def _respond(self, response: HTTPResponse) -> None:
@@ -460,7 +470,7 @@ class HTTPConnection(Connection):
         phase = self._phase
         if transport is None or phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
             return  # the connection was refused or closed meanwhile: nothing more on it
-        keep_alive = self.parser.should_keep_alive()
+        keep_alive = self._keep_alive
         self._write(encode_response(response, keep_alive=keep_alive))
         if not keep_alive:
             self._shutdown()
@@ -468,7 +478,7 @@ class HTTPConnection(Connection):
         if answer is _ANSWER_DISPATCHING:
             return  # _dispatch goes on with the queue
         if self._queue and not self._write_paused:
-            self._dispatch(self._queue.popleft())
+            self._dispatch(*self._queue.popleft())
             self._flow()
         else:
             self._arm(self.limits.header_timeout)
@@ -489,7 +499,7 @@ class HTTPConnection(Connection):
             and phase is not _PHASE_CLOSING
             and phase is not _PHASE_CLOSED
         ):
-            self._dispatch(self._queue.popleft())
+            self._dispatch(*self._queue.popleft())
             self._flow()
 
     def _flow(self) -> None:
