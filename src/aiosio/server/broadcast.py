@@ -84,10 +84,19 @@ class BroadcastOperator:
         return self._flag(local=True)
 
     def compress(self, compress: bool = True) -> BroadcastOperator:
+        """Set whether the broadcast may be compressed (permessage-deflate, gzip).
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            A new operator with the flag; this one is unchanged.
+        """
         return self._flag(compress=compress)
 
     @property
     def options(self) -> BroadcastOptions:
+        """The rooms, exclusions and flags this operator broadcasts with."""
         return self._options
 
     # -- emitting -----------------------------------------------------------------------
@@ -117,6 +126,11 @@ class BroadcastOperator:
         return collector
 
     def send(self, *args: Any) -> None:
+        """Emit a ``message`` event to the recipients.
+
+        Args:
+            *args: The arguments of the event.
+        """
         self.emit("message", *args)
 
     async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
@@ -239,13 +253,30 @@ class SocketEmitter:
         return SocketEmitter(self._socket, **options)
 
     def timeout(self, seconds: float) -> SocketEmitter:
+        """Give the next ``emit_with_ack`` a deadline.
+
+        Args:
+            seconds: How long to wait for the acknowledgement.
+
+        Returns:
+            A new emitter with the deadline.
+        """
         return self._with(timeout=seconds)
 
     @property
     def volatile(self) -> SocketEmitter:
+        """Drop the next emit if the socket's transport cannot take it now."""
         return self._with(volatile=True)
 
     def compress(self, compress: bool = True) -> SocketEmitter:
+        """Set whether the next emit may be compressed.
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            A new emitter with the flag.
+        """
         return self._with(compress=compress)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
@@ -274,13 +305,34 @@ class RemoteSocket:
         return BroadcastOperator(self._adapter.namespace, rooms=frozenset((self.id,)))
 
     def emit(self, event: str, *args: Any) -> None:
+        """Send an event to this socket, wherever it is connected in the cluster.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
         self._operator().emit(event, *args)
 
     def join(self, rooms: str | Iterable[str]) -> None:
+        """Make this socket join rooms, on the server that holds it.
+
+        Args:
+            rooms: A room or several.
+        """
         self._operator().sockets_join(rooms)
 
     def leave(self, rooms: str | Iterable[str]) -> None:
+        """Make this socket leave rooms, on the server that holds it.
+
+        Args:
+            rooms: A room or several.
+        """
         self._operator().sockets_leave(rooms)
 
     def disconnect(self, close: bool = False) -> None:
+        """Disconnect this socket, on the server that holds it.
+
+        Args:
+            close: Also close the underlying connection (every namespace of it).
+        """
         self._operator().disconnect_sockets(close)

@@ -121,6 +121,7 @@ class Socket(Listening):
 
     @property
     def disconnected(self) -> bool:
+        """Whether the socket is no longer connected (the opposite of ``connected``)."""
         return not self.connected
 
     @property
@@ -130,6 +131,7 @@ class Socket(Listening):
 
     @property
     def server(self) -> Any:
+        """The server this socket belongs to (an :class:`aiosio.Server`)."""
         return self.nsp.server
 
     # -- listeners --------------------------------------------------------------------
@@ -223,6 +225,14 @@ class Socket(Listening):
         return SocketEmitter(self, timeout=None, volatile=True, compress=True)
 
     def compress(self, compress: bool = True) -> SocketEmitter:
+        """Set whether the next emit may be compressed (permessage-deflate, gzip).
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            An emitter for this socket carrying the flag.
+        """
         return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
 
     @staticmethod
@@ -459,6 +469,11 @@ class Socket(Listening):
     # -- connecting and disconnecting ---------------------------------------------------
 
     def connect_packet(self) -> Packet:
+        """The CONNECT packet that accepts this socket (its id, and the recovery id).
+
+        Returns:
+            The packet to send to the client.
+        """
         payload: dict[str, Any] = {"sid": self.id}
         if self.pid is not None:
             payload["pid"] = self.pid
