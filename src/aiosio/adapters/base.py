@@ -61,13 +61,30 @@ class SocketLike(Protocol):
     """A socket as ``fetch_sockets`` returns it: local, or on another server."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The socket id."""
+
     @property
-    def rooms(self) -> set[str]: ...
+    def rooms(self) -> set[str]:
+        """The rooms the socket is in."""
+
     @property
-    def data(self) -> Any: ...
-    def join(self, rooms: str | Iterable[str]) -> None: ...
-    def disconnect(self, close: bool = False) -> object: ...
+    def data(self) -> Any:
+        """The socket's ``data``, the application's own."""
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Make the socket join rooms.
+
+        Args:
+            rooms: A room or several.
+        """
+
+    def disconnect(self, close: bool = False) -> object:
+        """Disconnect the socket.
+
+        Args:
+            close: Also close its connection (every namespace of it).
+        """
 
 
 class LocalSocket(SocketLike, Protocol):
@@ -77,7 +94,12 @@ class LocalSocket(SocketLike, Protocol):
     def handshake(self) -> Any:
         """A dataclass: what the client sent when it connected."""
 
-    def leave(self, room: str) -> None: ...
+    def leave(self, room: str) -> None:
+        """Make the socket leave a room.
+
+        Args:
+            room: The room.
+        """
 
     def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
         """Write a broadcast's shared encoded packets."""
@@ -93,7 +115,8 @@ class Host(Protocol):
     """What an adapter may touch of its namespace (and, through it, of the server)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The namespace's name."""
 
     @property
     def sockets(self) -> Mapping[str, LocalSocket]:
@@ -195,15 +218,40 @@ class Adapter:
     # -- membership (local) -----------------------------------------------------------
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Add a local socket to rooms.
+
+        Args:
+            sid: The socket id.
+            rooms: The rooms.
+        """
         raise NotImplementedError
 
     def delete(self, sid: str, room: str) -> None:
+        """Remove a local socket from a room.
+
+        Args:
+            sid: The socket id.
+            room: The room.
+        """
         raise NotImplementedError
 
     def delete_all(self, sid: str) -> None:
+        """Remove a local socket from all its rooms (it disconnected).
+
+        Args:
+            sid: The socket id.
+        """
         raise NotImplementedError
 
     def socket_rooms(self, sid: str) -> set[str] | None:
+        """The rooms of a local socket.
+
+        Args:
+            sid: The socket id.
+
+        Returns:
+            Its rooms, or None for an unknown socket.
+        """
         raise NotImplementedError
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
@@ -213,6 +261,12 @@ class Adapter:
     # -- operations (cluster-wide in cluster adapters) --------------------------------
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Deliver a packet to the matching sockets (of the cluster, in a cluster adapter).
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags.
+        """
         raise NotImplementedError
 
     def broadcast_with_ack(
@@ -230,15 +284,41 @@ class Adapter:
         raise NotImplementedError
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
+        """The matching sockets (of the cluster, in a cluster adapter).
+
+        Args:
+            options: The rooms, exclusions and flags.
+
+        Returns:
+            Local sockets, and stand-ins for remote ones.
+        """
         raise NotImplementedError
 
     def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching sockets join rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to join.
+        """
         raise NotImplementedError
 
     def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching sockets leave rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to leave.
+        """
         raise NotImplementedError
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        """Disconnect the matching sockets.
+
+        Args:
+            options: Which sockets.
+            close: Also close their connections.
+        """
         raise NotImplementedError
 
     async def server_side_emit(self, args: list[Any], *, timeout: float | None = None) -> list[Any]:

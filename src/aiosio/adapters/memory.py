@@ -38,12 +38,19 @@ class InMemoryAdapter(Adapter):
         self.log: SessionLog | None = None  # with connection state recovery on
 
     async def init(self) -> None:
+        """Start the recovery log's expiry timer, if recovery is on."""
         if self.log is not None:
             self.log.bind()  # the expiry timer, in the loop the server runs in now
 
     # -- membership -------------------------------------------------------------------
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Add a socket to rooms (see :meth:`Adapter.add_all`).
+
+        Args:
+            sid: The socket id.
+            rooms: The rooms.
+        """
         mine = self.sids.get(sid)
         if mine is None:
             mine = self.sids[sid] = set()
@@ -60,6 +67,12 @@ class InMemoryAdapter(Adapter):
             self.namespace.emit_local_event("join-room", room, sid)
 
     def delete(self, sid: str, room: str) -> None:
+        """Remove a socket from a room, and an empty room with it.
+
+        Args:
+            sid: The socket id.
+            room: The room.
+        """
         mine = self.sids.get(sid)
         if mine is None or room not in mine:
             return
@@ -77,14 +90,35 @@ class InMemoryAdapter(Adapter):
             self.namespace.emit_local_event("delete-room", room)
 
     def delete_all(self, sid: str) -> None:
+        """Remove a socket from all its rooms.
+
+        Args:
+            sid: The socket id.
+        """
         mine = self.sids.pop(sid, None)
         for room in mine or ():
             self._leave(sid, room)
 
     def socket_rooms(self, sid: str) -> set[str] | None:
+        """The rooms of a socket.
+
+        Args:
+            sid: The socket id.
+
+        Returns:
+            Its rooms, or None for an unknown socket.
+        """
         return self.sids.get(sid)
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
+        """The ids of the sockets in any of the rooms.
+
+        Args:
+            rooms: The rooms; none means every socket.
+
+        Returns:
+            The socket ids.
+        """
         return {socket.id for socket in self._targets(BroadcastOptions(frozenset(rooms)))}
 
     def _targets(self, options: BroadcastOptions) -> list[LocalSocket]:
@@ -112,6 +146,12 @@ class InMemoryAdapter(Adapter):
     # -- operations -------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Deliver a packet to the matching local sockets.
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags.
+        """
         self.local_broadcast(packet, options)
 
     def local_broadcast(self, packet: Packet, options: BroadcastOptions) -> int:
@@ -133,6 +173,13 @@ class InMemoryAdapter(Adapter):
     def broadcast_with_ack(
         self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
+        """Deliver a packet asking each matching local socket for an acknowledgement.
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags.
+            collector: Receives the count and the answers.
+        """
         self.local_broadcast_with_ack(packet, options, collector)
         collector.counted()
 
@@ -150,28 +197,69 @@ class InMemoryAdapter(Adapter):
             socket.emit_packet_with_ack(packet, on_ack, compress, timeout)
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
+        """The matching local sockets.
+
+        Args:
+            options: The rooms, exclusions and flags.
+
+        Returns:
+            The sockets.
+        """
         return list(self._targets(options))
 
     def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching local sockets join rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to join.
+        """
         for socket in self._targets(options):
             socket.join(rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching local sockets leave rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to leave.
+        """
         for socket in self._targets(options):
             for room in rooms:
                 socket.leave(room)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        """Disconnect the matching local sockets.
+
+        Args:
+            options: Which sockets.
+            close: Also close their connections.
+        """
         for socket in self._targets(options):
             socket.disconnect(close)
 
     async def server_side_emit(self, args: list[Any], *, timeout: float | None = None) -> list[Any]:
+        """A server alone has no other server to tell: nothing is sent.
+
+        Args:
+            args: The event and its arguments.
+            timeout: Unused: there are no answers to wait for.
+
+        Returns:
+            An empty list.
+        """
         # A cluster of one: no other server hears it, and with acks there are none to wait for.
         return []
 
     # -- connection state recovery ------------------------------------------------------
 
     def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
+        """Keep an in-memory log of broadcasts for connection state recovery.
+
+        Args:
+            limits: How long and how much to keep.
+            previous: The adapter this one replaces, whose log it takes over.
+        """
         if isinstance(previous, InMemoryAdapter) and previous.log is not None:
             self.log = previous.log
             self.log.limits = limits
@@ -179,11 +267,27 @@ class InMemoryAdapter(Adapter):
             self.log = SessionLog(limits)
 
     def recovery_offset(self) -> str | None:
+        """The offset of the last logged broadcast, or None without recovery."""
         return None if self.log is None else self.log.offset()
 
     def persist_session(self, session: Session, ttl: float) -> None:
+        """Keep a disconnected socket's session for ``ttl`` seconds.
+
+        Args:
+            session: The socket's id, rooms, data and offset.
+            ttl: Seconds it may be restored for.
+        """
         if self.log is not None:
             self.log.persist(session, ttl)
 
     async def restore_session(self, pid: str, offset: str | None) -> Session | None:
+        """Take back a kept session, with what it missed after ``offset``.
+
+        Args:
+            pid: The private id the client sent.
+            offset: The last offset the client received.
+
+        Returns:
+            The session, or None.
+        """
         return None if self.log is None else self.log.restore(pid, offset)

@@ -142,6 +142,7 @@ class Client(Listening):
 
     @property
     def disconnected(self) -> bool:
+        """Whether the client is not connected to its namespace now."""
         return self.state is not State.CONNECTED
 
     @property

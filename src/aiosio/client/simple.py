@@ -53,6 +53,7 @@ class SimpleClient:
 
     @property
     def connected(self) -> bool:
+        """Whether the client is connected now."""
         return self._client is not None and self._client.connected
 
     async def connect(self, url: str, **options: Unpack[ClientOptions]) -> None:

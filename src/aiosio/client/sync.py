@@ -141,6 +141,7 @@ class SyncClient(_DisconnectOnExit):
         _wait(lambda: self.client.connect(retry=retry), timeout)
 
     def disconnect(self) -> None:
+        """Disconnect from the namespace and block until it is done."""
         _wait(self.client.disconnect)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
@@ -148,6 +149,12 @@ class SyncClient(_DisconnectOnExit):
         _call(lambda: self.client.emit(event, *args, callback=callback))
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send a ``message`` event (see :meth:`Client.send`).
+
+        Args:
+            *args: The arguments of the event.
+            callback: Called (on the loop thread) with the server's acknowledgement.
+        """
         _call(lambda: self.client.send(*args, callback=callback))
 
     def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -163,6 +170,17 @@ class SyncClient(_DisconnectOnExit):
     @overload
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register a handler for an event, directly or as a decorator.
+
+        The handler runs on the loop thread; it must not block for long.
+
+        Args:
+            event: The event name (or ``connect``, ``disconnect``, ``connect_error``).
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator that registers one.
+        """
         decorator: Callable[[F], F] = _registrar(lambda fn: self.client.on(event, fn))
         return decorator if handler is None else decorator(handler)
 
@@ -171,25 +189,74 @@ class SyncClient(_DisconnectOnExit):
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, for the next time the event arrives only.
+
+        Args:
+            event: The event name.
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator that registers one.
+        """
         decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
         return decorator if handler is None else decorator(handler)
 
     def event(self, handler: F) -> F:
+        """Register a handler named after its event (``def chat(...)`` hears ``chat``).
+
+        Args:
+            handler: The function; its name is the event.
+
+        Returns:
+            The handler.
+        """
         return _registrar(self.client.event)(handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove handlers.
+
+        Args:
+            event: The event; None removes the handlers of every event.
+            handler: One handler to remove; None removes all of ``event``.
+        """
         _call(lambda: self.client.off(event, handler))
 
     def on_any(self, handler: F) -> F:
+        """Register a handler for every incoming event, called as ``handler(event, *args)``.
+
+        Args:
+            handler: The catch-all handler.
+
+        Returns:
+            The handler.
+        """
         return _registrar(self.client.on_any)(handler)
 
     def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        """Remove a catch-all handler.
+
+        Args:
+            handler: The handler to remove; None removes all of them.
+        """
         _call(lambda: self.client.off_any(handler))
 
     def on_any_outgoing(self, handler: F) -> F:
+        """Register a handler for every event this client sends.
+
+        Args:
+            handler: Called as ``handler(event, *args)``.
+
+        Returns:
+            The handler.
+        """
         return _registrar(self.client.on_any_outgoing)(handler)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        """Remove an outgoing catch-all handler.
+
+        Args:
+            handler: The handler to remove; None removes all of them.
+        """
         _call(lambda: self.client.off_any_outgoing(handler))
 
 
@@ -204,16 +271,58 @@ class SyncSimpleClient(_DisconnectOnExit):
     connected = Forward[bool]("client")
 
     def connect(self, url: str, **options: Unpack[ClientOptions]) -> None:
+        """Connect and block until the namespace accepted the client.
+
+        Args:
+            url: The server, with the namespace as its path (``http://host:3000/chat``).
+            **options: As :func:`aiosio.connect`.
+
+        Raises:
+            ConnectionError: The server could not be reached or refused the connection.
+        """
         _wait(lambda: self.client.connect(url, **options))
 
     def emit(self, event: str, *args: Any) -> None:
+        """Send an event.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
         _wait(lambda: self.client.emit(event, *args))
 
     def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
+        """Send an event and block until the server acknowledges it.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The acknowledgement's argument (a tuple for several).
+
+        Raises:
+            AckTimeout: No answer in time.
+            Disconnected: The connection was lost first.
+        """
         return _wait(lambda: self.client.call(event, *args, timeout=timeout))
 
     def receive(self, timeout: float | None = None) -> list[Any]:
+        """Block until an event arrives.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The event as a list: its name, then its arguments.
+
+        Raises:
+            TimeoutError: Nothing arrived in time.
+            Disconnected: The client is disconnected.
+        """
         return _wait(lambda: self.client.receive(timeout))
 
     def disconnect(self) -> None:
+        """Disconnect and block until it is done."""
         _wait(self.client.disconnect)

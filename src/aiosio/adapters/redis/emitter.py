@@ -87,6 +87,14 @@ class EmitterOperator:
     options: BroadcastOptions = field(default_factory=BroadcastOptions)
 
     def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
+        """Address rooms (added to those already chosen).
+
+        Args:
+            *rooms: Room names, or iterables of them.
+
+        Returns:
+            A new operator.
+        """
         return replace(
             self, options=replace(self.options, rooms=self.options.rooms | _names(rooms))
         )
@@ -94,15 +102,32 @@ class EmitterOperator:
     in_ = to
 
     def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
+        """Leave out the sockets of rooms.
+
+        Args:
+            *rooms: Room names, or iterables of them.
+
+        Returns:
+            A new operator.
+        """
         excluded = self.options.except_ | _names(rooms)
         return replace(self, options=replace(self.options, except_=excluded))
 
     @property
     def volatile(self) -> EmitterOperator:
+        """Let the servers drop the event for a socket that cannot take it now."""
         flags = replace(self.options.flags, volatile=True)
         return replace(self, options=replace(self.options, flags=flags))
 
     def compress(self, compress: bool = True) -> EmitterOperator:
+        """Set whether the servers may compress the event.
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            A new operator.
+        """
         flags = replace(self.options.flags, compress=compress)
         return replace(self, options=replace(self.options, flags=flags))
 
@@ -175,6 +200,12 @@ class Emitter(Shortcuts[EmitterOperator]):
         return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
 
     def emit(self, event: str, *args: Any) -> None:
+        """Publish an event to every socket of the emitter's namespace.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
         self._operator().emit(event, *args)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
@@ -200,4 +231,5 @@ class Emitter(Shortcuts[EmitterOperator]):
         await self._publisher.queue.join()
 
     async def close(self) -> None:
+        """Close the emitter's Redis connection."""
         await self._publisher.close()

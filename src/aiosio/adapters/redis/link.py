@@ -283,6 +283,12 @@ class RedisLink:
         await self._command(kind, True, key)
 
     async def unsubscribe(self, kind: str, name: str) -> None:
+        """Stop listening to a channel.
+
+        Args:
+            kind: The subscription command family (``subscribe``, ``psubscribe``, ``ssubscribe``).
+            name: The channel or pattern.
+        """
         key = name.encode()
         if self._handlers[kind].pop(key, None) is not None:
             await self._command(kind, False, key)

@@ -112,6 +112,12 @@ class RedisAdapter(LinkedAdapter):
     # -- ClusterAdapter backend ---------------------------------------------------------
 
     def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        """Publish a cluster message to the other servers.
+
+        Args:
+            message: The message.
+            to: The uid of one server to answer, or None for all of them.
+        """
         self._ensure_started()
         if self.sharded:
             channel = f"{self.channel}{to}#" if to is not None else self._sharded_channel(message)
@@ -122,6 +128,11 @@ class RedisAdapter(LinkedAdapter):
         self.link.publish(channel, payload)
 
     async def server_count(self) -> int:
+        """How many servers listen on the namespace's channel (this one included).
+
+        Returns:
+            The count Redis gives (``PUBSUB NUMSUB``, or ``SHARDNUMSUB`` when sharded).
+        """
         self._ensure_started()
         if self.sharded:
             return await self.link.numsub(self.channel, shard=True)
@@ -202,6 +213,12 @@ class RedisAdapter(LinkedAdapter):
             await self.link.subscribe("shard", self._room_channel(room), self._on_sharded)
 
     def add_all(self, sid: str, rooms: Any) -> None:
+        """Add a socket to rooms; with sharded dynamic channels, subscribe to new rooms.
+
+        Args:
+            sid: The socket id.
+            rooms: The rooms to join.
+        """
         self._ensure_started()
         rooms = list(rooms)
         new = [room for room in rooms if room not in self.rooms]

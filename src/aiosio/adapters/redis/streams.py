@@ -125,6 +125,12 @@ class StreamsAdapter(LinkedAdapter):
     # -- ClusterAdapter backend ---------------------------------------------------------
 
     def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
+        """Append a cluster message to the stream, or publish it to one server.
+
+        Args:
+            message: The message.
+            to: The uid of one server to answer (sent by pub/sub), or None for all.
+        """
         self._ensure_started()
         if to is not None:
             self.link.pubsub.publish(f"{self.channel}{to}#", encode_pubsub(message))
@@ -134,10 +140,21 @@ class StreamsAdapter(LinkedAdapter):
             self.link.add(encode_entry(message))
 
     async def server_count(self) -> int:
+        """How many servers listen on the namespace (this one included).
+
+        Returns:
+            The number of subscribers of the namespace's pub/sub channel.
+        """
         self._ensure_started()
         return await self.link.pubsub.numsub(self.channel)
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Broadcast through the stream, so that its entry id is the recovery offset.
+
+        Args:
+            packet: The packet to deliver.
+            options: The rooms, exclusions and flags.
+        """
         if options.flags.local or not self.recovers:
             super().broadcast(packet, options)
             return
@@ -191,9 +208,20 @@ class StreamsAdapter(LinkedAdapter):
         """Nothing kept in memory: sessions are in Redis, and the offsets are entry ids."""
 
     def recovery_offset(self) -> str | None:
+        """The id of the last stream entry read, the offset of a new session.
+
+        Returns:
+            The offset, or None before the first read.
+        """
         return self.link.last_id
 
     def persist_session(self, session: Session, ttl: float) -> None:
+        """Store a disconnected socket's session in Redis until it expires.
+
+        Args:
+            session: The socket's id, rooms, data and offset.
+            ttl: Seconds it may be restored for.
+        """
         try:
             value = encode_session(session)
             self.link.set(self.session_key_prefix + session.pid, value, ttl)
@@ -203,6 +231,15 @@ class StreamsAdapter(LinkedAdapter):
             self.warn("session", "session of %s not kept: %s", session.sid, exc)
 
     async def restore_session(self, pid: str, offset: str | None) -> Session | None:
+        """Take back a stored session and the packets it missed since ``offset``.
+
+        Args:
+            pid: The private id the client sent.
+            offset: The last offset the client received.
+
+        Returns:
+            The session, or None if it is unknown, expired, or the offset is invalid.
+        """
         if offset is not None and parse_offset(offset) is None:
             return None  # the reference rejects it: "invalid offset"
         self._ensure_started()
@@ -274,6 +311,14 @@ class StreamsAdapter(LinkedAdapter):
         return list(packet.data)
 
     def missed_packets(self, session: Session) -> list[list[Any]]:
+        """The broadcasts a restored session missed, read from the stream.
+
+        Args:
+            session: The restored session.
+
+        Returns:
+            The missed events, each a list (name, arguments, offset).
+        """
         start = parse_offset(session.offset or "")
         if start is None:
             return session.missed
