@@ -10,6 +10,9 @@ protocol, and an idle WebSocket holds no HTTP parser or request state.
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiosio.serve.codec import encode_response
@@ -18,6 +21,7 @@ from aiosio.serve.websocket import WebSocketConnection
 from aiosio.server.router import Limits
 
 if TYPE_CHECKING:
+    from aiosio.serve.asgi_app import AppFront
     from aiosio.server.router import Router
 
 __all__ = ["HTTPConnection", "Limits", "WebSocketConnection", "encode_response", "serve"]
@@ -31,14 +35,28 @@ async def serve(
     backlog: int = 2048,
     reuse_port: bool = False,
     ssl: Any = None,
+    app: AppFront | None = None,
+    uds: str | None = None,
+    sock: socket.socket | None = None,
 ) -> asyncio.Server:
-    """Start listening; return the asyncio server (``close()`` it to stop accepting)."""
+    """Start listening; return the asyncio server (``close()`` it to stop accepting).
+
+    With ``app`` (an ASGI application and how to serve it), the requests that are not
+    the router's go to that application; ``uds`` listens on a Unix socket instead of
+    ``host``/``port``, ``sock`` on a socket already bound.
+    """
     loop = asyncio.get_running_loop()
+    factory: Callable[[], asyncio.Protocol]
+    if app is None:
+        factory = partial(HTTPConnection, router)
+    else:
+        from aiosio.serve.asgi_app import AppHTTPConnection
+
+        factory = partial(AppHTTPConnection, router, app)
+    if uds is not None:
+        return await loop.create_unix_server(factory, uds, backlog=backlog, ssl=ssl)
+    if sock is not None:
+        return await loop.create_server(factory, sock=sock, backlog=backlog, ssl=ssl)
     return await loop.create_server(
-        lambda: HTTPConnection(router),
-        host,
-        port,
-        backlog=backlog,
-        reuse_port=reuse_port,
-        ssl=ssl,
+        factory, host, port, backlog=backlog, reuse_port=reuse_port, ssl=ssl
     )

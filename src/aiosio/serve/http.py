@@ -33,7 +33,7 @@ from urllib.parse import unquote
 import httptools
 
 from aiosio.serve.codec import encode_response, parse_query, reason
-from aiosio.serve.conn import Connection
+from aiosio.serve.conn import Timed
 from aiosio.serve.websocket import WebSocketConnection
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.websocket.handshake import accept_key, check_key
@@ -87,7 +87,7 @@ class _Stop(Exception):
     request pipelined in the same chunk as the one that ended it must not be handled."""
 
 
-class HTTPConnection(Connection):
+class HTTPConnection(Timed):
     """One client connection: HTTP requests, then perhaps a WebSocket (handed over)."""
 
     __slots__ = (
@@ -96,15 +96,13 @@ class HTTPConnection(Connection):
         "_answer",
         "_body",
         "_body_size",
-        "_deadline",
-        "_due",
         "_final",
+        "_handle",
         "_head_bytes",
         "_head_request",
         "_head_size",
         "_headers",
         "_keep_alive",
-        "_loop",
         "_pending",
         "_phase",
         "_queue",
@@ -125,6 +123,7 @@ class HTTPConnection(Connection):
         self.limits = router.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
+        self._handle = router.handle_http  # whatever answers a request read whole
         self.client: tuple[str, int] | None = None
         self._phase = _PHASE_IDLE
         # request being parsed
@@ -173,42 +172,6 @@ class HTTPConnection(Connection):
 
     def eof_received(self) -> bool | None:
         return False
-
-    def _arm(self, delay: float) -> None:
-        # One timer handle serves many deadlines: re-arming only moves ``_due`` (a
-        # keep-alive connection re-arms several times per request), and the handle, when
-        # it fires early, is set again for the deadline then due. A new handle is made
-        # only when the deadline comes sooner than the pending one.
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        due = self._due = loop.time() + delay
-        handle = self._deadline
-        if handle is not None:
-            if handle.when() <= due:
-                return
-            handle.cancel()
-        self._deadline = loop.call_at(due, self._fire)
-
-    def _disarm(self) -> None:
-        self._due = None  # the pending handle, if any, finds nothing due and goes
-
-    def _cancel_timer(self) -> None:
-        self._due = None
-        handle, self._deadline = self._deadline, None
-        if handle is not None:
-            handle.cancel()  # it would hold this connection until it fires
-
-    def _fire(self) -> None:
-        self._deadline = None
-        due = self._due
-        if due is None:
-            return
-        loop = self._loop
-        if loop is not None and loop.time() + 0.001 < due:  # uvloop's timers are in ms
-            self._deadline = loop.call_at(due, self._fire)
-            return
-        self._expired()
 
     def _expired(self) -> None:
         self._due = None
@@ -440,7 +403,7 @@ class HTTPConnection(Connection):
         while True:
             self._answer = _ANSWER_DISPATCHING
             self._keep_alive = keep_alive
-            abort = self.router.handle_http(request, self._respond)
+            abort = self._handle(request, self._respond)
             if self._answer is _ANSWER_DISPATCHING:  # a held long-poll or an ASGI app
                 self._answer = _ANSWER_DEFERRED
                 self._abort = abort
@@ -472,6 +435,10 @@ class HTTPConnection(Connection):
             return  # the connection was refused or closed meanwhile: nothing more on it
         keep_alive = self._keep_alive
         self._write(encode_response(response, keep_alive=keep_alive))
+        self._next(answer, keep_alive)
+
+    def _next(self, answer: Answer, keep_alive: bool) -> None:
+        """An answer went out: end the connection, or go on with the queue."""
         if not keep_alive:
             self._shutdown()
             return

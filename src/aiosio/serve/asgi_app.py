@@ -1,0 +1,397 @@
+"""The application behind the standalone server: ``aiosio serve main:app``.
+
+The standalone front door answers Socket.IO itself (:class:`~aiosio.serve.http.HTTPConnection`,
+the fast path) and hands every other request to an ASGI 3 application: a FastAPI,
+Starlette or Django app. :class:`AppFront` is that application with the settings of
+serving it (``root_path``, proxy headers, concurrency limit, access log, body limit) and
+the connections that serve it; :class:`AppHTTPConnection` is the HTTP connection that
+can answer both.
+
+Which requests go where is decided once the request head is read: the Engine.IO path,
+the client bundle, the router's own routes and static prefixes stay on the fast path
+(exactly as without an app); everything else is an app request, whose body is streamed
+to the app (:class:`~aiosio.serve.app_cycle.HTTPCycle`) rather than read whole first.
+A WebSocket handshake on a path that is not the engine's goes to the app as a
+``websocket`` scope (:mod:`aiosio.serve.app_websocket`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+
+from aiosio.serve.app_cycle import BODY_HIGH_WATER, App, HTTPCycle
+from aiosio.serve.http import Answer, HTTPConnection, Phase
+
+if TYPE_CHECKING:
+    from aiosio.server.http import HTTPResponse
+    from aiosio.server.router import Router
+
+__all__ = ["AppFront", "AppHTTPConnection", "AppOptions"]
+
+logger = logging.getLogger("aiosio.serve")
+
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+# App requests read ahead of their answer. Reading pauses after a chunk once 32 wait (as
+# for Socket.IO requests), but one chunk of 256 KiB holds thousands of small requests.
+MAX_PIPELINED = 128
+_PHASE_IDLE, _PHASE_BODY = Phase.IDLE, Phase.BODY
+_PHASE_CLOSING, _PHASE_CLOSED = Phase.CLOSING, Phase.CLOSED
+_ANSWER_NONE, _ANSWER_DEFERRED = Answer.NONE, Answer.DEFERRED
+
+
+def _networks(allowed: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    """``--forwarded-allow-ips``: comma-separated addresses or networks; None for ``*``."""
+    items = [item.strip() for item in allowed.split(",") if item.strip()]
+    if "*" in items:
+        return None
+    return [ipaddress.ip_network(item, strict=False) for item in items]
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    """How the application is served (the ``aiosio serve`` options of the same names).
+
+    Attributes:
+        root_path: The prefix a proxy in front strips (ASGI ``root_path``); the app's
+            ``path`` and ``raw_path`` carry it, as ASGI 3 has them.
+        proxy_headers: Take the client address and scheme from ``X-Forwarded-For`` and
+            ``X-Forwarded-Proto`` when the peer is one of ``forwarded_allow_ips``.
+        forwarded_allow_ips: Comma-separated addresses or networks trusted for those
+            headers, ``*`` for any.
+        limit_concurrency: App requests answered at once; beyond, 503 (None: no limit).
+        access_log: One ``aiosio.access`` log line per app request.
+        max_body: Request body bytes the app may be sent (413 beyond; None: no limit).
+            The body is streamed, so memory stays bounded whatever the limit.
+    """
+
+    root_path: str = ""
+    proxy_headers: bool = True
+    forwarded_allow_ips: str = "127.0.0.1"
+    limit_concurrency: int | None = None
+    access_log: bool = True
+    max_body: int | None = 1024 * 1024 * 1024
+
+
+@dataclass(slots=True, eq=False)
+class AppFront:
+    """An ASGI application served beside Socket.IO, and what serving it holds.
+
+    ``state`` is the lifespan state (a shallow copy goes into each request's scope);
+    ``connections`` and ``tasks`` are what :meth:`close` ends.
+    """
+
+    app: App
+    options: AppOptions = field(default_factory=AppOptions)
+    state: dict[str, Any] = field(default_factory=dict)
+    connections: set[AppHTTPConnection] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    closing: bool = False
+    _trusted: Any = None
+
+    def __post_init__(self) -> None:
+        self._trusted = _networks(self.options.forwarded_allow_ips)
+
+    def trusts(self, host: str) -> bool:
+        """Whether a peer's forwarded headers are believed."""
+        if not self.options.proxy_headers:
+            return False
+        if self._trusted is None:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._trusted)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close idle connections, give requests in flight ``timeout`` seconds, then end
+        what is left (the lifespan shutdown comes after this)."""
+        self.closing = True
+        for connection in list(self.connections):
+            connection.close_if_idle()
+        tasks = list(self.tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        for task in self.tasks:
+            task.cancel()
+        for connection in list(self.connections):
+            connection.abort()
+
+
+def _forwarded(front: AppFront, scope: MutableMapping[str, Any], headers: dict[str, str]) -> None:
+    """Apply ``X-Forwarded-For``/``-Proto`` to ``scope`` (the peer is trusted)."""
+    proto = headers.get("x-forwarded-proto")
+    if proto:
+        scheme = proto.split(",")[0].strip().lower()
+        if scheme in ("http", "https", "ws", "wss"):
+            scope["scheme"] = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    hops = headers.get("x-forwarded-for")
+    if hops:
+        chain = [hop.strip() for hop in hops.split(",") if hop.strip()]
+        # The nearest hop that is not a trusted proxy is the client.
+        for hop in reversed(chain):
+            if not front.trusts(hop) or hop == chain[0]:
+                scope["client"] = (hop, 0)
+                break
+
+
+class AppHTTPConnection(HTTPConnection):
+    """An HTTP connection of a server with an application: Socket.IO requests as
+    :class:`HTTPConnection` answers them, the others through the app's ASGI cycle."""
+
+    __slots__ = ("_current", "_cycle", "_raw", "_server", "front")
+
+    def __init__(self, router: Router, front: AppFront) -> None:
+        super().__init__(router)
+        self.front = front
+        self._handle = self._handle_any
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._cycle: HTTPCycle | None = None  # the app request whose body is being read
+        self._current: HTTPCycle | None = None  # the app request being answered
+        self._server: tuple[str, int] | None = None
+
+    # -- connection -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.front.connections.add(self)
+        local = transport.get_extra_info("sockname")
+        if isinstance(local, tuple):
+            self._server = (str(local[0]), int(local[1]))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for cycle in (self._cycle, self._current):
+            if cycle is not None:
+                cycle.disconnect()
+        self._cycle = self._current = None
+        super().connection_lost(exc)
+        self.front.connections.discard(self)
+
+    def close_if_idle(self) -> None:
+        """At shutdown: close now if nothing is being answered, else after the answer."""
+        transport = self.transport
+        if transport is not None and self._answer is _ANSWER_NONE and not self._queue:
+            self._phase = _PHASE_CLOSING
+            transport.close()
+
+    def abort(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.abort()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        current = self._current
+        if current is not None:
+            current.writable()
+        super().resume_writing()
+
+    def _flow(self) -> None:
+        cycle = self._cycle
+        if cycle is not None and cycle.buffered > BODY_HIGH_WATER:
+            transport = self.transport
+            if transport is not None and self._reading:
+                self._reading = False
+                transport.pause_reading()
+            return
+        super()._flow()
+
+    # -- parser callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._raw = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._raw.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        if parser.should_upgrade():
+            super().on_headers_complete()
+            return
+        url = httptools.parse_url(self._url)
+        raw_path: bytes = url.path or b"/"
+        path = unquote(raw_path.decode("latin-1"))
+        if self._for_router(path):
+            super().on_headers_complete()
+            return
+        self._phase = _PHASE_BODY
+        self._arm(self.limits.body_timeout)
+        front = self.front
+        options = front.options
+        length = self._headers.get("content-length")
+        if (
+            options.max_body is not None
+            and length is not None
+            and length.isdigit()
+            and int(length) > options.max_body
+        ):
+            self._refuse(413)
+            return
+        if len(self._queue) >= MAX_PIPELINED:
+            self._refuse(503)  # a flood no real client sends, parsed from one chunk
+            return
+        limit = options.limit_concurrency
+        if front.closing or (limit is not None and len(front.tasks) >= limit):
+            self._refuse(503)
+            return
+        keep_alive = parser.should_keep_alive() and not front.closing
+        cycle = self._cycle = HTTPCycle(
+            self,
+            self._scope(path, raw_path, url.query or b""),
+            keep_alive=keep_alive,
+            expect_continue=self._headers.get("expect", "").lower() == "100-continue",
+        )
+        if self._answer is _ANSWER_NONE and not self._write_paused and not self._queue:
+            self._dispatch(cycle, keep_alive)  # type: ignore[arg-type]
+        else:
+            self._queue.append((cycle, keep_alive))  # type: ignore[arg-type]
+            self._flow()
+
+    def _for_router(self, path: str) -> bool:
+        """Whether a request stays with the router (the engine, its bundle, its routes,
+        its static folders) rather than going to the app."""
+        router = self.router
+        if router.claims(path) or path in router.routes:
+            return True
+        return any(path.startswith(prefix) for prefix in router.static_files)
+
+    def _scope(self, path: str, raw_path: bytes, query: bytes) -> dict[str, Any]:
+        root = self.front.options.root_path
+        peer = self.client
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": self.parser.get_http_version(),
+            "server": self._server,
+            "client": peer,
+            "scheme": "https" if self._tls() else "http",
+            "method": self.parser.get_method().decode("ascii"),
+            "root_path": root,
+            "path": root + path,
+            "raw_path": root.encode() + raw_path,
+            "query_string": query,
+            "headers": self._raw,
+            "state": dict(self.front.state),
+        }
+        if peer is not None and self.front.trusts(peer[0]):
+            _forwarded(self.front, scope, self._headers)
+        return scope
+
+    def _tls(self) -> bool:
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is not None
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self._cycle
+        if cycle is None:
+            super().on_body(body)
+            return
+        if self._phase is not _PHASE_BODY:
+            return
+        cycle.feed(body)
+        self._body_size += len(body)
+        limit = self.front.options.max_body
+        if limit is not None and self._body_size > limit:
+            self._refuse(413)
+            return
+        self._arm(self.limits.body_timeout)
+        if cycle.buffered > BODY_HIGH_WATER:
+            self._flow()
+
+    def on_message_complete(self) -> None:
+        cycle = self._cycle
+        if cycle is None:
+            super().on_message_complete()
+            return
+        if self._phase is not _PHASE_BODY:
+            return
+        self._phase = _PHASE_IDLE
+        self._cycle = None
+        if self._answer is _ANSWER_NONE:
+            self._arm(self.limits.header_timeout)  # answered already: idle from now
+        else:
+            self._disarm()
+        if not self.parser.should_keep_alive():
+            self._final = True
+        cycle.end()
+        self._flow()
+
+    def _refuse_with(self, response: HTTPResponse) -> None:
+        # A refusal while the app answers (a body deadline, a body limit): the app sees
+        # the client go; if its response has begun, the connection just ends.
+        for cycle in (self._cycle, self._current):
+            if cycle is not None:
+                cycle.disconnect()
+                if cycle.started:
+                    self._phase = _PHASE_CLOSING
+                    self._shutdown()
+                    return
+        super()._refuse_with(response)
+
+    # -- answering --------------------------------------------------------------------
+
+    def _handle_any(self, request: Any, respond: Any) -> Any:
+        if type(request) is not HTTPCycle:
+            return self.router.handle_http(request, respond)
+        self._current = request
+        request.start(self.front.app, self._finished)
+        task = request.task
+        assert task is not None
+        self.front.tasks.add(task)
+        return request.disconnect
+
+    def _finished(self, cycle: HTTPCycle) -> None:
+        task = cycle.task
+        if task is not None:
+            self.front.tasks.discard(task)
+        if self.front.options.access_log:
+            cycle.log_access()
+
+    # -- CycleOwner -------------------------------------------------------------------
+
+    def cycle_write(self, data: bytes) -> bool:
+        phase = self._phase
+        if phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
+            return True
+        self._write(data)
+        return not self._write_paused
+
+    def cycle_read(self) -> None:
+        if not self._reading:
+            self._flow()
+
+    def cycle_done(self, cycle: HTTPCycle) -> None:
+        if cycle is not self._current:
+            return
+        self._current = None
+        if self._answer is not _ANSWER_DEFERRED:
+            return
+        self._answer = _ANSWER_NONE
+        self._abort = None
+        phase = self._phase
+        if self.transport is None or phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
+            return
+        # A body still coming when the answer is complete: the connection ends rather
+        # than reading (and dropping) the rest of it.
+        keep_alive = cycle.keep_alive and not cycle.more_body and not self.front.closing
+        self._next(_ANSWER_DEFERRED, keep_alive)
+
+    def cycle_abort(self) -> None:
+        self._current = None
+        self._phase = _PHASE_CLOSING
+        transport = self.transport
+        if transport is not None:
+            transport.close()
