@@ -7,16 +7,13 @@ from typing import Any
 import pytest
 
 from aiosio.adapters.cluster import ClusterMessage, MessageType
+from aiosio.adapters.codec import decode_message, encode_message, pack, unpack
 from aiosio.adapters.redis.wire import (
     ClassicChannels,
     decode_classic_broadcast,
     decode_classic_request,
     decode_classic_response,
-    decode_message,
     encode_classic,
-    encode_message,
-    pack,
-    unpack,
 )
 from aiosio.exceptions import RemoteProtocolError
 

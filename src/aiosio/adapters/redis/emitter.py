@@ -27,8 +27,9 @@ from typing import Any, Self
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.cluster import ClusterMessage, MessageType, encode_options, encode_packet
+from aiosio.adapters.codec import encode_message
 from aiosio.adapters.redis.link import RedisError, connect, publish_all, run_pipeline
-from aiosio.adapters.redis.wire import ClassicChannels, encode_classic, encode_message
+from aiosio.adapters.redis.wire import ClassicChannels, encode_classic
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 __all__ = ["Emitter", "EmitterOperator"]

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from aiosio.adapters.base import BroadcastOptions, Session
+from aiosio.adapters.codec import decode_message, has_binary, pack, to_json, unpack
 from aiosio.adapters.messages import ClusterMessage, MessageType
-from aiosio.adapters.redis.wire import decode_message, has_binary, pack, to_json, unpack
 from aiosio.exceptions import RemoteProtocolError
 
 __all__ = [

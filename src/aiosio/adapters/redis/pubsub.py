@@ -34,16 +34,14 @@ from aiosio.adapters.cluster import (
     LinkedAdapter,
     LinkedAdapterFactory,
 )
+from aiosio.adapters.codec import decode_message, encode_message, to_json
 from aiosio.adapters.redis.link import LinkSettings, RedisLink
 from aiosio.adapters.redis.wire import (
     ClassicChannels,
     decode_classic_broadcast,
     decode_classic_request,
     decode_classic_response,
-    decode_message,
     encode_classic,
-    encode_message,
-    to_json,
 )
 from aiosio.exceptions import ClusterError
 

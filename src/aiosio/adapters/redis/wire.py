@@ -10,23 +10,24 @@ Two formats exist, and both are spoken here:
 * **sharded** (``createShardedAdapter``, socket.io-adapter's ``ClusterAdapter``): every message
   is ``{uid, nsp, type, data}``, JSON unless it holds binary data (then msgpack).
 
-msgpack follows notepack.io, the encoder of the Node packages: Buffers are ``bin``, a fixext 1
-of type 0 is ``undefined`` (None here), a fixext 8 of type 0 a ``Date`` (an ISO string here, as
-``JSON.stringify`` would send it to a client), other type-0 exts are ArrayBuffers (bytes).
-Nothing is ever unpickled.
+msgpack follows notepack.io, the encoder of the Node packages (:mod:`aiosio.adapters.codec`
+reads it). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
-import datetime
 import enum
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-import orjson
-
 from aiosio.adapters.cluster import ClusterMessage, MessageType
+from aiosio.adapters.codec import (
+    load,
+    object_of,
+    pack,
+    to_json,
+    unpack,
+)
 from aiosio.exceptions import RemoteProtocolError
 
 __all__ = [
@@ -35,15 +36,8 @@ __all__ = [
     "decode_classic_broadcast",
     "decode_classic_request",
     "decode_classic_response",
-    "decode_message",
     "encode_classic",
-    "encode_message",
-    "has_binary",
-    "pack",
-    "unpack",
 ]
-
-MAX_DEPTH = 100  # deeper structures are refused: clients could never receive them anyway
 
 
 class RequestType(enum.IntEnum):
@@ -59,131 +53,6 @@ class RequestType(enum.IntEnum):
     BROADCAST = 7
     BROADCAST_CLIENT_COUNT = 8
     BROADCAST_ACK = 9
-
-
-# -- msgpack (notepack.io flavour) and JSON ------------------------------------------------
-
-
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code != 0:
-        return [code, data]  # what notepack.io decodes an unknown extension to
-    if len(data) == 1:
-        return None  # undefined
-    if len(data) == 8:
-        millis = int.from_bytes(data[:4], "big", signed=True) * 2**32 + int.from_bytes(
-            data[4:], "big"
-        )
-        moment = datetime.datetime.fromtimestamp(millis / 1000, datetime.UTC)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return data  # an ArrayBuffer
-
-
-def _check_depth(value: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise RemoteProtocolError("message nested too deeply")
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, list | dict):
-                _check_depth(item, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            if isinstance(item, list | dict):
-                _check_depth(item, depth + 1)
-
-
-def pack(value: Any) -> bytes:
-    """msgpack as notepack.io writes it (bytes as ``bin``, floats as float 64)."""
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
-
-
-def unpack(data: bytes) -> Any:
-    """Decode msgpack written by notepack.io or :func:`pack`.
-
-    Raises:
-        RemoteProtocolError: When ``data`` is not one valid msgpack value.
-    """
-    try:
-        value = msgpack.unpackb(data, raw=False, ext_hook=_ext_hook, strict_map_key=True)
-    except Exception as exc:  # msgpack raises a zoo of types for bad input
-        raise RemoteProtocolError(f"invalid msgpack: {exc}") from None
-    _check_depth(value)
-    return value
-
-
-def _node_json(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"type": "Buffer", "data": list(bytes(value))}  # Buffer#toJSON
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def to_json(value: Any) -> bytes:
-    """JSON as ``JSON.stringify`` writes it (bytes become Node's Buffer JSON)."""
-    return orjson.dumps(value, default=_node_json)
-
-
-def load(data: bytes) -> Any:
-    """JSON when the payload starts with ``{`` (as the Node adapter decides), else msgpack.
-
-    Raises:
-        RemoteProtocolError: When the payload is neither.
-    """
-    if data[:1] == b"{":
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise RemoteProtocolError(f"invalid JSON: {exc}") from None
-        _check_depth(value)
-        return value
-    return unpack(data)
-
-
-def has_binary(value: Any) -> bool:
-    """Whether bytes hide anywhere in ``value``."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return True
-    if isinstance(value, list | tuple):
-        return any(has_binary(item) for item in value)
-    if isinstance(value, dict):
-        return any(has_binary(item) for item in value.values())
-    return False
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RemoteProtocolError(f"{what} must be an object")
-    return value
-
-
-# -- sharded format: ClusterMessage as it is ---------------------------------------------
-
-
-def encode_message(message: ClusterMessage) -> bytes:
-    """``{uid, nsp, type, data}``: JSON, or msgpack when the data holds bytes."""
-    value: dict[str, Any] = {"uid": message.uid, "nsp": message.nsp, "type": int(message.type)}
-    if message.data:
-        value["data"] = message.data
-    if has_binary(message.data):
-        return pack(value)
-    return to_json(value)
-
-
-def decode_message(data: bytes) -> ClusterMessage:
-    """The inverse of :func:`encode_message`.
-
-    Raises:
-        RemoteProtocolError: When ``data`` is not a cluster message.
-    """
-    value = _object(load(data), "message")
-    try:
-        kind = MessageType(int(value.get("type", 0)))
-    except (ValueError, TypeError):
-        raise RemoteProtocolError("unknown message type") from None
-    uid, nsp, body = value.get("uid", ""), value.get("nsp", "/"), value.get("data") or {}
-    if not isinstance(uid, str) or not isinstance(nsp, str):
-        raise RemoteProtocolError("uid and nsp must be strings")
-    return ClusterMessage(kind, uid, nsp, _object(body, "data"))
 
 
 # -- classic format ------------------------------------------------------------------------
@@ -216,7 +85,7 @@ class ClassicChannels:
 
 
 def _classic_opts(opts: Any) -> dict[str, Any]:
-    opts = _object(opts, "opts")
+    opts = object_of(opts, "opts")
     return {"rooms": opts.get("rooms", []), "except": opts.get("except", [])}
 
 
@@ -295,7 +164,7 @@ def decode_classic_broadcast(data: bytes, nsp: str) -> ClusterMessage:
     if not isinstance(value, list) or len(value) != 3:
         raise RemoteProtocolError("a broadcast must be [uid, packet, opts]")
     uid, packet, opts = value
-    packet = _object(packet, "packet")
+    packet = object_of(packet, "packet")
     return ClusterMessage(
         MessageType.BROADCAST,
         uid if isinstance(uid, str) else "",
@@ -311,7 +180,7 @@ def decode_classic_request(data: bytes, nsp: str) -> ClusterMessage | dict[str, 
     Raises:
         RemoteProtocolError: When ``data`` is not a request.
     """
-    value = _object(load(data), "request")
+    value = object_of(load(data), "request")
     uid = value.get("uid", "")
     uid = uid if isinstance(uid, str) else ""
     body: dict[str, Any] = {}
@@ -347,7 +216,7 @@ def decode_classic_response(data: bytes, nsp: str) -> ClusterMessage | None:
     Raises:
         RemoteProtocolError: When ``data`` is not a response.
     """
-    value = _object(load(data), "response")
+    value = object_of(load(data), "response")
     body: dict[str, Any] = {"requestId": value.get("requestId")}
     match value.get("type"):
         case RequestType.SERVER_SIDE_EMIT:
