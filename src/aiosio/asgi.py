@@ -450,6 +450,7 @@ async def _refuse_websocket(scope: Scope, send: Send, refusal: HTTPError) -> Non
         headers = [
             (b"content-type", refusal.content_type.encode("latin-1")),
             (b"content-length", str(len(refusal.body)).encode()),
+            *((name.lower().encode("latin-1"), value.encode()) for name, value in refusal.headers),
         ]
         await send(
             {

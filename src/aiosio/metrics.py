@@ -74,6 +74,18 @@ def _engine_lines(io: Server) -> Iterator[str]:
     )
     for reason, count in sorted(stats.sessions_closed.items()):
         yield f'aiosio_engine_sessions_closed_total{{reason="{_escape(reason)}"}} {count}'
+    yield from _family(
+        "aiosio_handshakes_refused_total",
+        "counter",
+        "Handshakes and connections refused by admission, per rule.",
+    )
+    for rule, count in sorted(stats.refused.items()):
+        yield f'aiosio_handshakes_refused_total{{reason="{_escape(rule)}"}} {count}'
+    yield from _family(
+        "aiosio_events_limited_total", "counter", "Client events over a rate limit, per action."
+    )
+    for action, count in sorted(stats.limited.items()):
+        yield f'aiosio_events_limited_total{{action="{_escape(action)}"}} {count}'
     counters = (
         ("aiosio_packets_received_total", "Engine.IO packets received.", stats.packets_in),
         ("aiosio_packets_sent_total", "Engine.IO packets sent.", stats.packets_out),

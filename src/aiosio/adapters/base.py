@@ -24,11 +24,15 @@ __all__ = [
     "BroadcastOptions",
     "Host",
     "LocalSocket",
+    "Recorder",
     "RecoveryLimits",
     "Session",
     "SocketLike",
     "encode_wires",
 ]
+
+Recorder: TypeAlias = Callable[[Packet, "BroadcastOptions"], None]
+"""What keeps room histories: ``(packet as delivered, options)`` for each local broadcast."""
 
 AckSink: TypeAlias = Callable[[str, list[Any] | None], None]
 """Where the answers of a broadcast with acknowledgements go: ``(socket id, answer)``, the
@@ -72,7 +76,7 @@ class SocketLike(Protocol):
     def data(self) -> Any:
         """The socket's ``data``, the application's own."""
 
-    def join(self, rooms: str | Iterable[str]) -> None:
+    def join(self, rooms: str | Iterable[str]) -> object:
         """Make the socket join rooms.
 
         Args:
@@ -208,6 +212,9 @@ class Adapter:
 
     def __init__(self, namespace: Host) -> None:
         self.namespace = namespace
+        self.recorder: Recorder | None = None
+        """Set by the namespace while a room has a history: every broadcast delivered on
+        this server is handed to it (with its offset when recovery adds one)."""
 
     async def init(self) -> None:
         """Start (subscribe, connect); called when the namespace is created."""

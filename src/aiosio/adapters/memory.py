@@ -162,8 +162,12 @@ class InMemoryAdapter(Adapter):
             wires = self.namespace.prepare_broadcast(stamped, options)
             size = sum(len(wire.data) for wire in wires)
             log.keep(stamped.data, options.rooms, options.except_, size)
+            if self.recorder is not None:
+                self.recorder(stamped, options)
         else:
             wires = self.namespace.prepare_broadcast(packet, options)
+            if self.recorder is not None:
+                self.recorder(packet, options)
         targets = self._targets(options)
         volatile = options.flags.volatile
         for socket in targets:

@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 from aiosio._handlers import HandlerSpec, ack_args
 from aiosio._listeners import Listening
+from aiosio._reauth import REAUTHENTICATE
 from aiosio.client.events import Listeners
 from aiosio.client.manager import BaseManager, ManagerOptions, lookup
 from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
-from aiosio.exceptions import ConnectionError, LocalProtocolError
+from aiosio.exceptions import ConnectionError, ConnectionRefused, LocalProtocolError
 from aiosio.socketio.packets import (
     Packet,
     PacketType,
@@ -442,6 +443,21 @@ class Client(Listening):
             Disconnected: The connection was lost before the answer came.
         """
         return await self._outbox.emit_with_ack(event, args, Flags(timeout=timeout))
+
+    async def reauthenticate(self, auth: dict[str, Any], timeout: float = 10.0) -> None:
+        """Send new credentials without reconnecting; the server's ``on_reauthenticate``
+        middlewares check them. Accepted, they are also this client's ``auth`` from now
+        on, for the next reconnection.
+
+        Raises:
+            ConnectionRefused: The server refused them (its message and data).
+            AckTimeout: No answer within ``timeout`` seconds.
+        """
+        answer = await self.emit_with_ack(REAUTHENTICATE, auth, timeout=timeout)
+        if not isinstance(answer, dict) or answer.get("ok") is not True:
+            refusal = answer if isinstance(answer, dict) else {}
+            raise ConnectionRefused(str(refusal.get("message", "refused")), refusal.get("data"))
+        self.auth = auth
 
     def timeout(self, seconds: float) -> Emitter:
         """Flags the next emit: its acknowledgement must come within ``seconds``."""

@@ -8,7 +8,7 @@ several faults gets, so we follow it exactly (docs/protocol-notes.md, "Refusals"
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import orjson
 
@@ -39,11 +39,18 @@ _MESSAGES = {
 class HTTPError(Exception):
     """An HTTP refusal: status, and a body that is JSON for Engine.IO errors."""
 
-    def __init__(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(status, body)
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.headers = headers  # more headers of the answer (``Retry-After``)
 
     @classmethod
     def from_code(cls, code: RequestError, message: str | None = None) -> HTTPError:

@@ -35,7 +35,7 @@ import httptools
 from aiosio.serve.codec import encode_response, parse_query, reason
 from aiosio.serve.conn import Timed
 from aiosio.serve.websocket import WebSocketConnection
-from aiosio.server.http import HTTPRequest, HTTPResponse
+from aiosio.server.http import HTTPRequest, HTTPResponse, error_response
 from aiosio.websocket.handshake import accept_key, check_key
 
 if TYPE_CHECKING:
@@ -155,6 +155,12 @@ class HTTPConnection(Timed):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.client = (str(peer[0]), int(peer[1]))
+            admission = self.engine.admission
+            if admission is not None:  # connections_per_ip
+                refusal = admission.connection(self.client[0], self.engine.loop.time())
+                if refusal is not None:
+                    self._refuse_with(error_response(refusal))
+                    return
         self._arm(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -521,7 +527,7 @@ class HTTPConnection(Timed):
         if transport is None:
             return
         if refusal is not None:
-            self._refuse(refusal.status, refusal.body, refusal.content_type)
+            self._refuse_with(error_response(refusal))
             return
         head = (
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"

@@ -12,11 +12,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.exceptions import AckTimeout, ReservedEventError
+from aiosio.exceptions import AckTimeout, InvalidState, ReservedEventError
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
+    from aiosio.presence.table import Member
     from aiosio.server.namespace import Namespace
+    from aiosio.server.presence import Presence
     from aiosio.server.socket import Socket
 
 __all__ = ["BroadcastOperator", "RemoteSocket", "SocketEmitter"]
@@ -162,6 +164,42 @@ class BroadcastOperator:
         """The chosen sockets, across the cluster."""
         found = await self._nsp.adapter.fetch_sockets(self._options)
         return cast("list[Socket | RemoteSocket]", found)  # the namespace makes both kinds
+
+    # -- presence (server/presence.py) ----------------------------------------------------
+
+    def _presence_room(self) -> tuple[Presence, str]:
+        presence = self._nsp.presence
+        if presence is None:
+            raise InvalidState("presence is off: create the server with presence=True")
+        if len(self._options.rooms) != 1 or self._options.except_:
+            raise ValueError("presence is read for one room: io.in_(room).presence()")
+        (room,) = self._options.rooms
+        return presence, room
+
+    async def presence(self) -> list[Member]:
+        """The users in the chosen room (one), each with its sockets' count and its
+        ``presence_info``, from every server when presence has a store.
+
+        Raises:
+            InvalidState: Presence is off.
+            ValueError: Not exactly one room was chosen.
+        """
+        presence, room = self._presence_room()
+        return await presence.members(room)
+
+    async def count_users(self) -> int:
+        """How many users are in the chosen room (one), without fetching sockets."""
+        presence, room = self._presence_room()
+        return await presence.count_users(room)
+
+    async def count(self) -> int:
+        """How many sockets the chosen rooms hold: from presence (no socket fetched) for
+        one room when it is on, else by counting what :meth:`fetch_sockets` finds."""
+        options = self._options
+        if self._nsp.presence is not None and len(options.rooms) == 1 and not options.except_:
+            presence, room = self._presence_room()
+            return sum(member["sockets"] for member in await presence.members(room))
+        return len(await self.fetch_sockets())
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make the chosen sockets join rooms."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosio.engineio.session import CloseReason, State
 from aiosio.exceptions import RemoteProtocolError
+from aiosio.limits.buckets import TokenBucket
 from aiosio.server.socket import Handshake, Socket
 from aiosio.socketio.packets import CONNECT_ERROR, Packet
 from aiosio.socketio.session import Namespaces, Verdict
@@ -37,6 +38,7 @@ class Connection:
     __slots__ = (
         "_logged",
         "_timer",
+        "bucket",
         "decoder",
         "issued",
         "namespaces",
@@ -59,6 +61,7 @@ class Connection:
         )
         self.namespaces: Namespaces[Socket] = Namespaces(server.max_namespaces)
         self._logged: set[object] | None = None
+        self.bucket: TokenBucket | None = None  # the server's event rate (io.limit)
         loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = loop.call_later(
             server.connect_timeout, self._connect_expired

@@ -24,6 +24,7 @@ from aiosio.engineio.packets import CLOSE_TEXT, PROBE_PONG, open_payload
 from aiosio.engineio.session import CloseReason, State, TimerEvent, UpgradeEvent
 from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
+from aiosio.server.admission import Admission, RateOption
 from aiosio.server.http import (
     HTTPCompression,
     HTTPRequest,
@@ -82,6 +83,12 @@ class EngineOptions(TypedDict, total=False):
             keywords of :class:`~aiosio.websocket.deflate.ServerDeflate`.
         http_compression: Polling responses' compression: True (the default), False, or
             the keywords of :class:`~aiosio.server.http.HTTPCompression`.
+        max_sessions: Sessions open at once; a handshake beyond gets 503 (None: no cap).
+        max_sessions_per_ip: Sessions open at once per client address; 429 beyond (None).
+        handshakes_per_ip: Handshakes per second per client address, a number or
+            ``(per_s, burst)``; 429 beyond (None: no limit).
+        connections_per_ip: TCP connections per second per client address on the
+            standalone server, as ``handshakes_per_ip``; 429 beyond (None: no limit).
     """
 
     ping_interval: float
@@ -97,6 +104,10 @@ class EngineOptions(TypedDict, total=False):
     max_buffered_packets: int
     per_message_deflate: bool | Mapping[str, Any]
     http_compression: bool | Mapping[str, Any]
+    max_sessions: int | None
+    max_sessions_per_ip: int | None
+    handshakes_per_ip: RateOption
+    connections_per_ip: RateOption
 
 
 class EngineServer:
@@ -150,6 +161,7 @@ class EngineServer:
         self.max_buffered_packets = options.get("max_buffered_packets", 1000)
         self.max_buffered_bytes = 4 * self.max_http_buffer_size
         self.stats = Counters()
+        self.admission = Admission.configured(self.stats, options)  # None: no checks
         self.sessions: dict[str, ServerSession] = {}
         self._dirty: list[ServerSession] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -272,8 +284,16 @@ class EngineServer:
         once unless ``allow_request`` returns an awaitable, which is then awaited in a task
         owned by the engine.
         """
+        if "sid" in request.query:
+            done(None)
+            return
+        if self.admission is not None:
+            refusal = self.admission.check(request, self.loop.time())
+            if refusal is not None:
+                done(refusal)
+                return
         allow = self.allow_request
-        if allow is None or "sid" in request.query:
+        if allow is None:
             done(None)
             return
         try:
@@ -310,6 +330,8 @@ class EngineServer:
         session = ServerSession(self, sid, transport, self.loop.time())
         self.sessions[sid] = session
         self.stats.sessions_opened += 1
+        if self.admission is not None:
+            self.admission.opened(sid, request)
         self._schedule_timer(session)
         return session
 
@@ -472,6 +494,8 @@ class EngineServer:
         """Release everything of a closed session and tell the handler, exactly once."""
         if self.sessions.pop(session.sid, None) is None:
             return
+        if self.admission is not None:
+            self.admission.closed(session.sid)
         if session.timer is not None:
             session.timer.cancel()
             session.timer = None
@@ -530,6 +554,8 @@ class EngineServer:
         self._dirty = []
         self.polling.clear()
         self.sessions.clear()
+        if self.admission is not None:
+            self.admission.forget_sessions()
         self._tasks.clear()
 
     def abort(self) -> None:

@@ -109,7 +109,9 @@ def poll_headers() -> list[tuple[str, str]]:
 
 
 def error_response(error: HTTPError) -> HTTPResponse:
-    return HTTPResponse(error.status, error.body, [("Content-Type", error.content_type)])
+    return HTTPResponse(
+        error.status, error.body, [("Content-Type", error.content_type), *error.headers]
+    )
 
 
 # --- HTTP content codings (RFC 9110, section 8.4.1) ------------------------------------------

@@ -19,8 +19,12 @@ from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused, ReservedEventError
+from aiosio.limits.buckets import Action, Rule
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollector
+from aiosio.server.features import Features
 from aiosio.server.socket import Socket
+from aiosio.server.users import CONTROL, on_control
+from aiosio.server.users import connected as user_connected
 from aiosio.socketio.packets import EVENT, Packet
 
 if TYPE_CHECKING:
@@ -38,10 +42,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ALIASES = {"connect": "connection"}
 # Namespace events that are not server-side emits: a client event of the same name is no
 # sign of a misplaced handler.
-_LOCAL_EVENTS = frozenset({"connection", "create-room", "delete-room", "join-room", "leave-room"})
+_LOCAL_EVENTS = frozenset(
+    {"connection", "create-room", "delete-room", "join-room", "leave-room", "presence"}
+)
 
 
-class Namespace(Shortcuts[BroadcastOperator]):
+class Namespace(Features, Shortcuts[BroadcastOperator]):
     """A channel of the server (``io.of("/news")``)."""
 
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
@@ -55,6 +61,10 @@ class Namespace(Shortcuts[BroadcastOperator]):
         self._warned: set[object] = set()  # mistakes of the application, warned once
         self._ids = itertools.count()
         self.adapter: Adapter = server.make_adapter(self)
+        self.init_features()  # users, presence, histories, reauthentication
+        # Rate rules of this namespace's client events (None: every event); a dynamic
+        # child shares its parent's.
+        self.limits: dict[Any, Rule] = parent.limits if parent is not None else {}
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
@@ -94,6 +104,33 @@ class Namespace(Shortcuts[BroadcastOperator]):
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """Run ``middleware(socket)`` (sync or async) before a client connects.
+    def limit(
+        self,
+        event: str | None = None,
+        *,
+        per_s: float,
+        burst: float | None = None,
+        action: Action = "drop",
+    ) -> None:
+        """Limit how fast each socket of this namespace may emit ``event``, with a token
+        bucket per socket.
+
+        Over the rule, ``action`` applies: ``"drop"`` (the event is not handled; an ack it
+        asks for answers ``{"error": "rate_limited", "retry_after": seconds}``) or
+        ``"disconnect"`` (the socket leaves with the reason ``"rate limited"``; the
+        client sees ``io server disconnect``). Applies to sockets that connect afterwards.
+
+        Args:
+            event: The event's name; None limits all events of the namespace together.
+            per_s: Events a second, refilled continuously.
+            burst: Events at once after a quiet spell (``per_s`` if not given).
+            action: What a socket over the rule gets.
+
+        Raises:
+            ValueError: A rate or burst that is not a positive number, or an unknown action.
+        """
+        self.limits[event] = Rule(per_s, max(1.0, per_s) if burst is None else burst, action)
+
 
         Raising :class:`ConnectionRefused` (or any exception) refuses the connection: the
         client's ``connect_error`` gets the message and the data. Middlewares are the place
@@ -124,6 +161,9 @@ class Namespace(Shortcuts[BroadcastOperator]):
         With ``ack``, the first handler answers: through its keyword-only ``ack`` or with
         its return value (one argument, as the reference expects).
         """
+        if data[0] == CONTROL:  # users: another server's order (server/users.py)
+            on_control(self, data[1:])
+            return
         for spec in list(self._handlers.get(data[0], ())):
             wants = ack is not None and spec.wants_ack
             try:
@@ -215,6 +255,8 @@ class Namespace(Shortcuts[BroadcastOperator]):
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, [socket.id])
+        if socket.extras is not None:
+            user_connected(socket)  # a user or an expiry set in a middleware
         self.server.on_socket_connecting(socket)
         # The CONNECT ack goes out before anything the connection handlers emit.
         socket.write_packet(socket.connect_packet())
@@ -293,6 +335,8 @@ class Namespace(Shortcuts[BroadcastOperator]):
 
     def on_socket_closing(self, socket: Socket, reason: str) -> None:
         """A socket is about to leave its rooms (recovery persists its state here)."""
+        if socket.extras is not None:
+            socket.extras.cancel()
         self.server.on_socket_closing(socket, reason)
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:

@@ -19,11 +19,13 @@ from aiosio._shortcuts import Shortcuts
 from aiosio._tasks import spawn as spawn_task
 from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
+from aiosio.limits.buckets import Action, Rule
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
+from aiosio.server.presence import PresenceSettings, close_presence
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import Socket
 from aiosio.socketio.parsers import Parser, get_parser
@@ -63,6 +65,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         other_app: Any = None,
         parser: str | Parser | None = None,
         health_path: str | None = None,
+        presence: PresenceSettings | Mapping[str, Any] | bool | None = None,
         shutdown_timeout: float = 10.0,
         **engine_options: Unpack[EngineOptions],
     ) -> None:
@@ -94,6 +97,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
 
             options = {} if connection_state_recovery is True else dict(connection_state_recovery)
             self.recovery = Recovery(self, **options)
+        self.presence_settings = PresenceSettings.of(presence)  # docs/presence-and-history.md
         self.namespaces: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
@@ -106,6 +110,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         self._force: asyncio.Event | None = None  # set by a second stop(): skip the graceful part
         self._started = False
         self.of("/")
+        self.event_rule: Rule | None = None  # io.limit(): each connection's event rate
 
     # -- namespaces ---------------------------------------------------------------------
 
@@ -258,6 +263,28 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         return self.sockets.use(middleware)
 
     # -- main-namespace shortcuts -------------------------------------------------------
+    def limit(
+        self, *, events_per_s: float, burst: float | None = None, action: Action = "drop"
+    ) -> None:
+        """Limit the events each client connection may emit, all namespaces together.
+
+        Over the limit, ``action`` applies: ``"drop"`` (the event is not handled; an ack
+        answers ``{"error": "rate_limited", "retry_after": seconds}``) or ``"disconnect"``
+        (every socket of the connection leaves with the reason ``"rate limited"``, the
+        client sees ``io server disconnect``, and the connection closes). Finer rules are
+        :meth:`Namespace.limit`'s. Applies to sockets that connect afterwards.
+
+        Args:
+            events_per_s: Events a second, refilled continuously (a token bucket).
+            burst: Events at once after a quiet spell (``events_per_s`` if not given).
+            action: What a client over the limit gets.
+
+        Raises:
+            ValueError: A rate or burst that is not a positive number, or an unknown action.
+        """
+        rate = events_per_s
+        self.event_rule = Rule(rate, max(1.0, rate) if burst is None else burst, action)
+
 
     def _operator(self) -> BroadcastOperator:
         return self.sockets._operator()
@@ -338,6 +365,27 @@ class BaseServer(Shortcuts[BroadcastOperator]):
             AckTimeout: Some servers did not answer in time.
         """
         return await self.sockets.server_side_emit(event, *args, timeout=timeout)
+
+    def to_user(self, user: str) -> BroadcastOperator:
+        """Broadcast to every socket of ``user`` (main namespace), on every server."""
+        return self.sockets.to_user(user)
+
+    async def user_sockets(self, user: str) -> list[Socket | RemoteSocket]:
+        """The sockets of ``user`` in the main namespace, on every server."""
+        return await self.sockets.user_sockets(user)
+
+    async def disconnect_user(self, user: str, reason: str = "server namespace disconnect") -> None:
+        """Disconnect the sockets of ``user`` in the main namespace, on every server."""
+        await self.sockets.disconnect_user(user, reason)
+
+    async def revoke(self, *, user: str, reason: str = "revoked") -> None:
+        """Disconnect every socket of ``user`` in every namespace, on every server."""
+        for namespace in list(self.namespaces.values()):
+            await namespace.disconnect_user(user, reason)
+
+    def on_reauthenticate(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """``on_reauthenticate`` of the main namespace (see :class:`Namespace`)."""
+        return self.sockets.on_reauthenticate(middleware)
 
     # -- engine events (EngineHandler) --------------------------------------------------
 
@@ -524,6 +572,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         await self.engine.close()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
+        await close_presence(self)
 
     async def _cancel_tasks(self, timeout: float) -> None:
         """Cancel the server's tasks (not those awaiting the close) and give them

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 from aiosio._acks import TimedAcks, settle_future
 from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
 from aiosio._listeners import Listening
+from aiosio._reauth import REAUTHENTICATE
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, safe_call
+from aiosio.server.admission import EventLimiter
 from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
+from aiosio.server.users import SocketExtras, UserFeatures
 from aiosio.socketio.packets import (
     ACK,
     BINARY_ACK,
@@ -36,6 +39,7 @@ from aiosio.socketio.packets import (
 from aiosio.socketio.session import PendingAck
 
 if TYPE_CHECKING:
+    from aiosio.presence.history import Replay
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
 
@@ -67,7 +71,7 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(Listening):
+class Socket(UserFeatures, Listening):
     """A client connected to a namespace."""
 
     __slots__ = (
@@ -79,7 +83,9 @@ class Socket(Listening):
         "_middlewares",
         "conn",
         "connected",
+        "_limiter",
         "data",
+        "extras",
         "handshake",
         "id",
         "nsp",
@@ -98,6 +104,7 @@ class Socket(Listening):
         self.connected = False
         self.recovered = False
         self.pid: str | None = None
+        self.extras: SocketExtras | None = None  # users, presence, credentials
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._acks = TimedAcks()  # ids come from the namespace, as in the reference server
         self._any: list[HandlerSpec] = []
@@ -106,6 +113,7 @@ class Socket(Listening):
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp.name} connected={self.connected}>"
+        self._limiter = EventLimiter.for_socket(conn, conn.server.event_rule, nsp.limits)
 
     # -- properties -------------------------------------------------------------------
 
@@ -289,9 +297,22 @@ class Socket(Listening):
 
     # -- rooms and broadcasts -----------------------------------------------------------
 
-    def join(self, rooms: str | Iterable[str]) -> None:
-        """Join one room or several."""
-        self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
+    def join(self, rooms: str | Iterable[str], *, rewind: int | None = None) -> Replay | None:
+        """Join one room or several.
+
+        With ``rewind``, ``rooms`` is one room with a history (``nsp.history(room)``): its
+        last ``rewind`` events are written to this socket and it joins, in one step, so
+        the live events follow with no gap and no duplicate. The :class:`Replay` returned
+        says what was sent and whether older events were trimmed.
+
+        Raises:
+            ValueError: ``rewind`` is not a positive integer within the limit, or the
+                room has no history.
+        """
+        if rewind is None:
+            self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
+            return None
+        return self.nsp.rewind(self, rooms, rewind)
 
     def leave(self, room: str) -> None:
         """Leave a room."""
@@ -335,6 +356,9 @@ class Socket(Listening):
         else:
             self.dispatch(data, ack_id)
 
+        limiter = self._limiter
+        if limiter is not None and limiter.refuses(self, data, ack_id):
+            return  # over a rate limit (docs/limits.md)
     def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
         for index, spec in enumerate(self._middlewares):
             try:
@@ -385,6 +409,9 @@ class Socket(Listening):
         event = data[0]
         handlers = self._handlers.get(event)
         if not handlers:
+            if event == REAUTHENTICATE:
+                self.nsp.reauthenticate(self, data[1:], ack_id)
+                return
             if not self._any:  # off the hot path: only for an event nobody handled
                 self.nsp.warn_unheard(event)
             return

@@ -23,13 +23,17 @@ class Counters:
         bytes_out: Bytes written to client connections by the standalone server.
         sessions_opened: Engine.IO sessions opened.
         sessions_closed: Engine.IO sessions closed, by close reason.
+        refused: Handshakes and connections refused by admission, by the rule refusing.
+        limited: Events over a rate limit, by the rule's action (``drop``, ``disconnect``).
     """
 
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "limited",
         "packets_in",
         "packets_out",
+        "refused",
         "sessions_closed",
         "sessions_opened",
     )
@@ -41,6 +45,8 @@ class Counters:
         self.bytes_out = 0
         self.sessions_opened = 0
         self.sessions_closed: dict[str, int] = {}
+        self.refused: dict[str, int] = {}
+        self.limited: dict[str, int] = {}
 
     def closed(self, reason: str) -> None:
         """Count one closed session."""

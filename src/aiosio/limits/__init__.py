@@ -1,0 +1,1 @@
+"""Rate limits and caps, sans-I/O: token buckets driven by a ``now`` argument."""

@@ -1,0 +1,226 @@
+"""Admission and rate limits: who may open a session, and how fast a client may emit.
+
+Two parts, both built on the token buckets of :mod:`aiosio.limits.buckets` (no task or
+timer per client: buckets refill when used, from the event loop's clock):
+
+* :class:`Admission`, held by the engine when any of its options is set, decides on
+  each Engine.IO handshake (both transports, both front doors) and, on the standalone
+  server, on each new TCP connection: the caps on sessions (``max_sessions``: 503;
+  ``max_sessions_per_ip``: 429) and the rates per IP (``handshakes_per_ip``,
+  ``connections_per_ip``: 429). Refusals carry ``Retry-After`` and a JSON body.
+* :class:`EventLimiter`, one per socket when a rule applies to it, counts the socket's
+  events against the server's rule (``io.limit``, per connection), its namespace's rule
+  and the rule of the event (``nsp.limit``). Over a rule, the event is dropped (its ack,
+  if asked, answers ``{"error": "rate_limited", "retry_after": s}``) or the socket is
+  disconnected ("rate limited"; the client sees ``io server disconnect``).
+
+The client's address is the request's (``HTTPRequest.client``): the peer of the TCP
+connection on the standalone server, and the ASGI scope's ``client`` under ASGI, which
+the ASGI server rewrites from ``X-Forwarded-For`` when its proxy-header settings say so
+(uvicorn's ``proxy_headers`` and ``forwarded_allow_ips``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from aiosio.engineio.handshake import HTTPError
+from aiosio.limits.buckets import KeyedBuckets, Rule, SessionCaps, TokenBucket, seconds
+from aiosio.socketio.packets import DISCONNECT, Packet
+
+if TYPE_CHECKING:
+    from aiosio.server.connection import Connection
+    from aiosio.server.http import HTTPRequest
+    from aiosio.server.socket import Socket
+    from aiosio.server.stats import Counters
+
+__all__ = ["Admission", "EventLimiter", "RateOption", "client_ip", "rule_of"]
+
+RateOption = float | tuple[float, float] | None
+"""A rate option: events a second (the burst is as many), or ``(per_s, burst)``; None: off."""
+
+RATE_LIMITED = "rate limited"
+"""The server-side disconnect reason of a socket over a ``"disconnect"`` rule."""
+
+
+def rule_of(name: str, option: RateOption) -> Rule | None:
+    """The rule of a rate option, or None when it is off; ValueError names the option."""
+    if option is None:
+        return None
+    try:
+        if isinstance(option, tuple):
+            per_s, burst = option
+            return Rule(per_s, burst)
+        return Rule(option, max(1.0, option) if isinstance(option, int | float) else option)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def client_ip(request: HTTPRequest) -> str:
+    """The address rules are counted by ("" when the front door has none: one key)."""
+    client = request.client
+    return client[0] if client else ""
+
+
+def _refusal(status: int, message: str, retry_after: float) -> HTTPError:
+    wait = seconds(retry_after)
+    body = orjson.dumps({"message": message, "retry_after": wait})
+    return HTTPError(status, body, headers=[("Retry-After", str(wait))])
+
+
+class Admission:
+    """The engine's checks before a session opens (and, standalone, a connection)."""
+
+    __slots__ = ("caps", "connections", "handshakes", "keys", "stats")
+
+    def __init__(
+        self,
+        stats: Counters,
+        *,
+        max_sessions: int | None = None,
+        max_sessions_per_ip: int | None = None,
+        handshakes_per_ip: RateOption = None,
+        connections_per_ip: RateOption = None,
+    ) -> None:
+        self.stats = stats
+        self.caps = SessionCaps(max_sessions, max_sessions_per_ip)
+        rule = rule_of("handshakes_per_ip", handshakes_per_ip)
+        self.handshakes = None if rule is None else KeyedBuckets(rule)
+        rule = rule_of("connections_per_ip", connections_per_ip)
+        self.connections = None if rule is None else KeyedBuckets(rule)
+        self.keys: dict[str, str] = {}  # sid -> address, for the per-address cap
+
+    @classmethod
+    def configured(cls, stats: Counters, options: Mapping[str, Any]) -> Admission | None:
+        """An admission for the engine's options, or None when none is set (no cost)."""
+        names = ("max_sessions", "max_sessions_per_ip", "handshakes_per_ip", "connections_per_ip")
+        chosen = {name: options[name] for name in names if options.get(name) is not None}
+        return cls(stats, **chosen) if chosen else None
+
+    def _refused(self, reason: str) -> None:
+        refused = self.stats.refused
+        refused[reason] = refused.get(reason, 0) + 1
+
+    def check(self, request: HTTPRequest, now: float) -> HTTPError | None:
+        """Refuse a handshake (503 at the session cap, 429 over a per-address rule), or
+        None to let it through."""
+        key = client_ip(request)
+        cap = self.caps.refusal(key)
+        if cap == "max_sessions":
+            self._refused(cap)
+            return _refusal(503, "Too many sessions", 1.0)
+        if cap is not None:
+            self._refused(cap)
+            return _refusal(429, "Too many sessions from this address", 1.0)
+        if self.handshakes is not None:
+            wait = self.handshakes.take(key, now)
+            if wait:
+                self._refused("handshakes_per_ip")
+                return _refusal(429, "Too many handshakes", wait)
+        return None
+
+    def connection(self, address: str, now: float) -> HTTPError | None:
+        """Refuse a new TCP connection over ``connections_per_ip`` (standalone only)."""
+        if self.connections is None:
+            return None
+        wait = self.connections.take(address, now)
+        if not wait:
+            return None
+        self._refused("connections_per_ip")
+        return _refusal(429, "Too many connections", wait)
+
+    def opened(self, sid: str, request: HTTPRequest) -> None:
+        key = client_ip(request)
+        self.caps.open(key)
+        if self.caps.max_per_key is not None:
+            self.keys[sid] = key
+
+    def closed(self, sid: str) -> None:
+        self.caps.close(self.keys.pop(sid, ""))
+
+    def forget_sessions(self) -> None:
+        """The engine dropped its sessions without closing them (a new event loop)."""
+        self.caps = SessionCaps(self.caps.max_total, self.caps.max_per_key)
+        self.keys.clear()
+
+
+class EventLimiter:
+    """The buckets of one socket: its connection's (the server's rule, shared by the
+    connection's sockets), its namespace's, and one per limited event."""
+
+    __slots__ = ("clock", "conn_bucket", "event_rules", "events", "nsp_bucket", "stats")
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        stats: Counters,
+        conn_bucket: TokenBucket | None,
+        nsp_rule: Rule | None,
+        event_rules: dict[Any, Rule],
+    ) -> None:
+        self.clock = clock
+        self.stats = stats
+        self.conn_bucket = conn_bucket
+        now = clock()
+        self.nsp_bucket = None if nsp_rule is None else nsp_rule.bucket(now)
+        self.event_rules = event_rules
+        self.events: dict[Any, TokenBucket] = {}
+
+    @classmethod
+    def for_socket(
+        cls, conn: Connection, server_rule: Rule | None, rules: dict[Any, Rule]
+    ) -> EventLimiter | None:
+        """The limiter of a new socket, or None when no rule applies (no cost per event)."""
+        if server_rule is None and not rules:
+            return None
+        engine = conn.server.engine
+        clock = engine.loop.time
+        conn_bucket = None
+        if server_rule is not None:
+            conn_bucket = conn.bucket
+            if conn_bucket is None:
+                conn_bucket = conn.bucket = server_rule.bucket(clock())
+        event_rules = {event: rule for event, rule in rules.items() if event is not None}
+        return cls(clock, engine.stats, conn_bucket, rules.get(None), event_rules)
+
+    def refuses(self, socket: Socket, data: list[Any], ack_id: int | None) -> bool:
+        """Count one event; over a rule, act on it and return True (the event is dropped)."""
+        now = self.clock()
+        event = data[0]
+        rule = self.event_rules.get(event)
+        if rule is not None:
+            bucket = self.events.get(event)
+            if bucket is None:
+                bucket = self.events[event] = rule.bucket(now)
+            wait = bucket.take(now)
+            if wait:
+                return self._over(socket, rule, wait, event, ack_id, whole=False)
+        bucket = self.nsp_bucket
+        if bucket is not None and (wait := bucket.take(now)):
+            return self._over(socket, socket.nsp.limits[None], wait, event, ack_id, whole=False)
+        bucket = self.conn_bucket
+        if bucket is not None and (wait := bucket.take(now)):
+            rule = socket.server.event_rule
+            return self._over(socket, rule, wait, event, ack_id, whole=True)
+        return False
+
+    def _over(
+        self, socket: Socket, rule: Rule, wait: float, event: Any, ack_id: int | None, whole: bool
+    ) -> bool:
+        limited = self.stats.limited
+        limited[rule.action] = limited.get(rule.action, 0) + 1
+        if rule.action == "drop":
+            if ack_id is not None:
+                answer = {"error": "rate_limited", "retry_after": max(round(wait, 3), 0.001)}
+                socket._send_ack(ack_id, [answer], event)
+            return True
+        sockets = list(socket.conn.sockets.values()) if whole else [socket]
+        for each in sockets:
+            each.write_packet(Packet(DISCONNECT, each.nsp.name))
+            each.close(RATE_LIMITED)
+        if whole:
+            socket.conn.close("forced server close")
+        return True

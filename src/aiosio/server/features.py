@@ -1,0 +1,92 @@
+"""What a namespace offers for users, presence, room history and reauthentication.
+
+A mixin of :class:`~aiosio.server.namespace.Namespace`, so that each feature's methods
+live beside the feature (:mod:`.users`, :mod:`.presence`, :mod:`.history`) and the
+namespace only calls :meth:`Features.init_features` when it is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiosio._handlers import HandlerSpec, inspect_handler
+from aiosio.exceptions import InvalidState
+from aiosio.server import users
+from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.history import Histories
+from aiosio.server.presence import Presence
+
+if TYPE_CHECKING:
+    from aiosio.adapters.base import Adapter
+    from aiosio.presence.history import Replay, RoomLog
+    from aiosio.server.broadcast import RemoteSocket
+    from aiosio.server.socket import Socket
+
+__all__ = ["Features"]
+
+
+class Features:
+    """Users, presence, histories and reauthentication of one namespace."""
+
+    if TYPE_CHECKING:
+        server: Any
+        adapter: Adapter
+
+    presence: Presence | None
+    histories: Histories
+    reauth_middlewares: list[HandlerSpec]
+
+    def init_features(self) -> None:
+        settings = self.server.presence_settings
+        self.presence = None if settings is None else Presence(self, settings)  # type: ignore[arg-type]
+        self.histories = Histories(self)  # type: ignore[arg-type]
+        self.reauth_middlewares = []
+
+    # -- users --------------------------------------------------------------------------
+
+    def to_user(self, user: str) -> BroadcastOperator:
+        """Broadcast to every socket of ``user`` (``socket.user``), on every server."""
+        room = users.user_room(users.check_user(user) or "")
+        return BroadcastOperator(self, rooms=frozenset((room,)))  # type: ignore[arg-type]
+
+    async def user_sockets(self, user: str) -> list[Socket | RemoteSocket]:
+        """The sockets of ``user`` on every server (an unknown user has none)."""
+        return await self.to_user(user).fetch_sockets()
+
+    async def disconnect_user(self, user: str, reason: str = "server namespace disconnect") -> None:
+        """Disconnect every socket of ``user`` in this namespace, on every server; their
+        ``disconnect`` handlers get ``reason``."""
+        await users.disconnect_user(self, user, reason)  # type: ignore[arg-type]
+
+    # -- room history -------------------------------------------------------------------
+
+    def history(self, room: str, max_len: int = 100, ttl: float | None = 3600.0) -> RoomLog:
+        """Keep the last ``max_len`` events broadcast to ``room`` for ``ttl`` seconds
+        (None: no age limit), for ``socket.join(room, rewind=n)``. ``max_len=1`` is a
+        last-value cache."""
+        return self.histories.configure(room, max_len, ttl)
+
+    def rewind(self, socket: Socket, room: Any, count: Any) -> Replay:
+        """Replay the last ``count`` events of ``room`` to ``socket``, then join it."""
+        if not isinstance(room, str):
+            raise ValueError("rewind joins one room: give its name")
+        if not socket.connected:
+            raise InvalidState("a socket rewinds once connected (in a connection handler)")
+        replay = self.histories.rewind(socket, room, count)
+        self.adapter.add_all(socket.id, [room])
+        return replay
+
+    # -- reauthentication ---------------------------------------------------------------
+
+    def on_reauthenticate(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Check new credentials a connected client sends (``client.reauthenticate``):
+        ``middleware(socket, auth)``, sync or async; raising (``ConnectionRefused``)
+        refuses them, and the socket stays as it was. Once every middleware accepted,
+        ``socket.handshake.auth`` is ``auth``; a middleware may set
+        ``socket.auth_expires_at`` or ``socket.user`` anew."""
+        self.reauth_middlewares.append(inspect_handler(middleware))
+        return middleware
+
+    def reauthenticate(self, socket: Socket, args: list[Any], ack_id: int | None) -> None:
+        users.reauthenticate(socket, self.reauth_middlewares, args, ack_id)

@@ -1,0 +1,52 @@
+"""PresenceTable: counts per user, diffs between flushes, info checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiosio.presence.table import Diff, PresenceTable, check_info
+
+
+def test_a_user_joins_once_and_leaves_with_its_last_socket() -> None:
+    table = PresenceTable()
+    assert table.join("r", "ann") is True
+    assert table.join("r", "ann") is False
+    table.set_info("ann", {"name": "Ann"})
+    assert table.flush() == [
+        Diff("r", [{"user": "ann", "sockets": 2, "info": {"name": "Ann"}}], [])
+    ]
+    assert table.leave("r", "ann") is False
+    assert table.flush() == [] and not table.dirty
+    assert table.leave("r", "ann") is True
+    assert table.leave("r", "ann") is False  # no socket left: nothing more
+    assert table.flush() == [Diff("r", [], ["ann"])]
+    assert len(table) == 0
+
+
+def test_join_and_leave_within_one_batch_cancel_out() -> None:
+    table = PresenceTable()
+    table.join("r", "a")
+    table.leave("r", "a")
+    table.join("r", "b")
+    assert table.flush() == [Diff("r", [{"user": "b", "sockets": 1, "info": None}], [])]
+    table.leave("r", "b")
+    table.join("r", "b")  # a reload: left and came back
+    assert table.flush() == []
+    assert table.members("r") == [{"user": "b", "sockets": 1, "info": None}]
+    assert table.count_users("r") == 1 and table.count_sockets("r") == 1
+    assert table.rooms_of("b") == ["r"] and table.members("none") == []
+
+
+def test_info_is_checked_and_forgotten_with_the_user() -> None:
+    assert check_info({"a": 1}, 10) == {"a": 1}
+    with pytest.raises(ValueError, match="over the limit"):
+        check_info("x" * 20, 10)
+    with pytest.raises(ValueError, match="JSON"):
+        check_info({1j}, 100)
+    table = PresenceTable()
+    table.set_info("u", 1)
+    table.forget_info("u")
+    assert table.info("u") is None
+    table.set_info("u", 1)
+    table.set_info("u", None)
+    assert table.info("u") is None
