@@ -60,11 +60,11 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
         self._joining = 0  # sockets in the middlewares: they keep a dynamic child alive
         self._warned: set[object] = set()  # mistakes of the application, warned once
         self._ids = itertools.count()
-        self.adapter: Adapter = server.make_adapter(self)
-        self.init_features()  # users, presence, histories, reauthentication
         # Rate rules of this namespace's client events (None: every event); a dynamic
         # child shares its parent's.
         self.limits: dict[Any, Rule] = parent.limits if parent is not None else {}
+        self.adapter: Adapter = server.make_adapter(self)
+        self.init_features()  # users, presence, histories, reauthentication
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
@@ -102,8 +102,6 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
             kept = [s for s in self._handlers.get(name, ()) if s.fn != handler]
             self._handlers[name] = kept
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """Run ``middleware(socket)`` (sync or async) before a client connects.
     def limit(
         self,
         event: str | None = None,
@@ -131,6 +129,8 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
         """
         self.limits[event] = Rule(per_s, max(1.0, per_s) if burst is None else burst, action)
 
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``middleware(socket)`` (sync or async) before a client connects.
 
         Raising :class:`ConnectionRefused` (or any exception) refuses the connection: the
         client's ``connect_error`` gets the message and the data. Middlewares are the place
