@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report, runner
+from benchmarks import instructions, report, runner
 from benchmarks.scenarios import BASELINE, PEERS, SCENARIOS, Peer, Scenario, scenario_groups, select
 
 RESULTS_DIR = runner.BENCH_DIR / "results"
@@ -57,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="JSON",
         help="measure nothing: rewrite the report files (and README) from a results .json",
+    )
+    parser.add_argument(
+        "--no-instructions",
+        action="store_true",
+        help="skip the instruction counts (callgrind, a few minutes; see instructions.py)",
     )
     parser.add_argument("--list", action="store_true", help="list servers and scenarios")
     args = parser.parse_args(argv)
@@ -212,8 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: stopping the servers", file=sys.stderr)
     finally:
         runner.stop_all()
+    if not (interrupted or args.quick or args.no_instructions) and "aiosio" in server_names:
+        counted = count_instructions()
+        if counted:
+            meta["instructions"] = counted
     print()
     print(report.main_table(results))
+    if meta.get("instructions"):
+        print()
+        print(report.instructions_table(meta["instructions"]))
     print()
     print(report.targets_table(results))
     print()
@@ -222,6 +235,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     write_files(args, results)
     return 0
+
+
+def count_instructions() -> dict[str, float]:
+    """Instructions per operation of every workload, recorded in the history file."""
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: no instruction counts", file=sys.stderr)
+        return {}
+    print("counting instructions per operation (callgrind)...", file=sys.stderr, flush=True)
+    figures = instructions.measure(list(instructions.WORKLOADS))
+    instructions.record(figures)
+    return figures
 
 
 def write_files(args: argparse.Namespace, results: report.Results) -> None:

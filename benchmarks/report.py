@@ -8,6 +8,7 @@ import platform
 import re
 import statistics
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,18 @@ class Results:
             if isinstance(c.get(metric), int | float)
         ]
         return statistics.median(values) if values else None
+
+    def ratios(self, scenario: str, server: str, metric: str) -> list[float]:
+        """Run k of ``server`` over run k of Node: runs are interleaved, so each pair shared
+        the machine's state; their range is the spread of the ratio."""
+        by_server = self.cells.get(scenario, {})
+        pairs = zip(by_server.get(server, []), by_server.get(BASELINE, []), strict=False)
+        return [
+            c[metric] / b[metric]
+            for c, b in pairs
+            if isinstance(c.get(metric), int | float) and isinstance(b.get(metric), int | float)
+            if b[metric]
+        ]
 
     def errors(self, scenario: str, server: str) -> list[str]:
         return [c["error"] for c in self.cells.get(scenario, {}).get(server, []) if "error" in c]
@@ -127,10 +140,14 @@ def fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
-def fmt_ratio(value: float | None, baseline: float | None) -> str:
+def fmt_ratio(value: float | None, baseline: float | None, ratios: Sequence[float] = ()) -> str:
+    """`` (1.82x)``, or with several runs `` (1.82x, 1.70-1.95)``: the median's ratio and the
+    range of the per-run ratios."""
     if value is None or not baseline:
         return ""
-    return f" ({value / baseline:.2f}x)"
+    if len(ratios) < 2:
+        return f" ({value / baseline:.2f}x)"
+    return f" ({value / baseline:.2f}x, {min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def metric_label(metric: Metric) -> str:
@@ -160,7 +177,8 @@ def main_table(results: Results) -> str:
                 if value is None and results.errors(scenario.name, server):
                     row.append("failed")
                     continue
-                ratio = fmt_ratio(value, base) if server != BASELINE else ""
+                ratios = results.ratios(scenario.name, server, metric.key)
+                ratio = fmt_ratio(value, base, ratios) if server != BASELINE else ""
                 row.append(fmt(value) + ratio)
             rows.append(row)
     return markdown_table(["scenario", "figure", *servers], rows)
@@ -257,6 +275,11 @@ def machine_line(meta: dict[str, Any]) -> str:
     )
 
 
+def instructions_table(figures: dict[str, float]) -> str:
+    rows = [[name, f"{value:,.0f}"] for name, value in figures.items()]
+    return markdown_table(["workload", "instructions per operation"], rows)
+
+
 def markdown(results: Results, chart_name: str | None) -> str:
     """The report: machine, servers, the tables and the chart."""
     meta = results.meta
@@ -278,6 +301,17 @@ def markdown(results: Results, chart_name: str | None) -> str:
     parts += [main_table(results), ""]
     if chart_name:
         parts += [f"![ratios to Node]({chart_name})", ""]
+    if meta.get("instructions"):
+        parts += [
+            "## Instructions per operation (callgrind, aiosio only)",
+            "",
+            "Counted by `python -m benchmarks.instructions` on this commit: the same to the "
+            "instruction on every run, whatever the machine is doing "
+            "(history: `results/instructions.csv`).",
+            "",
+            instructions_table(meta["instructions"]),
+            "",
+        ]
     parts += ["## Targets (issue 4)", "", targets_table(results), ""]
     parts += ["## CPU in the measured window", "", cpu_table(results), ""]
     failures = [

@@ -1,0 +1,404 @@
+"""Instructions per operation, counted by callgrind: a measure that repeats to the instruction.
+
+Wall-clock ratios on a shared 2-core machine move by 20-30% from run to run; the number of
+CPU instructions the server executes for one operation does not. So every scenario here is
+a fixed workload run twice under ``valgrind --tool=callgrind``, with ``n`` and ``3n``
+operations: the difference of the two totals divided by ``2n`` is the cost of one
+operation, with start-up, imports and connection set-up cancelled out.
+
+The server is the real standalone front door (``serve.HTTPConnection`` and the
+``WebSocketConnection`` it hands over to), fed client bytes through an in-memory transport
+that records what the server writes: no sockets, no event-loop polling, no client-side
+cost in the count. Client frames are masked with an all-zero key, as the load generator's.
+
+Usage::
+
+    python -m benchmarks.instructions                  # every scenario, a table
+    python -m benchmarks.instructions --scenarios echo,fanout --record
+    python -m benchmarks.instructions --workload echo --ops 200   # one run, no valgrind
+
+``--record`` appends the figures, with the commit, to ``results/instructions.csv``: the
+history against which a change is judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+HISTORY = BENCH_DIR / "results" / "instructions.csv"
+FANOUT_RECIPIENTS = 100
+_COLLECTED = re.compile(rb"Collected : (\d+)")
+
+
+class MemoryTransport(asyncio.Transport):
+    """What a TCP transport offers the front door, with writes recorded, not sent."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.protocol: Any = None
+        self.written = 0  # bytes
+        self.writes = 0
+        self.chunks: list[bytes] = []
+        self.keep = False  # keep the chunks (for handshakes), or only count them
+        self._closing = False
+        self._extra = {"peername": ("127.0.0.1", port), "sockname": ("127.0.0.1", 3000)}
+        self.waiter: tuple[int, int, asyncio.Future[None]] | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        self.written += len(data)
+        if self.keep:
+            self.chunks.append(bytes(data))
+        waiter = self.waiter
+        if waiter is not None and self.writes >= waiter[0] and self.written >= waiter[1]:
+            self.waiter = None
+            waiter[2].set_result(None)
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    async def wait_writes(self, count: int, size: int = 0) -> None:
+        """Return once ``count`` writes and ``size`` bytes in all have been written."""
+        if self.writes >= count and self.written >= size:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.waiter = (count, size, future)
+        await future
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
+
+    abort = close
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol  # type: ignore[no-any-return]
+
+
+def frame(payload: bytes, opcode: int = 1) -> bytes:
+    """A masked FIN client frame with an all-zero masking key (the payload as it is)."""
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+_UPGRADE = (
+    b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: bench\r\n"
+    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class Harness:
+    """One server and the in-memory connections a workload opens on it."""
+
+    def __init__(self, io: Any) -> None:
+        from aiosio.serve import HTTPConnection
+
+        self.io = io
+        self._connection = HTTPConnection
+        self._ports = iter(range(40000, 65000))
+
+    def open(self) -> MemoryTransport:
+        transport = MemoryTransport(next(self._ports))
+        protocol = self._connection(self.io.router)
+        transport.protocol = protocol
+        protocol.connection_made(transport)
+        return transport
+
+    def send(self, transport: MemoryTransport, data: bytes) -> None:
+        transport.protocol.data_received(data)
+
+    async def websocket(self) -> MemoryTransport:
+        """A WebSocket connected to the main namespace (101, open packet, CONNECT)."""
+        transport = self.open()
+        transport.keep = True
+        self.send(transport, _UPGRADE)
+        await transport.wait_writes(2)  # the 101, then the open packet
+        self.send(transport, frame(b"40"))
+        await transport.wait_writes(3)
+        transport.keep = False
+        transport.chunks.clear()
+        return transport
+
+    async def polling(self) -> tuple[MemoryTransport, MemoryTransport, str]:
+        """A long-polling session connected to the main namespace: (GET side, POST side, sid)."""
+        getter, poster = self.open(), self.open()
+        getter.keep = True
+        self.send(getter, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: b\r\n\r\n")
+        await getter.wait_writes(1)
+        body = b"".join(getter.chunks)
+        found = re.search(rb'"sid":"([^"]+)"', body)
+        assert found is not None, body
+        sid = found.group(1).decode()
+        await self.post(poster, sid, b"40")
+        self.send(getter, get_request(sid))
+        await getter.wait_writes(2)
+        getter.keep = False
+        return getter, poster, sid
+
+    async def post(self, transport: MemoryTransport, sid: str, body: bytes) -> None:
+        before = transport.writes
+        self.send(transport, post_request(sid, body))
+        await transport.wait_writes(before + 1)
+
+
+def get_request(sid: str) -> bytes:
+    return f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: b\r\n\r\n".encode()
+
+
+def post_request(sid: str, body: bytes) -> bytes:
+    head = (
+        f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: b\r\n"
+        f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _echo_server() -> Any:
+    import aiosio
+
+    io = aiosio.Server()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("echo", lambda *args: args[0] if len(args) == 1 else list(args))
+        socket.on("fan", lambda value: io.emit("tick", value))
+
+    return io
+
+
+async def echo(h: Harness, ops: int) -> None:
+    """One socket, 10 acked events in flight (one read of 10 frames), answered in one flush."""
+    ws = await h.websocket()
+    batch = 10
+    for start in range(0, ops, batch):
+        data = b"".join(frame(b'42%d["echo",%d]' % (i, i)) for i in range(start, start + batch))
+        writes = ws.writes
+        h.send(ws, data)
+        await ws.wait_writes(writes + 1)
+
+
+async def echo_one(h: Harness, ops: int) -> None:
+    """One socket, one acked event at a time: the whole cost of a round trip."""
+    ws = await h.websocket()
+    for i in range(ops):
+        writes = ws.writes
+        h.send(ws, frame(b'42%d["echo",%d]' % (i, i)))
+        await ws.wait_writes(writes + 1)
+
+
+async def fanout(h: Harness, ops: int) -> None:
+    """``io.emit`` to 100 sockets; an operation is one delivery (so ops/100 broadcasts)."""
+    sockets = [await h.websocket() for _ in range(FANOUT_RECIPIENTS)]
+    trigger = sockets[0]
+    for i in range(ops // FANOUT_RECIPIENTS):
+        last = sockets[-1]
+        writes = last.writes
+        h.send(trigger, frame(b'42["fan",%d]' % i))
+        await last.wait_writes(writes + 1)
+
+
+async def connect(h: Harness, ops: int) -> None:
+    """A new WebSocket to the main namespace: upgrade request, open packet, CONNECT."""
+    for _ in range(ops):
+        await h.websocket()
+
+
+async def binary64k(h: Harness, ops: int) -> None:
+    """One socket echoing a 64 KiB binary attachment with an ack."""
+    ws = await h.websocket()
+    blob = bytes(range(256)) * 256
+    attachment = frame(blob, opcode=2)
+    for i in range(ops):
+        writes, size = ws.writes, ws.written
+        head = b'451-%d["echo",{"_placeholder":true,"num":0}]' % i
+        h.send(ws, frame(head) + attachment)
+        await ws.wait_writes(writes + 1, size + len(blob))
+
+
+async def polling(h: Harness, ops: int) -> None:
+    """A long-polling round trip: a held GET answered by an acked event POSTed."""
+    getter, poster, sid = await h.polling()
+    for i in range(ops):
+        writes = getter.writes
+        h.send(getter, get_request(sid))
+        await h.post(poster, sid, b'42%d["echo",%d]' % (i, i))
+        await getter.wait_writes(writes + 1)
+
+
+WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]] = {
+    # name: (workload, n (the runs do n and 3n), what one operation is)
+    "echo": (echo, 400, "acked event, 10 in flight"),
+    "echo-1": (echo_one, 200, "acked event, one at a time"),
+    "fanout": (fanout, 2000, "delivery of a broadcast to 100"),
+    "connect": (connect, 60, "WebSocket connect + namespace"),
+    "bin64k": (binary64k, 40, "64 KiB binary echo with ack"),
+    "polling": (polling, 100, "long-polling round trip"),
+}
+
+
+async def _run(name: str, ops: int) -> None:
+    workload = WORKLOADS[name][0]
+    io = _echo_server()
+    await io.startup()
+    try:
+        await workload(Harness(io), ops)
+    finally:
+        await io.close()
+
+
+def run_workload(name: str, ops: int) -> None:
+    asyncio.run(_run(name, ops))
+
+
+def count(name: str, ops: int) -> int:
+    """The instructions of one whole run of ``name`` with ``ops`` operations."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={tmp}/out",
+            sys.executable,
+            "-m",
+            "benchmarks.instructions",
+            "--workload",
+            name,
+            "--ops",
+            str(ops),
+        ]
+        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+        done = subprocess.run(
+            command, cwd=BENCH_DIR.parent, env=env, capture_output=True, check=False
+        )
+        found = _COLLECTED.search(done.stderr)
+        if done.returncode != 0 or found is None:
+            sys.stderr.write(done.stderr.decode(errors="replace")[-3000:])
+            raise SystemExit(f"callgrind failed on {name} ({ops} operations)")
+        return int(found.group(1))
+
+
+def per_operation(name: str) -> float:
+    n = WORKLOADS[name][1]
+    return (count(name, 3 * n) - count(name, n)) / (2 * n)
+
+
+def commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", "../src"],
+        cwd=BENCH_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return done.stdout.strip() + ("+" if dirty else "")
+
+
+def measure(names: list[str]) -> dict[str, float]:
+    return {name: per_operation(name) for name in names}
+
+
+def table(figures: dict[str, float]) -> str:
+    lines = ["| scenario | instructions per operation | operation |", "| --- | ---: | --- |"]
+    for name, value in figures.items():
+        lines.append(f"| {name} | {value:,.0f} | {WORKLOADS[name][2]} |")
+    return "\n".join(lines)
+
+
+def record(figures: dict[str, float]) -> None:
+    new = not HISTORY.exists()
+    HISTORY.parent.mkdir(parents=True, exist_ok=True)
+    with HISTORY.open("a", newline="") as file:
+        writer = csv.writer(file)
+        if new:
+            writer.writerow(["date", "commit", "python", "scenario", "instructions_per_op"])
+        date = datetime.date.today().isoformat()
+        version = ".".join(map(str, sys.version_info[:3]))
+        for name, value in figures.items():
+            writer.writerow([date, commit(), version, name, f"{value:.0f}"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
+    parser.add_argument("--scenarios", help=f"comma-separated, of: {', '.join(WORKLOADS)}")
+    parser.add_argument("--record", action="store_true", help=f"append to {HISTORY.name}")
+    parser.add_argument("--workload", choices=list(WORKLOADS), help=argparse.SUPPRESS)
+    parser.add_argument("--ops", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.workload:  # one run, as callgrind's child
+        run_workload(args.workload, args.ops or WORKLOADS[args.workload][1])
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+    names = args.scenarios.split(",") if args.scenarios else list(WORKLOADS)
+    unknown = [name for name in names if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
+    figures = measure(names)
+    print(table(figures))
+    if args.record:
+        record(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The instruction-count workloads run and do what they say (without valgrind: in-process).
+
+`make bench` runs them under callgrind; a workload that silently stopped doing its work
+(a changed front door, a handshake that no longer completes) would report a figure for
+nothing, so each one is run here on a small count and its output checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from benchmarks.instructions import Harness, frame
+
+from benchmarks import instructions
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("name", list(instructions.WORKLOADS))
+async def test_every_workload_runs_to_the_end(name: str) -> None:
+    workload, n, _ = instructions.WORKLOADS[name]
+    io = instructions._echo_server()
+    await io.startup()
+    try:
+        await asyncio.wait_for(workload(Harness(io), min(n, 200)), 30)
+    finally:
+        await io.close()
+
+
+async def test_the_echo_workload_gets_one_ack_per_event() -> None:
+    io = instructions._echo_server()
+    await io.startup()
+    try:
+        harness = Harness(io)
+        ws = await harness.websocket()
+        ws.keep = True
+        harness.send(ws, frame(b'427["echo",7]') + frame(b'428["echo","x"]'))
+        await asyncio.wait_for(ws.wait_writes(ws.writes + 1), 10)
+        assert b"".join(ws.chunks) == b'\x81\x06437[7]\x81\x08438["x"]'
+    finally:
+        await io.close()
+
+
+async def test_the_fanout_workload_reaches_every_recipient() -> None:
+    io = instructions._echo_server()
+    await io.startup()
+    try:
+        harness = Harness(io)
+        sockets = [await harness.websocket() for _ in range(3)]
+        before = [s.writes for s in sockets]
+        harness.send(sockets[0], frame(b'42["fan",1]'))
+        await asyncio.wait_for(sockets[-1].wait_writes(before[-1] + 1), 10)
+        assert [s.writes - b for s, b in zip(sockets, before, strict=True)] == [1, 1, 1]
+    finally:
+        await io.close()
+
+
+def test_history_rows_carry_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    history = tmp_path / "instructions.csv"
+    monkeypatch.setattr(instructions, "HISTORY", history)
+    instructions.record({"echo": 1234.4})
+    instructions.record({"echo": 1200.0})
+    lines = history.read_text().splitlines()
+    assert lines[0] == "date,commit,python,scenario,instructions_per_op"
+    assert [line.split(",")[3:] for line in lines[1:]] == [["echo", "1234"], ["echo", "1200"]]
