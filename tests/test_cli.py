@@ -366,3 +366,60 @@ def test_reload_loop_restarts_its_child_and_stops_on_a_signal(
     assert status == -signal.SIGTERM  # the child (a plain sleep) was terminated
     assert "mod.py changed: restarting" in caplog.text
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+# -- aiosio serve main:app: an application with Socket.IO mounted ----------------------------
+
+FASTAPI_APP = textwrap.dedent(
+    """
+    from contextlib import asynccontextmanager
+
+    import aiosio
+    from fastapi import FastAPI, Request
+
+    io = aiosio.Server(serve_client=False)
+    FAIL = False
+
+
+    @asynccontextmanager
+    async def lifespan(app):
+        print("app startup", flush=True)
+        if FAIL:
+            raise RuntimeError("the cache is unreachable")
+        yield {"resource": "open"}
+        print("app shutdown", flush=True)
+
+
+    app = FastAPI(lifespan=lifespan)
+    app.mount("/ws", io.asgi_app())
+
+
+    @app.get("/hello")
+    async def hello(request: Request):
+        return {"resource": request.state.resource}
+    """
+)
+
+
+def test_serve_a_fastapi_app_that_mounts_socketio(tmp_path: Path) -> None:
+    (tmp_path / "fastmain.py").write_text(FASTAPI_APP)
+    args = ["serve", "fastmain:app", "--port", "0", "--lifespan", "on"]
+    with CLIProcess(args, cwd=tmp_path, log=tmp_path / "out.log") as process:
+        url = process.url()
+        assert process.output().index("app startup") < process.output().index("serving on")
+        assert _get(url + "/hello") == b'{"resource":"open"}'
+        # Socket.IO where the app mounts it, answered by the engine itself.
+        assert _get(url + "/ws/socket.io/?EIO=4&transport=polling").startswith(b'0{"sid":')
+        assert process.stop() == 0
+    output = process.output()
+    assert output.index("serving on") < output.index("app shutdown")
+
+
+def test_a_failing_startup_exits_non_zero_with_the_apps_error(tmp_path: Path) -> None:
+    (tmp_path / "failmain.py").write_text(FASTAPI_APP.replace("FAIL = False", "FAIL = True"))
+    with CLIProcess(
+        ["serve", "failmain:app", "--port", "0"], cwd=tmp_path, log=tmp_path / "o"
+    ) as p:
+        assert p.wait() == 3
+    assert "the cache is unreachable" in p.output()
+    assert "serving on" not in p.output()

@@ -200,3 +200,46 @@ def test_load_server_of_a_foreign_asgi_application(modules: Modules) -> None:
     name = modules.write(APP)
     with pytest.raises(TargetError, match=r"not an aiosio\.Server"):
         load_server(f"{name}:foreign")
+
+
+# -- find_served: the server inside an application -----------------------------------------
+
+
+def test_find_served_of_a_server_and_of_its_asgi_app() -> None:
+    from starlette.applications import Starlette
+
+    from aiosio.targets import find_served
+
+    io = aiosio.Server()
+    served = find_served(io)
+    assert served is not None and (served.io, served.app, served.prefix) == (io, None, "")
+    other = Starlette()
+    served = find_served(io.asgi_app(other))
+    assert served is not None and (served.io, served.app) == (io, other)
+
+
+def test_find_served_inside_fastapi_and_starlette_mounts() -> None:
+    from fastapi import FastAPI
+    from starlette.applications import Starlette
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.routing import Mount
+
+    from aiosio.targets import find_served
+
+    io = aiosio.Server()
+    app = FastAPI()
+
+    @app.get("/x")
+    def x() -> dict[str, int]:
+        return {}
+
+    app.mount("/ws", io.asgi_app())
+    served = find_served(app)
+    assert served is not None and (served.io, served.app, served.prefix) == (io, app, "/ws")
+    # Nested mounts add up; middleware around the app is looked through.
+    inner = Starlette(routes=[Mount("/rt", app=io.asgi_app())])
+    outer = Starlette(routes=[Mount("/v1", app=inner)])
+    wrapped = CORSMiddleware(outer, allow_origins=["*"])
+    served = find_served(wrapped)
+    assert served is not None and (served.io, served.app, served.prefix) == (io, wrapped, "/v1/rt")
+    assert find_served(FastAPI()) is None  # no Socket.IO in it

@@ -30,7 +30,11 @@ from typing import Any
 
 from aiosio.app import Server
 from aiosio.logs import LEVELS, configure
-from aiosio.targets import TargetError, load_target, server_of
+from aiosio.serve.asgi_app import AppFront
+from aiosio.serve.lifespan import Lifespan, LifespanError
+from aiosio.serve.options import add_app_options, app_settings, listen_of
+from aiosio.serve.run import Listen, run_server
+from aiosio.targets import TargetError, find_served, load_target, server_of
 
 __all__ = ["TargetError", "load_target", "main", "reload_command", "server_of", "snapshot"]
 
@@ -56,26 +60,31 @@ def _wants_uvloop(choice: bool | None) -> bool:
 Ready = Callable[[str], None]
 
 
-async def _serve(io: Server, host: str, port: int, loop_name: str, ready: Ready | None) -> None:
-    # The first signal closes gracefully, a second forces it (Server.stop).
-    io.handle_signals()
-    bound = await io.start(host, port)
-    shown = f"[{host}]" if ":" in host else host
-    logger.info("serving on http://%s:%d (%s, pid %d)", shown, bound, loop_name, os.getpid())
-    if ready is not None:
-        ready(f"http://{shown}:{bound}")
-    await io.wait_closed()
-    logger.info("stopped")
+def run(
+    io: Server,
+    host: str,
+    port: int,
+    *,
+    use_uvloop: bool,
+    ready: Ready | None = None,
+    listen: Listen | None = None,
+    front: AppFront | None = None,
+    lifespan: Lifespan | None = None,
+) -> None:
+    """Serve ``io`` until SIGINT or SIGTERM; ``ready`` gets the URL once it listens.
 
-
-def run(io: Server, host: str, port: int, *, use_uvloop: bool, ready: Ready | None = None) -> None:
-    """Serve ``io`` until SIGINT or SIGTERM; ``ready`` gets the URL once it listens."""
+    With ``front``, its ASGI application is served beside Socket.IO (``lifespan`` run
+    around it); ``listen`` overrides ``host``/``port`` (a Unix socket, TLS).
+    """
+    where = listen or Listen(host, port)
+    loop_name = "uvloop" if use_uvloop else "asyncio"
+    main = run_server(io, where, front=front, lifespan=lifespan, loop_name=loop_name, ready=ready)
     if use_uvloop:
         import uvloop
 
-        uvloop.run(_serve(io, host, port, "uvloop", ready))
+        uvloop.run(main)
     else:
-        asyncio.run(_serve(io, host, port, "asyncio", ready))
+        asyncio.run(main)
 
 
 def _run_foreign(app: Any, args: argparse.Namespace, use_uvloop: bool) -> int:
@@ -193,14 +202,29 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return reload_loop(reload_command(argv), folders)
     use_uvloop = _wants_uvloop(args.uvloop)
     target = load_target(args.target)
-    io = server_of(target)
-    if io is None:
+    server_of(target)  # a TargetError for what is not callable at all
+    served = find_served(target)
+    if served is None:
         return _run_foreign(target, args, use_uvloop)
+    io = served.io
     if args.metrics_path:
         from aiosio import metrics
 
         metrics.enable(io, args.metrics_path)
-    run(io, args.host, args.port, use_uvloop=use_uvloop)
+    front, lifespan = app_settings(io, served.app, served.prefix, args)
+    try:
+        run(
+            io,
+            args.host,
+            args.port,
+            use_uvloop=use_uvloop,
+            listen=listen_of(args),
+            front=front,
+            lifespan=lifespan,
+        )
+    except LifespanError as exc:
+        logger.error("application startup failed: %s", exc)
+        return 3
     return 0
 
 
@@ -279,6 +303,7 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--metrics-path", help="serve Prometheus metrics at this path (each worker: ?worker=N)"
     )
+    add_app_options(serve)
 
     demo = commands.add_parser("demo", help="the chat demo, its Admin UI and metrics")
     _common(demo, 3000)

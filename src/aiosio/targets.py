@@ -9,11 +9,12 @@ import importlib
 import inspect
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from aiosio.app import Server
 
-__all__ = ["TargetError", "load_server", "load_target", "server_of"]
+__all__ = ["Served", "TargetError", "find_served", "load_server", "load_target", "server_of"]
 
 
 class TargetError(Exception):
@@ -94,3 +95,66 @@ def _callable_without_arguments(value: Any) -> bool:
     except ValueError:
         return True
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What ``aiosio serve`` runs for a target: an aiosio server, and the ASGI application
+    beside it (None for Socket.IO alone), found mounted at ``prefix``."""
+
+    io: Server
+    app: Any
+    prefix: str = ""
+
+
+_MAX_DEPTH = 8  # wrappers and mounts looked through to find the server inside an app
+
+
+def find_served(target: Any) -> Served | None:
+    """The aiosio server of ``target`` and the application to serve beside it.
+
+    ``target`` may be an :class:`aiosio.Server`, ``io.asgi_app(app)`` (the app is
+    ``app``), or an ASGI application with ``io.asgi_app()`` somewhere inside: mounted
+    (Starlette and FastAPI ``app.mount(prefix, ...)``, nested mounts add up), behind
+    middleware (an ``.app`` attribute), or in a protocol router (an
+    ``application_mapping``, as Django Channels has). None when no server is found.
+    """
+    io = server_of(target)
+    if io is not None:
+        return Served(io, io.router.other_app)
+    found = _search(target, "", 0, set())
+    if found is None:
+        return None
+    inner, prefix = found
+    io = server_of(inner)
+    if io is None:
+        return None
+    return Served(io, target, prefix)
+
+
+def _search(app: Any, prefix: str, depth: int, seen: set[int]) -> tuple[Any, str] | None:
+    from aiosio.asgi import ASGIApp
+
+    if id(app) in seen or depth > _MAX_DEPTH:
+        return None
+    seen.add(id(app))
+    if isinstance(app, (ASGIApp, Server)):
+        return app, prefix
+    children: list[tuple[Any, str]] = []
+    for route in getattr(app, "routes", None) or ():
+        inner = getattr(route, "app", None)
+        if inner is not None:
+            path = getattr(route, "path", "")
+            children.append((inner, prefix + (path if isinstance(path, str) else "")))
+    mapping = getattr(app, "application_mapping", None)
+    if isinstance(mapping, dict):
+        children.extend((inner, prefix) for inner in mapping.values())
+    for name in ("app", "router", "application"):
+        inner = getattr(app, name, None)
+        if inner is not None and inner is not app:
+            children.append((inner, prefix))
+    for child, child_prefix in children:
+        found = _search(child, child_prefix, depth + 1, seen)
+        if found is not None:
+            return found
+    return None

@@ -101,3 +101,19 @@ async def test_custom_engine_path(echo_server: Any, http: httpx.AsyncClient) -> 
         response = await http.get(server.url + path, params={"EIO": "4", "transport": "polling"})
         assert response.text.startswith("0{")
     assert (await http.get(server.url + "/socket.io/?EIO=4&transport=polling")).status_code == 404
+
+
+def test_mount_at_moves_the_engine_path_under_a_prefix_once() -> None:
+    from aiosio.server.engine import EngineServer
+    from aiosio.server.router import Router
+    from tests.conftest import EchoHandler
+
+    router = Router(EngineServer(EchoHandler()))
+    router.mount_at("/ws/")
+    assert router.is_engine_path("/ws/socket.io/") and router.is_engine_path("/ws/socket.io")
+    assert not router.is_engine_path("/socket.io/")
+    # A path already under the prefix (mount("/socket.io", io.asgi_app())) stays.
+    kept = Router(EngineServer(EchoHandler()))
+    kept.mount_at("/socket.io")
+    kept.mount_at("/")
+    assert kept.path == "/socket.io/"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from aiosio.server.http import HTTPResponse
     from aiosio.server.router import Router
 
-__all__ = ["AppFront", "AppHTTPConnection", "AppOptions"]
+__all__ = ["MAX_BODY", "MAX_PIPELINED", "AppFront", "AppHTTPConnection", "AppOptions"]
 
 logger = logging.getLogger("aiosio.serve")
 
@@ -42,6 +42,7 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 # App requests read ahead of their answer. Reading pauses after a chunk once 32 wait (as
 # for Socket.IO requests), but one chunk of 256 KiB holds thousands of small requests.
 MAX_PIPELINED = 128
+MAX_BODY = 1024 * 1024 * 1024  # the default of AppOptions.max_body
 _PHASE_IDLE, _PHASE_BODY = Phase.IDLE, Phase.BODY
 _PHASE_CLOSING, _PHASE_CLOSED = Phase.CLOSING, Phase.CLOSED
 _ANSWER_NONE, _ANSWER_DEFERRED = Answer.NONE, Answer.DEFERRED
@@ -77,7 +78,7 @@ class AppOptions:
     forwarded_allow_ips: str = "127.0.0.1"
     limit_concurrency: int | None = None
     access_log: bool = True
-    max_body: int | None = 1024 * 1024 * 1024
+    max_body: int | None = MAX_BODY
 
 
 @dataclass(slots=True, eq=False)

@@ -115,6 +115,17 @@ class Router:
         self.routes: dict[str, Callable[[HTTPRequest], HTTPResponse]] = {}
         self._bundle: Path | None = None
 
+    def mount_at(self, prefix: str) -> None:
+        """Answer Socket.IO under ``prefix`` too: the standalone server serving an app that
+        mounts this router's ASGI app at ``prefix``. A ``path`` already under the prefix
+        (``mount("/socket.io", ...)``) is kept; otherwise the prefix goes in front of it,
+        which is where clients of the mounted app connect (docs/asgi.md)."""
+        prefix = "/" + prefix.strip("/")
+        if prefix == "/" or self.path.startswith(prefix + "/"):
+            return
+        self.path = prefix + self.path
+        self._bare = self.path[:-1]
+
     def is_engine_path(self, path: str) -> bool:
         """Whether a request path belongs to the Engine.IO endpoint."""
         return path == self.path or path == self._bare
