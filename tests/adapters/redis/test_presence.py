@@ -1,0 +1,96 @@
+"""RedisPresence on the real Redis: two aiosio servers (Redis pub/sub adapter) share
+presence, a user with a tab on each is one member, revocation and to_user reach the other
+server, and a server that stops beating without a goodbye loses its users within 2 x its
+heartbeat, reported once as a diff."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiosio
+import aiosio.testing
+from aiosio.adapters.redis import redis_adapter
+from aiosio.adapters.redis.presence import RedisPresence
+from tests.support.waits import Watch, within
+
+
+def _server(redis_url: str, key: str, store: RedisPresence) -> aiosio.Server:
+    io = aiosio.Server(
+        adapter=redis_adapter(url=redis_url, key=key), presence={"interval": 60, "store": store}
+    )
+    io.use(lambda socket: setattr(socket, "user", socket.handshake.auth["user"]))
+    io.on("connection", lambda socket: socket.join("room"))
+    return io
+
+
+async def test_two_servers_share_presence_users_and_revocation(redis_url: str, key: str) -> None:
+    stores = [RedisPresence(redis_url, key=key, heartbeat=0.2) for _ in range(2)]
+    one, two = (_server(redis_url, key, store) for store in stores)
+    diffs: list[Any] = []
+    watch = Watch()
+    for io in (one, two):
+        io.sockets.on("presence", lambda room, joined, left: diffs.append((joined, left)))
+        io.sockets.on("presence", watch.poke)
+    async with aiosio.testing.serve(one) as a, aiosio.testing.serve(two) as b:
+        ann_a = await a.connect(auth={"user": "ann"}, retries=0)
+        ann_b = await b.connect(auth={"user": "ann"}, retries=0)
+        await b.connect(auth={"user": "bob"})
+        for io in (one, two):
+            assert io.sockets.presence is not None
+            io.sockets.presence.flush()
+        await watch.until(lambda: len(diffs) == 2)
+        joined = sorted(user["user"] for found, _ in diffs for user in found)
+        assert joined == ["ann", "bob"]  # ann once, though she is on both servers
+        members = await one.in_("room").presence()
+        assert [(m["user"], m["sockets"]) for m in members] == [("ann", 2), ("bob", 1)]
+        assert await one.in_("room").count_users() == 2
+        assert await two.in_("room").count() == 3
+        hello = asyncio.get_running_loop().create_future()
+        ann_b.on("hello", hello.set_result)
+        one.to_user("ann").emit("hello", "from one")
+        assert await within(hello) == "from one"
+        assert len(await one.user_sockets("ann")) == 2
+        gone = [asyncio.get_running_loop().create_future() for _ in range(2)]
+        ann_a.on("disconnect", gone[0].set_result)
+        ann_b.on("disconnect", gone[1].set_result)
+        await one.revoke(user="ann", reason="password changed")
+        await within(asyncio.gather(*gone))
+        for io in (one, two):
+            assert io.sockets.presence is not None
+            io.sockets.presence.flush()
+        await watch.until(lambda: len(diffs) == 3)
+        assert diffs[-1] == ([], ["ann"])  # left once, when her last tab anywhere closed
+
+
+async def test_a_dead_server_loses_its_users_within_two_heartbeats(
+    redis_url: str, key: str
+) -> None:
+    heartbeat = 0.2
+    alive_store = RedisPresence(redis_url, key=key, heartbeat=heartbeat)
+    dying_store = RedisPresence(redis_url, key=key, heartbeat=heartbeat)
+    alive = _server(redis_url, key, alive_store)
+    dying = _server(redis_url, key, dying_store)
+    left = asyncio.Event()
+    alive.sockets.on("presence", lambda room, joined, gone: left.set() if gone else None)
+    applied: list[str] = []
+    watch = Watch()
+    for io in (alive, dying):
+        io.sockets.on("presence", lambda room, joined, gone: applied.append(room))
+        io.sockets.on("presence", watch.poke)
+    async with aiosio.testing.serve(alive) as a, aiosio.testing.serve(dying) as b:
+        await a.connect(auth={"user": "ann"})
+        await b.connect(auth={"user": "zoe"})
+        for io in (alive, dying):
+            assert io.sockets.presence is not None
+            io.sockets.presence.flush()
+        await watch.until(lambda: len(applied) == 2)
+        assert [m["user"] for m in await alive.in_("room").presence()] == ["ann", "zoe"]
+        # The dying server stops beating without a goodbye, as a killed process would.
+        assert dying_store._beat is not None
+        dying_store._beat.cancel()
+        start = asyncio.get_running_loop().time()
+        await within(left.wait(), seconds=10 * heartbeat + 2)
+        elapsed = asyncio.get_running_loop().time() - start
+        assert elapsed <= 3 * heartbeat + 1.0  # 2 x heartbeat to expire, one beat to notice
+        assert [m["user"] for m in await alive.in_("room").presence()] == ["ann"]
