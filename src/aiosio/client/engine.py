@@ -33,7 +33,6 @@ from aiosio.client.transports import (
     Endpoint,
     Transport,
     TransportFactory,
-    WebSocket,
     create,
 )
 from aiosio.engineio.packets import MESSAGE, MESSAGE_TEXT
@@ -44,8 +43,12 @@ __all__ = ["EngineClient", "EngineHandler", "State"]
 
 logger = logging.getLogger("aiosio.client.engine")
 
-_TRANSPORTS = ("polling", "websocket")
+_TRANSPORTS = ("polling", "websocket", "webtransport")
 _INF = float("inf")
+
+_prior_websocket: dict[tuple[str, int, str], bool] = {}
+"""Per server (host, port, path): whether the last WebSocket to it worked, for
+``remember_upgrade`` (engine.io-client keeps one such flag for the whole process)."""
 
 
 class EngineHandler(Protocol):
@@ -78,6 +81,8 @@ class EngineClient:
         transports: Sequence[str] = _TRANSPORTS,
         upgrade: bool = True,
         transport_factory: TransportFactory = create,
+        remember_upgrade: bool = False,
+        try_all_transports: bool = False,
     ) -> None:
         if not transports or any(name not in _TRANSPORTS for name in transports):
             raise ValueError(f"transports must be taken from {_TRANSPORTS}, got {transports!r}")
@@ -86,9 +91,11 @@ class EngineClient:
         self.transports = tuple(transports)
         self.upgrade = upgrade
         self.transport_factory = transport_factory
+        self.remember_upgrade = remember_upgrade
+        self.try_all_transports = try_all_transports
         self.session = ClientEngineSession()
         self._transport: Transport | None = None
-        self._probing: WebSocket | None = None
+        self._probing: Transport | None = None
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -122,8 +129,31 @@ class EngineClient:
 
     # -- opening ----------------------------------------------------------------------
 
+    @property
+    def _server_key(self) -> tuple[str, int, str]:
+        address = self.endpoint.address
+        return (address.host, address.port, self.endpoint.path)
+
+    def _first_transports(self) -> list[str]:
+        """The transports to open with, in order: the first of ``transports`` (WebSocket
+        if ``remember_upgrade`` and the last WebSocket to this server worked), then, with
+        ``try_all_transports``, the others."""
+        names = list(self.transports)
+        if (
+            self.remember_upgrade
+            and "websocket" in names
+            and _prior_websocket.get(self._server_key)
+        ):
+            names.remove("websocket")
+            names.insert(0, "websocket")
+        return names if self.try_all_transports else names[:1]
+
     async def connect(self) -> None:
         """Open the first transport and perform the handshake.
+
+        With ``try_all_transports``, a transport that fails to open (refused, broken, or
+        turned down by the server) is followed by the next one, as engine.io-client's
+        ``tryAllTransports``.
 
         Raises:
             ConnectionError: The server could not be reached or refused the handshake.
@@ -132,18 +162,30 @@ class EngineClient:
         session = self.session
         if session.state is not State.NEW:
             raise InvalidState(f"cannot connect an engine that is {session.state.value}")
-        transport = self.transport_factory(self.transports[0], self.endpoint, None)
-        try:
-            packets = await transport.open()
-            loop = asyncio.get_running_loop()
-            session.open(packets[0] if packets else "", transport=transport.name, now=loop.time())
-        except BaseException as exc:
-            transport.close()
-            session.close(CloseReason.TRANSPORT_ERROR)  # an engine opens once
-            if isinstance(exc, TRANSPORT_ERRORS) and not isinstance(exc, ConnectionError):
-                message = f"{transport.name} error: {exc or type(exc).__name__}"
-                raise ConnectionError(message) from exc
-            raise
+        names = self._first_transports()
+        for index, name in enumerate(names):
+            transport = self.transport_factory(name, self.endpoint, None)
+            try:
+                packets = await transport.open()
+                loop = asyncio.get_running_loop()
+                session.open(
+                    packets[0] if packets else "", transport=transport.name, now=loop.time()
+                )
+                break
+            except BaseException as exc:
+                transport.close()
+                if name == "websocket":
+                    _prior_websocket[self._server_key] = False
+                if index + 1 < len(names) and isinstance(exc, TRANSPORT_ERRORS):
+                    logger.debug("engine: %s failed (%s); trying the next transport", name, exc)
+                    continue
+                session.close(CloseReason.TRANSPORT_ERROR)  # an engine opens once
+                if isinstance(exc, TRANSPORT_ERRORS) and not isinstance(exc, ConnectionError):
+                    message = f"{transport.name} error: {exc or type(exc).__name__}"
+                    raise ConnectionError(message) from exc
+                raise
+        if transport.name == "websocket":
+            _prior_websocket[self._server_key] = True
         logger.debug("engine %s: open over %s", session.sid, transport.name)
         transport.sid = session.sid
         self._transport = transport
@@ -163,7 +205,7 @@ class EngineClient:
             try:
                 packets = await transport.receive()
             except TRANSPORT_ERRORS as exc:
-                closed = isinstance(exc, EOFError) and transport.name == "websocket"
+                closed = isinstance(exc, EOFError) and transport.name != "polling"
                 reason = CloseReason.TRANSPORT_CLOSE if closed else CloseReason.TRANSPORT_ERROR
                 self._lost(reason, exc)
                 return
@@ -259,48 +301,56 @@ class EngineClient:
     # -- upgrading --------------------------------------------------------------------
 
     async def _probe(self) -> None:
-        """Try the WebSocket; on success pause polling and switch over."""
-        ws = self._probing = WebSocket(self.endpoint, self.sid)
-        try:
-            await self._try_upgrade(ws)
-        finally:  # whatever happened, a WebSocket that was not switched to is closed
-            if self._probing is ws:
-                self._probing = None
-            if self._transport is not ws:
-                ws.close()
+        """Try the upgrades in turn (WebTransport, then WebSocket); on the first success
+        pause polling and switch over."""
+        for name in self.session.upgrade_targets(self.transports):
+            ws = self._probing = self.transport_factory(name, self.endpoint, self.sid)
+            try:
+                probed = await self._try_upgrade(ws)
+            finally:  # whatever happened, a transport that was not switched to is closed
+                if self._probing is ws:
+                    self._probing = None
+                if self._transport is not ws:
+                    ws.close()
+            if name == "websocket":
+                _prior_websocket[self._server_key] = probed
+            if probed or not self._still(State.OPEN):
+                return
 
-    async def _try_upgrade(self, ws: WebSocket) -> None:
+    async def _try_upgrade(self, ws: Transport) -> bool:
+        """Probe ``ws`` and switch to it; False when the probe failed (polling goes on)."""
         session = self.session
         try:
             await ws.open()
             await ws.send([session.probe()])
             session.check_probe(await ws.receive())
         except TRANSPORT_ERRORS as exc:
-            logger.debug("engine %s: upgrade failed: %s", self.sid, exc)
-            return
+            logger.debug("engine %s: upgrade to %s failed: %s", self.sid, ws.name, exc)
+            return False
         if session.state is not State.OPEN:
-            return
+            return False
         session.pause()
         if self._read_task is not None:
             await asyncio.wait({self._read_task})  # the held GET returns (NOOP)
         async with self._send_lock:  # and the POST in flight ends
             if not self._still(State.UPGRADING):  # closed meanwhile
-                return
+                return True
             self._switch(ws)
             try:
-                await ws.send([session.upgrade()])
+                await ws.send([session.upgrade(ws.name)])
             except TRANSPORT_ERRORS as exc:
                 self._lost(CloseReason.TRANSPORT_ERROR, exc)
-                return
+                return True
             self._read_task = self._spawn(self._read_loop(ws))
         self._wake.set()
         self.handler.on_upgrade(ws.name)
+        return True
 
     def _still(self, state: State) -> bool:
         # A method, so that type checkers do not keep a narrowing across awaits.
         return self.session.state is state
 
-    def _switch(self, ws: WebSocket) -> None:
+    def _switch(self, ws: Transport) -> None:
         old = self._transport
         self._transport = ws
         self._probing = None

@@ -18,8 +18,14 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from aiosio.client.cookies import CookieJar
+from aiosio.client.proxy import Proxy, check_connect, connect_request
 from aiosio.exceptions import RemoteProtocolError
-from aiosio.websocket.handshake import check_server_response, client_handshake_request
+from aiosio.websocket.handshake import (
+    DeflateParameters,
+    check_server_response,
+    client_handshake_request,
+)
 
 __all__ = ["Address", "HTTPConnection", "Response", "open_websocket"]
 
@@ -38,12 +44,14 @@ class Address:
         port: TCP port.
         ssl: TLS context for ``https``/``wss``; ``None`` for plain TCP.
         max_body: The largest response body accepted, in bytes.
+        proxy: The HTTP proxy to go through (:mod:`aiosio.client.proxy`), or None.
     """
 
     host: str
     port: int
     ssl: ssl.SSLContext | None = None
     max_body: int = 64 * 1024 * 1024
+    proxy: Proxy | None = None
 
     @property
     def host_header(self) -> str:
@@ -52,15 +60,46 @@ class Address:
         default = 443 if self.ssl is not None else 80
         return host if self.port == default else f"{host}:{self.port}"
 
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Open a TCP (or TLS) connection."""
-        return await asyncio.open_connection(
-            self.host,
-            self.port,
-            ssl=self.ssl,
-            server_hostname=self.host if self.ssl is not None else None,
-            limit=_MAX_HEAD,
-        )
+    @property
+    def forward(self) -> bool:
+        """Whether requests go to the proxy in absolute form (plain HTTP through a proxy)
+        rather than through a tunnel or directly."""
+        return self.proxy is not None and self.ssl is None
+
+    async def connect(
+        self, *, tunnel: bool = False
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open a TCP (or TLS) connection to the server, or to its proxy.
+
+        Through a proxy, TLS (and, with ``tunnel``, plain TCP too: WebSocket) goes through
+        a ``CONNECT`` tunnel; plain HTTP without ``tunnel`` talks to the proxy itself.
+
+        Raises:
+            ConnectionError: The proxy refused the tunnel.
+        """
+        proxy = self.proxy
+        if proxy is None:
+            return await asyncio.open_connection(
+                self.host,
+                self.port,
+                ssl=self.ssl,
+                server_hostname=self.host if self.ssl is not None else None,
+                limit=_MAX_HEAD,
+            )
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=_MAX_HEAD)
+        if self.ssl is None and not tunnel:
+            return reader, writer
+        try:
+            writer.write(connect_request(proxy, self.host, self.port))
+            await writer.drain()
+            status, _ = await read_head(reader)
+            check_connect(status)
+            if self.ssl is not None:
+                await writer.start_tls(self.ssl, server_hostname=self.host)
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +117,18 @@ class HTTPConnection:
     Requests on one connection are sequential: the caller awaits each response.
     """
 
-    def __init__(self, address: Address, headers: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        address: Address,
+        headers: Sequence[tuple[str, str]] = (),
+        jar: CookieJar | None = None,
+    ) -> None:
         self.address = address
         self._headers = list(headers)
+        self._jar = jar
+        if address.forward:
+            assert address.proxy is not None
+            self._headers.extend(address.proxy.headers())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -115,19 +163,27 @@ class HTTPConnection:
         writer.write(self._request_bytes(method, target, body))
         await writer.drain()
         status, headers = await read_head(reader)
+        if self._jar is not None:
+            self._jar.update(set_cookies(headers))
         body_bytes = await self._read_body(reader, method, status, headers)
         if headers.get("connection", "").lower() == "close":
             self.close()
         return Response(status, headers, body_bytes)
 
     def _request_bytes(self, method: str, target: str, body: bytes | None) -> bytes:
+        address = self.address
+        if address.forward:  # through a proxy: the absolute form (RFC 9112, 3.2.2)
+            target = f"http://{address.host_header}{target}"
         lines = [
             f"{method} {target} HTTP/1.1",
-            f"Host: {self.address.host_header}",
+            f"Host: {address.host_header}",
             "Accept: */*",
             "Connection: keep-alive",
         ]
         lines.extend(f"{name}: {value}" for name, value in self._headers)
+        cookie = self._jar.header() if self._jar is not None else None
+        if cookie is not None:
+            lines.append(f"Cookie: {cookie}")
         if body is not None:
             lines.append("Content-Type: text/plain;charset=UTF-8")
             lines.append(f"Content-Length: {len(body)}")
@@ -187,8 +243,17 @@ async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
             raise RemoteProtocolError(f"invalid header line {line[:60]!r}")
         key = name.strip().lower()
         value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        # Set-Cookie values may hold commas (Expires): they are joined by a newline,
+        # which no header value can hold (see set_cookies).
+        joiner = "\n" if key == "set-cookie" else ", "
+        headers[key] = f"{headers[key]}{joiner}{value}" if key in headers else value
     return int(parts[1]), headers
+
+
+def set_cookies(headers: Mapping[str, str]) -> list[str]:
+    """The ``Set-Cookie`` values of a head read by :func:`read_head`."""
+    value = headers.get("set-cookie")
+    return value.split("\n") if value else []
 
 
 async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
@@ -212,26 +277,43 @@ async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
 
 
 async def open_websocket(
-    address: Address, target: str, headers: Sequence[tuple[str, str]]
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    address: Address,
+    target: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    jar: CookieJar | None = None,
+    extensions: str | None = None,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, DeflateParameters | None]:
     """Open a connection and perform the WebSocket opening handshake (RFC 6455, 4.1).
 
+    ``jar`` gives the ``Cookie`` header and keeps the answer's ``Set-Cookie``;
+    ``extensions`` is a permessage-deflate offer (``Sec-WebSocket-Extensions``).
+
     Returns:
-        The streams, positioned at the first frame (bytes after the head stay buffered).
+        The streams, positioned at the first frame (bytes after the head stay buffered),
+        and the agreed permessage-deflate parameters (None without compression).
 
     Raises:
         OSError, EOFError: The connection failed.
         RemoteProtocolError: The server refused or answered incorrectly.
     """
     key = base64.b64encode(os.urandom(16)).decode("ascii")
-    request = client_handshake_request(address.host_header, target, key, list(headers))
-    reader, writer = await address.connect()
+    extra = list(headers)
+    cookie = jar.header() if jar is not None else None
+    if cookie is not None:
+        extra.append(("Cookie", cookie))
+    if extensions is not None:
+        extra.append(("Sec-WebSocket-Extensions", extensions))
+    request = client_handshake_request(address.host_header, target, key, extra)
+    reader, writer = await address.connect(tunnel=True)
     try:
         writer.write(request)
         await writer.drain()
         status, response_headers = await read_head(reader)
-        check_server_response(status, response_headers, key)
+        if jar is not None:
+            jar.update(set_cookies(response_headers))
+        deflate = check_server_response(status, response_headers, key, extensions=extensions)
     except BaseException:
         writer.close()
         raise
-    return reader, writer
+    return reader, writer, deflate

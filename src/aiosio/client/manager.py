@@ -31,9 +31,11 @@ from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 from aiosio._tasks import spawn
+from aiosio.client.cookies import CookieJar
 from aiosio.client.engine import EngineClient
 from aiosio.client.events import Listeners
 from aiosio.client.http import Address
+from aiosio.client.proxy import proxy_for
 from aiosio.client.transports import Endpoint, TransportFactory, create
 from aiosio.exceptions import ConnectionError, RemoteProtocolError
 from aiosio.socketio.packets import Packet
@@ -59,10 +61,23 @@ class ManagerOptions(TypedDict, total=False):
 
     Attributes:
         path: The Engine.IO path on the server (``/socket.io``).
-        transports: Transports to use, in order: ``polling``, ``websocket``.
-        upgrade: Whether to upgrade from polling to WebSocket.
+        transports: Transports to use, in order: ``polling``, ``websocket``,
+            ``webtransport`` (the last needs the ``webtransport`` extra).
+        upgrade: Whether to upgrade from polling to WebSocket (or WebTransport).
+        remember_upgrade: Open with WebSocket when the last WebSocket to this server
+            worked (False).
+        try_all_transports: When a transport fails to open, try the next one (False).
         query: Extra query parameters of every request.
-        extra_headers: Extra HTTP headers of every request.
+        extra_headers: Extra HTTP headers of every request (polling and WebSocket).
+        with_credentials: Keep the cookies the server sets (the ``io`` cookie, a load
+            balancer's sticky cookie) and send them back on every request (False).
+        per_message_deflate: Offer permessage-deflate on WebSockets: True (messages of
+            1024 bytes or more compressed), a threshold in bytes, or False (True).
+        proxy: An ``http://`` proxy URL, ``""`` for none; None (the default) takes
+            ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment.
+        webtransport: Options of the WebTransport transport: ``port`` (the server's
+            HTTP/3 port, default the URL's), ``certificate_hashes`` (SHA-256 digests of
+            accepted self-signed certificates), ``verify`` (True).
         ssl: TLS context for ``https``/``wss`` (default: the system's trust store).
         timeout: Seconds to wait for the connection to open; None for no limit.
         reconnection: Whether to reconnect after a connection loss.
@@ -81,8 +96,14 @@ class ManagerOptions(TypedDict, total=False):
     path: str
     transports: Sequence[str]
     upgrade: bool
+    remember_upgrade: bool
+    try_all_transports: bool
     query: Mapping[str, str]
     extra_headers: Mapping[str, str] | Sequence[tuple[str, str]]
+    with_credentials: bool
+    per_message_deflate: bool | int
+    proxy: str | None
+    webtransport: Mapping[str, Any]
     ssl: ssl_module.SSLContext | None
     timeout: float | None
     reconnection: bool
@@ -174,6 +195,8 @@ class BaseManager:
         self.endpoint = _endpoint(url, opts)
         self.transports: tuple[str, ...] = tuple(opts.get("transports", ("polling", "websocket")))
         self.upgrade = opts.get("upgrade", True)
+        self.remember_upgrade = opts.get("remember_upgrade", False)
+        self.try_all_transports = opts.get("try_all_transports", False)
         self.transport_factory: TransportFactory = opts.get("transport_factory", create)
         self.timeout = opts.get("timeout", 20.0)
         self.reconnection = opts.get("reconnection", True)
@@ -270,6 +293,8 @@ class BaseManager:
             transports=self.transports,
             upgrade=self.upgrade,
             transport_factory=self.transport_factory,
+            remember_upgrade=self.remember_upgrade,
+            try_all_transports=self.try_all_transports,
         )
         try:
             async with asyncio.timeout(self.timeout):
@@ -444,14 +469,25 @@ def _endpoint(url: str, options: ManagerOptions) -> Endpoint:
     context: ssl_module.SSLContext | None = None
     if scheme in ("https", "wss"):
         context = options.get("ssl") or ssl_module.create_default_context()
-    address = Address(parts.hostname, parts.port or _DEFAULT_PORTS[scheme], context)
+    proxy = proxy_for(scheme, parts.hostname, options.get("proxy"))
+    address = Address(parts.hostname, parts.port or _DEFAULT_PORTS[scheme], context, proxy=proxy)
     # socket.io-client: the path gets exactly one trailing slash ("addTrailingSlash").
     path = "/" + options.get("path", "/socket.io").strip("/") + "/"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.update(options.get("query") or {})
     headers = options.get("extra_headers") or ()
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-    return Endpoint(address, path, query, pairs, options.get("max_message_size", 100_000_000))
+    deflate = options.get("per_message_deflate", True)
+    return Endpoint(
+        address,
+        path,
+        query,
+        pairs,
+        options.get("max_message_size", 100_000_000),
+        jar=CookieJar() if options.get("with_credentials") else None,
+        deflate_threshold=None if deflate is False else 1024 if deflate is True else deflate,
+        webtransport=options.get("webtransport"),
+    )
 
 
 # -- managers shared per server and event loop (socket.io-client's ``io()`` cache) ------

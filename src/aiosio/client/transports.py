@@ -1,4 +1,5 @@
-"""The two Engine.IO transports of the client: HTTP long-polling and WebSocket.
+"""The Engine.IO transports of the client: HTTP long-polling and WebSocket (and
+WebTransport, in :mod:`aiosio.client.webtransport`, with the ``webtransport`` extra).
 
 A transport only moves encoded Engine.IO packets: :meth:`receive` waits for the next ones
 (one long-poll GET, or the next WebSocket frames) and :meth:`send` writes a batch (one POST,
@@ -21,9 +22,11 @@ from urllib.parse import urlencode
 
 import orjson
 
+from aiosio.client.cookies import CookieJar
 from aiosio.client.http import Address, HTTPConnection, Response, open_websocket
 from aiosio.engineio.packets import SEPARATOR, encode_payload
 from aiosio.exceptions import ConnectionError, ProtocolError, RemoteProtocolError
+from aiosio.websocket.deflate import Deflater, codecs_for
 from aiosio.websocket.frames import (
     BINARY,
     CLOSE,
@@ -35,6 +38,7 @@ from aiosio.websocket.frames import (
     close_frame,
     encode_frame,
 )
+from aiosio.websocket.handshake import deflate_offer
 
 __all__ = [
     "TRANSPORT_ERRORS",
@@ -59,7 +63,17 @@ _READ_SIZE = 64 * 1024
 
 
 class Endpoint:
-    """The Engine.IO endpoint of one server: address, path, query and extra headers."""
+    """The Engine.IO endpoint of one server: address, path, query, extra headers, and
+    what every transport to it shares.
+
+    Attributes:
+        jar: The cookie jar (``with_credentials``), or None to keep no cookies.
+        deflate_threshold: permessage-deflate on our WebSockets: messages of this many
+            bytes or more are compressed once the server agrees; None offers no
+            compression.
+        webtransport: Options of the WebTransport transport (``port``,
+            ``certificate_hashes``...; see :mod:`aiosio.client.webtransport`).
+    """
 
     def __init__(
         self,
@@ -68,12 +82,19 @@ class Endpoint:
         query: Mapping[str, str],
         headers: Sequence[tuple[str, str]],
         max_message_size: int,
+        *,
+        jar: CookieJar | None = None,
+        deflate_threshold: int | None = None,
+        webtransport: Mapping[str, object] | None = None,
     ) -> None:
         self.address = address
         self.path = path
         self.query = dict(query)
         self.headers = list(headers)
         self.max_message_size = max_message_size
+        self.jar = jar
+        self.deflate_threshold = deflate_threshold
+        self.webtransport = dict(webtransport or {})
 
     def target(self, transport: str, sid: str | None, *, cache_buster: bool = False) -> str:
         """The request target: the path and the query (``EIO=4``, transport, sid...)."""
@@ -122,8 +143,8 @@ class Polling:
     def __init__(self, endpoint: Endpoint, sid: str | None = None) -> None:
         self.endpoint = endpoint
         self.sid = sid
-        self._get = HTTPConnection(endpoint.address, endpoint.headers)
-        self._post = HTTPConnection(endpoint.address, endpoint.headers)
+        self._get = HTTPConnection(endpoint.address, endpoint.headers, endpoint.jar)
+        self._post = HTTPConnection(endpoint.address, endpoint.headers, endpoint.jar)
 
     async def open(self) -> list[str | bytes]:
         return await self.receive()
@@ -162,7 +183,13 @@ def _check(response: Response) -> None:
 
 
 class WebSocket:
-    """One WebSocket (RFC 6455); each Engine.IO packet is one frame, masked by us."""
+    """One WebSocket (RFC 6455); each Engine.IO packet is one frame, masked by us.
+
+    With ``endpoint.deflate_threshold`` set, the handshake offers permessage-deflate
+    (RFC 7692); if the server agrees, messages of that many bytes or more are compressed
+    (the window kept between messages unless the server asked otherwise), and the
+    server's compressed messages are inflated within ``max_message_size``.
+    """
 
     name = "websocket"
 
@@ -174,13 +201,25 @@ class WebSocket:
         self._parser = FrameParser(client_side=True, max_message_size=endpoint.max_message_size)
         self._pending: list[str | bytes] = []
         self._closing = False
+        self._deflater: Deflater | None = None
+
+    @property
+    def compressed(self) -> bool:
+        """Whether permessage-deflate was agreed."""
+        return self._deflater is not None
 
     async def open(self) -> list[str | bytes]:
         endpoint = self.endpoint
         target = endpoint.target(self.name, self.sid)
-        self._reader, self._writer = await open_websocket(
-            endpoint.address, target, endpoint.headers
+        offer = None if endpoint.deflate_threshold is None else deflate_offer()
+        self._reader, self._writer, agreed = await open_websocket(
+            endpoint.address, target, endpoint.headers, jar=endpoint.jar, extensions=offer
         )
+        if agreed is not None:
+            self._deflater, inflater = codecs_for(agreed, client_side=True)
+            self._parser = FrameParser(
+                client_side=True, max_message_size=endpoint.max_message_size, compression=inflater
+            )
         if self.sid is None:
             return await self.receive()
         return []
@@ -214,11 +253,17 @@ class WebSocket:
         if writer is None or self._closing:
             raise EOFError("the WebSocket is closed")
         frames = []
+        deflater = self._deflater
+        threshold = self.endpoint.deflate_threshold or 0
         for packet in packets:
-            if isinstance(packet, str):
-                frames.append(encode_frame(TEXT, packet.encode(), mask=os.urandom(4)))
+            opcode, payload = (
+                (TEXT, packet.encode()) if isinstance(packet, str) else (BINARY, packet)
+            )
+            if deflater is not None and len(payload) >= threshold:
+                payload = deflater.compress(payload)
+                frames.append(encode_frame(opcode, payload, mask=os.urandom(4), rsv1=True))
             else:
-                frames.append(encode_frame(BINARY, packet, mask=os.urandom(4)))
+                frames.append(encode_frame(opcode, payload, mask=os.urandom(4)))
         writer.write(b"".join(frames))
         await writer.drain()
 

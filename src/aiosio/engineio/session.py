@@ -274,8 +274,11 @@ class EngineSession(_Session):
 
     # -- upgrade ----------------------------------------------------------------------
 
-    def upgrade_step(self, data: str | bytes, now: float) -> UpgradeEvent:
-        """A packet came on the WebSocket that is upgrading this session: the next step.
+    def upgrade_step(
+        self, data: str | bytes, now: float, transport: str = "websocket"
+    ) -> UpgradeEvent:
+        """A packet came on the WebSocket (or WebTransport, ``transport``) that is upgrading
+        this session: the next step.
 
         ``2probe`` on an open session starts the upgrade, ``5`` after it completes it;
         anything else aborts it (the session goes on polling). Once the server has closed
@@ -289,7 +292,7 @@ class EngineSession(_Session):
             self.probe(now)
             return UpgradeEvent.PROBED
         if data == UPGRADE_TEXT and state is State.UPGRADING:
-            self.upgrade()
+            self.upgrade(transport)
             return UpgradeEvent.UPGRADED
         self.abort_upgrade()
         return UpgradeEvent.ABORTED
@@ -305,14 +308,15 @@ class EngineSession(_Session):
         self.state = State.UPGRADING
         self._upgrade_deadline = now + self.upgrade_timeout
 
-    def upgrade(self) -> None:
-        """The WebSocket sent ``5``: from now on every packet goes over it.
+    def upgrade(self, transport: str = "websocket") -> None:
+        """The new transport (WebSocket or WebTransport) sent ``5``: from now on every
+        packet goes over it.
 
         Raises:
             InvalidState: Unless a probe came first.
         """
         self._move(State.UPGRADING, State.OPEN, "upgrade")
-        self.transport = "websocket"
+        self.transport = transport
         self._upgrade_deadline = _INF
 
     def abort_upgrade(self) -> None:
@@ -452,12 +456,19 @@ class ClientEngineSession(_Session):
     # -- upgrade ----------------------------------------------------------------------
 
     def can_upgrade(self, transports: tuple[str, ...] | list[str]) -> bool:
-        """Whether to try the WebSocket: polling now, and both sides allow WebSocket."""
-        return (
-            self.transport == "polling"
-            and "websocket" in self.upgrades
-            and "websocket" in transports
-        )
+        """Whether to try an upgrade: polling now, and both sides allow one."""
+        return bool(self.upgrade_targets(transports))
+
+    def upgrade_targets(self, transports: tuple[str, ...] | list[str]) -> list[str]:
+        """The transports to try, in order, from polling: WebTransport first when both
+        sides allow it (as engine.io-client favours it), then WebSocket."""
+        if self.transport != "polling":
+            return []
+        return [
+            name
+            for name in ("webtransport", "websocket")
+            if name in self.upgrades and name in transports
+        ]
 
     def probe(self) -> str:
         """The first packet to write on the WebSocket being tried."""
@@ -480,14 +491,14 @@ class ClientEngineSession(_Session):
         """
         self._move(State.OPEN, State.UPGRADING, "upgrade")
 
-    def upgrade(self) -> str:
-        """Polling is paused: switch to the WebSocket; return the packet that says so.
+    def upgrade(self, transport: str = "websocket") -> str:
+        """Polling is paused: switch to ``transport``; return the packet that says so.
 
         Raises:
             InvalidState: Unless :meth:`pause` came first.
         """
         self._move(State.UPGRADING, State.OPEN, "upgrade")
-        self.transport = "websocket"
+        self.transport = transport
         return UPGRADE_TEXT
 
     # -- closing ----------------------------------------------------------------------
