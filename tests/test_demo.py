@@ -113,3 +113,19 @@ async def test_the_full_demo_serves_its_page_the_admin_ui_and_metrics() -> None:
             assert "aiosio_connected_sockets" in await response.text()
         async with session.get(address + "/admin-ui", allow_redirects=False) as response:
             assert response.status in (301, 404)  # 404 when the npm package is missing
+
+
+async def test_a_newcomer_gets_the_last_messages_of_a_default_room(url: str) -> None:
+    alice = await person(url, "alice")
+    assert (await alice.call("join", "python"))["ok"]
+    for n in range(25):
+        assert (await alice.call("message", {"room": "python", "text": f"m{n}"}))["ok"]
+    bob = await person(url, "bob")
+    assert (await bob.call("join", "python"))["members"] == ["alice", "bob"]
+    for n in range(5, 25):  # the last 20 (the history's length), in order, then live ones
+        (message,) = await bob.next("message")
+        assert message["text"] == f"m{n}"
+    await alice.call("message", {"room": "python", "text": "live"})
+    assert (await bob.next("message"))[0]["text"] == "live"
+    await alice.close()
+    await bob.close()

@@ -3,8 +3,10 @@
 One page of our own (``demo_static/``: HTML, CSS and a small script) talks to this server
 through the official ``socket.io-client``, which the server itself serves at
 ``/socket.io/socket.io.js`` from the npm package. The chat has rooms to join and leave,
-the list of who is online, typing indicators, private messages, and acknowledgements shown
-as "delivered". The Admin UI watches it at ``/admin-ui/`` and Prometheus at ``/metrics``.
+the list of who is online (from presence: ``Server(presence=...)``), the last 20 messages of
+a default room replayed to whoever joins it (room history: ``socket.join(room, rewind=20)``),
+typing indicators, private messages, and acknowledgements shown as "delivered". The Admin
+UI watches it at ``/admin-ui/`` and Prometheus at ``/metrics``.
 
 Events, client to server (every one answers through its acknowledgement):
 
@@ -19,7 +21,6 @@ Server to client: ``welcome``, ``rooms``, ``users``, ``message``, ``private``, `
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import time
@@ -41,6 +42,8 @@ DEFAULT_ROOMS = ("general", "random", "python")
 MAX_NAME = 24
 MAX_ROOM = 32
 MAX_TEXT = 2000
+REWIND = 20  # messages of a default room replayed to a newcomer
+ONLINE = "aiosio:online"  # the room every socket is in: its presence is who is online
 DEMO_CREDENTIALS = {"type": "basic", "username": "admin", "password": "admin"}
 
 
@@ -59,10 +62,10 @@ class Chat:
         self.io = io
         self.namespace: Namespace = io.sockets
         self._ids = itertools.count(1)
-        self._announce_pending = False
         io.on("connection", self.on_connection)
-        for event in ("create-room", "delete-room"):
-            self.namespace.on(event, self._rooms_changed)
+        self.namespace.on("presence", self._presence_changed)
+        for room in DEFAULT_ROOMS:
+            self.namespace.history(room, max_len=REWIND)
 
     # -- what everyone sees ---------------------------------------------------------------
 
@@ -70,11 +73,11 @@ class Chat:
         socket = self.namespace.sockets.get(sid)
         return str(socket.data.get("name", "?")) if socket is not None else "?"
 
-    def users(self) -> list[dict[str, str]]:
-        """Who is online, by name."""
+    async def users(self) -> list[dict[str, str]]:
+        """Who is online, by name: the presence of the room every socket is in."""
         people = [
-            {"id": sid, "name": str(socket.data.get("name", "?"))}
-            for sid, socket in self.namespace.sockets.items()
+            {"id": member["user"], "name": str((member["info"] or {}).get("name", "?"))}
+            for member in await self.namespace.in_(ONLINE).presence()
         ]
         return sorted(people, key=lambda user: (user["name"].lower(), user["id"]))
 
@@ -84,25 +87,17 @@ class Chat:
         names = set(DEFAULT_ROOMS)
         members: dict[str, set[str]] = getattr(adapter, "rooms", {})
         sockets = self.namespace.sockets
-        names.update(room for room in members if room not in sockets)
+        names.update(room for room in members if room not in sockets and room != ONLINE)
         return [{"name": name, "members": len(members.get(name, ()))} for name in sorted(names)]
 
-    def members(self, room: str) -> list[str]:
-        sids = self.namespace.adapter.sockets([room])
-        return sorted(self.name_of(sid) for sid in sids)
+    async def members(self, room: str) -> list[str]:
+        """The names of a room's members, from its presence."""
+        found = await self.namespace.in_(room).presence()
+        return sorted(str((member["info"] or {}).get("name", "?")) for member in found)
 
-    def _rooms_changed(self, room: str) -> None:
-        self._announce()
-
-    def _announce(self) -> None:
-        """Send ``users`` and ``rooms`` to everyone once, at the end of this loop iteration."""
-        if not self._announce_pending:
-            self._announce_pending = True
-            asyncio.get_running_loop().call_soon(self._send_lists)
-
-    def _send_lists(self) -> None:
-        self._announce_pending = False
-        self.io.emit("users", self.users())
+    async def _presence_changed(self, room: str, joined: Any, left: Any) -> None:
+        """A presence diff (at most one per room every interval): send the lists again."""
+        self.io.emit("users", await self.users())
         self.io.emit("rooms", self.rooms())
 
     # -- one client -------------------------------------------------------------------------
@@ -110,15 +105,16 @@ class Chat:
     def on_connection(self, socket: Socket) -> None:
         name = _clean(socket.handshake.auth.get("name"), MAX_NAME) or f"guest-{socket.id[:4]}"
         socket.data["name"] = name
+        socket.presence_info = {"name": name}
         logger.info("%s connected (%s)", name, socket.id)
         socket.emit("welcome", {"id": socket.id, "name": name})
-        self._announce()
+        socket.join(ONLINE)
 
-        def join(room: Any) -> dict[str, Any]:
-            return self.join(socket, room)
+        async def join(room: Any) -> dict[str, Any]:
+            return await self.join(socket, room)
 
-        def leave(room: Any) -> dict[str, Any]:
-            return self.leave(socket, room)
+        async def leave(room: Any) -> dict[str, Any]:
+            return await self.leave(socket, room)
 
         def message(payload: Any) -> dict[str, Any]:
             return self.message(socket, payload)
@@ -131,7 +127,6 @@ class Chat:
 
         def disconnect(reason: str) -> None:
             logger.info("%s disconnected (%s)", name, reason)
-            self._announce()
 
         socket.on("join", join)
         socket.on("leave", leave)
@@ -143,26 +138,27 @@ class Chat:
     def _who(self, socket: Socket) -> dict[str, str]:
         return {"id": socket.id, "name": str(socket.data["name"])}
 
-    def join(self, socket: Socket, room: Any) -> dict[str, Any]:
+    async def join(self, socket: Socket, room: Any) -> dict[str, Any]:
         name = _clean(room, MAX_ROOM)
-        if name is None or name in self.namespace.sockets:
+        if name is None or name in self.namespace.sockets or name == ONLINE:
             return {"ok": False, "error": "invalid room name"}
         if name not in socket.rooms:
-            socket.join(name)
+            if name in DEFAULT_ROOMS:
+                socket.join(name, rewind=REWIND)  # the last messages, then the live ones
+            else:
+                socket.join(name)
             text = f"{socket.data['name']} joined #{name}"
-            socket.to(name).emit("notice", {"room": name, "text": text})
-            self._announce()
-        return {"ok": True, "room": name, "members": self.members(name)}
+            socket.to(name).volatile.emit("notice", {"room": name, "text": text})
+        return {"ok": True, "room": name, "members": await self.members(name)}
 
-    def leave(self, socket: Socket, room: Any) -> dict[str, Any]:
+    async def leave(self, socket: Socket, room: Any) -> dict[str, Any]:
         name = _clean(room, MAX_ROOM)
-        if name is None or name not in socket.rooms or name == socket.id:
+        if name is None or name not in socket.rooms or name in (socket.id, ONLINE):
             return {"ok": False, "error": "not in this room"}
         socket.leave(name)
         text = f"{socket.data['name']} left #{name}"
-        self.io.to(name).emit("notice", {"room": name, "text": text})
-        self._announce()
-        return {"ok": True, "room": name, "members": self.members(name)}
+        self.io.to(name).volatile.emit("notice", {"room": name, "text": text})
+        return {"ok": True, "room": name, "members": await self.members(name)}
 
     def message(self, socket: Socket, payload: Any) -> dict[str, Any]:
         if not isinstance(payload, dict):
@@ -221,7 +217,7 @@ def create_server(
     metrics_path: str | None = "/metrics",
 ) -> Server:
     """The demo server: the chat page, the chat, the Admin UI and the metrics page."""
-    io = Server(static_files={"/": str(STATIC)})
+    io = Server(static_files={"/": str(STATIC)}, presence={"interval": 0.2})
     Chat(io)
     if admin_ui:
         admin.instrument(io, auth=admin_auth, ui_path="/admin-ui")
