@@ -28,7 +28,9 @@ from urllib.parse import unquote
 import httptools
 
 from aiosio.serve.app_cycle import BODY_HIGH_WATER, App, HTTPCycle
+from aiosio.serve.app_websocket import AppWebSocket
 from aiosio.serve.http import Answer, HTTPConnection, Phase
+from aiosio.websocket.handshake import check_key
 
 if TYPE_CHECKING:
     from aiosio.server.http import HTTPResponse
@@ -45,6 +47,7 @@ MAX_PIPELINED = 128
 MAX_BODY = 1024 * 1024 * 1024  # the default of AppOptions.max_body
 _PHASE_IDLE, _PHASE_BODY = Phase.IDLE, Phase.BODY
 _PHASE_CLOSING, _PHASE_CLOSED = Phase.CLOSING, Phase.CLOSED
+_PHASE_UPGRADING = Phase.UPGRADING
 _ANSWER_NONE, _ANSWER_DEFERRED = Answer.NONE, Answer.DEFERRED
 
 
@@ -92,7 +95,7 @@ class AppFront:
     app: App
     options: AppOptions = field(default_factory=AppOptions)
     state: dict[str, Any] = field(default_factory=dict)
-    connections: set[AppHTTPConnection] = field(default_factory=set)
+    connections: set[Any] = field(default_factory=set)  # HTTP and WebSocket connections
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     closing: bool = False
     _trusted: Any = None
@@ -148,7 +151,7 @@ class AppHTTPConnection(HTTPConnection):
     """An HTTP connection of a server with an application: Socket.IO requests as
     :class:`HTTPConnection` answers them, the others through the app's ASGI cycle."""
 
-    __slots__ = ("_current", "_cycle", "_raw", "_server", "front")
+    __slots__ = ("_current", "_cycle", "_raw", "_server", "_websocket", "front")
 
     def __init__(self, router: Router, front: AppFront) -> None:
         super().__init__(router)
@@ -158,6 +161,7 @@ class AppHTTPConnection(HTTPConnection):
         self._cycle: HTTPCycle | None = None  # the app request whose body is being read
         self._current: HTTPCycle | None = None  # the app request being answered
         self._server: tuple[str, int] | None = None
+        self._websocket: AppWebSocket | None = None  # a handshake the app has not answered
 
     # -- connection -------------------------------------------------------------------
 
@@ -173,6 +177,9 @@ class AppHTTPConnection(HTTPConnection):
             if cycle is not None:
                 cycle.disconnect()
         self._cycle = self._current = None
+        websocket, self._websocket = self._websocket, None
+        if websocket is not None:
+            websocket.lost()
         super().connection_lost(exc)
         self.front.connections.discard(self)
 
@@ -187,9 +194,6 @@ class AppHTTPConnection(HTTPConnection):
         transport = self.transport
         if transport is not None:
             transport.abort()
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
 
     def resume_writing(self) -> None:
         current = self._current
@@ -269,16 +273,19 @@ class AppHTTPConnection(HTTPConnection):
             return True
         return any(path.startswith(prefix) for prefix in router.static_files)
 
-    def _scope(self, path: str, raw_path: bytes, query: bytes) -> dict[str, Any]:
+    def _scope(
+        self, path: str, raw_path: bytes, query: bytes, kind: str = "http"
+    ) -> dict[str, Any]:
         root = self.front.options.root_path
         peer = self.client
+        tls = self._tls()
         scope: dict[str, Any] = {
-            "type": "http",
+            "type": kind,
             "asgi": _ASGI,
             "http_version": self.parser.get_http_version(),
             "server": self._server,
             "client": peer,
-            "scheme": "https" if self._tls() else "http",
+            "scheme": ("https" if tls else "http") if kind == "http" else ("wss" if tls else "ws"),
             "method": self.parser.get_method().decode("ascii"),
             "root_path": root,
             "path": root + path,
@@ -289,6 +296,8 @@ class AppHTTPConnection(HTTPConnection):
         }
         if peer is not None and self.front.trusts(peer[0]):
             _forwarded(self.front, scope, self._headers)
+            if kind == "websocket":
+                scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
         return scope
 
     def _tls(self) -> bool:
@@ -341,6 +350,65 @@ class AppHTTPConnection(HTTPConnection):
                     self._shutdown()
                     return
         super()._refuse_with(response)
+
+    # -- the app's WebSockets ---------------------------------------------------------
+
+    def _upgrade(self, rest: bytes) -> None:
+        url = httptools.parse_url(self._url)
+        raw_path: bytes = url.path or b"/"
+        path = unquote(raw_path.decode("latin-1"))
+        if self._for_router(path):
+            super()._upgrade(rest)
+            return
+        headers = self._headers
+        if (
+            self.parser.get_method() != b"GET"
+            or headers.get("upgrade", "").lower() != "websocket"
+            or headers.get("sec-websocket-version") != "13"
+            or not check_key(headers.get("sec-websocket-key", ""))
+            or self._answer is not _ANSWER_NONE
+            or self.transport is None
+        ):
+            self._refuse(400, b"Bad WebSocket handshake")
+            return
+        self._disarm()
+        scope = self._scope(path, raw_path, url.query or b"", "websocket")
+        del scope["method"]
+        offered = headers.get("sec-websocket-protocol", "")
+        scope["subprotocols"] = [item.strip() for item in offered.split(",") if item.strip()]
+        scope["extensions"] = {"websocket.http.response": {}}
+        self._phase = _PHASE_UPGRADING
+        self._pending = bytearray(rest)  # kept (within a bound) until the app answers
+        websocket = self._websocket = AppWebSocket(
+            scope,
+            self.stats,
+            self.transport,
+            self._give_transport,
+            close_timeout=self.limits.close_timeout,
+        )
+        websocket.start(self.front.app)
+        task = websocket.task
+        assert task is not None
+        self.front.tasks.add(task)
+        task.add_done_callback(self.front.tasks.discard)
+        self._hold(b"")
+
+    def _give_transport(self, websocket: AppWebSocket) -> tuple[asyncio.Transport, bytes] | None:
+        """The app answered the handshake: the transport goes to its WebSocket."""
+        transport = self.transport
+        if transport is None or websocket is not self._websocket:
+            return None
+        self._websocket = None
+        rest, self._pending = bytes(self._pending or b""), None
+        self._hand_over(transport)
+        front = self.front
+        front.connections.discard(self)
+        if not front.closing:
+            front.connections.add(websocket)
+            task = websocket.task
+            if task is not None:
+                task.add_done_callback(lambda _: front.connections.discard(websocket))
+        return transport, rest
 
     # -- answering --------------------------------------------------------------------
 
