@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
@@ -373,6 +374,8 @@ class ASGIApp:
         writer = asyncio.create_task(ws.run())
         try:
             session = self.engine.open_websocket(request, ws)
+            if session is not None:
+                ws.drained = partial(self.engine.drained, session)
             await self._pump(session, ws, receive)
         finally:
             # The pump ends when the WebSocket is gone (after our close frame, if any):
@@ -473,7 +476,7 @@ class ASGIWebSocket:
     :meth:`run` (one task per WebSocket) sends in order, everything queued at each wake-up.
     """
 
-    __slots__ = ("_queued", "_send", "_size", "_wakeup", "close_code", "closing")
+    __slots__ = ("_queued", "_send", "_size", "_wakeup", "close_code", "closing", "drained")
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -482,6 +485,7 @@ class ASGIWebSocket:
         self._wakeup = asyncio.Event()
         self.closing = False
         self.close_code = 1000
+        self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
 
     def send_items(self, items: list[object]) -> None:
         """Queue engine packets (str, bytes or Wire); each becomes one message."""
@@ -520,6 +524,8 @@ class ASGIWebSocket:
                         await send({"type": "websocket.send", "text": data})
                     else:
                         await send({"type": "websocket.send", "bytes": data})
+                if self.drained is not None:
+                    self.drained()
                 if self.closing:
                     await send({"type": "websocket.close", "code": self.close_code})
                     return

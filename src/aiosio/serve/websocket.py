@@ -69,6 +69,7 @@ class WebSocketConnection(Connection):
         self.engine = engine
         self.stats: Counters = engine.stats
         self.transport: asyncio.Transport | None = transport
+        transport.set_write_buffer_limits(engine.high_water_mark, engine.low_water_mark)
         self.parser = FrameParser(
             max_message_size=engine.max_http_buffer_size, compression=inflater
         )
@@ -130,8 +131,14 @@ class WebSocketConnection(Connection):
         if session is not None:
             self.engine.websocket_closed(session, self, error=exc is not None)
 
-    # pause_writing/resume_writing: asyncio.Protocol's no-ops. A WebSocket keeps reading
-    # while the peer does not read; its outgoing bound is the engine's max_buffered_bytes.
+    # A WebSocket keeps reading while the peer does not read; its outgoing bound is the
+    # engine's max_buffered_bytes. The transport's marks are the engine's backpressure
+    # marks: resume_writing is the buffer falling under the low one.
+
+    def resume_writing(self) -> None:
+        session = self.session
+        if session is not None and session.flow is not None:
+            self.engine.drained(session)
 
     # -- the engine's WebSocketTransport ----------------------------------------------
 

@@ -77,9 +77,13 @@ class Connection:
         return self.session.state is not State.CLOSED
 
     def writable(self) -> bool:
-        """Whether a packet written now leaves at once (volatile packets need this)."""
+        """Whether a packet written now leaves at once (volatile packets need this), and
+        the overflow policy does not drop it (docs/limits.md, "Backpressure")."""
         session = self.session
-        return session.ws is not None or session.poll is not None
+        if session.ws is None and session.poll is None:
+            return False
+        flow = session.flow
+        return flow is None or not flow.drops()
 
     def handshake(self, auth: dict[str, Any]) -> Handshake:
         """The ``handshake`` of a socket created on this connection (its own copies of the
@@ -208,6 +212,9 @@ class Connection:
 
     def remove(self, socket: Socket) -> None:
         self.namespaces.leave(socket.nsp.name, socket)
+        flow = self.session.flow
+        if flow is not None:  # its drain() fails with Disconnected
+            flow.forget(socket)
 
     def _connect_expired(self) -> None:
         self._timer = None

@@ -25,6 +25,7 @@ from aiosio.engineio.session import CloseReason, State, TimerEvent, UpgradeEvent
 from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.admission import Admission, RateOption
+from aiosio.server.backpressure import pause
 from aiosio.server.http import (
     HTTPCompression,
     HTTPRequest,
@@ -79,6 +80,9 @@ class EngineOptions(TypedDict, total=False):
             None (the default) sets none.
         max_buffered_packets: Packets that may wait for a long-poll of one session before
             it is closed as too slow (1000).
+        high_water_mark: Bytes buffered for a session above which its sockets are not
+            ``writable`` (a quarter of the hard limit, ``4 x max_http_buffer_size``).
+        low_water_mark: Bytes under which ``drain()`` returns (a quarter of the high mark).
         per_message_deflate: WebSocket compression: False (the default), True, or the
             keywords of :class:`~aiosio.websocket.deflate.ServerDeflate`.
         http_compression: Polling responses' compression: True (the default), False, or
@@ -102,6 +106,8 @@ class EngineOptions(TypedDict, total=False):
     allow_request: Callable[[HTTPRequest], Any] | None
     cookie: str | Mapping[str, Any] | bool | None
     max_buffered_packets: int
+    high_water_mark: int
+    low_water_mark: int
     per_message_deflate: bool | Mapping[str, Any]
     http_compression: bool | Mapping[str, Any]
     max_sessions: int | None
@@ -160,6 +166,13 @@ class EngineServer:
         self.cookie = options.get("cookie")
         self.max_buffered_packets = options.get("max_buffered_packets", 1000)
         self.max_buffered_bytes = 4 * self.max_http_buffer_size
+        high = self.high_water_mark = options.get("high_water_mark", self.max_buffered_bytes // 4)
+        low = self.low_water_mark = options.get("low_water_mark", high // 4)
+        if not 0 <= low <= high <= self.max_buffered_bytes:
+            raise ValueError(
+                f"the marks must be 0 <= low_water_mark ({low}) <= high_water_mark ({high})"
+                f" <= 4 x max_http_buffer_size ({self.max_buffered_bytes})"
+            )
         self.stats = Counters()
         self.admission = Admission.configured(self.stats, options)  # None: no checks
         self.sessions: dict[str, ServerSession] = {}
@@ -202,8 +215,12 @@ class EngineServer:
             items = session.take_outbox()
             self.stats.packets_out += len(items)
             ws.send_items(items)
-            if ws.buffered() > self.max_buffered_bytes:
-                self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+            buffered = ws.buffered()
+            if buffered > self.high_water_mark:
+                if buffered > self.max_buffered_bytes:
+                    self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+                else:
+                    pause(session)
             return
         respond = session.poll
         if respond is not None and session.state is State.OPEN:
@@ -214,6 +231,14 @@ class EngineServer:
             or session.queued > self.max_buffered_bytes
         ):
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
+        elif session.queued > self.high_water_mark:
+            pause(session)
+
+    def drained(self, session: ServerSession) -> None:
+        """A front door's buffer for ``session`` shrank (backpressure's low mark)."""
+        flow = session.flow
+        if flow is not None:
+            flow.drained()
 
     def poll_response(self, items: list[object]) -> HTTPResponse:
         """The answer to a GET carrying ``items``."""

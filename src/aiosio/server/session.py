@@ -17,6 +17,7 @@ from aiosio.engineio.wire import Wire
 from aiosio.server.http import HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:
+    from aiosio.server.backpressure import Flow
     from aiosio.server.engine import EngineServer
 
 __all__ = ["EngineHandler", "ServerSession", "WebSocketTransport"]
@@ -51,6 +52,7 @@ class ServerSession(EngineSession):
     __slots__ = (
         "dirty",
         "engine",
+        "flow",
         "owner",
         "poll",
         "posting",
@@ -78,6 +80,7 @@ class ServerSession(EngineSession):
         self.owner: Any = None
         self.dirty = False
         self.queued = 0  # bytes in the outbox while polling (about: characters for text)
+        self.flow: Flow | None = None  # backpressure, made when first needed
 
     def write(self, item: object) -> None:
         """Queue one encoded packet; it leaves with the next flush (this loop iteration)."""
@@ -93,7 +96,10 @@ class ServerSession(EngineSession):
 
     def take_outbox(self) -> list[object]:
         self.queued = 0
-        return super().take_outbox()
+        items = super().take_outbox()
+        if self.flow is not None and self.ws is None:
+            self.flow.drained()  # a long-poll took the queue
+        return items
 
     def close_transport(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
         """Flush what is queued, then close the connection (server-initiated)."""

@@ -24,6 +24,7 @@ from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.admission import EventLimiter
+from aiosio.server.backpressure import Backpressure
 from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
 from aiosio.server.users import SocketExtras, UserFeatures
 from aiosio.socketio.packets import (
@@ -48,7 +49,7 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosio.socket")
 
 
-_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "drain", "error"})
 
 
 @dataclass(slots=True)
@@ -71,7 +72,7 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(UserFeatures, Listening):
+class Socket(UserFeatures, Backpressure, Listening):
     """A client connected to a namespace."""
 
     __slots__ = (
