@@ -4,6 +4,11 @@ Socket.IO peers send any number of arguments; a Python function takes a fixed nu
 read the signature once: extra arguments are dropped and missing ones are passed as None
 (as JavaScript passes ``undefined``), and a keyword-only parameter named ``ack`` asks for
 the acknowledgement callable. A handler is never called, caught on TypeError and retried.
+
+Where the caller asks for it (event handlers, not the local ``connect``/``disconnect``
+ones), annotated payload parameters make a :class:`TypedHandlerSpec`, whose ``call``
+checks and converts the arguments first (:mod:`aiosio.typed.validation`). A handler with
+nothing to check stays a plain :class:`HandlerSpec`: its calls cost what they always did.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType, FunctionType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["HandlerSpec", "ack_args", "inspect_handler"]
+if TYPE_CHECKING:
+    from aiosio.typed.validation import Checker
+
+__all__ = ["HandlerSpec", "TypedHandlerSpec", "ack_args", "inspect_handler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,36 +49,84 @@ class HandlerSpec:
         return self.fn(*args)
 
 
+@dataclass(frozen=True, slots=True)
+class TypedHandlerSpec(HandlerSpec):
+    """A handler whose annotated arguments are checked and converted before it runs."""
+
+    checker: Checker | None = None
+
+    def call(self, args: list[Any] | tuple[Any, ...], ack: Any = None) -> Any:
+        """Call the handler with the converted arguments.
+
+        Raises:
+            InvalidPayload: If they do not fit the annotations (the handler is not called).
+        """
+        assert self.checker is not None
+        args = self.checker(args)
+        if self.wants_ack:
+            return self.fn(*args, ack=ack)
+        return self.fn(*args)
+
+
 # What the signature of a plain function says, by what decides it (its code, how many
 # defaults, which keyword-only defaults): a handler registered on every socket
 # (``socket.on`` in a connection handler, the usual pattern, even a fresh lambda each
-# time) is read once, not per connection. Bounded, for code compiled at run time.
-_Shape = tuple[bool, int, "int | None", bool]
-_SHAPES: dict[tuple[CodeType, int, frozenset[str]], _Shape] = {}
+# time) is read once, not per connection. Bounded, for code compiled at run time. The
+# annotations are part of the key's check: the same code may be annotated differently.
+_Shape = tuple[bool, int, "int | None", bool, "Checker | None", dict[str, Any]]
+_SHAPES: dict[tuple[CodeType, int, frozenset[str], int | None], _Shape] = {}
 _MAX_SHAPES = 1024
 
 
-def inspect_handler(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
+def inspect_handler(
+    fn: Callable[..., Any], *, once: bool = False, payload_from: int | None = None
+) -> HandlerSpec:
     """Read a handler's signature.
 
+    Args:
+        fn: The handler.
+        once: Called once, then removed.
+        payload_from: Check the annotated parameters from this index on (the first ones,
+            such as a namespace-level handler's socket, are passed as they are); None
+            checks nothing.
+
     Raises:
-        TypeError: If ``fn`` is not callable or its signature cannot be read.
+        TypeError: If ``fn`` is not callable, its signature cannot be read, or (when
+            checked) an annotation cannot be resolved or validated.
     """
     if type(fn) is FunctionType and not fn.__dict__:  # no __wrapped__, __signature__, ...
-        key = (fn.__code__, len(fn.__defaults__ or ()), frozenset(fn.__kwdefaults__ or ()))
+        key = (
+            fn.__code__,
+            len(fn.__defaults__ or ()),
+            frozenset(fn.__kwdefaults__ or ()),
+            payload_from,
+        )
         shape = _SHAPES.get(key)
-        if shape is None:
-            spec = _inspect(fn, once=once)
+        if shape is None or (payload_from is not None and shape[5] != fn.__annotations__):
+            spec = _inspect(fn, once=once, payload_from=payload_from)
             if len(_SHAPES) >= _MAX_SHAPES:
                 _SHAPES.clear()
-            _SHAPES[key] = (spec.is_async, spec.min_args, spec.max_args, spec.wants_ack)
+            checker = spec.checker if isinstance(spec, TypedHandlerSpec) else None
+            annotations = dict(fn.__annotations__) if payload_from is not None else {}
+            _SHAPES[key] = (
+                spec.is_async,
+                spec.min_args,
+                spec.max_args,
+                spec.wants_ack,
+                checker,
+                annotations,
+            )
             return spec
-        is_async, min_args, max_args, wants_ack = shape
+        is_async, min_args, max_args, wants_ack, checker, _ = shape
+        if checker is not None:
+            return TypedHandlerSpec(fn, is_async, min_args, max_args, wants_ack, once, checker)
         return HandlerSpec(fn, is_async, min_args, max_args, wants_ack, once)
-    return _inspect(fn, once=once)
+    return _inspect(fn, once=once, payload_from=payload_from)
 
 
-def _inspect(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
+def _inspect(
+    fn: Callable[..., Any], *, once: bool = False, payload_from: int | None = None
+) -> HandlerSpec:
     if not callable(fn):
         raise TypeError(f"a handler must be callable, not {type(fn).__name__}")
     try:
@@ -96,6 +152,14 @@ def _inspect(fn: Callable[..., Any], *, once: bool = False) -> HandlerSpec:
     is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
     )
+    if payload_from is not None:
+        from aiosio.typed.validation import checker_for
+
+        checker = checker_for(fn, signature, payload_from)
+        if checker is not None:
+            return TypedHandlerSpec(
+                fn, is_async, required, None if variadic else positional, wants_ack, once, checker
+            )
     return HandlerSpec(
         fn=fn,
         is_async=is_async,

@@ -43,10 +43,17 @@ def remove_handler(
 
 
 def _register(
-    specs: list[HandlerSpec], handler: F, *, once: bool = False, first: bool = False
+    specs: list[HandlerSpec],
+    handler: F,
+    *,
+    once: bool = False,
+    first: bool = False,
+    checked: bool = False,
 ) -> F:
-    """Inspect ``handler`` and add it to ``specs``, last or ``first``; return it."""
-    specs.insert(0 if first else len(specs), inspect_handler(handler, once=once))
+    """Inspect ``handler`` and add it to ``specs``, last or ``first``; return it. A
+    ``checked`` handler's annotated parameters are validated (aiosio.typed)."""
+    spec = inspect_handler(handler, once=once, payload_from=0 if checked else None)
+    specs.insert(0 if first else len(specs), spec)
     return handler
 
 
@@ -64,6 +71,9 @@ class Handlers:
     __slots__ = ()
 
     _handlers: dict[str, list[HandlerSpec]]
+    # The events the peer sends, whose annotated handlers are validated, are all but these
+    # local ones; None: no event is the peer's (a client Manager's events).
+    _local_events: frozenset[str] | None = None
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -81,7 +91,7 @@ class Handlers:
         """
         if handler is None:
             return lambda fn: self.on(event, fn)
-        return _register(self._handlers.setdefault(event, []), handler)
+        return _register(self._handlers.setdefault(event, []), handler, checked=self._checks(event))
 
     @overload
     def once(self, event: str) -> Callable[[F], F]: ...
@@ -91,7 +101,12 @@ class Handlers:
         """Like :meth:`on`, for the next occurrence only."""
         if handler is None:
             return lambda fn: self.once(event, fn)
-        return _register(self._handlers.setdefault(event, []), handler, once=True)
+        specs = self._handlers.setdefault(event, [])
+        return _register(specs, handler, once=True, checked=self._checks(event))
+
+    def _checks(self, event: str) -> bool:
+        local = self._local_events
+        return local is not None and event not in local
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler, every handler of an event, or every handler."""

@@ -263,6 +263,30 @@ def _demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _document_command(args: argparse.Namespace) -> int:
+    """``aiosio asyncapi`` / ``aiosio typescript``: a server's typed events, written out."""
+    io = server_of(load_target(args.target))
+    if io is None:
+        raise TargetError(f"{args.target} is not an aiosio server")
+    if args.command == "asyncapi":
+        import json
+
+        document = io.asyncapi(title=args.title, version=args.doc_version)
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        from aiosio.typed.typescript import declarations
+
+        text = declarations(io, source=args.target)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            raise TargetError(f"cannot write {args.output}: {exc}") from exc
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=port, help=f"port, 0 for any ({port})")
@@ -311,6 +335,16 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--admin-password", default="admin")
     demo.add_argument("--no-admin", action="store_true", help="no Admin UI")
     demo.add_argument("--metrics-path", default="/metrics", help="'' for none (/metrics)")
+
+    for name, what in (("asyncapi", "AsyncAPI 3.0 document"), ("typescript", ".d.ts")):
+        typed = commands.add_parser(name, help=f"the {what} of a server's typed events")
+        typed.add_argument("target", help="module:attribute, such as myapp:io")
+        typed.add_argument("-o", "--output", help="the file to write (standard output)")
+        typed.add_argument("--log-level", choices=LEVELS, default="warning")
+        typed.add_argument("--log-format", choices=("text", "json"), default="text")
+        if name == "asyncapi":
+            typed.add_argument("--title", default="aiosio application")
+            typed.add_argument("--doc-version", default="1.0.0", help="the API's version")
     return parser
 
 
@@ -322,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve_command(args, argv)
+        if args.command in ("asyncapi", "typescript"):
+            return _document_command(args)
         return _demo_command(args)
     except TargetError as exc:
         logger.error("%s", exc)

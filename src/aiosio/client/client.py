@@ -28,13 +28,15 @@ from aiosio._handlers import HandlerSpec, ack_args
 from aiosio._listeners import Listening
 from aiosio._reauth import REAUTHENTICATE
 from aiosio.client.events import Listeners
-from aiosio.client.manager import BaseManager, ManagerOptions, lookup
+from aiosio.client.manager import SOCKET_EVENTS, BaseManager, ManagerOptions, lookup
 from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
 from aiosio.exceptions import ConnectionError, ConnectionRefused, LocalProtocolError
 from aiosio.socketio.packets import (
+    RESERVED_EVENTS,
     Packet,
     PacketType,
 )
+from aiosio.typed.validation import convert
 
 __all__ = ["Client", "ClientOptions", "Manager", "State", "connect"]
 
@@ -94,6 +96,10 @@ class Client(Listening):
             and event loop) or created.
         **options: :class:`ClientOptions`.
     """
+
+    # The local events; the server's are the others, and their annotated handlers are
+    # validated (a bad payload is answered with the invalid_payload error, if acked).
+    _local_events = RESERVED_EVENTS | SOCKET_EVENTS
 
     def __init__(
         self,
@@ -432,17 +438,22 @@ class Client(Listening):
         """Emit a ``message`` event."""
         self._outbox.emit("message", args, NO_FLAGS, callback)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
+    ) -> Any:
         """Emit and wait for the acknowledgement.
 
         Returns:
-            None for an answer without arguments, the argument for one, a tuple for more.
+            None for an answer without arguments, the argument for one, a tuple for more;
+            with ``response`` (a type), that answer checked and converted to it.
 
         Raises:
             AckTimeout: No answer within ``timeout`` (or ``ack_timeout``) seconds.
             Disconnected: The connection was lost before the answer came.
+            InvalidPayload: The answer does not fit ``response``.
         """
-        return await self._outbox.emit_with_ack(event, args, Flags(timeout=timeout))
+        answer = await self._outbox.emit_with_ack(event, args, Flags(timeout=timeout))
+        return answer if response is None else convert(response, answer)
 
     async def reauthenticate(self, auth: dict[str, Any], timeout: float = 10.0) -> None:
         """Send new credentials without reconnecting; the server's ``on_reauthenticate``

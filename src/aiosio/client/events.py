@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosio._handlers import HandlerSpec
 from aiosio._listeners import Handlers
+from aiosio.typed.validation import InvalidPayload
 
 __all__ = ["Listeners"]
 
@@ -27,6 +28,7 @@ class Listeners(Handlers):
     def __init__(self) -> None:
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._invalid: set[str] = set()  # events whose invalid payloads were logged
 
     def take(self, event: str) -> list[HandlerSpec]:
         """The handlers to call for one occurrence of ``event``; ``once`` ones are removed."""
@@ -51,10 +53,15 @@ class Listeners(Handlers):
     ) -> None:
         """Call one handler; ``on_result`` gets its return value (awaited for coroutines).
 
-        A failing handler is logged and never breaks the connection.
+        A failing handler is logged and never breaks the connection. A payload that does
+        not fit the handler's annotations is logged (once per event) and answers the ack,
+        if one is asked for, with ``{"error": "invalid_payload", "detail": [...]}``.
         """
         try:
             result = spec.call(list(args), ack)
+        except InvalidPayload as invalid:
+            self._refuse(spec, invalid, ack, on_result)
+            return
         except Exception:
             logger.exception("handler %r failed", spec.fn)
             return
@@ -64,6 +71,22 @@ class Listeners(Handlers):
             task.add_done_callback(self._tasks.discard)
         elif on_result is not None:
             on_result(result)
+
+    def _refuse(
+        self,
+        spec: HandlerSpec,
+        invalid: InvalidPayload,
+        ack: Callable[..., None] | None,
+        on_result: Callable[[Any], None] | None,
+    ) -> None:
+        event = getattr(spec.fn, "__name__", repr(spec.fn))
+        if event not in self._invalid:
+            self._invalid.add(event)
+            logger.warning("invalid payload for handler %s: %s (logged once)", event, invalid)
+        if on_result is not None:
+            on_result(invalid.answer())
+        elif ack is not None and spec.wants_ack:
+            ack(invalid.answer())
 
     async def _finish(
         self, spec: HandlerSpec, pending: Any, on_result: Callable[[Any], None] | None

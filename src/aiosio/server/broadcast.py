@@ -112,6 +112,8 @@ class BroadcastOperator:
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
         if callback is None:
+            if self._nsp.check_emit is not None:  # declared events, checked (check_emits)
+                self._nsp.check_emit(event, args)
             packet = Packet(EVENT, self._nsp.name, [event, *args])
             self._nsp.adapter.broadcast(packet, self._options)
             return
@@ -122,6 +124,8 @@ class BroadcastOperator:
 
     def _ask(self, event: str, args: tuple[Any, ...]) -> _AckCollector:
         """Send the event to every chosen socket, each with an ack id; gather the answers."""
+        if self._nsp.check_emit is not None:
+            self._nsp.check_emit(event, args)
         collector = _AckCollector(self._options.flags.timeout)
         packet = Packet(EVENT, self._nsp.name, [event, *args])
         self._nsp.adapter.broadcast_with_ack(packet, self._options, collector)

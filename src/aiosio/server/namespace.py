@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aiosio._handlers import HandlerSpec, inspect_handler
+from aiosio._handlers import HandlerSpec, TypedHandlerSpec, inspect_handler
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused, ReservedEventError
@@ -23,9 +23,11 @@ from aiosio.limits.buckets import Action, Rule
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollector
 from aiosio.server.features import Features
 from aiosio.server.socket import Socket
+from aiosio.server.typed import TypedNamespace
 from aiosio.server.users import CONTROL, on_control
 from aiosio.server.users import connected as user_connected
 from aiosio.socketio.packets import EVENT, Packet
+from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
@@ -47,7 +49,7 @@ _LOCAL_EVENTS = frozenset(
 )
 
 
-class Namespace(Features, Shortcuts[BroadcastOperator]):
+class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     """A channel of the server (``io.of("/news")``)."""
 
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
@@ -138,8 +140,13 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
         as in the reference server, so one raising :class:`ConnectionRefused` can only
         disconnect the socket (the client sees "io server disconnect"; a warning is
         logged); their other exceptions are logged and the socket stays connected.
+
+        A middleware with a second, annotated parameter, ``def auth(socket, creds:
+        Credentials)``, gets the handshake's ``auth`` payload checked and converted; one
+        that does not fit refuses the connection with the message ``invalid_payload`` and
+        the data ``{"error": "invalid_payload", "detail": [...]}``.
         """
-        self._middlewares.append(inspect_handler(middleware))
+        self._middlewares.append(inspect_handler(middleware, payload_from=1))
         return middleware
 
     def emit_local_event(self, event: str, *args: Any) -> None:
@@ -208,7 +215,7 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
         if socket is not None and self.server.recovery_skips_middlewares:
             self._connect(socket)
             return
-        socket = socket or Socket(self, conn, auth)
+        socket = socket or self.socket_class(self, conn, auth)
         if not self._middlewares:
             self._connect(socket)
             return
@@ -231,9 +238,14 @@ class Namespace(Features, Shortcuts[BroadcastOperator]):
         """Run the middlewares in order; return the exception of the one that refused."""
         try:
             for spec in self._middlewares:
-                result = spec.call([socket])
+                if isinstance(spec, TypedHandlerSpec):  # it declares the auth payload
+                    result = spec.call([socket, socket.handshake.auth])
+                else:
+                    result = spec.call([socket])
                 if spec.is_async:
                     await result
+        except InvalidPayload as invalid:
+            return ConnectionRefused(INVALID_PAYLOAD, invalid.answer())
         except Exception as exc:
             return exc
         return None
@@ -464,6 +476,7 @@ class ParentNamespace(Namespace):
         """
         child = Namespace(self.server, name, parent=self)
         child._middlewares = list(self._middlewares)
+        self.share_contracts(child)
         for event in ("connection",):
             for spec in self._handlers.get(event, ()):
                 child._handlers.setdefault(event, []).append(spec)

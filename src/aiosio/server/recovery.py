@@ -119,7 +119,7 @@ class Recovery:
             return None
         if session is None or session.sid in namespace.sockets:
             return None
-        socket = Socket(namespace, conn, auth, sid=session.sid)
+        socket = namespace.socket_class(namespace, conn, auth, sid=session.sid)
         socket.pid = pid
         socket.data = session.data
         socket.recovered = True

@@ -28,6 +28,7 @@ from aiosio.server.namespace import Namespace, ParentNamespace
 from aiosio.server.presence import PresenceSettings, close_presence
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import Socket
+from aiosio.server.typed import TypedServer
 from aiosio.socketio.parsers import Parser, get_parser
 
 __all__ = ["BaseServer"]
@@ -39,7 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 AdapterFactory = Callable[[Namespace], Adapter]
 
 
-class BaseServer(Shortcuts[BroadcastOperator]):
+class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
     Options are the Node options in snake_case, durations in seconds; the Engine.IO ones
@@ -109,8 +110,8 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         self._closers: set[asyncio.Task[Any]] = set()  # tasks awaiting it: never cancelled
         self._force: asyncio.Event | None = None  # set by a second stop(): skip the graceful part
         self._started = False
-        self.of("/")
         self.event_rule: Rule | None = None  # io.limit(): each connection's event rate
+        self.of("/")
 
     # -- namespaces ---------------------------------------------------------------------
 
@@ -262,7 +263,6 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         """
         return self.sockets.use(middleware)
 
-    # -- main-namespace shortcuts -------------------------------------------------------
     def limit(
         self, *, events_per_s: float, burst: float | None = None, action: Action = "drop"
     ) -> None:
@@ -285,6 +285,7 @@ class BaseServer(Shortcuts[BroadcastOperator]):
         rate = events_per_s
         self.event_rule = Rule(rate, max(1.0, rate) if burst is None else burst, action)
 
+    # -- main-namespace shortcuts -------------------------------------------------------
 
     def _operator(self) -> BroadcastOperator:
         return self.sockets._operator()

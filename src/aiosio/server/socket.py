@@ -24,7 +24,6 @@ from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.admission import EventLimiter
-from aiosio.server.backpressure import Backpressure
 from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
 from aiosio.server.users import SocketExtras, UserFeatures
 from aiosio.socketio.packets import (
@@ -38,6 +37,7 @@ from aiosio.socketio.packets import (
     Packet,
 )
 from aiosio.socketio.session import PendingAck
+from aiosio.typed.validation import InvalidPayload, convert
 
 if TYPE_CHECKING:
     from aiosio.presence.history import Replay
@@ -49,7 +49,7 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosio.socket")
 
 
-_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "drain", "error"})
+_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
 
 
 @dataclass(slots=True)
@@ -72,8 +72,10 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(UserFeatures, Backpressure, Listening):
+class Socket(UserFeatures, Listening):
     """A client connected to a namespace."""
+
+    _local_events = _SOCKET_EVENTS  # the others are the client's: annotated ones are checked
 
     __slots__ = (
         "__weakref__",
@@ -196,17 +198,23 @@ class Socket(UserFeatures, Backpressure, Listening):
         for item in items if compress else _uncompressed(items):
             session.write(item)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
+    ) -> Any:
         """Emit and wait for the client's acknowledgement.
 
         Returns:
-            None for an answer with no argument, the argument for one, a tuple for several.
+            None for an answer with no argument, the argument for one, a tuple for several;
+            with ``response`` (a type: a model, a dataclass, ``list[int]``...), that answer
+            checked and converted to it.
 
         Raises:
             AckTimeout: No answer within ``timeout`` seconds.
             Disconnected: The socket disconnected first.
+            InvalidPayload: The answer does not fit ``response``.
         """
-        return await self._emit_with_ack(event, args, timeout)
+        answer = await self._emit_with_ack(event, args, timeout)
+        return answer if response is None else convert(response, answer)
 
     def _emit_with_ack(
         self,
@@ -413,7 +421,12 @@ class Socket(UserFeatures, Backpressure, Listening):
             if event == REAUTHENTICATE:
                 self.nsp.reauthenticate(self, data[1:], ack_id)
                 return
-            if not self._any:  # off the hot path: only for an event nobody handled
+            shared = self.nsp.handled.get(event)  # off the hot path: no socket handler
+            if shared:
+                self._call(shared[0], [self, *data[1:]], ack_id, event)
+                for spec in shared[1:]:
+                    self._call(spec, [self, *data[1:]], None, event)
+            elif not self._any:
                 self.nsp.warn_unheard(event)
             return
         args = data[1:]
@@ -429,6 +442,9 @@ class Socket(UserFeatures, Backpressure, Listening):
         ack = None if ack_id is None or not spec.wants_ack else self._ack_sender(ack_id, event)
         try:
             result = spec.call(args, ack)
+        except InvalidPayload as invalid:
+            self._invalid(invalid, ack_id, event)
+            return
         except Exception:
             self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
@@ -436,6 +452,36 @@ class Socket(UserFeatures, Backpressure, Listening):
             self.conn.spawn(self._finish_async(spec, result, ack_id, event))
         elif ack_id is not None and not spec.wants_ack:
             self._send_ack(ack_id, ack_args(result), event)
+
+    def _invalid(self, invalid: InvalidPayload, ack_id: int | None, event: Any) -> None:
+        """A payload did not fit its handler's annotations: the handler was not called.
+
+        The ack (if asked for) answers ``invalid.answer()`` or what ``io.on_invalid``'s
+        hook returns; without an ack, the socket's ``error`` handlers get ``invalid``.
+        """
+        invalid.event = event
+        self.conn.log_once(
+            logger,
+            ("invalid payload", event),
+            "invalid payload of event %r from %s: %s",
+            event,
+            self.id,
+            invalid,
+            level=logging.WARNING,
+            exc_info=False,
+        )
+        answer: Any = None
+        hook = self.nsp.server.invalid_hook
+        if hook is not None:
+            try:
+                answer = hook(self, invalid)
+            except Exception:
+                self.conn.log_once(logger, hook, "on_invalid hook %r failed", hook)
+        if ack_id is not None:
+            self._send_ack(ack_id, [invalid.answer() if answer is None else answer], event)
+        else:
+            for spec in self._handlers.get("error") or ():
+                self._call(spec, [invalid], None)
 
     async def _finish_async(
         self, spec: HandlerSpec, pending: Any, ack_id: int | None, event: Any

@@ -18,6 +18,7 @@ import orjson
 
 from aiosio._types import JSON
 from aiosio.exceptions import LocalProtocolError, RemoteProtocolError, ReservedEventError
+from aiosio.socketio.plain import plain_value
 
 __all__ = [
     "ACK",
@@ -190,7 +191,8 @@ def encode_event(
         body = _dumps(args).decode()
     except _JSONEncodeError:
         body, attachments = _dumps_binary(args)
-        return _head(f"5{len(attachments)}-", namespace, id) + body, attachments
+        if attachments:
+            return _head(f"5{len(attachments)}-", namespace, id) + body, attachments
     if namespace == "/" and id is None:
         return "2" + body, []
     return _head("2", namespace, id) + body, []
@@ -218,7 +220,8 @@ def encode_ack(namespace: str, args: Sequence[JSON], id: int) -> tuple[str, list
         body = _dumps(args).decode()
     except _JSONEncodeError:
         body, attachments = _dumps_binary(args)
-        return _head(f"6{len(attachments)}-", namespace, id) + body, attachments
+        if attachments:
+            return _head(f"6{len(attachments)}-", namespace, id) + body, attachments
     return _head("3", namespace, id) + body, []
 
 
@@ -265,11 +268,12 @@ def _as_list(args: Sequence[JSON]) -> list[JSON]:
 
 
 def _dumps_binary(args: Sequence[JSON]) -> tuple[str, list[bytes]]:
-    """Serialise arguments that plain orjson refused, with placeholders for binary values.
+    """Serialise arguments that plain orjson refused, with placeholders for binary values
+    and typed values (models, ``Decimal``...) as :func:`plain_value` writes them.
 
     orjson calls ``default`` in document order, the depth-first order in which
-    socket.io-parser numbers placeholders. When nothing binary is found, the first refusal
-    had another cause and this call raises too, so the attachments are never empty.
+    socket.io-parser numbers placeholders. The attachments are empty when only typed
+    values were refused.
     """
     attachments: list[bytes] = []
 
@@ -278,7 +282,7 @@ def _dumps_binary(args: Sequence[JSON]) -> tuple[str, list[bytes]]:
             # Copy mutable buffers: what is sent must be what was emitted.
             attachments.append(value if type(value) is bytes else bytes(value))
             return {"_placeholder": True, "num": len(attachments) - 1}
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return plain_value(value)
 
     try:
         return _dumps(args, default=placeholder).decode(), attachments

@@ -33,6 +33,7 @@ from aiosio.socketio.packets import (
     encode_event,
     namespace_problem,
 )
+from aiosio.socketio.plain import plain_value
 
 __all__ = ["JSONParser", "MsgpackParser", "PacketDecoder", "Parser", "get_parser"]
 
@@ -120,7 +121,7 @@ class MsgpackParser:
         if packet.id is not None:
             message["id"] = packet.id
         try:
-            return [self._msgpack.packb(message, use_bin_type=True)]
+            return [self._msgpack.packb(message, use_bin_type=True, default=plain_value)]
         except (TypeError, ValueError, OverflowError) as exc:
             raise LocalProtocolError(f"cannot encode packet: {exc}") from exc
 
