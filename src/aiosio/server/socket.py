@@ -24,6 +24,7 @@ from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEventError
 from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.admission import EventLimiter
+from aiosio.server.backpressure import Backpressure
 from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
 from aiosio.server.users import SocketExtras, UserFeatures
 from aiosio.socketio.packets import (
@@ -49,7 +50,7 @@ __all__ = ["Handshake", "Socket"]
 logger = logging.getLogger("aiosio.socket")
 
 
-_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+_SOCKET_EVENTS = frozenset({"disconnect", "disconnecting", "drain", "error"})
 
 
 @dataclass(slots=True)
@@ -72,7 +73,7 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(UserFeatures, Listening):
+class Socket(UserFeatures, Backpressure, Listening):
     """A client connected to a namespace."""
 
     _local_events = _SOCKET_EVENTS  # the others are the client's: annotated ones are checked
