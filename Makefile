@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := tests/interop/node_modules/.installed
 CHAT_STAMP := examples/chat/node_modules/.installed
 E2E_STAMP := tests/e2e/node_modules/.installed
+TYPED_STAMP := tests/typed/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test lint typecheck unit bench soak env node redis clean chromium docs site
@@ -30,12 +31,17 @@ $(E2E_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $(E2E_STAMP)
 
+# The AsyncAPI parser and the TypeScript compiler that check the typed-events output.
+$(TYPED_STAMP): tests/typed/package.json tests/typed/package-lock.json
+	cd tests/typed && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TYPED_STAMP)
+
 chromium:
 	@test -x $(CHROMIUM) || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "warning: could not install chromium; the browser tests will not run"
 
-env: $(STAMP) $(NODE_STAMP) $(CHAT_STAMP) $(E2E_STAMP) chromium
+env: $(STAMP) $(NODE_STAMP) $(CHAT_STAMP) $(E2E_STAMP) $(TYPED_STAMP) chromium
 
 redis:
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
@@ -77,4 +83,4 @@ soak: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules examples/chat/node_modules tests/e2e/node_modules \
-	  benchmarks/node_modules
+	  benchmarks/node_modules tests/typed/node_modules
