@@ -43,6 +43,13 @@ class Resource:
         return "open" if self.events and self.events[-1] == "opened" else "closed"
 
 
+def database(request: Request) -> Resource:
+    """A FastAPI dependency: the resource the lifespan opened. At module level, as the
+    annotations (a string under ``from __future__ import annotations``) name it."""
+    found: Resource = request.state.resource
+    return found
+
+
 def fastapi_app() -> tuple[FastAPI, aiosio.Server, Resource, asyncio.Event]:
     """FastAPI: a lifespan resource, dependency injection, a streamed upload, server-sent
     events (the second waits for ``step``), a WebSocket route; Socket.IO at /ws."""
@@ -57,10 +64,6 @@ def fastapi_app() -> tuple[FastAPI, aiosio.Server, Resource, asyncio.Event]:
         resource.events.append("closed")
 
     app = FastAPI(lifespan=lifespan)
-
-    def database(request: Request) -> Resource:
-        found: Resource = request.state.resource
-        return found
 
     @app.get("/items/{item_id}")
     async def item(
