@@ -135,6 +135,7 @@ def test_literal_annotated_union_list_dict_and_bytes() -> None:
     key = uuid.uuid4()
     spec.call(["a", 2, str(key), ["x"], {"s": 1}, b"\x00\x01"])
     assert seen == ["a", 2, key, ["x"], {"s": 1.0}, b"\x00\x01"]
+    assert errors_of(spec, "a", 2, 1, [], {}, "text")[0]["type"] == "bytes_type"  # binary only
     errors = errors_of(spec, "c", 9, "nope", "x", [], 3)
     assert [(e["loc"], e["type"]) for e in errors][:3] == [
         ([0], "literal_error"),

@@ -257,6 +257,8 @@ def checker_for(fn: Callable[..., Any], signature: inspect.Signature, skip: int)
 
 
 def _build(fn: Callable[..., Any], hint: object) -> Any:
+    if hint is bytes:  # a binary attachment: text is not converted to bytes
+        hint = typing.Annotated[bytes, _pydantic().Strict()]
     try:
         return adapter_for(hint)
     except ImportError:
