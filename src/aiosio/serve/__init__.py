@@ -41,12 +41,16 @@ async def serve(
 ) -> asyncio.Server:
     """Start listening; return the asyncio server (``close()`` it to stop accepting).
 
-    With ``app`` (an ASGI application and how to serve it), the requests that are not
-    the router's go to that application; ``uds`` listens on a Unix socket instead of
+    With ``app`` (an ASGI application and how to serve it), or else the router's
+    ``other_app``, the requests that are not the router's go to that application; ``uds`` listens on a Unix socket instead of
     ``host``/``port``, ``sock`` on a socket already bound.
     """
     loop = asyncio.get_running_loop()
     factory: Callable[[], asyncio.Protocol]
+    if app is None and router.other_app is not None:
+        from aiosio.serve.asgi_app import AppFront
+
+        app = AppFront(router.other_app)  # streamed both ways, not read whole
     if app is None:
         factory = partial(HTTPConnection, router)
     else:
