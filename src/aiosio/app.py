@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from aiosio.server.server import BaseServer
 
@@ -32,13 +33,38 @@ class Server(BaseServer):
     :class:`~aiosio.server.server.BaseServer`.
     """
 
-    async def start(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> int:
-        """Start the standalone server in the running loop; return the bound port."""
+    webtransport_port: int | None = None
+    """The UDP port of the HTTP/3 (WebTransport) endpoint, once started."""
+
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        webtransport: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> int:
+        """Start the standalone server in the running loop; return the bound port.
+
+        ``webtransport`` (``{"port": 3443, "certfile": ..., "keyfile": ...}``) also opens
+        an HTTP/3 endpoint for WebTransport (docs/webtransport.md; the ``webtransport``
+        extra) and adds ``webtransport`` to the transports.
+        """
         from aiosio.serve import serve
 
         await self.startup()
         listener = await serve(self.router, host, port, **options)
         self.add_listener(listener)
+        if webtransport is not None:
+            from aiosio.serve.webtransport import serve_webtransport
+
+            engine = self.engine
+            if "webtransport" not in engine.transports:
+                engine.transports = (*engine.transports, "webtransport")
+            endpoint = await serve_webtransport(engine, self.router.path, host, webtransport)
+            self.add_listener(cast(asyncio.Server, endpoint))  # close() and wait_closed()
+            self.webtransport_port = endpoint.port
+            logger.info("WebTransport on https://%s:%d (UDP)", host, endpoint.port)
         bound: int = listener.sockets[0].getsockname()[1]
         return bound
 

@@ -100,7 +100,7 @@ def test_create_picks_the_transport_by_name() -> None:
     websocket.close()
 
 
-@pytest.mark.parametrize("name", ["flashsocket", "Polling", "", "webtransport"])
+@pytest.mark.parametrize("name", ["flashsocket", "Polling", "", "WebTransport"])
 def test_create_refuses_other_names(name: str) -> None:
     with pytest.raises(ValueError, match="unknown transport"):
         create(name, endpoint())

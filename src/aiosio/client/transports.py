@@ -289,10 +289,15 @@ def create(name: str, endpoint: Endpoint, sid: str | None = None) -> Transport:
     """A transport by its Engine.IO name.
 
     Raises:
-        ValueError: For a name other than ``polling`` and ``websocket``.
+        ValueError: For a name other than ``polling``, ``websocket`` and ``webtransport``.
+        ImportError: For ``webtransport`` without aioquic (the ``webtransport`` extra).
     """
     if name == "polling":
         return Polling(endpoint, sid)
     if name == "websocket":
         return WebSocket(endpoint, sid)
+    if name == "webtransport":
+        from aiosio.client.webtransport import WebTransport
+
+        return WebTransport(endpoint, sid)
     raise ValueError(f"unknown transport {name!r}")

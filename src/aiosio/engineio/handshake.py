@@ -82,7 +82,8 @@ def check_request(
         session_transport: Looks a sid up: the session's current transport, or None.
     """
     transport = query.get("transport")
-    if transport is None or transport not in transports:
+    # WebTransport never comes over HTTP/1.1: its sessions open on the HTTP/3 endpoint.
+    if transport is None or transport not in transports or transport == "webtransport":
         return RequestError.UNKNOWN_TRANSPORT
     sid = query.get("sid")
     if sid is not None:

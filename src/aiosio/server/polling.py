@@ -121,9 +121,11 @@ class LongPolling:
     def _open(self, request: HTTPRequest) -> HTTPResponse:
         engine = self.engine
         session = engine.new_session(request, "polling")
-        upgrades = (
-            ["websocket"] if engine.allow_upgrades and "websocket" in engine.transports else []
-        )
+        upgrades: list[str] = [
+            name
+            for name in ("websocket", "webtransport")
+            if engine.allow_upgrades and name in engine.transports
+        ]
         body = engine.open_packet(session, upgrades)
         response = HTTPResponse(200, body.encode(), poll_headers())
         cookie = engine.cookie_header(session.sid)
