@@ -171,6 +171,15 @@ def test_6_only_the_redis_package_imports_redis() -> None:
     assert bad == []
 
 
+def test_6b_only_the_postgres_package_imports_asyncpg() -> None:
+    bad = [
+        f"{imp.importer}:{imp.line} imports {imp.imported}"
+        for imp in IMPORTS
+        if within(imp.imported, "asyncpg") and not within(imp.importer, "aiosio.adapters.postgres")
+    ]
+    assert bad == []
+
+
 def test_7_no_runtime_import_cycle_between_folders() -> None:
     graph: dict[str, set[str]] = {}
     for imp in IMPORTS:

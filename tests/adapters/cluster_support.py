@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosio
 import socketio
+from aiosio.adapters.postgres import postgres_adapter
 from aiosio.adapters.redis.pubsub import redis_adapter
 from tests.support.ports import free_port
 
@@ -27,7 +28,8 @@ NODE_MODULES = HERE.parent / "interop" / "node_modules"
 
 
 class NodeServer:
-    """``node_cluster.js``: socket.io 4.8 with the official Redis adapter, on stdin/stdout."""
+    """``node_cluster.js``: socket.io 4.8 with the official Redis (or, for a
+    ``postgresql://`` URL, Postgres) adapter, on stdin/stdout."""
 
     def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
         self.process = process
@@ -102,7 +104,12 @@ class PyServer:
 
     @classmethod
     async def start(cls, url: str, key: str, name: str, **options: Any) -> PyServer:
-        io = aiosio.Server(adapter=redis_adapter(url, key=key, **options), health_path="/healthz")
+        if url.startswith("postgres"):
+            options.pop("sharded", None)
+            adapter = postgres_adapter(url, channel_prefix=key, **options)
+        else:
+            adapter = redis_adapter(url, key=key, **options)
+        io = aiosio.Server(adapter=adapter, health_path="/healthz")
         server = cls(io, 0, name)
 
         @io.on("connection")
@@ -155,6 +162,15 @@ async def eventually(check: Any, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def eventually_async(check: Any, timeout: float = 5.0) -> None:
+    """Wait until ``await check()`` is true (asking again every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
 
 
 @dataclass

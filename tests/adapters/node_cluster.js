@@ -1,7 +1,8 @@
-// An official socket.io 4.8 server with @socket.io/redis-adapter 8.x, driven by the
-// Python tests: one JSON command per stdin line, one JSON answer per stdout line.
+// An official socket.io 4.8 server with @socket.io/redis-adapter 8.x (or, when the URL is
+// postgresql://..., @socket.io/postgres-adapter 0.5 and @socket.io/postgres-emitter), driven
+// by the Python tests: one JSON command per stdin line, one JSON answer per stdout line.
 //
-//   node node_cluster.js PORT KEY REDIS_URL SHARDED(0|1)
+//   node node_cluster.js PORT KEY URL SHARDED(0|1)
 //
 // Sockets join the room named by their auth ({room}) and get socket.data = {server: "node"}.
 // Server-side emits of "hello" are answered with "node:<arg>"; every other server-side
@@ -43,7 +44,7 @@ function revive(value) {
   return value;
 }
 
-async function main() {
+async function redisServer() {
   const pub = createClient({ url });
   const sub = pub.duplicate();
   const emitterClient = pub.duplicate();
@@ -55,7 +56,34 @@ async function main() {
     ? createShardedAdapter(pub, sub, { channelPrefix: key })
     : createAdapter(pub, sub, { key });
   const io = new Server({ adapter, transports: ["websocket", "polling"] });
-  const emitter = new Emitter(emitterClient, { key });
+  return { io, emitter: new Emitter(emitterClient, { key }) };
+}
+
+async function postgresServer() {
+  const pg = require(path.join(modules, "pg"));
+  const postgresAdapter = require(path.join(modules, "@socket.io/postgres-adapter"));
+  const postgresEmitter = require(path.join(modules, "@socket.io/postgres-emitter"));
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on("error", () => {});
+  const options = { channelPrefix: key, heartbeatInterval: 300, heartbeatTimeout: 3000 };
+  const io = new Server({
+    adapter: postgresAdapter.createAdapter(pool, options),
+    transports: ["websocket", "polling"],
+  });
+  // Emitter#of() forgets the options: one emitter per namespace instead.
+  const emitters = new Map();
+  const emitter = {
+    of(nsp) {
+      if (!emitters.has(nsp)) emitters.set(nsp, new postgresEmitter.Emitter(pool, nsp, { channelPrefix: key }));
+      return emitters.get(nsp);
+    },
+    serverSideEmit(...args) { return this.of("/").serverSideEmit(...args); },
+  };
+  return { io, emitter };
+}
+
+async function main() {
+  const { io, emitter } = url.startsWith("postgres") ? await postgresServer() : await redisServer();
 
   io.on("connection", (socket) => {
     socket.data = { server: "node" };

@@ -19,24 +19,20 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.adapters.cluster import ClusterMessage, MessageType, encode_options, encode_packet
+from aiosio.adapters.cluster import ClusterMessage, MessageType
 from aiosio.adapters.codec import encode_message
+from aiosio.adapters.emitting import EMITTER_UID, EmitterOperator
 from aiosio.adapters.redis.link import RedisError, connect, publish_all, run_pipeline
 from aiosio.adapters.redis.wire import ClassicChannels, encode_classic
-from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
 __all__ = ["Emitter", "EmitterOperator"]
 
 logger = logging.getLogger("aiosio.emitter")
-
-EMITTER_UID = "emitter"  # the uid the Node emitter sends, which servers never answer
 
 
 class _Publisher:
@@ -71,89 +67,6 @@ class _Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         await self.client.aclose()
-
-
-def _names(rooms: tuple[str | Iterable[str], ...]) -> frozenset[str]:
-    names: set[str] = set()
-    for room in rooms:
-        names.update([room] if isinstance(room, str) else room)
-    return frozenset(names)
-
-
-@dataclass(frozen=True, slots=True)
-class EmitterOperator:
-    """Who an emitter operation reaches; every method returns a new operator."""
-
-    emitter: Emitter
-    options: BroadcastOptions = field(default_factory=BroadcastOptions)
-
-    def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Address rooms (added to those already chosen).
-
-        Args:
-            *rooms: Room names, or iterables of them.
-
-        Returns:
-            A new operator.
-        """
-        return replace(
-            self, options=replace(self.options, rooms=self.options.rooms | _names(rooms))
-        )
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Leave out the sockets of rooms.
-
-        Args:
-            *rooms: Room names, or iterables of them.
-
-        Returns:
-            A new operator.
-        """
-        excluded = self.options.except_ | _names(rooms)
-        return replace(self, options=replace(self.options, except_=excluded))
-
-    @property
-    def volatile(self) -> EmitterOperator:
-        """Let the servers drop the event for a socket that cannot take it now."""
-        flags = replace(self.options.flags, volatile=True)
-        return replace(self, options=replace(self.options, flags=flags))
-
-    def compress(self, compress: bool = True) -> EmitterOperator:
-        """Set whether the servers may compress the event.
-
-        Args:
-            compress: False sends it uncompressed.
-
-        Returns:
-            A new operator.
-        """
-        flags = replace(self.options.flags, compress=compress)
-        return replace(self, options=replace(self.options, flags=flags))
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Send an event to the chosen sockets of every server."""
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
-        packet = Packet(EVENT, self.emitter.namespace, [event, *args])
-        data = {"packet": encode_packet(packet), "opts": encode_options(self.options)}
-        self.emitter.send(MessageType.BROADCAST, data)
-
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets join rooms."""
-        data = {"opts": encode_options(self.options), "rooms": sorted(_names((rooms,)))}
-        self.emitter.send(MessageType.SOCKETS_JOIN, data)
-
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets leave rooms."""
-        data = {"opts": encode_options(self.options), "rooms": sorted(_names((rooms,)))}
-        self.emitter.send(MessageType.SOCKETS_LEAVE, data)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the chosen sockets (with ``close``, their whole connections)."""
-        data = {"opts": encode_options(self.options), "close": close}
-        self.emitter.send(MessageType.DISCONNECT_SOCKETS, data)
 
 
 class Emitter(Shortcuts[EmitterOperator]):

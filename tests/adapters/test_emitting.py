@@ -1,0 +1,68 @@
+"""EmitterOperator: the cluster messages each emitter operation makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.adapters.emitting import EmitterOperator, room_names
+from aiosio.adapters.messages import MessageType
+
+
+class Recorder:
+    """A Sender that keeps what it is given."""
+
+    namespace = "/chat"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[MessageType, dict[str, Any]]] = []
+
+    def send(self, type: MessageType, data: dict[str, Any]) -> None:
+        self.sent.append((type, data))
+
+
+def operator() -> tuple[Recorder, EmitterOperator]:
+    recorder = Recorder()
+    return recorder, EmitterOperator(recorder, BroadcastOptions(flags=BroadcastFlags()))
+
+
+def test_room_names_flatten_strings_and_iterables() -> None:
+    assert room_names(("a", ["b", "c"], ("a",))) == {"a", "b", "c"}
+
+
+def test_emit_writes_the_packet_and_options_as_node_does() -> None:
+    recorder, op = operator()
+    op.to("r1", ["r2"]).except_("x").volatile.compress(False).emit("news", 1, b"\x00")
+    [(kind, data)] = recorder.sent
+    assert kind is MessageType.BROADCAST
+    assert data["packet"] == {"type": 2, "data": ["news", 1, b"\x00"], "nsp": "/chat"}
+    opts = data["opts"]
+    assert sorted(opts["rooms"]) == ["r1", "r2"] and opts["except"] == ["x"]
+    assert opts["flags"] == {"volatile": True, "compress": False}
+
+
+def test_operators_are_immutable_and_room_operations_are_messages() -> None:
+    recorder, op = operator()
+    op.to("a")
+    op.in_("b").sockets_join(["c", "d"])
+    op.sockets_leave("e")
+    op.disconnect_sockets(close=True)
+    kinds = [kind for kind, _ in recorder.sent]
+    assert kinds == [
+        MessageType.SOCKETS_JOIN,
+        MessageType.SOCKETS_LEAVE,
+        MessageType.DISCONNECT_SOCKETS,
+    ]
+    assert recorder.sent[0][1]["opts"]["rooms"] == ["b"]  # not "a": to() returned a copy
+    assert recorder.sent[0][1]["rooms"] == ["c", "d"]
+    assert recorder.sent[2][1]["close"] is True
+
+
+@pytest.mark.parametrize("event", ["connect", "disconnect", "disconnecting"])
+def test_reserved_events_are_refused(event: str) -> None:
+    recorder, op = operator()
+    with pytest.raises(ValueError, match="reserved"):
+        op.emit(event)
+    assert recorder.sent == []
