@@ -46,26 +46,29 @@ class Server(BaseServer):
     ) -> int:
         """Start the standalone server in the running loop; return the bound port.
 
-        ``webtransport`` (``{"port": 3443, "certfile": ..., "keyfile": ...}``) also opens
-        an HTTP/3 endpoint for WebTransport (docs/webtransport.md; the ``webtransport``
-        extra) and adds ``webtransport`` to the transports.
+        ``webtransport`` (``{"certfile": ..., "keyfile": ...}``, and ``port``, by default
+        the TCP port's number) also opens an HTTP/3 endpoint for WebTransport
+        (docs/webtransport.md; the ``webtransport`` extra) and adds ``webtransport`` to
+        the transports.
         """
         from aiosio.serve import serve
 
         await self.startup()
         listener = await serve(self.router, host, port, **options)
         self.add_listener(listener)
+        bound: int = listener.sockets[0].getsockname()[1]
         if webtransport is not None:
             from aiosio.serve.webtransport import serve_webtransport
 
             engine = self.engine
             if "webtransport" not in engine.transports:
                 engine.transports = (*engine.transports, "webtransport")
-            endpoint = await serve_webtransport(engine, self.router.path, host, webtransport)
+            # By default on the TCP port's number, where browsers look for it.
+            settings = {"port": bound, **webtransport}
+            endpoint = await serve_webtransport(engine, self.router.path, host, settings)
             self.add_listener(cast(asyncio.Server, endpoint))  # close() and wait_closed()
             self.webtransport_port = endpoint.port
             logger.info("WebTransport on https://%s:%d (UDP)", host, endpoint.port)
-        bound: int = listener.sockets[0].getsockname()[1]
         return bound
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
