@@ -1,0 +1,105 @@
+"""The documentation site: built with ``mkdocs build --strict``, served from the build folder
+by a small static server, and looked at in headless Chromium (tests/docs/site.mjs, with
+the browser helpers of tests/e2e): the home page, a guide and an API page render, the
+navigation works and search finds a term. Screenshots land in tests/artifacts/.
+
+Outside CI a missing browser skips the browser test; in CI it fails, as in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.support.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
+E2E = ROOT / "tests" / "e2e"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built strictly: a broken link, include or reference fails here."""
+    folder = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    """The built site over HTTP on a free port (search needs http, not file:)."""
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_the_build_has_every_page_and_no_outside_links(site: Path) -> None:
+    for page in ("index.html", "guide/server/index.html", "reference/server/index.html"):
+        assert (site / page).is_file(), page
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "--8&lt;--" not in html, f"an include was not resolved in {page}"
+        for attribute in ('href="http', 'src="http', 'href="//', 'src="//'):
+            assert attribute not in html, f"{page.relative_to(site)} links outside: {attribute}"
+
+
+def test_home_guide_and_api_pages_in_chromium(served: str) -> None:
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not (E2E / "node_modules" / "playwright-core").is_dir():
+        missing.append("playwright-core (npm ci in tests/e2e)")
+    if missing:
+        message = "the site's browser test needs: " + ", ".join(missing) + " (make env)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = [ARTIFACTS / f"docs-{name}.png" for name in ("home", "guide", "api")]
+    for shot in shots:
+        shot.unlink(missing_ok=True)
+    result = subprocess.run(
+        ["node", str(HERE / "site.mjs"), served, str(ARTIFACTS)],
+        cwd=E2E,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"site.mjs failed:\n{result.stdout}\n{result.stderr}"
+    assert result.stdout.strip().endswith("ok")
+    for shot in shots:
+        assert shot.stat().st_size > 10_000, shot
