@@ -6,12 +6,18 @@ heartbeat, reported once as a diff."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 import aiosio
 import aiosio.testing
+import socketio
 from aiosio.adapters.redis import redis_adapter
 from aiosio.adapters.redis.presence import RedisPresence
+from tests.adapters.cluster_support import Client, NodeServer, node_available
 from tests.support.waits import Watch, within
 
 
@@ -94,3 +100,89 @@ async def test_a_dead_server_loses_its_users_within_two_heartbeats(
         elapsed = asyncio.get_running_loop().time() - start
         assert elapsed <= 3 * heartbeat + 1.0  # 2 x heartbeat to expire, one beat to notice
         assert [m["user"] for m in await alive.in_("room").presence()] == ["ann"]
+
+
+async def test_a_server_killed_with_sigkill_loses_its_users(redis_url: str, key: str) -> None:
+    heartbeat = 0.3
+    store = RedisPresence(redis_url, key=key, heartbeat=heartbeat)
+    alive = _server(redis_url, key, store)
+    left = asyncio.Event()
+    alive.sockets.on("presence", lambda room, joined, gone: left.set() if "zoe" in gone else None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("presence_server.py")),
+        redis_url, key, str(heartbeat), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    zoe = socketio.AsyncClient(reconnection=False)
+    try:
+        assert process.stdout is not None
+        port = int(await within(process.stdout.readline(), seconds=15))
+        async with aiosio.testing.serve(alive) as a:
+            ann = await a.connect(auth={"user": "ann"})
+            arrived = asyncio.Event()
+            ann.on("presence", lambda diff: arrived.set() if diff["joined"] else None)
+            assert alive.sockets.presence is not None
+            alive.sockets.presence.flush()
+            await zoe.connect(
+                f"http://127.0.0.1:{port}", transports=["websocket"], auth={"user": "zoe"}
+            )
+
+            async def both() -> bool:
+                found = await alive.in_("room").presence()
+                return [m["user"] for m in found] == ["ann", "zoe"]
+
+            await within(arrived.wait(), seconds=10)  # zoe's server pushed her arrival
+            assert await both()
+            process.kill()  # SIGKILL: no goodbye, its heartbeat key just expires
+            await process.wait()
+            start = asyncio.get_running_loop().time()
+            await within(left.wait(), seconds=10)
+            assert asyncio.get_running_loop().time() - start <= 3 * heartbeat + 1.0
+            assert [m["user"] for m in await alive.in_("room").presence()] == ["ann"]
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await zoe.disconnect()
+
+
+@pytest.mark.skipif(not node_available(), reason="node and tests/interop/node_modules needed")
+async def test_node_servers_of_a_mixed_cluster_ignore_the_new_messages(
+    redis_url: str, key: str
+) -> None:
+    """A Node socket.io server with the official Redis adapter hears the user room, the
+    control emits and the presence pushes, and goes on answering as before; its
+    broadcasts to a room with a history are kept by the aiosio server."""
+    store = RedisPresence(redis_url, key=key, heartbeat=1.0)
+    io = aiosio.Server(
+        adapter=redis_adapter(url=redis_url, key=key),
+        presence={"interval": 0.05, "event": "presence", "store": store},
+    )
+    io.use(lambda socket: setattr(socket, "user", socket.handshake.auth.get("user")))
+    io.on("connection", lambda socket: socket.join("room"))
+    io.sockets.history("room", max_len=10)
+    node = await NodeServer.start(redis_url, key)
+    node_client = await Client.connect(node, "room")
+    node_presence: list[Any] = []
+    node_client.sio.on("presence", node_presence.append)
+    try:
+        async with aiosio.testing.serve(io) as server:
+            ann = await server.connect(auth={"user": "ann"}, retries=0)
+            await node.call("emit", rooms=["room"], event="news", args=["from node"])
+            news = asyncio.get_running_loop().create_future()
+            ann.on("news", news.set_result)
+            assert await within(news, seconds=5) == "from node"
+            assert io.sockets.histories.logs["room"].last(5, 0).events == [["news", "from node"]]
+            assert [s.id for s in await io.user_sockets("ann")] == [ann.id]
+            gone = asyncio.get_running_loop().create_future()
+            ann.on("disconnect", gone.set_result)
+            await io.revoke(user="ann", reason="revoked")
+            await within(gone, seconds=5)
+            # Node answers as before: a server-side emit with an ack, and a fetch.
+            answers = await io.server_side_emit("hello", "x", timeout=5)
+            assert answers == ["node:x"]
+            assert [s["id"] for s in await node.call("fetch", rooms=["room"])] == [node_client.sid]
+            assert node.process.returncode is None
+            assert node.sse == []  # no control message reached a Node handler
+    finally:
+        await node_client.sio.disconnect()
+        await node.close()
