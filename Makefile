@@ -77,6 +77,7 @@ $(BENCH_STAMP): $(STAMP)
 # By hand only, never in CI: every scenario against Node and python-socketio, one core each.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/pip install -q -e '.[webtransport]' && $(BIN)/python -m benchmarks.webtransport
 	$(BIN)/python -m benchmarks.presence_history
 
 soak: $(BENCH_STAMP)
