@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPE", "enable", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The Content-Type of the metrics page: Prometheus' text exposition format 0.0.4."""
 
 
 def _escape(value: str) -> str:
