@@ -9,7 +9,9 @@ Outside CI a missing browser skips the browser test; in CI it fails, as in tests
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.ports import free_port
 
@@ -73,6 +76,61 @@ def test_the_build_has_every_page_and_no_outside_links(site: Path) -> None:
         assert "--8&lt;--" not in html, f"an include was not resolved in {page}"
         for attribute in ('href="http', 'src="http', 'href="//', 'src="//'):
             assert attribute not in html, f"{page.relative_to(site)} links outside: {attribute}"
+
+
+# The packages whose __all__ the API reference documents, name by name.
+PUBLIC = [
+    "aiosio",
+    "aiosio.client",
+    "aiosio.exceptions",
+    "aiosio.testing",
+    "aiosio.adapters.base",
+    "aiosio.adapters.memory",
+    "aiosio.adapters.redis",
+    "aiosio.admin",
+    "aiosio.metrics",
+]
+
+
+def test_every_exported_name_has_an_entry_in_the_api_reference(site: Path) -> None:
+    anchors: set[str] = set()
+    for page in (site / "reference").rglob("*.html"):
+        anchors.update(re.findall(r'id="(aiosio[\w.]*)"', page.read_text(encoding="utf-8")))
+    missing = []
+    for name in PUBLIC:
+        module = importlib.import_module(name)
+        for export in module.__all__:
+            obj = getattr(module, export)
+            if not getattr(obj, "__module__", "aiosio").startswith("aiosio"):
+                continue  # re-exported from a dependency (redis's RedisError): its docs
+            # Rendered where it is exported, or (re-exported) under its top-level name.
+            homes = {f"{name}.{export}", f"aiosio.{export}"}
+            if getattr(obj, "__module__", None) is not None:
+                homes.add(f"{obj.__module__}.{export}")
+            if not homes & anchors:
+                missing.append(f"{name}.{export}")
+    assert not missing, f"not in the API reference (no docstring?): {missing}"
+
+
+def nav_pages(entries: list[object]) -> Iterator[str]:
+    for entry in entries:
+        if isinstance(entry, str):
+            yield entry
+        elif isinstance(entry, dict):
+            for value in entry.values():
+                yield from nav_pages(value if isinstance(value, list) else [value])
+
+
+def test_every_page_is_in_the_navigation() -> None:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    listed = set(nav_pages(config["nav"]))
+    pages = {
+        path.relative_to(ROOT / "docs").as_posix()
+        for path in (ROOT / "docs").rglob("*.md")
+        if "examples" not in path.relative_to(ROOT / "docs").parts
+    }
+    assert pages - listed == set(), "add these pages to the nav of mkdocs.yml"
+    assert listed - pages == set(), "the nav names pages that do not exist"
 
 
 def test_home_guide_and_api_pages_in_chromium(served: str) -> None:
