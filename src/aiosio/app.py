@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from aiosio.server.collector import freeze_after_startup
 from aiosio.server.server import BaseServer
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Server(BaseServer):
         async def main() -> None:
             self.handle_signals()
             bound = await self.start(host, port, **options)
+            freeze_after_startup()  # start-up's objects: never walked by the collector again
             shown = f"[{host}]" if ":" in host else host
             logger.info("running on http://%s:%d (Press CTRL+C to quit)", shown, bound)
             await self.wait_closed()

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.engineio.wire import Wire
+from aiosio.server.backpressure import drained
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.router import Limits, Router, not_found
@@ -375,7 +376,7 @@ class ASGIApp:
         try:
             session = self.engine.open_websocket(request, ws)
             if session is not None:
-                ws.drained = partial(self.engine.drained, session)
+                ws.drained = partial(drained, session)
             await self._pump(session, ws, receive)
         finally:
             # The pump ends when the WebSocket is gone (after our close frame, if any):

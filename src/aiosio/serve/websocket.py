@@ -138,7 +138,7 @@ class WebSocketConnection(Connection):
     def resume_writing(self) -> None:
         session = self.session
         if session is not None and session.flow is not None:
-            self.engine.drained(session)
+            session.flow.drained()
 
     # -- the engine's WebSocketTransport ----------------------------------------------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiosio.engineio.wire import Wire
@@ -44,7 +45,9 @@ __all__ = [
     "LatestEmitter",
     "Policy",
     "buffered_bytes",
+    "drained",
     "flow_of",
+    "marks",
     "pause",
 ]
 
@@ -127,6 +130,29 @@ class Flow:
         self.waiters.append((socket, future))
         self.paused = True
         await future
+
+
+def marks(options: Mapping[str, Any], hard_limit: int) -> tuple[int, int]:
+    """The engine's ``(high_water_mark, low_water_mark)`` from its options.
+
+    Raises:
+        ValueError: Unless ``0 <= low <= high <= hard_limit``.
+    """
+    high = options.get("high_water_mark", hard_limit // 4)
+    low = options.get("low_water_mark", high // 4)
+    if not 0 <= low <= high <= hard_limit:
+        raise ValueError(
+            f"the marks must be 0 <= low_water_mark ({low}) <= high_water_mark ({high})"
+            f" <= 4 x max_http_buffer_size ({hard_limit})"
+        )
+    return high, low
+
+
+def drained(session: ServerSession) -> None:
+    """A front door's buffer for ``session`` shrank: the flow, if any, looks."""
+    flow = session.flow
+    if flow is not None:
+        flow.drained()
 
 
 def flow_of(session: ServerSession) -> Flow:

@@ -245,6 +245,9 @@ class Connection:
             self._timer = None
         for socket in list(self.namespaces.connected.values()):
             socket.close(reason)
+            # Handlers often close over their socket: a cycle that only a full collection
+            # would find (never, for objects frozen by server/collector.py).
+            socket._handlers.clear()
         self.namespaces.clear()
         self.decoder.reset()
 

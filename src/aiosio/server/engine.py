@@ -25,7 +25,7 @@ from aiosio.engineio.session import CloseReason, State, TimerEvent, UpgradeEvent
 from aiosio.engineio.wire import Wire, compressible, payload_of
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.server.admission import Admission, RateOption
-from aiosio.server.backpressure import pause
+from aiosio.server.backpressure import marks, pause
 from aiosio.server.http import (
     HTTPCompression,
     HTTPRequest,
@@ -166,13 +166,7 @@ class EngineServer:
         self.cookie = options.get("cookie")
         self.max_buffered_packets = options.get("max_buffered_packets", 1000)
         self.max_buffered_bytes = 4 * self.max_http_buffer_size
-        high = self.high_water_mark = options.get("high_water_mark", self.max_buffered_bytes // 4)
-        low = self.low_water_mark = options.get("low_water_mark", high // 4)
-        if not 0 <= low <= high <= self.max_buffered_bytes:
-            raise ValueError(
-                f"the marks must be 0 <= low_water_mark ({low}) <= high_water_mark ({high})"
-                f" <= 4 x max_http_buffer_size ({self.max_buffered_bytes})"
-            )
+        self.high_water_mark, self.low_water_mark = marks(options, self.max_buffered_bytes)
         self.stats = Counters()
         self.admission = Admission.configured(self.stats, options)  # None: no checks
         self.sessions: dict[str, ServerSession] = {}
@@ -233,12 +227,6 @@ class EngineServer:
             self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
         elif session.queued > self.high_water_mark:
             pause(session)
-
-    def drained(self, session: ServerSession) -> None:
-        """A front door's buffer for ``session`` shrank (backpressure's low mark)."""
-        flow = session.flow
-        if flow is not None:
-            flow.drained()
 
     def poll_response(self, items: list[object]) -> HTTPResponse:
         """The answer to a GET carrying ``items``."""

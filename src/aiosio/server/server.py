@@ -21,6 +21,7 @@ from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.limits.buckets import Action, Rule
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
+from aiosio.server.collector import Freezer
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse
@@ -68,9 +69,11 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         health_path: str | None = None,
         presence: PresenceSettings | Mapping[str, Any] | bool | None = None,
         shutdown_timeout: float = 10.0,
+        gc_freeze_interval: float | None = None,
         **engine_options: Unpack[EngineOptions],
     ) -> None:
         self.shutdown_timeout = shutdown_timeout
+        self.freezer = Freezer(gc_freeze_interval)  # server/collector.py; None: off
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         if not 1 <= max_depth <= 254:
@@ -202,6 +205,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
                 namespace.adapter = self._new_adapter(namespace, namespace.adapter)
         self._started = True
         self._bind()
+        self.freezer.start()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.init()
         return True
@@ -270,9 +274,8 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
 
         Over the limit, ``action`` applies: ``"drop"`` (the event is not handled; an ack
         answers ``{"error": "rate_limited", "retry_after": seconds}``) or ``"disconnect"``
-        (every socket of the connection leaves with the reason ``"rate limited"``, the
-        client sees ``io server disconnect``, and the connection closes). Finer rules are
-        :meth:`Namespace.limit`'s. Applies to sockets that connect afterwards.
+        (every socket of the connection leaves with "rate limited", the client sees ``io
+        server disconnect``, the connection closes). Applies to sockets connecting later.
 
         Args:
             events_per_s: Events a second, refilled continuously (a token bucket).
@@ -588,6 +591,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         """Leave nothing bound to this loop: closed adapters cannot start again, so each
         namespace gets a fresh one (started with the next start)."""
         self._started = False
+        self.freezer.stop()
         try:
             for namespace in list(self.namespaces.values()):
                 namespace.adapter = self._new_adapter(namespace, namespace.adapter)
