@@ -112,6 +112,14 @@ def test_every_exported_name_has_an_entry_in_the_api_reference(site: Path) -> No
     assert not missing, f"not in the API reference (no docstring?): {missing}"
 
 
+def test_the_benchmark_chart_is_the_one_of_the_results() -> None:
+    page = (ROOT / "docs" / "explanation" / "benchmarks.md").read_text(encoding="utf-8")
+    chart = re.search(r"`(benchmarks/results/[\w.-]+\.png)`", page)
+    assert chart is not None
+    copy = ROOT / "docs" / "explanation" / "benchmarks.png"
+    assert copy.read_bytes() == (ROOT / chart.group(1)).read_bytes()
+
+
 def nav_pages(entries: list[object]) -> Iterator[str]:
     for entry in entries:
         if isinstance(entry, str):
