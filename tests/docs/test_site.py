@@ -13,6 +13,7 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiosio.server.router import find_client_bundle
+from tests.support.cli_process import CLIProcess
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +144,8 @@ def test_every_page_is_in_the_navigation() -> None:
     assert listed - pages == set(), "the nav names pages that do not exist"
 
 
-def test_home_guide_and_api_pages_in_chromium(served: str) -> None:
+def _browser(*, bundle: bool = False) -> None:
+    """Skip (fail in CI) unless Chromium, node and playwright-core are there."""
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
@@ -149,23 +153,42 @@ def test_home_guide_and_api_pages_in_chromium(served: str) -> None:
         missing.append("node")
     if not (E2E / "node_modules" / "playwright-core").is_dir():
         missing.append("playwright-core (npm ci in tests/e2e)")
+    if bundle and find_client_bundle() is None:
+        missing.append("socket.io-client (npm ci in examples/chat)")
     if missing:
-        message = "the site's browser test needs: " + ", ".join(missing) + " (make env)"
+        message = "the docs' browser tests need: " + ", ".join(missing) + " (make env)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shots = [ARTIFACTS / f"docs-{name}.png" for name in ("home", "guide", "api")]
-    for shot in shots:
-        shot.unlink(missing_ok=True)
+
+
+def _node(script: str, *args: str, shots: list[str]) -> None:
+    paths = [ARTIFACTS / f"docs-{name}.png" for name in shots]
+    for path in paths:
+        path.unlink(missing_ok=True)
     result = subprocess.run(
-        ["node", str(HERE / "site.mjs"), served, str(ARTIFACTS)],
+        ["node", str(HERE / script), *args, str(ARTIFACTS)],
         cwd=E2E,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, f"site.mjs failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     assert result.stdout.strip().endswith("ok")
-    for shot in shots:
-        assert shot.stat().st_size > 10_000, shot
+    for path in paths:
+        assert path.stat().st_size > 10_000, path
+
+
+def test_home_guide_and_api_pages_in_chromium(served: str) -> None:
+    _browser()
+    _node("site.mjs", served, shots=["home", "guide", "api"])
+
+
+def test_the_tutorial_chat_page_with_the_official_client(tmp_path: Path) -> None:
+    """As the tutorial says: ``aiosio serve server:io`` in the example's folder, two tabs."""
+    _browser(bundle=True)
+    chat = ROOT / "docs" / "examples" / "chat"
+    with CLIProcess(["serve", "server:io", "--port", "0"], cwd=chat, log=tmp_path / "log") as io:
+        _node("chat.mjs", io.url(), shots=["tutorial-chat"])
+        assert io.stop(signal.SIGTERM) == 0, io.output()
