@@ -79,6 +79,10 @@ def test_the_build_has_every_page_and_no_outside_links(site: Path) -> None:
         assert "--8&lt;--" not in html, f"an include was not resolved in {page}"
         for attribute in ('href="http', 'src="http', 'href="//', 'src="//'):
             assert attribute not in html, f"{page.relative_to(site)} links outside: {attribute}"
+    for page in (site / "reference").rglob("*.html"):
+        # docs/extensions/sphinx_roles.py turned the docstrings' reST roles into code.
+        roles = re.findall(r":(?:class|meth|func|mod|attr|exc):", page.read_text("utf-8"))
+        assert not roles, f"{page.relative_to(site)} shows reST roles: {roles[:3]}"
 
 
 # The packages whose __all__ the API reference documents, name by name.
