@@ -72,6 +72,7 @@ class WebTransportStream:
     """The bidirectional stream of one WebTransport session, as the engine sees it."""
 
     transport_name = NAME
+    """The engine names the session's transport after an upgrade with it."""
 
     def __init__(self, protocol: _Protocol, stream_id: int, request: HTTPRequest) -> None:
         self.protocol = protocol
@@ -100,8 +101,6 @@ class WebTransportStream:
                 self._handshake(packet)
             elif session is not None:
                 self.engine.websocket_message(session, self, packet)
-                if session.ws is self and session.transport != NAME:
-                    session.transport = NAME  # the upgrade's "5" just came over us
             else:  # packets before an asynchronous allow_request decided
                 self.close()
 

@@ -447,7 +447,9 @@ class EngineServer:
     def _upgrade_step(
         self, session: ServerSession, ws: WebSocketTransport, data: str | bytes
     ) -> None:
-        event = session.upgrade_step(data, self.loop.time())
+        # A WebTransport stream says so (serve/webtransport.py); WebSockets need not.
+        name = getattr(ws, "transport_name", "websocket")
+        event = session.upgrade_step(data, self.loop.time(), name)
         if event is UpgradeEvent.PROBED:
             ws.send_items([PROBE_PONG])
             self.polling.end_poll(session)
