@@ -94,6 +94,8 @@ PUBLIC = [
     "aiosio.adapters.base",
     "aiosio.adapters.memory",
     "aiosio.adapters.redis",
+    "aiosio.adapters.postgres",
+    "aiosio.typed",
     "aiosio.admin",
     "aiosio.metrics",
 ]
