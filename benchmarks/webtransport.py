@@ -3,8 +3,9 @@
 ``python -m benchmarks.webtransport [--messages N] [--size BYTES]`` (``make bench`` runs
 it): one client per transport sends N acknowledged echoes of SIZE bytes, one at a time,
 and the median and 99th-percentile round trips are printed. Node's WebTransport server
-needs @fails-components/webtransport, which is not part of the pinned packages, so Node is
-not measured here. Never run in CI; ``--messages 20`` is a smoke run.
+needs @fails-components/webtransport, whose HTTP/3 part could not be installed here
+(docs/webtransport.md), so Node is not measured. Never run in CI; ``--messages 20`` is a
+smoke run.
 """
 
 from __future__ import annotations
