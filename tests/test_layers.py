@@ -38,6 +38,7 @@ EXTENSIONS = (
     "cli",
     "testing",
     "targets",
+    "compat",
     "__main__",
 )
 """The top floor: built on the library, never imported by it."""
@@ -202,6 +203,13 @@ def test_7_no_runtime_import_cycle_between_folders() -> None:
         if reaches(b, a, {b})
     )
     assert cycles == []
+
+
+def test_8_compat_maps_onto_the_server_and_client_only() -> None:
+    """aiosio.compat is a facade: it never reaches the protocol packages or the adapters'
+    internals (it must not re-implement the protocol)."""
+    protocol = tuple(f"aiosio.{p}" for p in PROTOCOL_PACKAGES)
+    assert violations("aiosio.compat", *protocol, "aiosio.serve", "aiosio.adapters.memory") == []
 
 
 def test_no_module_over_the_line_limit() -> None:

@@ -1,0 +1,115 @@
+"""Calling python-socketio-style handlers: arguments fitted to the handler, and awaited
+when it is a coroutine function.
+
+python-socketio passes ``auth`` to ``connect`` and ``reason`` to ``disconnect`` only when
+the handler takes them; every other handler gets exactly what the client sent. A
+handler's signature is read once, when it is registered (:class:`Handler`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+__all__ = ["Handler", "Registry", "arguments", "settle"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler, with what its signature says."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    max_args: int | None  # None: it takes *args
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> Handler:
+        """Read ``fn``'s signature.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        if not callable(fn):
+            raise TypeError(f"a handler must be callable, not {type(fn).__name__}")
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004 - objects with an async __call__
+        )
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return cls(fn, is_async, None)
+        count = 0
+        for parameter in parameters:
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                return cls(fn, is_async, None)
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                count += 1
+        return cls(fn, is_async, count)
+
+    def fitted(self, *args: Any) -> Any:
+        """Call with the first arguments the handler takes (for connect and disconnect,
+        whose last arguments are optional in python-socketio)."""
+        limit = self.max_args
+        return self.fn(*(args if limit is None else args[:limit]))
+
+
+async def settle(result: Any) -> Any:
+    """``result``, awaited if it is awaitable (a sync handler's value, or a coroutine)."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def arguments(data: Any) -> tuple[Any, ...]:
+    """python-socketio's ``data``: None is no argument, a tuple several, anything else one."""
+    if data is None:
+        return ()
+    if type(data) is tuple:
+        return data
+    return (data,)
+
+
+class Registry:
+    """``on`` and ``event``, as python-socketio's server and client both have them:
+    handlers by namespace and event, in :attr:`handlers`."""
+
+    handlers: dict[str, dict[str, Handler]]
+
+    def _registered(self, namespace: str) -> None:
+        """Called after each registration (the server attaches the namespace)."""
+
+    @overload
+    def on(
+        self, event: str, handler: None = None, namespace: str | None = None
+    ) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F, namespace: str | None = None) -> F: ...
+    def on(
+        self, event: str, handler: F | None = None, namespace: str | None = None
+    ) -> F | Callable[[F], F]:
+        """Register ``handler`` for ``event`` in ``namespace`` (``/``); a decorator without
+        a handler. ``"*"`` is the catch-all, for the events no handler of their own takes:
+        ``handler(event, sid, *args)`` on a server, ``handler(event, *args)`` on a client."""
+        if handler is None:
+            return lambda fn: self.on(event, fn, namespace)
+        name = namespace or "/"
+        self.handlers.setdefault(name, {})[event] = Handler.of(handler)
+        self._registered(name)
+        return handler
+
+    @overload
+    def event(self, handler: F) -> F: ...
+    @overload
+    def event(self, handler: None = None, *, namespace: str | None = None) -> Callable[[F], F]: ...
+    def event(
+        self, handler: F | None = None, *, namespace: str | None = None
+    ) -> F | Callable[[F], F]:
+        """Decorator: the function's name is the event (``@sio.event`` or
+        ``@sio.event(namespace="/chat")``)."""
+        if handler is None:
+            return lambda fn: self.on(fn.__name__, fn, namespace)
+        return self.on(handler.__name__, handler, namespace)

@@ -1,0 +1,50 @@
+"""Handler signatures read once; connect/disconnect arguments fitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aiosio.compat.handlers import Handler, settle
+
+
+def two(sid: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return sid, environ
+
+
+async def three(sid: str, environ: dict[str, Any], auth: Any) -> Any:
+    return auth
+
+
+def variadic(*args: Any) -> tuple[Any, ...]:
+    return args
+
+
+class Callable:
+    async def __call__(self, sid: str) -> str:
+        return sid
+
+
+async def test_arity_and_kind_are_read() -> None:
+    assert Handler.of(two) == Handler(two, False, 2)
+    assert Handler.of(three).is_async and Handler.of(three).max_args == 3
+    assert Handler.of(variadic).max_args is None
+    instance = Callable()
+    assert Handler.of(instance).is_async
+
+
+async def test_fitted_drops_what_the_handler_does_not_take() -> None:
+    assert Handler.of(two).fitted("sid", {"a": 1}, {"auth": 1}) == ("sid", {"a": 1})
+    assert await settle(Handler.of(three).fitted("sid", {}, {"token": "t"})) == {"token": "t"}
+    assert Handler.of(variadic).fitted(1, 2, 3) == (1, 2, 3)
+
+
+async def test_settle_awaits_only_awaitables() -> None:
+    assert await settle(5) == 5
+    assert await settle(three("s", {}, 7)) == 7
+
+
+def test_not_callable() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        Handler.of(42)  # type: ignore[arg-type]
