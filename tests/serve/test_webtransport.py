@@ -201,3 +201,34 @@ def test_self_signed_certificate_fits_server_certificate_hashes() -> None:
     assert hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest() == digest
     with pytest.raises(ValueError, match="14 days"):
         self_signed_certificate(days=15)
+
+
+async def test_an_oversized_packet_mid_session_closes_it(served: Served) -> None:
+    session = WebTransport(served.endpoint())
+    opened = await session.open()  # a new session: the OPEN packet comes back
+    assert isinstance(opened[0], str) and opened[0].startswith("0{")
+    assert len(served.io.engine.sessions) == 1
+    try:
+        await session.send(["4" + "x" * 10_001])  # over max_http_buffer_size (10 000)
+        with pytest.raises(EOFError):
+            async with asyncio.timeout(5):
+                while True:
+                    await session.receive()
+    finally:
+        session.close()
+    assert not served.io.engine.sessions
+
+
+async def test_a_second_stream_is_reset(served: Served) -> None:
+    session = WebTransport(served.endpoint())
+    await session.open()
+    try:
+        protocol = session._protocol
+        assert protocol is not None and session._session_id is not None
+        extra = protocol.http.create_webtransport_stream(session._session_id)
+        protocol._quic.send_stream_data(extra, encode_packet("0"))
+        protocol.transmit()
+        # The first stream still works: a ping from the server arrives on it.
+        assert await within(session.receive(), 5) == ["2"]
+    finally:
+        session.close()
