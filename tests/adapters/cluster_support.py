@@ -179,5 +179,19 @@ class Cluster:
     clients: list[Client]
 
 
+def members(cluster: Cluster, room: str) -> list[Client]:
+    """The clients of ``cluster`` in ``room``."""
+    return [client for client in cluster.clients if client.room == room]
+
+
+async def emit(server: PyServer | NodeServer, rooms: list[str], *args: Any) -> None:
+    """``news`` with ``args`` to ``rooms``, from an aiosio or a Node server."""
+    if isinstance(server, NodeServer):
+        wire = [{"$bytes": list(a)} if isinstance(a, bytes) else a for a in args]
+        await server.call("emit", rooms=rooms, event="news", args=wire)
+    else:
+        server.io.to(*rooms).emit("news", *args)
+
+
 def node_available() -> bool:
     return shutil.which("node") is not None and (NODE_MODULES / "@socket.io/redis-adapter").is_dir()

@@ -1,4 +1,5 @@
-// An official socket.io 4.8 server with @socket.io/redis-adapter 8.x (or, when the URL is
+// An official socket.io 4.8 server with @socket.io/redis-adapter 8.x (on a Redis Cluster when
+// the URL lists several hosts, redis://h1:p1,h2:p2; or, when the URL is
 // postgresql://..., @socket.io/postgres-adapter 0.5 and @socket.io/postgres-emitter), driven
 // by the Python tests: one JSON command per stdin line, one JSON answer per stdout line.
 //
@@ -15,7 +16,7 @@ const modules = path.join(__dirname, "..", "interop", "node_modules");
 const { Server } = require(path.join(modules, "socket.io"));
 const { createAdapter, createShardedAdapter } = require(path.join(modules, "@socket.io/redis-adapter"));
 const { Emitter } = require(path.join(modules, "@socket.io/redis-emitter"));
-const { createClient } = require(path.join(modules, "redis"));
+const { createClient, createCluster } = require(path.join(modules, "redis"));
 
 const [port, key, url, sharded] = process.argv.slice(2);
 
@@ -45,7 +46,11 @@ function revive(value) {
 }
 
 async function redisServer() {
-  const pub = createClient({ url });
+  // "redis://h1:p1,h2:p2": a Redis Cluster, these nodes its seeds.
+  const seeds = url.replace(/^redis:\/\//, "").split(",");
+  const pub = seeds.length > 1
+    ? createCluster({ rootNodes: seeds.map((seed) => ({ url: `redis://${seed}` })) })
+    : createClient({ url });
   const sub = pub.duplicate();
   const emitterClient = pub.duplicate();
   for (const client of [pub, sub, emitterClient]) {

@@ -18,8 +18,10 @@ from tests.adapters.cluster_support import (
     Cluster,
     NodeServer,
     PyServer,
+    emit,
     eventually,
     eventually_async,
+    members,
     node_available,
 )
 from tests.support.waits import within
@@ -58,18 +60,6 @@ async def pg_cluster(cluster_factory: Any, pg_dsn: str) -> AsyncIterator[Cluster
     cluster: Cluster = await cluster_factory(key, url=pg_dsn, node=node_available(), **HEARTBEATS)
     await until_everyone_knows_everyone(cluster)
     yield cluster
-
-
-def members(cluster: Cluster, room: str) -> list[Client]:
-    return [client for client in cluster.clients if client.room == room]
-
-
-async def emit(server: PyServer | NodeServer, rooms: list[str], *args: Any) -> None:
-    if isinstance(server, NodeServer):
-        wire = [{"$bytes": list(a)} if isinstance(a, bytes) else a for a in args]
-        await server.call("emit", rooms=rooms, event="news", args=wire)
-    else:
-        server.io.to(*rooms).emit("news", *args)
 
 
 async def until_marked(clients: list[Client], markers: set[Any]) -> None:

@@ -38,8 +38,8 @@ logger = logging.getLogger("aiosio.emitter")
 class _Publisher:
     """One Redis client and an ordered queue of ``(channel, payload, sharded)``."""
 
-    def __init__(self, url: str) -> None:
-        self.client = connect(url)
+    def __init__(self, url: str, *, cluster: bool = False) -> None:
+        self.client = connect(url, cluster=cluster)
         self.queue: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
@@ -79,13 +79,15 @@ class Emitter(Shortcuts[EmitterOperator]):
         key: str = "socket.io",
         namespace: str = "/",
         sharded: bool = False,
+        cluster: bool = False,
         _publisher: _Publisher | None = None,
     ) -> None:
         self.url = url
         self.key = key
         self.namespace = namespace if namespace.startswith("/") else "/" + namespace
         self.sharded = sharded
-        self._publisher = _publisher or _Publisher(url)
+        self.cluster = cluster
+        self._publisher = _publisher or _Publisher(url, cluster=cluster)
 
     async def __aenter__(self) -> Self:
         return self
@@ -107,6 +109,7 @@ class Emitter(Shortcuts[EmitterOperator]):
             key=self.key,
             namespace=namespace,
             sharded=self.sharded,
+            cluster=self.cluster,
             _publisher=self._publisher,
         )
 

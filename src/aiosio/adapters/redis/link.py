@@ -18,13 +18,14 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from aiosio.adapters.redis import topology
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
 __all__ = [
@@ -43,15 +44,15 @@ Handler = Callable[[bytes, bytes], None]  # (channel, payload)
 _KINDS = ("channel", "pattern", "shard")
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too)."""
-    return aioredis.Redis.from_url(
-        url, decode_responses=False, health_check_interval=10, socket_keepalive=True
-    )
+def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
+    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too): a
+    ``Redis``, a ``RedisCluster`` (several hosts, or ``cluster=True``) or the primary a
+    ``redis+sentinel://`` URL names (:mod:`.topology`)."""
+    return topology.connect(url, cluster=cluster, **options)
 
 
 async def run_pipeline(
-    client: aioredis.Redis, fill: Callable[[Any], None], *, raise_on_error: bool = True
+    client: Any, fill: Callable[[Any], None], *, raise_on_error: bool = True
 ) -> list[Any]:
     """Run the commands ``fill`` puts in a pipeline, once more on a fresh connection when
     the pooled one turns out dead.
@@ -65,13 +66,20 @@ async def run_pipeline(
         RedisError, OSError: When the second try fails too (or on any other Redis error).
     """
     for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        fill(pipe)
         try:
+            if topology.is_cluster(client):
+                batch = topology.ClusterBatch()
+                fill(batch)
+                return await topology.run_cluster_batch(
+                    client, batch, raise_on_error=raise_on_error
+                )
+            pipe = client.pipeline(transaction=False)
+            fill(pipe)
             results: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
         except (RedisConnectionError, OSError):
             if attempt == 2:
                 raise
+            await topology.refresh(client)
         else:
             return results
     raise AssertionError("unreachable")
@@ -108,12 +116,16 @@ class LinkSettings:
     """How a link talks to Redis: built once by an adapter factory, read by its links.
 
     Attributes:
-        url: The Redis server (``redis://host:port/db``).
+        url: The Redis server (``redis://host:port/db``), cluster (``redis://h1:p1,h2:p2``)
+            or Sentinel service (``redis+sentinel://h1:p1,h2:p2/service``).
         max_message_size: Larger messages from Redis are dropped.
         max_outbox: Messages waiting for Redis; beyond it publishing fails.
         max_retry_delay: The longest wait between attempts to subscribe again.
         health_timeout: Seconds Redis may leave a PING unanswered before the link counts
             as unhealthy.
+        cluster: ``url`` names a Redis Cluster (implied by several hosts).
+        client: A ``redis.asyncio`` client to use instead of connecting to ``url`` (a
+            ``RedisCluster`` for one); the link never closes it.
     """
 
     url: str
@@ -122,6 +134,14 @@ class LinkSettings:
     max_outbox: int = 10_000
     max_retry_delay: float = 2.0
     health_timeout: float = 5.0
+    cluster: bool = False
+    client: Any = field(default=None, compare=False)
+
+    def connect(self, **options: Any) -> Any:
+        """The given client, or a new one for ``url``."""
+        if self.client is not None:
+            return self.client
+        return connect(self.url, cluster=self.cluster, **options)
 
 
 class RedisLink:
@@ -131,7 +151,11 @@ class RedisLink:
         self.settings = settings
         self.subscribed = False
         self.responsive = True  # the last PINGs were answered in time (see _watch)
-        self.client: aioredis.Redis | None = None
+        self.client: Any = None
+        self.dropped = 0  # messages that could not be published (each batch logged)
+        self.loss_windows = 0  # shard channels unsubscribed by Redis and subscribed again
+        self.loss_seconds = 0.0  # the time they spent unsubscribed, in all
+        self._lost: dict[bytes, float] = {}  # shard channel -> when Redis unsubscribed it
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
         self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
         self._pubsub: Any = None
@@ -157,7 +181,7 @@ class RedisLink:
         if self.client is None:
             self._ready = asyncio.Event()  # of the running loop
             self._wake = asyncio.Event()
-            self.client = connect(self.settings.url)
+            self.client = self.settings.connect()
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._read()),
@@ -184,13 +208,16 @@ class RedisLink:
         self._tasks = []
         client, self.client = self.client, None
         self._set_subscribed(False)
-        await client.aclose()
+        self._lost.clear()
+        if client is not self.settings.client:
+            await client.aclose()
         self._closing = False
 
     @property
     def healthy(self) -> bool:
-        """Subscribed, and Redis answered the last PINGs of both connections in time."""
-        return self.subscribed and self.responsive
+        """Subscribed (every shard channel included), and Redis answered the last PINGs of
+        both connections in time."""
+        return self.subscribed and self.responsive and not self._lost
 
     def _set_subscribed(self, subscribed: bool) -> None:
         if subscribed != self.subscribed:
@@ -257,6 +284,8 @@ class RedisLink:
         pubsub = self._pubsub
         if pubsub is None:
             raise RedisConnectionError("not subscribed")
+        if self._sharded_cluster:
+            return  # one connection per node, watched by the reader (see _deliver)
         token = secrets.token_hex(8).encode()
         pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pongs[token] = pong
@@ -272,6 +301,7 @@ class RedisLink:
         try:
             await self.client.ping()
         except (RedisConnectionError, OSError):
+            await topology.refresh(self.client)
             await self.client.ping()
 
     # -- subscriptions ------------------------------------------------------------------
@@ -308,19 +338,22 @@ class RedisLink:
         delay = 0.05
         assert self.client is not None
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub(ignore_subscribe_messages=not self._cluster)
             try:
                 self._pubsub = pubsub
                 for kind in _KINDS:
                     await self._command_strict(pubsub, kind, list(self._handlers[kind]))
                 self._set_subscribed(True)
                 delay = 0.05
+                # A cluster reads shard channels from a connection per node, apart.
+                get = pubsub.get_sharded_message if self._sharded_cluster else pubsub.get_message
                 while True:
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await get(timeout=1.0)
                     if message is not None:
                         self._deliver(message)
             except (RedisError, OSError) as exc:
                 self._warn("read", "Redis subscription failed: %s", exc)
+                await topology.refresh(self.client)
             finally:
                 self._pubsub = None
                 self._set_subscribed(False)
@@ -335,9 +368,44 @@ class RedisLink:
             prefix = {"channel": "", "pattern": "p", "shard": "s"}[kind]
             await getattr(pubsub, f"{prefix}subscribe")(*keys)
 
+    @property
+    def _cluster(self) -> bool:
+        return isinstance(self.client, RedisCluster)
+
+    @property
+    def _sharded_cluster(self) -> bool:
+        return self._cluster and bool(self._handlers["shard"])
+
+    def _moved(self, kind: Any, channel: Any) -> None:
+        """Redis unsubscribed a shard channel this link still wants (its slot moved, or
+        its node failed over): subscribe again, and count and log the time it was off,
+        during which what was published to it was lost."""
+        if not isinstance(channel, bytes) or channel not in self._handlers["shard"]:
+            return
+        now = time.monotonic()
+        if kind == "sunsubscribe" and not self._closing:
+            self._lost.setdefault(channel, now)
+            pubsub = self._pubsub
+            if pubsub is not None:
+                loop = asyncio.get_running_loop()
+                self._tasks.append(loop.create_task(self._command("shard", True, channel)))
+        elif kind == "ssubscribe" and channel in self._lost:
+            window = now - self._lost.pop(channel)
+            self.loss_windows += 1
+            self.loss_seconds += window
+            logger.warning(
+                "shard channel %r was unsubscribed by Redis for %.0f ms (slot moved or "
+                "failed over): what was published to it meanwhile is lost",
+                channel,
+                window * 1000,
+            )
+
     def _deliver(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         channel, data = message.get("channel"), message.get("data")
+        if kind in ("sunsubscribe", "ssubscribe"):
+            self._moved(kind, channel)
+            return
         if kind == "pong":
             pong = self._pongs.get(data) if isinstance(data, bytes) else None
             if pong is not None and not pong.done():
@@ -384,6 +452,7 @@ class RedisLink:
         try:
             await run_pipeline(self.client, lambda pipe: publish_all(pipe, batch))
         except (RedisError, OSError) as exc:
+            self.dropped += len(batch)
             self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
 
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
@@ -395,10 +464,12 @@ class RedisLink:
         if self.client is None or not self.healthy:
             raise ClusterError("Redis is unreachable (the subscription is down)")
         try:
+            # On a cluster: summed over the primaries, as the Node adapter counts.
+            where = {"target_nodes": RedisCluster.PRIMARIES} if self._cluster else {}
             if shard:
-                reply = await self.client.pubsub_shardnumsub(channel)
+                reply = await self.client.pubsub_shardnumsub(channel, **where)
             else:
-                reply = await self.client.pubsub_numsub(channel)
+                reply = await self.client.pubsub_numsub(channel, **where)
         except (RedisError, OSError) as exc:
             raise ClusterError(f"Redis is unreachable: {exc}") from None
         return int(reply[0][1]) if reply else 0

@@ -251,6 +251,8 @@ def redis_adapter(
     max_message_size: int = 32 * 1024 * 1024,
     max_outbox: int = 10_000,
     health_timeout: float = 5.0,
+    cluster: bool = False,
+    client: Any = None,
 ) -> RedisAdapterFactory:
     """The ``adapter`` option of :class:`aiosio.Server` for a cluster over Redis.
 
@@ -268,9 +270,19 @@ def redis_adapter(
         max_outbox: Messages waiting for Redis; beyond it publishing fails.
         health_timeout: Seconds Redis may leave a PING unanswered (on the subscriber or
             the publisher connection) before the adapter counts as unhealthy.
+        cluster: ``url`` names a Redis Cluster (implied by several hosts in it, as in
+            ``redis://h1:7000,h2:7001``); use ``sharded=True`` to share it with Node's
+            sharded adapter.
+        client: A ``redis.asyncio`` client (a ``RedisCluster``...) to use instead of
+            connecting to ``url``; never closed by the adapter.
     """
     settings = LinkSettings(
-        url, max_message_size=max_message_size, max_outbox=max_outbox, health_timeout=health_timeout
+        url,
+        max_message_size=max_message_size,
+        max_outbox=max_outbox,
+        health_timeout=health_timeout,
+        cluster=cluster,
+        client=client,
     )
     return RedisAdapterFactory(
         RedisLink(settings),

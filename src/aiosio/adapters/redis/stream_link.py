@@ -19,14 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from aiosio.adapters.redis.entries import Offset, parse_offset
 from aiosio.adapters.redis.link import (
     LinkSettings,
     RedisLink,
-    connect,
     run_pipeline,
     write_in_order,
 )
@@ -84,8 +82,8 @@ class StreamLink:
         self.read_count = read_count
         self.block_time = block_time
         self.pubsub = RedisLink(settings)
-        self.client: aioredis.Redis | None = None
-        self._reader: aioredis.Redis | None = None
+        self.client: Any = None
+        self._reader: Any = None
         self.adapters: dict[str, StreamReader] = {}
         self.last_id: str | None = None  # the reader's position; None before it started
         self.position: Offset = (0, 0)
@@ -111,11 +109,10 @@ class StreamLink:
             self._wake, self._started = asyncio.Event(), asyncio.Event()
             self._idle = asyncio.Event()
             self._idle.set()
-            self.client = connect(self.settings.url)
-            # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own.
-            self._reader = aioredis.Redis.from_url(
-                self.settings.url, socket_timeout=self.block_time + 10.0, socket_keepalive=True
-            )
+            self.client = self.settings.connect()
+            # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own
+            # (unless one was given: its socket timeout must then exceed block_time).
+            self._reader = self.settings.connect(socket_timeout=self.block_time + 10.0)
             loop = asyncio.get_running_loop()
             writer = write_in_order(self._wake, self._outbox, self._send, self._idle.set)
             self._tasks = [loop.create_task(self._read()), loop.create_task(writer)]
@@ -144,8 +141,9 @@ class StreamLink:
             self.reading = False
             self.last_id = None
             self._outbox.clear()
-            await client.aclose()
-            if reader is not None:
+            if client is not self.settings.client:
+                await client.aclose()
+            if reader is not None and reader is not self.settings.client:
                 await reader.aclose()
         await self.pubsub.release()
 

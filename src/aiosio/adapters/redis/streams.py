@@ -366,6 +366,8 @@ def streams_adapter(
     max_outbox: int = 10_000,
     delivered_kept: int = 1000,
     health_timeout: float = 5.0,
+    cluster: bool = False,
+    client: Any = None,
 ) -> StreamsAdapterFactory:
     """The ``adapter`` option of :class:`aiosio.Server` for a cluster over a Redis stream.
 
@@ -383,9 +385,16 @@ def streams_adapter(
         delivered_kept: Recent broadcasts kept per namespace to complete restores.
         health_timeout: Seconds Redis may leave a PING of the pub/sub link unanswered
             before the adapter counts as unhealthy.
+        cluster: ``url`` names a Redis Cluster (implied by several hosts in it).
+        client: A ``redis.asyncio`` client (a ``RedisCluster``...) to use instead of
+            connecting to ``url``; never closed by the adapter. Its socket timeout must
+            exceed ``block_time``.
     """
+    settings = LinkSettings(
+        url, max_outbox=max_outbox, health_timeout=health_timeout, cluster=cluster, client=client
+    )
     link = StreamLink(
-        LinkSettings(url, max_outbox=max_outbox, health_timeout=health_timeout),
+        settings,
         stream_name=stream_name,
         max_len=max_len,
         read_count=read_count,

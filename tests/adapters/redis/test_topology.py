@@ -1,0 +1,154 @@
+"""Redis Cluster: the URL forms, a mixed cluster with Node's sharded adapter on a real
+Redis Cluster (three primaries and their replicas, on private ports), the classic and
+streams adapters and the emitter on it, and a slot move and a failover survived."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from redis.asyncio.cluster import RedisCluster as ClusterClient
+from redis.cluster import key_slot
+
+import aiosio
+from aiosio.adapters.redis import Emitter, RedisAdapter, redis_adapter, streams_adapter
+from aiosio.adapters.redis.topology import connect, hosts_of, is_cluster
+from tests.adapters.cluster_support import (
+    Client,
+    Cluster,
+    NodeServer,
+    PyServer,
+    emit,
+    eventually,
+    eventually_async,
+    members,
+    node_available,
+)
+from tests.support.redis_topologies import RedisCluster
+
+
+def test_urls_name_one_server_a_cluster_or_a_sentinel_service() -> None:
+    assert hosts_of("redis://h1:7000,h2:7001/0") == [("h1", 7000), ("h2", 7001)]
+    assert hosts_of("redis://:secret@[::1]") == [("::1", 6379)]
+    assert hosts_of("redis+sentinel://s1,s2:5000/main") == [("s1", 26379), ("s2", 5000)]
+    assert is_cluster(connect("redis://127.0.0.1:1,127.0.0.1:2"))
+    assert is_cluster(connect("redis://127.0.0.1:1", cluster=True))
+    assert not is_cluster(connect("redis://127.0.0.1:1"))
+    with pytest.raises(ValueError, match="names its service"):
+        connect("redis+sentinel://127.0.0.1:1")
+
+
+async def test_a_mixed_sharded_cluster_on_redis_cluster(
+    cluster_factory: Any, redis_cluster: RedisCluster, key: str
+) -> None:
+    cluster: Cluster = await cluster_factory(
+        key, sharded=True, url=redis_cluster.url, node=node_available()
+    )
+    names = [server.name for server in cluster.servers]
+    for server in cluster.servers:
+        await emit(server, ["room"], server.name, b"\x00\x01")
+        await emit(server, ["room"], f"{server.name}-end")
+    # a server's messages on one channel arrive in order: once its marker is in, a
+    # duplicate of what came before it would be in too
+    expected = {n + s for n in names for s in ("", "-end")}
+    room = members(cluster, "room")
+    await eventually(lambda: all(expected <= {n[0] for n in c.news} for c in room), 10)
+    for client in room:
+        assert sorted(n[0] for n in client.news) == sorted(expected), client
+    assert all(not client.news for client in members(cluster, "other"))
+    py0 = cluster.servers[0]
+    assert isinstance(py0, PyServer)
+    sockets = await py0.io.fetch_sockets()
+    assert sorted({s.data["server"] for s in sockets}) == sorted(names)
+    assert sorted(await py0.io.server_side_emit("hello", "a", timeout=3)) == sorted(
+        f"{n}:a" for n in names[1:]
+    )
+    for node in cluster.servers[2:]:
+        assert isinstance(node, NodeServer)
+        assert await node.call("count") == len(names)
+        assert sorted(await node.call("sse", event="hello", args=["b"])) == ["py0:b", "py1:b"]
+    async with Emitter(redis_cluster.url, key=key, sharded=True) as emitter:
+        emitter.to("other").emit("news", "emitted")
+    await eventually(lambda: all(c.news == [["emitted"]] for c in members(cluster, "other")))
+
+
+async def test_classic_and_streams_adapters_on_a_given_cluster_client(
+    redis_cluster: RedisCluster, key: str
+) -> None:
+    client = ClusterClient.from_url(redis_cluster.url.split(",")[0], socket_timeout=20)
+    servers = []
+    got: list[Any] = []
+    try:
+        for factory in (
+            redis_adapter(key=key, client=client),
+            redis_adapter(redis_cluster.url, key=key),
+        ):
+            io = aiosio.Server(adapter=factory)
+            io.on("ping-all", lambda *args: got.append(args))
+            servers.append(io)
+            await io.start(port=0)
+        assert await servers[0].sockets.adapter.server_count() == 2
+        await servers[1].server_side_emit("ping-all", 1)
+        await eventually(lambda: got == [(1,)])
+        streams = [
+            aiosio.Server(
+                adapter=streams_adapter(redis_cluster.url, stream_name=key, channel_prefix=key)
+            )
+            for _ in range(2)
+        ]
+        for io in streams:
+            io.on("ping-all", lambda *args: got.append(args))
+            await io.start(port=0)
+        servers += streams
+        await streams[0].server_side_emit("ping-all", 2)
+        await eventually(lambda: got == [(1,), (2,)])
+    finally:
+        for io in servers:
+            await io.close()
+        await client.aclose()
+
+
+async def test_a_slot_move_and_a_failover_are_survived(
+    redis_cluster: RedisCluster, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = []
+    clients: list[Client] = []
+    for name in ("a", "b"):
+        server = await PyServer.start(redis_cluster.url, key, name, sharded=True)
+        servers.append(server)
+        clients.append(await Client.connect(server, "room"))
+    adapter = servers[1].io.sockets.adapter
+    assert isinstance(adapter, RedisAdapter)
+    link = adapter.link
+    slot = key_slot(f"{key}#/#room#".encode())  # the channel of the room
+    counter = iter(range(1_000_000))
+
+    async def delivered() -> bool:
+        """A broadcast from a to the room reaches b's client (sent again until it does)."""
+        marker = f"m{next(counter)}"
+        servers[0].io.to("room").emit("news", marker)
+        await asyncio.sleep(0.05)
+        return any(n[0] == marker for n in clients[1].news)
+
+    try:
+        await eventually_async(delivered)
+        caplog.set_level(logging.WARNING, "aiosio.redis")
+        others = [p for p in redis_cluster.primaries if p != redis_cluster.owner(slot)]
+        await asyncio.to_thread(redis_cluster.move_slot, slot, others[0])
+        await eventually_async(delivered, 10)
+        await eventually(lambda: link.healthy and link.loss_windows >= 1, 5)
+        assert "was unsubscribed by Redis" in caplog.text
+        # the primary that serves the room now dies; its replica takes over
+        await asyncio.to_thread(redis_cluster.fail_over, redis_cluster.owner(slot))
+        await eventually_async(delivered, 15)
+        await eventually(lambda: link.healthy, 5)
+        # nothing twice: each marker b's client got, it got once
+        markers = [n[0] for n in clients[1].news]
+        assert len(markers) == len(set(markers))
+    finally:
+        for client in clients:
+            await client.sio.disconnect()
+        for server in servers:
+            await server.close()
