@@ -134,21 +134,13 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return parent
 
     def register_namespace(self, namespace: Namespace) -> None:
-        """Record a new namespace and tell the ``new_namespace`` listeners.
-
-        Args:
-            namespace: The namespace just created (by :meth:`of` or by a parent namespace).
-        """
+        """Record a new namespace and tell the ``new_namespace`` listeners."""
         self.namespaces[namespace.name] = namespace
         for handler in self._handlers.get("new_namespace", ()):
             handler(namespace)
 
     def unregister_namespace(self, namespace: Namespace) -> None:
-        """Forget a namespace (an empty dynamic child) and close its adapter.
-
-        Args:
-            namespace: The namespace to remove; nothing happens if another one has its name now.
-        """
+        """Forget a namespace (an empty dynamic child) and close its adapter."""
         if self.namespaces.get(namespace.name) is namespace:
             del self.namespaces[namespace.name]
             self.spawn(namespace.adapter.close())
@@ -162,14 +154,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return None
 
     def make_adapter(self, namespace: Namespace) -> Adapter:
-        """Build the adapter of a namespace with the server's adapter factory.
-
-        Args:
-            namespace: The namespace the adapter serves.
-
-        Returns:
-            The adapter, already started if the server is.
-        """
+        """The adapter of ``namespace``, from the adapter factory (started if the server is)."""
         adapter = self._new_adapter(namespace)
         if self._started:
             self.spawn(adapter.init())
@@ -294,48 +279,19 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return self.sockets._operator()
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Send an event to every socket of the main namespace.
-
-        Args:
-            event: The event name (not a reserved one).
-            *args: The arguments; bytes travel as binary attachments.
-            callback: Called with each recipient's acknowledgement.
-        """
+        """As :meth:`Namespace.emit`, to the main namespace."""
         self.sockets.emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> None:
-        """Emit a ``message`` event to every socket of the main namespace.
-
-        Args:
-            *args: The arguments of the event.
-        """
+        """As :meth:`Namespace.send`, to the main namespace."""
         self.sockets.send(*args)
 
     async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
-        """Emit to the main namespace and gather the acknowledgements.
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-            per_socket: Return a dict from socket id to that socket's answer.
-
-        Returns:
-            As :meth:`BroadcastOperator.emit_with_ack`.
-
-        Raises:
-            AckTimeout: Some sockets did not answer in time (not with ``per_socket``).
-        """
+        """As :meth:`Namespace.emit_with_ack`, to the main namespace."""
         return await self.sockets.emit_with_ack(event, *args, per_socket=per_socket)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Broadcast to the main namespace with an acknowledgement deadline.
-
-        Args:
-            seconds: How long to wait for the acknowledgements.
-
-        Returns:
-            An operator whose ``emit_with_ack`` fails with :class:`AckTimeout` after it.
-        """
+        """As :meth:`Namespace.timeout`, on the main namespace."""
         return self.sockets.timeout(seconds)
 
     @property
@@ -344,30 +300,13 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return self.sockets.local
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """The sockets of the main namespace, on every server of the cluster.
-
-        Returns:
-            Local :class:`Socket` objects, and a ``RemoteSocket`` for each one elsewhere.
-        """
+        """As :meth:`Namespace.fetch_sockets`, on the main namespace."""
         return await self.sockets.fetch_sockets()
 
     async def server_side_emit(
         self, event: str, *args: Any, timeout: float | None = None
     ) -> list[Any]:
-        """Emit to the other servers of the cluster (their ``io.on(event)`` handlers).
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-            timeout: Wait this long for the other servers' acknowledgements.
-
-        Returns:
-            The other servers' answers (an empty list without a timeout).
-
-        Raises:
-            ReservedEventError: ``event`` is a reserved name.
-            AckTimeout: Some servers did not answer in time.
-        """
+        """As :meth:`Namespace.server_side_emit`, from the main namespace."""
         return await self.sockets.server_side_emit(event, *args, timeout=timeout)
 
     def to_user(self, user: str) -> BroadcastOperator:
@@ -394,30 +333,15 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     # -- engine events (EngineHandler) --------------------------------------------------
 
     def on_open(self, session: ServerSession, request: HTTPRequest) -> None:
-        """Engine callback: a client opened an Engine.IO session.
-
-        Args:
-            session: The new session.
-            request: The HTTP request that opened it.
-        """
+        """Engine callback: a client opened an Engine.IO session."""
         session.owner = Connection(self, session, request)
 
     def on_message(self, session: ServerSession, data: str | bytes) -> None:
-        """Engine callback: a Socket.IO packet arrived on a session.
-
-        Args:
-            session: The session it came on.
-            data: The packet, text or a binary attachment.
-        """
+        """Engine callback: a Socket.IO packet arrived on a session."""
         session.owner.receive(data)
 
     def on_close(self, session: ServerSession, reason: str) -> None:
-        """Engine callback: a session closed; its sockets disconnect with ``reason``.
-
-        Args:
-            session: The closed session.
-            reason: The disconnect reason the sockets get.
-        """
+        """Engine callback: a session closed; its sockets disconnect with ``reason``."""
         owner = session.owner
         if owner is not None:
             session.owner = None
@@ -427,11 +351,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
 
     @property
     def recovery_skips_middlewares(self) -> bool:
-        """Whether a recovered socket bypasses the connection middlewares.
-
-        Returns:
-            True if connection state recovery is on with ``skip_middlewares``.
-        """
+        """Whether a recovered socket bypasses the connection middlewares."""
         return bool(self.recovery is not None and self.recovery.skip_middlewares)
 
     def restore_socket(
@@ -454,12 +374,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
             self.recovery.connected(socket)
 
     def on_socket_closing(self, socket: Socket, reason: str) -> None:
-        """Keep what connection state recovery needs of a socket about to disconnect.
-
-        Args:
-            socket: The disconnecting socket.
-            reason: Why it disconnects (only some reasons are recoverable).
-        """
+        """Keep what connection state recovery needs of a socket about to disconnect."""
         if self.recovery is not None:
             self.recovery.closing(socket, reason)
 
