@@ -91,12 +91,7 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return handler
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove a namespace listener.
-
-        Args:
-            event: The event (``connection`` and ``connect`` are the same).
-            handler: The handler to remove; None removes every handler of ``event``.
-        """
+        """Remove ``handler`` from ``event`` (``connection`` and ``connect`` are one), or all."""
         name = _ALIASES.get(event, event)
         if handler is None:
             self._handlers.pop(name, None)
@@ -378,38 +373,15 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         self._operator().emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> None:
-        """Emit a ``message`` event to every socket of the namespace.
-
-        Args:
-            *args: The arguments of the event.
-        """
+        """Emit a ``message`` event to every socket of the namespace."""
         self._operator().emit("message", *args)
 
     async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
-        """Emit to the namespace and gather the acknowledgements.
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-            per_socket: Return a dict from socket id to that socket's answer.
-
-        Returns:
-            As :meth:`BroadcastOperator.emit_with_ack`.
-
-        Raises:
-            AckTimeout: Some sockets did not answer in time (not with ``per_socket``).
-        """
+        """As :meth:`BroadcastOperator.emit_with_ack`, to every socket of the namespace."""
         return await self._operator().emit_with_ack(event, *args, per_socket=per_socket)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Broadcast to the namespace with an acknowledgement deadline.
-
-        Args:
-            seconds: How long to wait for the acknowledgements.
-
-        Returns:
-            An operator whose ``emit_with_ack`` fails with :class:`AckTimeout` after it.
-        """
+        """As :meth:`BroadcastOperator.timeout`, to every socket of the namespace."""
         return self._operator().timeout(seconds)
 
     @property
@@ -418,11 +390,7 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return self._operator().local
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """The sockets of the namespace, on every server of the cluster.
-
-        Returns:
-            Local :class:`Socket` objects, and a ``RemoteSocket`` for each one elsewhere.
-        """
+        """The namespace's sockets in the cluster (a ``RemoteSocket`` for each elsewhere)."""
         return await self._operator().fetch_sockets()
 
     async def server_side_emit(
@@ -466,14 +434,7 @@ class ParentNamespace(Namespace):
         return None
 
     def create_child(self, name: str) -> Namespace:
-        """Create the child namespace for a name that matched, with the parent's middlewares.
-
-        Args:
-            name: The child's name, as the client asked for it.
-
-        Returns:
-            The registered child namespace.
-        """
+        """Create and register the child for ``name``, with the parent's middlewares."""
         child = Namespace(self.server, name, parent=self)
         child._middlewares = list(self._middlewares)
         self.share_contracts(child)
@@ -485,11 +446,7 @@ class ParentNamespace(Namespace):
         return child
 
     def remove_child(self, child: Namespace) -> None:
-        """Drop an (empty) child namespace and unregister it from the server.
-
-        Args:
-            child: The child to remove.
-        """
+        """Drop an (empty) child namespace and unregister it from the server."""
         self.children.pop(child.name, None)
         self.server.unregister_namespace(child)
 
