@@ -243,14 +243,7 @@ class Socket(UserFeatures, Backpressure, Listening):
         return SocketEmitter(self, timeout=None, volatile=True, compress=True)
 
     def compress(self, compress: bool = True) -> SocketEmitter:
-        """Set whether the next emit may be compressed (permessage-deflate, gzip).
-
-        Args:
-            compress: False sends it uncompressed.
-
-        Returns:
-            An emitter for this socket carrying the flag.
-        """
+        """An emitter whose next emit may be compressed or not (``compress=False``)."""
         return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
 
     @staticmethod
@@ -544,11 +537,7 @@ class Socket(UserFeatures, Backpressure, Listening):
     # -- connecting and disconnecting ---------------------------------------------------
 
     def connect_packet(self) -> Packet:
-        """The CONNECT packet that accepts this socket (its id, and the recovery id).
-
-        Returns:
-            The packet to send to the client.
-        """
+        """The CONNECT packet that accepts this socket (its id, and the recovery id)."""
         payload: dict[str, Any] = {"sid": self.id}
         if self.pid is not None:
             payload["pid"] = self.pid
