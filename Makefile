@@ -58,14 +58,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml): `make docs` serves it on http://127.0.0.1:8000 and
-# rebuilds on change; `make test` builds it with --strict (a broken link or reference fails).
+# rebuilds on change; `make site` builds it into build/site. `make test` builds it with
+# --strict too (tests/docs/test_site.py: a broken link, include or reference fails).
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 site: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: env redis lint typecheck site
+test: env redis lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -79,6 +80,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/pip install -q -e '.[webtransport]' && $(BIN)/python -m benchmarks.webtransport
 	$(BIN)/python -m benchmarks.presence_history
+	$(BIN)/python -m benchmarks.compat
 
 soak: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.soak
