@@ -232,3 +232,27 @@ async def test_a_second_stream_is_reset(served: Served) -> None:
         assert await within(session.receive(), 5) == ["2"]
     finally:
         session.close()
+
+
+async def test_allow_request_decides_even_with_a_sid_in_the_query(served: Served) -> None:
+    served.io.engine.allow_request = lambda request: request.query.get("token") == "ok"
+    refused = served.client(transports=["webtransport"])
+    with pytest.raises(ConnectionError):
+        await refused.connect()
+    await refused.disconnect()
+    endpoint = served.endpoint()
+    endpoint.query = {"sid": "made-up"}  # a new session that claims a sid in its URL
+    session = RawSession(endpoint, encode_packet("0"))
+    await session.open()
+    try:
+        with pytest.raises(EOFError):
+            await within(session.receive(), 5)
+    finally:
+        session.close()
+    assert not served.io.engine.sessions
+    allowed = served.client(transports=["webtransport"], query={"token": "ok"})
+    await allowed.connect()
+    try:
+        assert await allowed.timeout(5).emit_with_ack("transport") == "webtransport"
+    finally:
+        await allowed.disconnect()

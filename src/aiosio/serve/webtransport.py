@@ -113,6 +113,9 @@ class WebTransportStream:
             return
         engine = self.engine
         if sid is None:
+            # The packet says: a new session. A sid in the CONNECT's query must not make it
+            # pass for an upgrade (which skips allow_request and the admission limits).
+            self.request.query.pop("sid", None)
             engine.authorize(self.request, self._open)
             return
         session = engine.sessions.get(sid)
@@ -248,9 +251,16 @@ class _Protocol(QuicConnectionProtocol):
             scheme="https",
             raw_query=target.query,
         )
-        if NAME not in self.engine.transports or self.engine.check_origin(request) is not None:
+        engine = self.engine
+        if NAME not in engine.transports or engine.check_origin(request) is not None:
             self._answer(stream_id, 403, end=True)
             return
+        admission = engine.admission
+        if admission is not None and request.client is not None:  # connections_per_ip
+            refusal = admission.connection(request.client[0], engine.loop.time())
+            if refusal is not None:
+                self._answer(stream_id, refusal.status, end=True)
+                return
         self._session_id = stream_id
         self._closed_once = True
         self._request = request
