@@ -80,6 +80,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/pip install -q -e '.[webtransport]' && $(BIN)/python -m benchmarks.webtransport
 	$(BIN)/python -m benchmarks.presence_history
+	$(BIN)/python -m benchmarks.compat
 
 soak: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.soak
