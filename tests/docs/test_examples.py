@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import aiosio
 import aiosio.testing
 import socketio
 from aiosio.server.router import find_client_bundle
+from tests.support.cli_process import CLIProcess
 from tests.support.servers import running, start_uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -325,3 +327,16 @@ def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_fastapi_example_under_aiosio_serve(tmp_path: Path) -> None:
+    """As the frameworks guide says: ``aiosio serve fastapi_app:app`` runs the whole app."""
+    folder = EXAMPLES / "frameworks"
+    args = ["serve", "fastapi_app:app", "--port", "0"]
+    with CLIProcess(args, cwd=folder, log=tmp_path / "log") as process:
+        url = process.url()
+        with aiosio.SyncSimpleClient() as client:
+            client.connect(url)
+            assert client.call("ping", timeout=5) == "pong"
+            assert httpx.get(url + "/api/online").json() == {"online": 1}
+        assert process.stop(signal.SIGTERM) == 0, process.output()
