@@ -7,15 +7,20 @@ WebSocket tunnelled) is in tests/client/test_client_options.py.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from pathlib import Path
 
 import pytest
 
 import aiosio
+from aiosio.client import Client
 from aiosio.client.http import Address, HTTPConnection, open_websocket
 from aiosio.client.proxy import Proxy, check_connect, connect_request, proxy_for
 from aiosio.exceptions import ConnectionError
+from aiosio.serve.webtransport import self_signed_certificate
 from tests.support.middlemen import ConnectProxy
 from tests.support.servers import running
+from tests.support.waits import within
 
 
 def test_proxy_urls() -> None:
@@ -88,3 +93,38 @@ async def test_a_proxy_that_refuses_the_tunnel() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_tls_goes_through_a_tunnel(tmp_path: Path) -> None:
+    cert, key, _digest = self_signed_certificate(("127.0.0.1",))
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client_context = ssl.create_default_context(cadata=cert.decode())
+    io = aiosio.Server()
+    io.on("connection", lambda socket: socket.on("echo", lambda data: data))
+    port = await io.start("127.0.0.1", 0, ssl=server_context)
+    try:
+        async with ConnectProxy() as proxy:
+            client = Client(
+                f"https://127.0.0.1:{port}",
+                force_new=True,
+                reconnection=False,
+                ssl=client_context,
+                proxy=proxy.url,
+            )
+            upgraded = asyncio.Event()
+            client.io.on("upgrade", lambda _name: upgraded.set())
+            await client.connect()
+            try:
+                await within(upgraded.wait(), 5)
+                assert await client.timeout(5).emit_with_ack("echo", "secret") == "secret"
+            finally:
+                await client.disconnect()
+    finally:
+        await io.close()
+    # Polling and the WebSocket both went through CONNECT tunnels (TLS end to end).
+    assert proxy.requests and all(
+        line == f"CONNECT 127.0.0.1:{port} HTTP/1.1" for line in proxy.requests
+    )
