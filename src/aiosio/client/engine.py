@@ -174,8 +174,7 @@ class EngineClient:
                 break
             except BaseException as exc:
                 transport.close()
-                if name == "websocket":
-                    _prior_websocket[self._server_key] = False
+                _prior_websocket[self._server_key] = False  # as engine.io-client: any error
                 if index + 1 < len(names) and isinstance(exc, TRANSPORT_ERRORS):
                     logger.debug("engine: %s failed (%s); trying the next transport", name, exc)
                     continue
@@ -184,8 +183,8 @@ class EngineClient:
                     message = f"{transport.name} error: {exc or type(exc).__name__}"
                     raise ConnectionError(message) from exc
                 raise
-        if transport.name == "websocket":
-            _prior_websocket[self._server_key] = True
+        # Opened over polling, the flag waits for the probe (engine.io-client's onOpen).
+        _prior_websocket[self._server_key] = transport.name == "websocket"
         logger.debug("engine %s: open over %s", session.sid, transport.name)
         transport.sid = session.sid
         self._transport = transport
@@ -383,6 +382,8 @@ class EngineClient:
         self._shutdown()
 
     def _lost(self, reason: str, error: BaseException | None) -> None:
+        if reason == CloseReason.TRANSPORT_ERROR:
+            _prior_websocket[self._server_key] = False
         if self.session.lost(reason):
             self._report(error)
 
