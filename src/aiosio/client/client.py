@@ -95,6 +95,13 @@ class Client(Listening):
         manager: The manager to use; by default one is looked up (shared per server
             and event loop) or created.
         **options: :class:`ClientOptions`.
+
+    Attributes:
+        namespace: The namespace (the URL's path).
+        id: The socket id the server gave, or None while not connected.
+        recovered: Whether the server recovered the session on the last connection.
+        auth: The CONNECT payload, or the function that makes it.
+        io: The manager: the connection to the server, shared by namespaces.
     """
 
     # The local events; the server's are the others, and their annotated handlers are

@@ -50,7 +50,15 @@ _LOCAL_EVENTS = frozenset(
 
 
 class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
-    """A channel of the server (``io.of("/news")``)."""
+    """A channel of the server (``io.of("/news")``).
+
+    Attributes:
+        name: The namespace's name (``/news``).
+        server: The server it belongs to.
+        sockets: The namespace's connected sockets on this server, by socket id.
+        adapter: Its rooms and broadcasts (in memory, or the cluster adapter's).
+        parent: The parent namespace of a dynamic child, or None.
+    """
 
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
         self.server = server

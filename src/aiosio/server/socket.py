@@ -74,7 +74,16 @@ def new_socket_id() -> str:
 
 
 class Socket(UserFeatures, Backpressure, Listening):
-    """A client connected to a namespace."""
+    """A client connected to a namespace.
+
+    Attributes:
+        id: The socket id (new on each connection, unless recovery brought it back).
+        nsp: The namespace the socket is connected to.
+        handshake: What the client sent on connecting (``auth``, ``headers``, ``query``...).
+        data: The application's own data for this client (a dict; kept by recovery).
+        connected: Whether the socket is connected now.
+        recovered: Whether connection state recovery restored this socket.
+    """
 
     _local_events = _SOCKET_EVENTS  # the others are the client's: annotated ones are checked
 
