@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +44,11 @@ def browser_ready() -> None:
         pytest.skip(message)
 
 
-async def _server(tmp_path: Path, *, udp_elsewhere: bool) -> tuple[aiosio.Server, int, str]:
+async def _server(folder: Path, *, udp_elsewhere: bool) -> tuple[aiosio.Server, int, str]:
     cert, key, digest = self_signed_certificate()
-    (tmp_path / "cert.pem").write_bytes(cert)
-    (tmp_path / "key.pem").write_bytes(key)
+    name = "b" if udp_elsewhere else "a"
+    (folder / f"{name}-cert.pem").write_bytes(cert)
+    (folder / f"{name}-key.pem").write_bytes(key)
     io = aiosio.Server()
 
     @io.on("connection")
@@ -57,8 +57,8 @@ async def _server(tmp_path: Path, *, udp_elsewhere: bool) -> tuple[aiosio.Server
         socket.on("emit-back", lambda event, *args: socket.emit(event, *args))
 
     options: dict[str, Any] = {
-        "certfile": str(tmp_path / "cert.pem"),
-        "keyfile": str(tmp_path / "key.pem"),
+        "certfile": str(folder / f"{name}-cert.pem"),
+        "keyfile": str(folder / f"{name}-key.pem"),
     }
     if udp_elsewhere:  # the browser looks on the TCP port's number: refused there
         options["port"] = free_port()
@@ -66,19 +66,17 @@ async def _server(tmp_path: Path, *, udp_elsewhere: bool) -> tuple[aiosio.Server
     return io, port, digest.hex()
 
 
-async def _browser(port: int, digest: str, transports: list[str]) -> Any:
+async def _browser(cases: list[dict[str, Any]]) -> Any:
     process = await asyncio.create_subprocess_exec(
         "node",
         str(HERE / "webtransport.mjs"),
-        str(port),
-        digest,
-        json.dumps(transports),
+        json.dumps(cases),
         cwd=HERE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(90):
             out, err = await process.communicate()
     finally:
         if process.returncode is None:
@@ -88,34 +86,31 @@ async def _browser(port: int, digest: str, transports: list[str]) -> Any:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-@pytest.fixture
-async def served(tmp_path: Path, browser_ready: None) -> AsyncIterator[tuple[int, str]]:
-    io, port, digest = await _server(tmp_path, udp_elsewhere=False)
-    try:
-        yield port, digest
-    finally:
-        await io.close()
-
-
-@pytest.mark.parametrize("transports", [["webtransport"], ["polling", "webtransport"]])
-async def test_official_client_over_webtransport(
-    served: tuple[int, str], transports: list[str]
-) -> None:
-    result = await _browser(*served, transports)
-    assert result == {
-        "transport": "webtransport",
-        "echoed": "héllo",
-        "event": {"ok": True},
-    }
-
-
-async def test_falls_back_to_websocket_when_http3_is_refused(
+async def test_official_client_over_webtransport_and_the_fallback(
     tmp_path: Path, browser_ready: None
 ) -> None:
-    io, port, digest = await _server(tmp_path, udp_elsewhere=True)
+    """One browser, three connections: WebTransport alone, the upgrade from polling to
+    it, and, with HTTP/3 refused (nothing on the UDP port the browser tries), WebSocket."""
+    served, port, digest = await _server(tmp_path, udp_elsewhere=False)
+    refused, other_port, other_digest = await _server(tmp_path, udp_elsewhere=True)
     try:
-        result = await _browser(port, digest, ["polling", "websocket", "webtransport"])
+        results = await _browser(
+            [
+                {"port": port, "hex": digest, "transports": ["webtransport"]},
+                {"port": port, "hex": digest, "transports": ["polling", "webtransport"]},
+                {
+                    "port": other_port,
+                    "hex": other_digest,
+                    "transports": ["polling", "websocket", "webtransport"],
+                },
+            ]
+        )
     finally:
-        await io.close()
-    assert result["transport"] == "websocket"
-    assert result["echoed"] == "héllo"
+        await served.close()
+        await refused.close()
+    expected = {"echoed": "héllo", "event": {"ok": True}}
+    assert results == [
+        {"transport": "webtransport", **expected},
+        {"transport": "webtransport", **expected},
+        {"transport": "websocket", **expected},
+    ]
