@@ -256,3 +256,20 @@ async def test_allow_request_decides_even_with_a_sid_in_the_query(served: Served
         assert await allowed.timeout(5).emit_with_ack("transport") == "webtransport"
     finally:
         await allowed.disconnect()
+
+
+async def test_a_graceful_shutdown_says_goodbye_over_the_session(served: Served) -> None:
+    client = served.client(transports=["webtransport"])
+    got: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    client.on("bye", lambda text: got.done() or got.set_result(text))
+    lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    client.io.on("close", lambda _reason, error: lost.done() or lost.set_result(error))
+    await client.connect()
+    try:
+        served.io.emit("bye", "see you")
+        await served.io.close()
+        assert await within(got, 5) == "see you"
+        # The session ended (its stream or CONNECT stream finished), not the connection.
+        assert "QUIC connection closed" not in str(await within(lost, 5))
+    finally:
+        await client.disconnect()

@@ -252,6 +252,9 @@ class _Protocol(QuicConnectionProtocol):
             raw_query=target.query,
         )
         engine = self.engine
+        if self.endpoint.closing:  # shutting down
+            self._answer(stream_id, 503, end=True)
+            return
         if NAME not in engine.transports or engine.check_origin(request) is not None:
             self._answer(stream_id, 403, end=True)
             return
@@ -351,13 +354,22 @@ class _Protocol(QuicConnectionProtocol):
 
 
 class WebTransportServer:
-    """The HTTP/3 listener: closed with the server (it quacks as a listener)."""
+    """The HTTP/3 listener, closed with the server (it has a listener's ``close`` and
+    ``wait_closed``).
+
+    One UDP socket carries every QUIC connection, so :meth:`close` cannot close it at
+    once as a TCP listener is closed: the sessions still have their goodbyes to send when
+    the server shuts down gracefully. It refuses new sessions instead (503), and the
+    socket goes in :meth:`wait_closed`, which the server awaits once its sessions are
+    closed, or a little later in any case.
+    """
 
     def __init__(self, engine: EngineServer, path: str) -> None:
         self.engine = engine
         self.path = path
         self.quic: QuicServer | None = None
-        self._closed = asyncio.Event()
+        self.closing = False
+        self._fallback: asyncio.TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -368,13 +380,23 @@ class WebTransportServer:
         return port
 
     def close(self) -> None:
-        if self.quic is not None:
-            self.quic.close()
-            self.quic = None
-        self._closed.set()
+        """Refuse new sessions; the socket closes in :meth:`wait_closed` (or soon)."""
+        if self.closing:
+            return
+        self.closing = True
+        self._fallback = asyncio.get_running_loop().call_later(_LINGER, self._shutdown)
+
+    def _shutdown(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cancel()
+            self._fallback = None
+        quic, self.quic = self.quic, None
+        if quic is not None:
+            quic.close()
 
     async def wait_closed(self) -> None:
-        await self._closed.wait()
+        """Close the socket and every QUIC connection (after :meth:`close`)."""
+        self._shutdown()
 
 
 @dataclass(frozen=True, slots=True)
