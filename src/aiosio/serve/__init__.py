@@ -42,8 +42,9 @@ async def serve(
     """Start listening; return the asyncio server (``close()`` it to stop accepting).
 
     With ``app`` (an ASGI application and how to serve it), or else the router's
-    ``other_app``, the requests that are not the router's go to that application; ``uds`` listens on a Unix socket instead of
-    ``host``/``port``, ``sock`` on a socket already bound.
+    ``other_app``, the requests that are not the router's go to that application;
+    ``uds`` listens on a Unix socket instead of ``host``/``port``, ``sock`` on a socket
+    already bound.
     """
     loop = asyncio.get_running_loop()
     factory: Callable[[], asyncio.Protocol]

@@ -151,7 +151,16 @@ class AppHTTPConnection(HTTPConnection):
     """An HTTP connection of a server with an application: Socket.IO requests as
     :class:`HTTPConnection` answers them, the others through the app's ASGI cycle."""
 
-    __slots__ = ("_current", "_cycle", "_raw", "_server", "_websocket", "front")
+    __slots__ = (
+        "_current",
+        "_cycle",
+        "_proxied",
+        "_raw",
+        "_server",
+        "_tls",
+        "_websocket",
+        "front",
+    )
 
     def __init__(self, router: Router, front: AppFront) -> None:
         super().__init__(router)
@@ -161,6 +170,8 @@ class AppHTTPConnection(HTTPConnection):
         self._cycle: HTTPCycle | None = None  # the app request whose body is being read
         self._current: HTTPCycle | None = None  # the app request being answered
         self._server: tuple[str, int] | None = None
+        self._tls = False
+        self._proxied = False  # the peer is a trusted proxy: its X-Forwarded-* count
         self._websocket: AppWebSocket | None = None  # a handshake the app has not answered
 
     # -- connection -------------------------------------------------------------------
@@ -171,6 +182,9 @@ class AppHTTPConnection(HTTPConnection):
         local = transport.get_extra_info("sockname")
         if isinstance(local, tuple):
             self._server = (str(local[0]), int(local[1]))
+        # Known once per connection, not looked up per request.
+        self._tls = transport.get_extra_info("sslcontext") is not None
+        self._proxied = self.client is not None and self.front.trusts(self.client[0])
 
     def connection_lost(self, exc: Exception | None) -> None:
         for cycle in (self._cycle, self._current):
@@ -277,14 +291,13 @@ class AppHTTPConnection(HTTPConnection):
         self, path: str, raw_path: bytes, query: bytes, kind: str = "http"
     ) -> dict[str, Any]:
         root = self.front.options.root_path
-        peer = self.client
-        tls = self._tls()
+        tls = self._tls
         scope: dict[str, Any] = {
             "type": kind,
             "asgi": _ASGI,
             "http_version": self.parser.get_http_version(),
             "server": self._server,
-            "client": peer,
+            "client": self.client,
             "scheme": ("https" if tls else "http") if kind == "http" else ("wss" if tls else "ws"),
             "method": self.parser.get_method().decode("ascii"),
             "root_path": root,
@@ -294,15 +307,11 @@ class AppHTTPConnection(HTTPConnection):
             "headers": self._raw,
             "state": dict(self.front.state),
         }
-        if peer is not None and self.front.trusts(peer[0]):
+        if self._proxied:
             _forwarded(self.front, scope, self._headers)
             if kind == "websocket":
                 scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
         return scope
-
-    def _tls(self) -> bool:
-        transport = self.transport
-        return transport is not None and transport.get_extra_info("sslcontext") is not None
 
     def on_body(self, body: bytes) -> None:
         cycle = self._cycle
