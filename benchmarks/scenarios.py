@@ -44,6 +44,11 @@ PEERS = (
         "aiosio ASGI (uvicorn)",
         (PY, str(SERVERS_DIR / "aiosio_app.py"), "--asgi", "--port", "{port}"),
     ),
+    Peer(
+        "aiosio-app",
+        "aiosio serve main:app (FastAPI mounting io)",
+        (PY, str(SERVERS_DIR / "aiosio_app.py"), "--fastapi", "--port", "{port}"),
+    ),
 )
 BASELINE = "node"
 
@@ -221,6 +226,30 @@ TARGETS = (
         "python-socketio",
         3.0,
         True,
+    ),
+    # Issue 13: the ASGI door under uvicorn against Node, and Socket.IO under
+    # `aiosio serve main:app` (FastAPI mounting io) within 5% of the plain standalone server.
+    Target(
+        "echo-100x10", "acks_per_s", "ASGI echo acks/s (100 x 10)", "aiosio-asgi", "node", 0.8, True
+    ),
+    Target(
+        "fanout-steady",
+        "deliveries_per_s",
+        "ASGI steady fan-out deliveries/s",
+        "aiosio-asgi",
+        "node",
+        1.0,
+        True,
+    ),
+    Target("polling", "acks_per_s", "ASGI long-polling acks/s", "aiosio-asgi", "node", 0.6, True),
+    *(
+        Target(name, metric, f"{name} under serve main:app", "aiosio-app", "aiosio", 0.95, True)
+        for name, metric in (
+            ("echo-100x10", "acks_per_s"),
+            ("fanout-steady", "deliveries_per_s"),
+            ("polling", "acks_per_s"),
+            ("connect-1000", "conns_per_s"),
+        )
     ),
 )
 
