@@ -81,6 +81,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/pip install -q -e '.[webtransport]' && $(BIN)/python -m benchmarks.webtransport
 	$(BIN)/python -m benchmarks.presence_history
 	$(BIN)/python -m benchmarks.compat
+	$(BIN)/python -m benchmarks.http_apps
 
 soak: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.soak
