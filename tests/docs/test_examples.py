@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 import aiosio
 import aiosio.testing
@@ -32,7 +33,6 @@ from tests.support.servers import running, start_uvicorn
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
-SNIPPET = re.compile(r"""^\s*(?:-{2}8<-{2}\s+)?["']?([\w./-]+\.\w+)["']?\s*$""", re.MULTILINE)
 
 
 @pytest.fixture(autouse=True)
@@ -340,3 +340,35 @@ def test_the_fastapi_example_under_aiosio_serve(tmp_path: Path) -> None:
             assert client.call("ping", timeout=5) == "pong"
             assert httpx.get(url + "/api/online").json() == {"online": 1}
         assert process.stop(signal.SIGTERM) == 0, process.output()
+
+
+def test_the_deployment_configs_name_what_the_examples_serve() -> None:
+    """The Kubernetes manifest and the HAProxy configuration cannot run here; they are
+    parsed, and what they name must exist: the module they serve, the health check path,
+    the port, and timeouts longer than a heartbeat (ping_interval + ping_timeout)."""
+    documents = list(yaml.safe_load_all((EXAMPLES / "scaling" / "kubernetes.yaml").read_text()))
+    kinds = {document["kind"]: document for document in documents}
+    assert set(kinds) == {"Deployment", "Service", "Ingress"}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    command = container["command"]
+    target = command[command.index("serve") + 1]
+    module, _, name = target.partition(":")
+    assert isinstance(getattr(load(f"scaling/{module}.py"), name), aiosio.Server)
+    port = int(command[command.index("--port") + 1])
+    assert container["ports"][0]["containerPort"] == port
+    health = load("operations/app.py").io.router.routes
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": port}
+        assert "/healthz" in health
+    annotations = kinds["Ingress"]["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    heartbeat = 25 + 20
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > heartbeat
+
+    haproxy = (EXAMPLES / "scaling" / "haproxy.cfg").read_text()
+    assert "option httpchk GET /healthz" in haproxy
+    assert "cookie SERVERID insert" in haproxy
+    for side in ("client", "server"):
+        seconds = int(re.search(rf"timeout {side} (\d+)s", haproxy).group(1))  # type: ignore[union-attr]
+        assert seconds > heartbeat
+    assert re.findall(r"server app\d \S+:(\d+)", haproxy) == [str(port)] * 3
