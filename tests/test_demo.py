@@ -129,3 +129,14 @@ async def test_a_newcomer_gets_the_last_messages_of_a_default_room(url: str) -> 
     assert (await bob.next("message"))[0]["text"] == "live"
     await alice.close()
     await bob.close()
+
+
+async def test_typed_handlers_answer_a_payload_that_does_not_fit(url: str) -> None:
+    alice = await person(url, "alice")
+    answer = await alice.call("message", {"room": "general"})
+    assert answer == {
+        "ok": False,
+        "error": "invalid payload",
+        "detail": [{"type": "missing", "loc": [0, "text"], "msg": "Field required"}],
+    }
+    await alice.close()

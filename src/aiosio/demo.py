@@ -17,10 +17,16 @@ Events, client to server (every one answers through its acknowledgement):
 
 Server to client: ``welcome``, ``rooms``, ``users``, ``message``, ``private``, ``notice``,
 ``typing``.
+
+The handlers are typed (docs/typed-events.md): their payloads are validated before they
+run, and a payload that does not fit is answered ``{"ok": false, "error": "invalid
+payload", "detail": [...]}`` by the server's ``on_invalid`` hook, the shape every answer
+of the chat has.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -32,6 +38,7 @@ from aiosio import admin, metrics
 from aiosio.app import Server
 from aiosio.server.namespace import Namespace
 from aiosio.server.socket import Socket
+from aiosio.typed import InvalidPayload
 
 __all__ = ["DEFAULT_ROOMS", "STATIC", "Chat", "create_server"]
 
@@ -45,6 +52,35 @@ MAX_TEXT = 2000
 REWIND = 20  # messages of a default room replayed to a newcomer
 ONLINE = "aiosio:online"  # the room every socket is in: its presence is who is online
 DEMO_CREDENTIALS = {"type": "basic", "username": "admin", "password": "admin"}
+
+
+@dataclasses.dataclass
+class Post:
+    """A message to a room."""
+
+    room: str
+    text: str
+
+
+@dataclasses.dataclass
+class Whisper:
+    """A private message; ``to`` is the recipient's socket id."""
+
+    to: str
+    text: str
+
+
+@dataclasses.dataclass
+class Typing:
+    """Typing started or stopped in a room."""
+
+    room: str
+    typing: bool = False
+
+
+def _invalid(socket: Socket, invalid: InvalidPayload) -> dict[str, Any]:
+    """A payload that does not fit its handler, answered in the chat's shape."""
+    return {"ok": False, "error": "invalid payload", "detail": invalid.errors}
 
 
 def _clean(value: Any, limit: int) -> str | None:
@@ -110,20 +146,20 @@ class Chat:
         socket.emit("welcome", {"id": socket.id, "name": name})
         socket.join(ONLINE)
 
-        async def join(room: Any) -> dict[str, Any]:
+        async def join(room: str) -> dict[str, Any]:
             return await self.join(socket, room)
 
-        async def leave(room: Any) -> dict[str, Any]:
+        async def leave(room: str) -> dict[str, Any]:
             return await self.leave(socket, room)
 
-        def message(payload: Any) -> dict[str, Any]:
-            return self.message(socket, payload)
+        def message(payload: Post) -> dict[str, Any]:
+            return self.message(socket, dataclasses.asdict(payload))
 
-        def private(payload: Any) -> dict[str, Any]:
-            return self.private(socket, payload)
+        def private(payload: Whisper) -> dict[str, Any]:
+            return self.private(socket, dataclasses.asdict(payload))
 
-        def typing(payload: Any) -> None:
-            self.typing(socket, payload)
+        def typing(payload: Typing) -> None:
+            self.typing(socket, dataclasses.asdict(payload))
 
         def disconnect(reason: str) -> None:
             logger.info("%s disconnected (%s)", name, reason)
@@ -218,6 +254,7 @@ def create_server(
 ) -> Server:
     """The demo server: the chat page, the chat, the Admin UI and the metrics page."""
     io = Server(static_files={"/": str(STATIC)}, presence={"interval": 0.2})
+    io.on_invalid(_invalid)
     Chat(io)
     if admin_ui:
         admin.instrument(io, auth=admin_auth, ui_path="/admin-ui")
