@@ -27,6 +27,7 @@ from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.cluster import ClusterMessage, MessageType
 from aiosio.adapters.codec import encode_message
 from aiosio.adapters.emitting import EMITTER_UID, EmitterOperator
+from aiosio.adapters.redis import topology
 from aiosio.adapters.redis.link import RedisError, connect, publish_all, run_pipeline
 from aiosio.adapters.redis.wire import ClassicChannels, encode_classic
 
@@ -66,7 +67,7 @@ class _Publisher:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        await self.client.aclose()
+        await topology.close(self.client)
 
 
 class Emitter(Shortcuts[EmitterOperator]):

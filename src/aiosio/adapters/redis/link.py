@@ -210,7 +210,7 @@ class RedisLink:
         self._set_subscribed(False)
         self._lost.clear()
         if client is not self.settings.client:
-            await client.aclose()
+            await topology.close(client)
         self._closing = False
 
     @property

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from aiosio.adapters.redis import topology
 from aiosio.adapters.redis.entries import Offset, parse_offset
 from aiosio.adapters.redis.link import (
     LinkSettings,
@@ -142,9 +143,9 @@ class StreamLink:
             self.last_id = None
             self._outbox.clear()
             if client is not self.settings.client:
-                await client.aclose()
+                await topology.close(client)
             if reader is not None and reader is not self.settings.client:
-                await reader.aclose()
+                await topology.close(reader)
         await self.pubsub.release()
 
     # -- writing ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 __all__ = [
     "ClusterBatch",
+    "close",
     "connect",
     "hosts_of",
     "is_cluster",
@@ -95,7 +96,9 @@ def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
             **credentials,
         )
         db = int(path[1]) if len(path) > 1 else 0
-        return sentinel.master_for(path[0], db=db, **options)
+        client = sentinel.master_for(path[0], db=db, **options)
+        client.aiosio_sentinel = sentinel  # closed with it (see close)
+        return client
     hosts = hosts_of(url)
     if cluster or len(hosts) > 1:
         options.pop("health_check_interval")
@@ -103,6 +106,13 @@ def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
         ssl = parts.scheme == "rediss"
         return RedisCluster(startup_nodes=nodes, ssl=ssl, **credentials, **options)
     return aioredis.Redis.from_url(url, **options)
+
+
+async def close(client: Any) -> None:
+    """Close a client of :func:`connect` (and the connections to its sentinels)."""
+    await client.aclose()
+    for connection in getattr(getattr(client, "aiosio_sentinel", None), "sentinels", ()):
+        await connection.aclose()
 
 
 async def refresh(client: Any) -> None:
