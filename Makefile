@@ -82,6 +82,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.presence_history
 	$(BIN)/python -m benchmarks.compat
 	$(BIN)/python -m benchmarks.http_apps
+	$(BIN)/python -m benchmarks.typed
 
 soak: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.soak
