@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -198,3 +200,42 @@ def test_the_tutorial_chat_page_with_the_official_client(tmp_path: Path) -> None
     with CLIProcess(["serve", "server:io", "--port", "0"], cwd=chat, log=tmp_path / "log") as io:
         _node("chat.mjs", io.url(), shots=["tutorial-chat"])
         assert io.stop(signal.SIGTERM) == 0, io.output()
+
+
+def _extension(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "extensions" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_links_to_repository_files_become_paths_on_the_site() -> None:
+    rewrite = _extension("repo_links").rewrite
+    docs = ROOT / "docs"
+    page = "\n".join(
+        [
+            "See [the changelog](../CHANGELOG.md#unreleased) and [limits](limits.md).",
+            "![chart](../benchmarks/results/2026-11-24-amd-epyc-2cpu.png)",
+            "[`Makefile`](../Makefile), [gone](../no-such-file.py), [web](https://example.com)",
+            "```md",
+            "[kept in code](../Makefile)",
+            "```",
+        ]
+    )
+    assert rewrite(page, docs, docs, ROOT).split("\n") == [
+        "See the changelog (`CHANGELOG.md`) and [limits](limits.md).",
+        "`benchmarks/results/2026-11-24-amd-epyc-2cpu.png`",
+        "`Makefile`, [gone](../no-such-file.py), [web](https://example.com)",
+        "```md",
+        "[kept in code](../Makefile)",
+        "```",
+    ]
+
+
+def test_rest_roles_become_inline_code() -> None:
+    plain = _extension("sphinx_roles").plain
+    assert plain("See :class:`~aiosio.Client` and :meth:`close`.") == "See `Client` and `close`."
+    assert plain(":func:`aiosio.connect`, :exc:`~aiosio.AckTimeout`") == (
+        "`aiosio.connect`, `AckTimeout`"
+    )
