@@ -86,6 +86,13 @@ class Handlers:
         acknowledgement, the first handler's return value answers it, unless the handler
         takes a keyword-only ``ack`` to call itself.
 
+        Args:
+            event: The event name.
+            handler: A function or coroutine function; omit it to use this as a decorator.
+
+        Returns:
+            The handler, unchanged (so that it stays callable and typed), or a decorator.
+
         Raises:
             TypeError: If ``handler`` is not callable or its signature cannot be read.
         """
@@ -98,7 +105,15 @@ class Handlers:
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next occurrence only."""
+        """Like :meth:`on`, for the next occurrence only.
+
+        Args:
+            event: The event name.
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.once(event, fn)
         specs = self._handlers.setdefault(event, [])
@@ -109,11 +124,23 @@ class Handlers:
         return local is not None and event not in local
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler, every handler of an event, or every handler."""
+        """Remove one handler, every handler of an event, or every handler.
+
+        Args:
+            event: The event; None removes the handlers of every event.
+            handler: The handler to remove (its first registration); None removes all.
+        """
         remove_handler(self._handlers, event, handler)
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
-        """The handlers of ``event``, in calling order."""
+        """The handlers of ``event``, in calling order.
+
+        Args:
+            event: The event name.
+
+        Returns:
+            The handler functions (a new list).
+        """
         return _functions(self._handlers.get(event, ()))
 
 
@@ -126,28 +153,70 @@ class Listening(Handlers):
     _any_outgoing: list[HandlerSpec]
 
     def on_any(self, handler: F) -> F:
-        """Listen to every incoming event: ``handler(event, *args)``."""
+        """Listen to every incoming event: ``handler(event, *args)``.
+
+        Args:
+            handler: Called after the event's own handlers.
+
+        Returns:
+            The handler, so that this works as a decorator.
+        """
         return _register(self._any, handler)
 
     def prepend_any(self, handler: F) -> F:
+        """Like :meth:`on_any`, called before the catch-all handlers already added.
+
+        Args:
+            handler: Called as ``handler(event, *args)``.
+
+        Returns:
+            The handler.
+        """
         return _register(self._any, handler, first=True)
 
     def off_any(self, handler: Callable[..., Any] | None = None) -> None:
+        """Remove a catch-all handler, or all of them.
+
+        Args:
+            handler: The handler to remove; None removes every one.
+        """
         # A new list: the server walks _any without a copy (the subclass has the slot).
         self._any = _without(self._any, handler)  # type: ignore[misc]
 
     def listeners_any(self) -> list[Callable[..., Any]]:
+        """The catch-all handlers, in calling order."""
         return _functions(self._any)
 
     def on_any_outgoing(self, handler: F) -> F:
-        """Listen to every event sent: ``handler(event, *args)`` (acks excluded)."""
+        """Listen to every event sent: ``handler(event, *args)`` (acks excluded).
+
+        Args:
+            handler: Called before the event is written.
+
+        Returns:
+            The handler, so that this works as a decorator.
+        """
         return _register(self._any_outgoing, handler)
 
     def prepend_any_outgoing(self, handler: F) -> F:
+        """Like :meth:`on_any_outgoing`, called before the ones already added.
+
+        Args:
+            handler: Called as ``handler(event, *args)``.
+
+        Returns:
+            The handler.
+        """
         return _register(self._any_outgoing, handler, first=True)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
+        """Remove an outgoing catch-all handler, or all of them.
+
+        Args:
+            handler: The handler to remove; None removes every one.
+        """
         self._any_outgoing[:] = _without(self._any_outgoing, handler)
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        """The outgoing catch-all handlers, in calling order."""
         return _functions(self._any_outgoing)

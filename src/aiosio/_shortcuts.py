@@ -38,13 +38,27 @@ class Shortcuts(Generic[Op]):
         raise NotImplementedError
 
     def to(self, *rooms: str | Iterable[str]) -> Op:
-        """Only the sockets in these rooms."""
+        """Only the sockets in these rooms (in any of them; each socket once).
+
+        Args:
+            *rooms: Room names, or iterables of them (a socket id is a room too).
+
+        Returns:
+            A new operator; ``in_`` is the same method.
+        """
         return self._operator().to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: str | Iterable[str]) -> Op:
-        """Not the sockets in these rooms."""
+        """Not the sockets in these rooms.
+
+        Args:
+            *rooms: Room names (or socket ids), or iterables of them.
+
+        Returns:
+            A new operator.
+        """
         return self._operator().except_(*rooms)
 
     @property
@@ -53,16 +67,36 @@ class Shortcuts(Generic[Op]):
         return self._operator().volatile
 
     def compress(self, compress: bool = True) -> Op:
+        """Set whether the broadcast may be compressed.
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            A new operator.
+        """
         return self._operator().compress(compress)
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets join rooms (on every server of a cluster)."""
+        """Make the chosen sockets join rooms (on every server of a cluster).
+
+        Args:
+            rooms: A room or several.
+        """
         self._operator().sockets_join(rooms)
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets leave rooms."""
+        """Make the chosen sockets leave rooms.
+
+        Args:
+            rooms: A room or several.
+        """
         self._operator().sockets_leave(rooms)
 
     def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the chosen sockets (with ``close``, their whole connections)."""
+        """Disconnect the chosen sockets.
+
+        Args:
+            close: Close their whole connections too (every namespace of them).
+        """
         self._operator().disconnect_sockets(close)
