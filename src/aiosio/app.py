@@ -77,10 +77,20 @@ class Server(BaseServer):
     ) -> int:
         """Start the standalone server in the running loop; return the bound port.
 
-        ``webtransport`` (``{"certfile": ..., "keyfile": ...}``, and ``port``, by default
-        the TCP port's number) also opens an HTTP/3 endpoint for WebTransport
-        (docs/webtransport.md; the ``webtransport`` extra) and adds ``webtransport`` to
-        the transports.
+        Args:
+            host: The address to listen on.
+            port: The TCP port; 0 picks a free one (the return value tells which).
+            webtransport: ``{"certfile": ..., "keyfile": ...}`` (and ``port``, by default
+                the TCP port's number) also opens an HTTP/3 endpoint for WebTransport
+                (docs/webtransport.md; the ``webtransport`` extra).
+            **options: For the listener: ``backlog`` (2048), ``reuse_port``, ``ssl`` (an
+                ``ssl.SSLContext``), ``uds`` (a Unix socket path) or ``sock``.
+
+        Returns:
+            The port it listens on.
+
+        Raises:
+            OSError: The address is in use or cannot be bound.
         """
         from aiosio.serve import serve
 
@@ -103,7 +113,13 @@ class Server(BaseServer):
         return bound
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3000, **options: Any) -> None:
-        """Serve until :meth:`close` is called (from a handler, a signal, another task)."""
+        """Serve until :meth:`close` is called (from a handler, a signal, another task).
+
+        Args:
+            host: The address to listen on.
+            port: The TCP port.
+            **options: As :meth:`start`.
+        """
         await self.start(host, port, **options)
         await self.wait_closed()
 
@@ -118,9 +134,15 @@ class Server(BaseServer):
         """Serve until SIGINT or SIGTERM, on uvloop when it is installed.
 
         The first signal closes the server gracefully (within ``shutdown_timeout``), a
-        second one forces it, as uvicorn does on a second Ctrl+C. Unless the application
-        configured logging already, ``log_level`` records (the start line among them)
-        go to stderr; None leaves logging alone.
+        second one forces it, as uvicorn does on a second Ctrl+C.
+
+        Args:
+            host: The address to listen on.
+            port: The TCP port.
+            log_level: Unless the application configured logging already, records of this
+                level and above (the start line among them) go to stderr; None leaves
+                logging alone.
+            **options: As :meth:`start`.
 
         Raises:
             RuntimeError: In a running event loop, where ``await io.serve()`` is the way.
@@ -156,7 +178,15 @@ class Server(BaseServer):
             uvloop.run(main())
 
     def asgi_app(self, other_app: Any = None) -> ASGIApp:
-        """This server as an ASGI application; other requests go to ``other_app``."""
+        """This server as an ASGI application, for uvicorn or a mount in another app.
+
+        Args:
+            other_app: An ASGI application for every request that is not Socket.IO's
+                (and the lifespan): aiosio in front of it.
+
+        Returns:
+            The ASGI application; its lifespan starts the server and closes it.
+        """
         from aiosio.asgi import ASGIApp
 
         if other_app is not None:
