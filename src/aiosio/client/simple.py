@@ -60,6 +60,10 @@ class SimpleClient:
         """Connect to ``url`` (its path is the namespace); a connection of its own unless
         ``force_new=False`` is given.
 
+        Args:
+            url: The server, with the namespace as its path (``http://host:3000/chat``).
+            **options: As :func:`aiosio.connect`.
+
         Raises:
             InvalidState: Already connected.
             ConnectionError: The connection failed or was refused.
@@ -76,11 +80,24 @@ class SimpleClient:
         await client.connect()
 
     async def emit(self, event: str, *args: Any) -> None:
-        """Send an event (buffered while reconnecting)."""
+        """Send an event (buffered while reconnecting).
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
         self.client.emit(event, *args)
 
     async def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
         """Send an event and return the acknowledgement (see ``Client.emit_with_ack``).
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The answer: its argument, a tuple of several, or None.
 
         Raises:
             AckTimeout: No answer within ``timeout`` seconds.
@@ -90,6 +107,12 @@ class SimpleClient:
 
     async def receive(self, timeout: float | None = None) -> list[Any]:
         """The next event from the server, as ``[event, *args]``.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The event's name followed by its arguments.
 
         Raises:
             TimeoutError: Nothing came within ``timeout`` seconds.

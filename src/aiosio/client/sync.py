@@ -137,7 +137,16 @@ class SyncClient(_DisconnectOnExit):
     transport = Forward[str | None]("client")
 
     def connect(self, *, retry: bool = False, timeout: float | None = None) -> None:
-        """Connect; see :meth:`Client.connect`. ``timeout`` bounds the wait."""
+        """Connect and block until connected (see :meth:`Client.connect`).
+
+        Args:
+            retry: Keep trying (with the reconnection backoff) instead of failing.
+            timeout: Seconds to wait; None waits for ever.
+
+        Raises:
+            ConnectionError: The connection failed or was refused.
+            TimeoutError: Not connected within ``timeout``.
+        """
         _wait(lambda: self.client.connect(retry=retry), timeout)
 
     def disconnect(self) -> None:
@@ -145,7 +154,13 @@ class SyncClient(_DisconnectOnExit):
         _wait(self.client.disconnect)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Send an event; the callback runs on the loop thread."""
+        """Send an event.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            callback: Called with the server's acknowledgement, on the loop thread.
+        """
         _call(lambda: self.client.emit(event, *args, callback=callback))
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
@@ -158,11 +173,33 @@ class SyncClient(_DisconnectOnExit):
         _call(lambda: self.client.send(*args, callback=callback))
 
     def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
-        """Send an event and block until it is acknowledged."""
+        """Send an event and block until it is acknowledged.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The answer: its argument, a tuple of several, or None.
+
+        Raises:
+            AckTimeout: No answer in time.
+            Disconnected: The connection was lost first.
+        """
         return _wait(lambda: self.client.emit_with_ack(event, *args, timeout=timeout))
 
     def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
-        """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds."""
+        """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Seconds to wait; None waits for ever.
+
+        Returns:
+            The answer.
+        """
         return self.emit_with_ack(event, *args, timeout=timeout)
 
     @overload
