@@ -62,17 +62,38 @@ class BroadcastOperator:
     # -- choosing -----------------------------------------------------------------------
 
     def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Also reach the sockets in these rooms."""
+        """Also reach the sockets in these rooms.
+
+        Args:
+            *rooms: Room names (or socket ids), or iterables of them.
+
+        Returns:
+            A new operator (``in_`` is the same method).
+        """
         return self._derive(rooms=self._options.rooms | _rooms(rooms))
 
     in_ = to
 
     def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Leave out the sockets in these rooms (or with these ids)."""
+        """Leave out the sockets in these rooms (or with these ids).
+
+        Args:
+            *rooms: Room names (or socket ids), or iterables of them.
+
+        Returns:
+            A new operator.
+        """
         return self._derive(except_=self._options.except_ | _rooms(rooms))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Acknowledgements must come within ``seconds``."""
+        """Acknowledgements must come within ``seconds``.
+
+        Args:
+            seconds: The deadline of :meth:`emit_with_ack` (and of an emit's callback).
+
+        Returns:
+            A new operator.
+        """
         return self._flag(timeout=seconds)
 
     @property
@@ -108,6 +129,14 @@ class BroadcastOperator:
 
         With ``callback``, every recipient is asked for an acknowledgement and the callback
         gets ``(error, answers)`` once all answered or the timeout passed.
+
+        Args:
+            event: The event name.
+            *args: The arguments; bytes travel as binary attachments.
+            callback: Called with ``(error, answers)``: error an :class:`AckTimeout` or None.
+
+        Raises:
+            ReservedEventError: ``event`` is a reserved name (``connect``, ``disconnect``...).
         """
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
@@ -142,6 +171,11 @@ class BroadcastOperator:
     async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
         """Emit and gather every recipient's acknowledgement.
 
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            per_socket: Return a dict from socket id to answer instead of a list.
+
         Returns:
             A list of answers (each the first argument a client acknowledged with), or with
             ``per_socket`` a dict from socket id to its full answer (a list), with an
@@ -149,6 +183,7 @@ class BroadcastOperator:
 
         Raises:
             AckTimeout: Some recipients did not answer in time (not with ``per_socket``).
+            ReservedEventError: ``event`` is a reserved name.
         """
         if event in RESERVED_EVENTS:
             raise ReservedEventError(f"{event!r} is a reserved event name")
@@ -165,7 +200,11 @@ class BroadcastOperator:
     # -- socket utilities -------------------------------------------------------------
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """The chosen sockets, across the cluster."""
+        """The chosen sockets, across the cluster.
+
+        Returns:
+            Local :class:`Socket` objects, and a ``RemoteSocket`` for each one elsewhere.
+        """
         found = await self._nsp.adapter.fetch_sockets(self._options)
         return cast("list[Socket | RemoteSocket]", found)  # the namespace makes both kinds
 
@@ -206,15 +245,27 @@ class BroadcastOperator:
         return len(await self.fetch_sockets())
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets join rooms."""
+        """Make the chosen sockets join rooms (on every server of a cluster).
+
+        Args:
+            rooms: A room or several.
+        """
         self._nsp.adapter.add_sockets(self._options, sorted(_rooms((rooms,))))
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets leave rooms."""
+        """Make the chosen sockets leave rooms.
+
+        Args:
+            rooms: A room or several.
+        """
         self._nsp.adapter.del_sockets(self._options, sorted(_rooms((rooms,))))
 
     def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the chosen sockets (with ``close``, their whole connections)."""
+        """Disconnect the chosen sockets.
+
+        Args:
+            close: Close their whole connections too (every namespace of them).
+        """
         self._nsp.adapter.disconnect_sockets(self._options, close)
 
 
@@ -322,12 +373,30 @@ class SocketEmitter:
         return self._with(compress=compress)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit with these flags; with a timeout the callback gets ``(error, *args)``."""
+        """Emit with these flags; with a timeout the callback gets ``(error, *args)``.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            callback: Called with the client's acknowledgement.
+        """
         socket = self._socket
         socket._emit(event, args, callback, self._timeout, self._volatile, compress=self._compress)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emit and wait for the acknowledgement (raises AckTimeout after the timeout)."""
+        """Emit and wait for the acknowledgement.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+
+        Returns:
+            The answer: its argument, a tuple of several, or None.
+
+        Raises:
+            AckTimeout: No answer within the timeout.
+            Disconnected: The socket disconnected first.
+        """
         return await self._socket._emit_with_ack(
             event, args, self._timeout, self._compress, self._volatile
         )
