@@ -486,8 +486,10 @@ def drop(peer: Client | Socket) -> None:
     ``reconnection=False``), which is what connection state recovery is for: with it,
     the client gets the events it missed and ``socket.recovered`` is True.
 
-    ``peer`` is the client, or its socket on the server (it cuts the same connection).
     Nothing happens when the connection is closed already.
+
+    Args:
+        peer: The client, or its socket on the server (it cuts the same connection).
 
     Raises:
         ValueError: ``peer`` is not connected through this module.
@@ -521,6 +523,12 @@ def serve(io: Server) -> InMemoryServer:
         async def server() -> AsyncIterator[aiosio.testing.InMemoryServer]:
             async with aiosio.testing.serve(app.io) as server:
                 yield server
+
+    Args:
+        io: The server to serve.
+
+    Returns:
+        An async context manager whose value opens clients.
     """
     return InMemoryServer(io)
 
@@ -557,8 +565,21 @@ class InMemoryServer:
         query: Mapping[str, str] | None = None,
         **options: Unpack[ConnectOptions],
     ) -> Client:
-        """A connected client, as :func:`connect` gives, disconnected at the end of the
-        block."""
+        """A connected client, as :func:`connect` gives, disconnected at the end of the block.
+
+        Args:
+            namespace: The namespace to connect to.
+            auth: The CONNECT payload (or a function that returns it).
+            headers: The handshake's HTTP headers.
+            query: The handshake's query parameters.
+            **options: The client options that mean something in memory.
+
+        Returns:
+            The connected client.
+
+        Raises:
+            ConnectionError: The server refused the connection (a middleware, ``allow_request``).
+        """
         client = await connect(
             self.io, namespace, auth=auth, headers=headers, query=query, **options
         )
