@@ -435,6 +435,11 @@ class Client(Listening):
         ``ack_timeout`` or ``retries``, the callback is error-first:
         ``callback(error, *answer)``.
 
+        Args:
+            event: The event name.
+            *args: The arguments; bytes travel as binary attachments.
+            callback: Called with the server's acknowledgement.
+
         Raises:
             ReservedEventError: For a reserved event name (the server raises it too).
             LocalProtocolError: For arguments that cannot be serialised.
@@ -442,13 +447,24 @@ class Client(Listening):
         self._outbox.emit(event, args, NO_FLAGS, callback)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit a ``message`` event."""
+        """Emit a ``message`` event.
+
+        Args:
+            *args: The arguments of the event.
+            callback: Called with the server's acknowledgement.
+        """
         self._outbox.emit("message", args, NO_FLAGS, callback)
 
     async def emit_with_ack(
         self, event: str, *args: Any, timeout: float | None = None, response: Any = None
     ) -> Any:
         """Emit and wait for the acknowledgement.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Seconds to wait (``ack_timeout`` by default); None waits for ever.
+            response: A type to check and convert the answer to (typed events).
 
         Returns:
             None for an answer without arguments, the argument for one, a tuple for more;
@@ -467,6 +483,10 @@ class Client(Listening):
         middlewares check them. Accepted, they are also this client's ``auth`` from now
         on, for the next reconnection.
 
+        Args:
+            auth: The new credentials.
+            timeout: Seconds to wait for the server's verdict.
+
         Raises:
             ConnectionRefused: The server refused them (its message and data).
             AckTimeout: No answer within ``timeout`` seconds.
@@ -478,7 +498,14 @@ class Client(Listening):
         self.auth = auth
 
     def timeout(self, seconds: float) -> Emitter:
-        """Flags the next emit: its acknowledgement must come within ``seconds``."""
+        """Flags the next emit: its acknowledgement must come within ``seconds``.
+
+        Args:
+            seconds: The deadline.
+
+        Returns:
+            An emitter whose ``emit`` or ``emit_with_ack`` carries it.
+        """
         return Emitter(self._outbox, Flags(timeout=seconds))
 
     @property
