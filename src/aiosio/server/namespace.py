@@ -91,7 +91,15 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen to ``connection`` (alias ``connect``), to adapter events (``create-room``,
-        ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits."""
+        ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits.
+
+        Args:
+            event: The event name.
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.on(event, fn)
         name = _ALIASES.get(event, event)
@@ -377,7 +385,13 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return BroadcastOperator(self)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Send an event to every socket of the namespace."""
+        """Send an event to every socket of the namespace.
+
+        Args:
+            event: The event name.
+            *args: The arguments; bytes travel as binary attachments.
+            callback: Called with ``(error, answers)`` (see :meth:`BroadcastOperator.emit`).
+        """
         self._operator().emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> None:
@@ -406,7 +420,16 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     ) -> list[Any]:
         """Emit to this namespace on the other servers of the cluster.
 
-        With a timeout, wait for their acknowledgements and return them.
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+            timeout: Wait this long for the other servers' acknowledgements.
+
+        Returns:
+            Their answers (an empty list without a timeout).
+
+        Raises:
+            ReservedEventError: ``event`` is a reserved name.
         """
         if event in ("connection", "connect", "new_namespace"):
             raise ReservedEventError(f"{event!r} is a reserved event name")

@@ -120,7 +120,15 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
 
     def of(self, name: str | re.Pattern[str] | Callable[..., bool | Awaitable[bool]]) -> Namespace:
         """The namespace ``name``, created on first use; a pattern or a function makes
-        a parent of dynamic namespaces."""
+        a parent of dynamic namespaces.
+
+        Args:
+            name: A name (``"/news"``), a compiled pattern, or ``f(name, auth)`` (sync or
+                async) that tells whether a namespace of that name may be created.
+
+        Returns:
+            The namespace, or the parent of the dynamic ones.
+        """
         if isinstance(name, str):
             if not name.startswith("/"):
                 name = "/" + name
@@ -229,7 +237,15 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen on the main namespace (``connection``/``connect``), or to
-        ``new_namespace``."""
+        ``new_namespace``.
+
+        Args:
+            event: The event name.
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.on(event, fn)
         if event == "new_namespace":
