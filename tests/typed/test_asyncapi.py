@@ -15,24 +15,31 @@ from aiosio.typed.asyncapi import document
 from tests.typed.support import HERE, node_modules, run_node
 
 
-def diagnostics(doc: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+def diagnostics(documents: list[dict[str, Any]], tmp_path: Path) -> list[list[dict[str, Any]]]:
+    """The errors and warnings of each document, from one run of the parser."""
     node_modules("@asyncapi/parser")
-    path = tmp_path / "asyncapi.json"
-    path.write_text(json.dumps(doc))
-    done = run_node(HERE / "validate_asyncapi.mjs", path)
+    paths = []
+    for index, doc in enumerate(documents):
+        paths.append(tmp_path / f"asyncapi{index}.json")
+        paths[-1].write_text(json.dumps(doc))
+    done = run_node(HERE / "validate_asyncapi.mjs", *paths)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["parsed"] is (not any(d["severity"] == "error" for d in result["diagnostics"]))
-    return [d for d in result["diagnostics"] if d["severity"] in ("error", "warning")]
+    found = []
+    for result in json.loads(done.stdout):
+        errors = any(d["severity"] == "error" for d in result["diagnostics"])
+        assert result["parsed"] is not errors
+        found.append([d for d in result["diagnostics"] if d["severity"] in ("error", "warning")])
+    return found
 
 
 def test_the_example_document_is_valid_asyncapi(tmp_path: Path) -> None:
     doc = example.asyncapi(title="typed chat", version="2.0.0")
-    assert diagnostics(doc, tmp_path) == []
-    # And the parser does find problems: the same document with a dangling reference.
+    # The same document with a dangling reference: the parser does find problems.
     broken = json.loads(json.dumps(doc))
     broken["operations"]["receive.root.client.chat"]["channel"] = {"$ref": "#/channels/nowhere"}
-    assert any(d["severity"] == "error" for d in diagnostics(broken, tmp_path))
+    valid, invalid = diagnostics([doc, broken], tmp_path)
+    assert valid == []
+    assert any(d["severity"] == "error" for d in invalid)
 
 
 def test_the_document_describes_both_directions_acks_and_the_handshake() -> None:
