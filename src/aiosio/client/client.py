@@ -209,7 +209,7 @@ class Client(Listening):
             await waiter.future
         except ConnectionError:
             if not self._waiters_left(waiter):
-                if not retry and self.active:
+                if (not retry or not self.io.reconnection) and self.active:
                     await self.disconnect()
                 elif not self.active:  # refused: wait for the connection to be closed
                     await self.io.destroy(self)
@@ -334,6 +334,11 @@ class Client(Listening):
         was_connected = self.connected
         if was_connected:
             self._set_state(State.CONNECTING)
+        elif self._waiters and not self.io.reconnection:
+            # Lost before the namespace was joined, and no attempt will follow: connect()
+            # fails. (With reconnection, the manager's next attempt sends CONNECT again.)
+            lost = ConnectionError(f"the connection was lost before connecting ({reason})")
+            self._reject_waiters(lost, retrying=True)
         self._closed(reason, error, was_connected)
 
     def _closed(self, reason: str, error: BaseException | None, fire: bool = True) -> None:
