@@ -16,6 +16,7 @@ import logging
 import uuid
 from typing import Any, Literal
 
+import httpx
 import orjson
 import pytest
 from pydantic import BaseModel
@@ -28,6 +29,7 @@ from aiosio.server.http import HTTPRequest
 from aiosio.server.socket import Socket
 from aiosio.server.typed import CheckedSocket
 from aiosio.typed import InvalidPayload
+from tests.support.servers import running
 from tests.support.waits import within
 
 
@@ -392,3 +394,25 @@ def test_handlers_of_local_events_are_never_checked() -> None:
             assert type(sockets[0]._handlers["disconnect"][0]) is HandlerSpec
 
     asyncio.run(run())
+
+
+async def test_the_document_is_served_over_http() -> None:
+    io = aiosio.Server()
+    io.handle("note", _note_handler)
+    io.asyncapi_path = "/asyncapi.json"
+    async with running(io) as url, httpx.AsyncClient() as http:
+        response = await http.get(f"{url}/asyncapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == io.asyncapi()
+
+
+async def test_the_client_emits_models_too() -> None:
+    seen = asyncio.Queue[Any]()
+
+    def register(socket: Socket) -> None:
+        socket.on("note", lambda value: seen.put_nowait(value))
+
+    async with aiosio.testing.connect(server_with(register)) as client:
+        client.emit("note", Note(text="from the client", stars=1))
+        assert await within(seen.get()) == {"text": "from the client", "stars": 1}
