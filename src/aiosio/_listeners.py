@@ -84,7 +84,8 @@ class Handlers:
 
         The handler gets the event's arguments. When the peer asks for an
         acknowledgement, the first handler's return value answers it, unless the handler
-        takes a keyword-only ``ack`` to call itself.
+        takes a keyword-only ``ack`` to call itself. Annotated parameters of a handler of
+        the peer's events are checked and converted first (docs/typed-events.md).
 
         Args:
             event: The event name.
