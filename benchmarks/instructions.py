@@ -203,10 +203,14 @@ def post_request(sid: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-def _echo_server() -> Any:
+def _echo_server(limited: bool = False) -> Any:
     import aiosio
 
     io = aiosio.Server()
+    if limited:  # rate limits on every event that never bite: what checking them costs
+        io.limit(events_per_s=1e9, burst=1e9)
+        io.sockets.limit(per_s=1e9, burst=1e9)
+        io.sockets.limit("echo", per_s=1e9, burst=1e9)
 
     @io.on("connection")
     def on_connection(socket: aiosio.Socket) -> None:
@@ -283,12 +287,14 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
     "connect": (connect, 60, "WebSocket connect + namespace"),
     "bin64k": (binary64k, 40, "64 KiB binary echo with ack"),
     "polling": (polling, 100, "long-polling round trip"),
+    "echo+limit": (echo, 400, "echo, with permissive rate limits (server, namespace, event)"),
+    "fanout+limit": (fanout, 2000, "fanout, with permissive rate limits"),
 }
 
 
 async def _run(name: str, ops: int) -> None:
     workload = WORKLOADS[name][0]
-    io = _echo_server()
+    io = _echo_server(limited=name.endswith("+limit"))
     await io.startup()
     try:
         await workload(Harness(io), ops)

@@ -428,6 +428,9 @@ class ASGIApp:
         if other is not None:
 
             async def receive_and_close() -> Message:
+            if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
+                held, ws.held = ws.held, 0.0
+                await asyncio.sleep(held)
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     await self._startup()
@@ -477,7 +480,16 @@ class ASGIWebSocket:
     :meth:`run` (one task per WebSocket) sends in order, everything queued at each wake-up.
     """
 
-    __slots__ = ("_queued", "_send", "_size", "_wakeup", "close_code", "closing", "drained")
+    __slots__ = (
+        "_queued",
+        "_send",
+        "_size",
+        "_wakeup",
+        "close_code",
+        "closing",
+        "drained",
+        "held",
+    )
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -518,6 +530,11 @@ class ASGIWebSocket:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
+        self.held = 0.0  # seconds to read nothing for, from the next receive
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing more from the peer for ``seconds`` (it is over a rate limit)."""
+        self.held = max(self.held, seconds)
                 while queued:
                     data = queued.popleft()
                     self._size -= len(data)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from aiosio.engineio.session import CloseReason
@@ -23,6 +24,7 @@ from aiosio.serve.conn import Connection
 from aiosio.websocket.frames import (
     CloseCode,
     FrameParser,
+    Message,
     Opcode,
     WebSocketError,
     close_frame,
@@ -48,9 +50,11 @@ class WebSocketConnection(Connection):
 
     __slots__ = (
         "__weakref__",
+        "_backlog",
         "_close_timeout",
         "_closing",
         "_deadline",
+        "_held",
         "compressor",
         "engine",
         "parser",
@@ -78,6 +82,8 @@ class WebSocketConnection(Connection):
         self._closing = False
         self._close_timeout = close_timeout
         self._deadline: asyncio.TimerHandle | None = None  # the abort after a close
+        self._held: asyncio.TimerHandle | None = None  # reading paused: a rate limit
+        self._backlog: list[Message] | None = None  # read while held
 
     def open(self, request: HTTPRequest, rest: bytes) -> None:
         """Open the engine session; then the bytes that came glued to the handshake."""
@@ -100,6 +106,9 @@ class WebSocketConnection(Connection):
         except WebSocketError as exc:
             self._fail(exc.code)
             return
+        self._run(iter(messages))
+
+    def _run(self, messages: Iterator[Message]) -> None:
         engine = self.engine
         for opcode, payload in messages:
             session = self.session
@@ -107,6 +116,9 @@ class WebSocketConnection(Connection):
                 return
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 engine.websocket_message(session, self, payload)
+                if self._held is not None:  # over a rate limit: the rest waits too
+                    self._backlog = list(messages)
+                    return
             elif opcode is Opcode.PING:
                 self._write(encode_frame(Opcode.PONG, payload))  # type: ignore[arg-type]
                 if self.buffered() > engine.max_buffered_bytes:
@@ -124,12 +136,30 @@ class WebSocketConnection(Connection):
         # Forget the transport first: whatever the engine does now must not write to it.
         self.transport = None
         self._closing = True
-        handle, self._deadline = self._deadline, None
-        if handle is not None:
-            handle.cancel()  # it would hold this connection until it fires
+        for handle in (self._deadline, self._held):
+            if handle is not None:
+                handle.cancel()  # it would hold this connection until it fires
+        self._deadline = self._held = None
         session, self.session = self.session, None
         if session is not None:
             self.engine.websocket_closed(session, self, error=exc is not None)
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing more from the peer for ``seconds``: it is over a rate limit, and
+        TCP's flow control slows it down instead of the server (server/admission.py)."""
+        transport = self.transport
+        if transport is None or self._held is not None:
+            return
+        transport.pause_reading()
+        self._held = asyncio.get_running_loop().call_later(seconds, self._release)
+
+    def _release(self) -> None:
+        self._held = None
+        if self.transport is not None:
+            self.transport.resume_reading()
+        backlog, self._backlog = self._backlog, None
+        if backlog:
+            self._run(iter(backlog))
 
     # A WebSocket keeps reading while the peer does not read; its outgoing bound is the
     # engine's max_buffered_bytes. The transport's marks are the engine's backpressure
@@ -191,6 +221,10 @@ class WebSocketConnection(Connection):
             return
         with contextlib.suppress(Exception):
             transport.write_eof()
+        if self._held is not None:  # read again: the peer's answer ends the connection
+            self._held.cancel()
+            self._held = self._backlog = None
+            transport.resume_reading()
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(self._close_timeout, self._expired)
 

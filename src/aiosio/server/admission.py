@@ -42,6 +42,9 @@ __all__ = ["Admission", "EventLimiter", "RateOption", "client_ip", "rule_of"]
 RateOption = float | tuple[float, float] | None
 """A rate option: events a second (the burst is as many), or ``(per_s, burst)``; None: off."""
 
+HOLD_MAX = 1.0
+"""Seconds, at most, that a connection over the server's rule is not read for."""
+
 RATE_LIMITED = "rate limited"
 """The server-side disconnect reason of a socket over a ``"disconnect"`` rule."""
 
@@ -216,6 +219,13 @@ class EventLimiter:
             if ack_id is not None:
                 answer = {"error": "rate_limited", "retry_after": max(round(wait, 3), 0.001)}
                 socket._send_ack(ack_id, [answer], event)
+            # Over the connection's rule, read nothing more from it until a token is back
+            # (at most HOLD_MAX; a WebSocket of either front door): a flood waits in its
+            # own TCP buffers, not in the server's time. A namespace's or an event's rule
+            # only drops: the connection's other events are not held up.
+            hold = getattr(socket.conn.session.ws, "hold", None) if whole else None
+            if hold is not None:
+                hold(min(wait, HOLD_MAX))
             return True
         sockets = list(socket.conn.sockets.values()) if whole else [socket]
         for each in sockets:
