@@ -397,6 +397,9 @@ class ASGIApp:
         engine = self.engine
         limit = engine.max_http_buffer_size
         while True:
+            if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
+                held, ws.held = ws.held, 0.0
+                await asyncio.sleep(held)
             message = await receive()
             if message["type"] != "websocket.receive":
                 break  # websocket.disconnect
@@ -428,9 +431,6 @@ class ASGIApp:
         if other is not None:
 
             async def receive_and_close() -> Message:
-            if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
-                held, ws.held = ws.held, 0.0
-                await asyncio.sleep(held)
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     await self._startup()
@@ -499,6 +499,11 @@ class ASGIWebSocket:
         self.closing = False
         self.close_code = 1000
         self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
+        self.held = 0.0  # seconds to read nothing for, from the next receive
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing more from the peer for ``seconds`` (it is over a rate limit)."""
+        self.held = max(self.held, seconds)
 
     def send_items(self, items: list[object]) -> None:
         """Queue engine packets (str, bytes or Wire); each becomes one message."""
@@ -530,11 +535,6 @@ class ASGIWebSocket:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
-        self.held = 0.0  # seconds to read nothing for, from the next receive
-
-    def hold(self, seconds: float) -> None:
-        """Read nothing more from the peer for ``seconds`` (it is over a rate limit)."""
-        self.held = max(self.held, seconds)
                 while queued:
                     data = queued.popleft()
                     self._size -= len(data)  # type: ignore[arg-type]
