@@ -85,7 +85,7 @@ class PostgresSettings:
     create_table: bool = True
     max_message_size: int = 32 * 1024 * 1024
     max_outbox: int = 10_000
-    max_retry_delay: float = 2.0
+    max_retry_delay: float = 0.5
     health_timeout: float = 5.0
 
     def __post_init__(self) -> None:

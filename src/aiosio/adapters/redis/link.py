@@ -132,7 +132,7 @@ class LinkSettings:
     _: KW_ONLY
     max_message_size: int = 32 * 1024 * 1024
     max_outbox: int = 10_000
-    max_retry_delay: float = 2.0
+    max_retry_delay: float = 0.5
     health_timeout: float = 5.0
     cluster: bool = False
     client: Any = field(default=None, compare=False)
@@ -157,6 +157,7 @@ class RedisLink:
         self.loss_seconds = 0.0  # the time they spent unsubscribed, in all
         self._lost: dict[bytes, float] = {}  # shard channel -> when Redis unsubscribed it
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
+        self._subscriptions = 0  # how many times the reader subscribed
         self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
         self._pubsub: Any = None
         self._outbox: deque[tuple[str, bytes, bool]] = deque()
@@ -190,7 +191,8 @@ class RedisLink:
             ]
 
     async def wait_ready(self, timeout: float) -> bool:
-        """Wait until the subscriber connection is up; False after ``timeout`` seconds."""
+        """Wait until the link is healthy (subscribed, and Redis answers); False after
+        ``timeout`` seconds."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._ready.wait()
@@ -226,12 +228,17 @@ class RedisLink:
                 subscribed, "subscribed to Redis at %s", "lost the Redis subscription at %s"
             )
         if subscribed:
+            self._subscriptions += 1
             self.responsive = True  # it just answered every SUBSCRIBE
             self._ready.set()
         else:
             self._ready.clear()
 
     def _set_responsive(self, responsive: bool) -> None:
+        if responsive and self.subscribed:
+            self._ready.set()
+        elif not responsive:
+            self._ready.clear()  # wait_ready waits for the answers too
         if responsive != self.responsive:
             self.responsive = responsive
             self._report(
@@ -263,7 +270,11 @@ class RedisLink:
         while True:
             started = loop.time()
             if self.subscribed:
-                self._set_responsive(await self._answers(half))
+                subscription = self._subscriptions
+                answered = await self._answers(half)
+                # PINGs sent before the subscription came back say nothing of the new one.
+                if subscription == self._subscriptions:
+                    self._set_responsive(answered)
             await asyncio.sleep(max(0.0, started + half - loop.time()))
 
     async def _answers(self, deadline: float) -> bool:
