@@ -3,15 +3,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
 import pytest
 
 import aiosio
-from tests.server.test_admission import FRONT_DOORS, get, serving
+from aiosio.engineio.handshake import HTTPError
+from aiosio.server.admission import Admission
+from aiosio.server.http import HTTPRequest
+from tests.server.test_admission import FRONT_DOORS, get, post, serving, sid_of
+from tests.support.waits import within
 
 pytestmark = pytest.mark.interop
+
+REFUSALS = 3
+
+
+class Watched(Admission):
+    """Admission that tells when it has refused ``REFUSALS`` handshakes."""
+
+    __slots__ = ("enough",)
+
+    def __init__(self, io: aiosio.Server) -> None:
+        super().__init__(io.engine.stats, max_sessions_per_ip=1)
+        self.enough = asyncio.Event()
+
+    def check(self, request: HTTPRequest, now: float) -> HTTPError | None:
+        refusal = super().check(request, now)
+        if refusal is not None and self.stats.refused["max_sessions_per_ip"] >= REFUSALS:
+            self.enough.set()
+        return refusal
 
 
 @pytest.mark.parametrize(
@@ -21,22 +44,26 @@ pytestmark = pytest.mark.interop
 async def test_a_429_is_a_connect_error_and_reconnection_backs_off(
     node: Any, kind: str, transport: str
 ) -> None:
-    # One handshake a second from an address; the test spends the first token itself.
-    io = aiosio.Server(handshakes_per_ip=(1, 1))
+    io = aiosio.Server()
+    io.engine.admission = admission = Watched(io)
     async with serving(io, kind) as port:
-        assert (await get(port))[0] == 200
-        result = await node("limits_client.js", f"http://127.0.0.1:{port}", transport)
+        held = await get(port)  # the address's one session: the client gets 429s
+        client = asyncio.create_task(
+            node("limits_client.js", f"http://127.0.0.1:{port}", transport)
+        )
+        await within(admission.enough.wait(), 20)
+        assert await post(port, sid_of(held[2]), "1") == 200  # the session goes: room again
+        result = await within(client, 30)
     assert result["connected"], result
     errors, attempts = result["errors"], result["attempts"]
-    assert len(errors) >= 2, result
+    assert len(errors) == io.engine.stats.refused["max_sessions_per_ip"] >= REFUSALS
     assert {error["message"] for error in errors} == {
         "xhr poll error" if transport == "polling" else "websocket error"
     }
     if transport == "polling":
         assert {error["description"] for error in errors} == {429}
-    # Backing off: each wait at least as long as the one before it (100, 200, 400 ms...).
+    # Backing off: each wait at least half again the one before (100, 200, 400 ms...).
     times = [0] + [attempt["t"] for attempt in attempts]
     waits = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert [a["attempt"] for a in attempts] == list(range(1, len(attempts) + 1))
     assert all(b >= a * 1.5 for a, b in itertools.pairwise(waits[1:])), waits
-    assert io.engine.stats.refused["handshakes_per_ip"] == len(errors)
