@@ -17,7 +17,7 @@ import pytest
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import Disconnected
-from tests.server.test_admission import FRONT_DOORS, serving
+from tests.server.test_admission import FRONT_DOORS, HANDSHAKE, get, post, serving, sid_of
 from tests.support.peers import Peer, sio_connect, websocket
 from tests.support.waits import within
 
@@ -226,3 +226,33 @@ async def test_an_unknown_policy_is_refused_and_drain_is_reserved() -> None:
     assert not socket.writable
     with pytest.raises(Disconnected):
         await socket.drain()
+
+
+@pytest.mark.parametrize("kind", FRONT_DOORS)
+async def test_over_polling_a_long_poll_taking_the_queue_is_the_drain(kind: str) -> None:
+    io = aiosio.Server(high_water_mark=HIGH, low_water_mark=LOW)
+    behind = asyncio.Event()
+    drained: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def fill(socket: aiosio.Socket) -> None:
+        while socket.writable:  # nobody polls meanwhile: it all waits for a GET
+            socket.emit("chunk", CHUNK)
+            await asyncio.sleep(0)
+        behind.set()
+        await socket.drain()
+        drained.set_result(socket.buffered_bytes)
+
+    @io.on("connection")
+    def connection(socket: aiosio.Socket) -> None:
+        socket.on("fill", lambda: io.spawn(fill(socket)))
+
+    async with serving(io, kind) as port:
+        sid = sid_of((await get(port))[2])
+        assert await post(port, sid, "40") == 200
+        assert b"40{" in (await get(port, f"{HANDSHAKE}&sid={sid}"))[2]
+        assert await post(port, sid, '42["fill"]') == 200
+        await within(behind.wait(), 10)
+        assert not drained.done()
+        taken = await get(port, f"{HANDSHAKE}&sid={sid}")  # the long-poll takes it all
+        assert taken[0] == 200 and len(taken[2]) > HIGH
+        assert await within(drained, 5) == 0
