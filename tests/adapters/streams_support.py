@@ -166,9 +166,12 @@ class PyStreamsServer:
         *,
         window: float = 30.0,
         skip_middlewares: bool = True,
+        **options: Any,
     ) -> PyStreamsServer:
         io = aiosio.Server(
-            adapter=streams_adapter(redis_url, stream_name=stream, channel_prefix=prefix),
+            adapter=streams_adapter(
+                redis_url, stream_name=stream, channel_prefix=prefix, **options
+            ),
             connection_state_recovery={
                 "max_disconnection_duration": window,
                 "skip_middlewares": skip_middlewares,

@@ -56,7 +56,8 @@ class StreamReader(Protocol):
 
 @dataclass(slots=True)
 class _Write:
-    """One queued command: an XADD (``fields``) or a SET (``key``)."""
+    """One queued command: an XADD (``fields``), a SET (``key``, ``value``) or a DEL (a
+    ``key`` without ``ttl_ms``)."""
 
     fields: dict[str, str] | None = None
     key: str = ""
@@ -166,6 +167,14 @@ class StreamLink:
         """
         self._queue(_Write(key=key, value=value, ttl_ms=max(1, round(ttl * 1000))))
 
+    def delete(self, key: str) -> None:
+        """Queue ``DEL key``.
+
+        Raises:
+            ClusterError: When the link is not started or too many writes wait.
+        """
+        self._queue(_Write(key=key))
+
     def _queue(self, write: _Write) -> None:
         if self.client is None:
             raise ClusterError("the stream adapter is not started")
@@ -196,8 +205,10 @@ class StreamLink:
         for write in batch:
             if write.fields is not None:
                 pipe.xadd(self.stream_name, write.fields, maxlen=self.max_len, approximate=True)
-            else:
+            elif write.ttl_ms:
                 pipe.set(write.key, write.value, px=write.ttl_ms)
+            else:
+                pipe.delete(write.key)
 
     # -- reading ------------------------------------------------------------------------
 

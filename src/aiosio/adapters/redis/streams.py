@@ -25,6 +25,7 @@ socket joins then neither loses nor repeats a packet.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -98,8 +99,14 @@ class StreamsAdapter(LinkedAdapter):
         session_key_prefix: str = "sio:session:",
         requests_timeout: float = DEFAULT_TIMEOUT,
         delivered_kept: int = 1000,
+        live_sessions: bool = False,
     ) -> None:
         super().__init__(namespace, link, requests_timeout=requests_timeout)
+        self.live_sessions = live_sessions
+        self._window = 0.0  # the recovery window, once recovery is on
+        self._dirty: set[str] = set()  # sockets whose live session must be written
+        self._first: dict[str, str | None] = {}  # socket id -> where it joined
+        self._kept: set[str] = set()  # sockets whose session persist_session just wrote
         self.session_key_prefix = session_key_prefix
         self.channel = f"{channel_prefix}#{namespace.name}#"
         self.private_channel = f"{self.channel}{self.uid}#"
@@ -113,6 +120,8 @@ class StreamsAdapter(LinkedAdapter):
 
     async def _subscribe(self) -> None:
         self.link.acquire(self)
+        if self.live_sessions and self.recovers:
+            self._spawn(self._refresh_live_sessions())
         pubsub = self.link.pubsub
         await pubsub.subscribe("channel", self.channel, self._on_pubsub)
         await pubsub.subscribe("channel", self.private_channel, self._on_pubsub)
@@ -206,6 +215,75 @@ class StreamsAdapter(LinkedAdapter):
 
     def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
         """Nothing kept in memory: sessions are in Redis, and the offsets are entry ids."""
+        self._window = limits.max_age
+
+    # -- live sessions: a session in Redis while its socket is connected ------------------
+
+    def add_all(self, sid: str, rooms: Any) -> None:
+        """Add a socket to rooms; with live sessions, write its session soon.
+
+        Args:
+            sid: The socket id.
+            rooms: The rooms.
+        """
+        rooms = list(rooms)
+        super().add_all(sid, rooms)
+        self._changed(sid)
+
+    def _leave(self, sid: str, room: str) -> None:
+        super()._leave(sid, room)
+        self._changed(sid)
+
+    def delete_all(self, sid: str) -> None:
+        """A socket leaves: its live session goes too, unless it was lost for a
+        recoverable reason (then :meth:`persist_session` has just written it)."""
+        super().delete_all(sid)
+        self._dirty.discard(sid)
+        self._first.pop(sid, None)
+        if sid in self._kept:
+            self._kept.discard(sid)
+            return
+        socket = self.namespace.sockets.get(sid)
+        pid = getattr(socket, "pid", None)
+        if self.live_sessions and self._window and isinstance(pid, str):
+            try:
+                self.link.delete(self.session_key_prefix + pid)
+            except ClusterError as exc:
+                self.warn("session", "live session of %s not deleted: %s", sid, exc)
+
+    def _changed(self, sid: str) -> None:
+        """Write the socket's live session soon (once for all of this tick's changes)."""
+        if not (self.live_sessions and self._window and self._started):
+            return
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._write_live)
+        self._dirty.add(sid)
+
+    def _write_live(self) -> None:
+        """Write the session of every changed socket, as :meth:`persist_session` would
+        when it is lost: a server killed outright (SIGKILL) writes nothing then, and its
+        clients still come back to another server with their state."""
+        dirty, self._dirty = self._dirty, set()
+        for sid in dirty:
+            socket = self.namespace.sockets.get(sid)
+            pid = getattr(socket, "pid", None)
+            rooms = self.sids.get(sid)
+            if socket is None or not isinstance(pid, str) or rooms is None:
+                continue
+            first = self._first.setdefault(sid, self.recovery_offset())
+            session = Session(sid, pid, sorted(rooms), socket.data, first)
+            try:
+                self.link.set(self.session_key_prefix + pid, encode_session(session), self._window)
+            except (TypeError, ValueError, ClusterError) as exc:
+                self.warn("session", "live session of %s not written: %s", sid, exc)
+
+    async def _refresh_live_sessions(self) -> None:
+        """Write every live session again every third of the window: it must outlive a
+        socket connected longer than the window, and carry ``socket.data`` as it is now."""
+        while True:
+            await asyncio.sleep(max(1.0, self._window / 3))
+            for sid in list(self.sids):
+                self._changed(sid)
 
     def recovery_offset(self) -> str | None:
         """The id of the last stream entry read, the offset of a new session.
@@ -222,6 +300,7 @@ class StreamsAdapter(LinkedAdapter):
             session: The socket's id, rooms, data and offset.
             ttl: Seconds it may be restored for.
         """
+        self._kept.add(session.sid)  # delete_all keeps it
         try:
             value = encode_session(session)
             self.link.set(self.session_key_prefix + session.pid, value, ttl)
@@ -368,6 +447,7 @@ def streams_adapter(
     health_timeout: float = 5.0,
     cluster: bool = False,
     client: Any = None,
+    live_sessions: bool = False,
 ) -> StreamsAdapterFactory:
     """The ``adapter`` option of :class:`aiosio.Server` for a cluster over a Redis stream.
 
@@ -385,6 +465,10 @@ def streams_adapter(
         delivered_kept: Recent broadcasts kept per namespace to complete restores.
         health_timeout: Seconds Redis may leave a PING of the pub/sub link unanswered
             before the adapter counts as unhealthy.
+        live_sessions: Keep each connected socket's session in Redis (written when its
+            rooms change and every third of the recovery window), so that the clients of
+            a server killed outright (SIGKILL, a crash) come back to another server with
+            their state and what they missed. Costs a write per join and leave.
         cluster: ``url`` names a Redis Cluster (implied by several hosts in it).
         client: A ``redis.asyncio`` client (a ``RedisCluster``...) to use instead of
             connecting to ``url``; never closed by the adapter. Its socket timeout must
@@ -406,4 +490,5 @@ def streams_adapter(
         session_key_prefix=session_key_prefix,
         requests_timeout=requests_timeout,
         delivered_kept=delivered_kept,
+        live_sessions=live_sessions,
     )
