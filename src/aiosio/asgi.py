@@ -31,14 +31,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeAlias
-from urllib.parse import parse_qsl
 
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.engineio.wire import Wire
 from aiosio.server.backpressure import drained
 from aiosio.server.engine import ServerSession
-from aiosio.server.http import HTTPRequest, HTTPResponse
+from aiosio.server.http import HTTPRequest, HTTPResponse, parse_query
 from aiosio.server.router import Limits, Router, not_found
 from aiosio.websocket.frames import CloseCode
 
@@ -91,7 +90,7 @@ def _request(scope: Scope, router: Router, body: bytes = b"") -> HTTPRequest:
     return HTTPRequest(
         method=scope.get("method", "GET"),
         path=path,
-        query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+        query=parse_query(raw_query),
         headers=headers,
         body=body,
         client=(str(client[0]), int(client[1])) if client else None,
@@ -112,12 +111,22 @@ def _is_websocket_upgrade(request: HTTPRequest) -> bool:
     return upgrade is not None and "websocket" in upgrade.lower()
 
 
+# The ASGI form of answer headers, by their (name, value) pairs: the polling answers
+# repeat a handful. Bounded, since some vary (a session cookie, a CORS origin).
+_ASGI_HEADERS: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+_MAX_ASGI_HEADERS = 256
+
+
 async def _send_response(send: Send, response: HTTPResponse) -> None:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in response.headers
-    ]
-    headers.append((b"content-length", str(len(response.body)).encode()))
+    key = tuple(response.headers)
+    encoded = _ASGI_HEADERS.get(key)
+    if encoded is None:
+        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in key]
+        if len(_ASGI_HEADERS) >= _MAX_ASGI_HEADERS:
+            _ASGI_HEADERS.clear()
+        _ASGI_HEADERS[key] = encoded
+    # A new list each time: the ASGI server may keep or change what it is given.
+    headers = [*encoded, (b"content-length", b"%d" % len(response.body))]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
@@ -302,6 +311,25 @@ class ASGIApp:
             return None  # refused from the header alone: the body is never read
         chunks: list[bytes] = []
         size = 0
+        if (
+            request.method == "GET"
+            and length is None
+            and "transfer-encoding" not in request.headers
+        ):
+            # A long-poll GET: the ASGI server has the whole request already, so its one
+            # message comes at once and needs no deadline (a body, should one come
+            # after all, is read below with it).
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _ClientGone
+            if not message.get("more_body", False):
+                body: bytes = message.get("body", b"")
+                return body
+            first: bytes = message.get("body", b"")
+            if len(first) > limit:
+                return None
+            chunks.append(first)
+            size = len(first)
         while True:
             async with asyncio.timeout(timeout):
                 message = await receive()
@@ -328,18 +356,21 @@ class ASGIApp:
         if answer.done():
             return answer.result()
         # Deferred (a held long-poll, or an async allow_request): watch for the client
-        # going away meanwhile, since the session must close at once if it does.
+        # going away meanwhile, since the session must close at once if it does. The
+        # watcher ends the wait by cancelling the answer (no asyncio.wait and its futures).
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        watcher.add_done_callback(lambda _: answer.cancel())
         try:
-            await asyncio.wait((answer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            return await answer
+        except asyncio.CancelledError:
+            if not watcher.done():
+                raise  # this task is cancelled (the server shuts down), not the answer
+            return None  # the client went away first
         finally:
-            if not answer.done() and abort is not None:
+            if (not answer.done() or answer.cancelled()) and abort is not None:
                 abort()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            answer.cancel()
-        return answer.result() if answer.done() and not answer.cancelled() else None
+            if not watcher.done():
+                watcher.cancel()
 
     # -- WebSocket --------------------------------------------------------------------
 

@@ -323,3 +323,30 @@ async def test_proxy_headers(echo_router: Any) -> None:
         writer.write(request("GET", "/", *headers))
         seen = json.loads((await read_response(reader)).body)
         assert (seen["client"][0], seen["scheme"]) == ("127.0.0.1", "http")
+
+
+async def test_a_client_that_does_not_read_stalls_the_apps_send(echo_router: Any) -> None:
+    sent = 0
+    ended: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def firehose(scope: Scope, receive: Any, send: Any) -> None:
+        nonlocal sent
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:
+                await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+                sent += 1
+        except OSError as exc:  # the client went away (ASGI 2.4: a subclass of OSError)
+            ended.set_result(exc)
+
+    async with app_server(echo_router(), firehose) as server:
+        _, writer = await server.connect()
+        writer.write(request("GET", "/"))
+        (connection,) = server.front.connections
+        await until(lambda: connection._current is not None and connection._current._drain)
+        stalled = sent
+        for _ in range(20):
+            await asyncio.sleep(0)  # the loop turns; nothing is read, nothing more is sent
+        assert sent == stalled and sent < 1000  # bounded by the socket buffers, not by memory
+        writer.transport.abort()
+        assert isinstance(await within(ended, 5), OSError)

@@ -1,4 +1,5 @@
-"""The bytes of HTTP/1.1 answers, and query strings: the standalone door's codecs.
+"""The bytes of HTTP/1.1 answers, and query strings: the standalone door's codecs
+(``parse_query`` lives with the engine's HTTP types: the ASGI door uses it too).
 
 Apart from :mod:`aiosio.serve.http` so that its Protocol reads as the state machine it is;
 plain functions (no I/O), on the polling hot path, hence the caches and shortcuts.
@@ -7,9 +8,8 @@ plain functions (no I/O), on the polling hot path, hence the caches and shortcut
 from __future__ import annotations
 
 from http import HTTPStatus
-from urllib.parse import parse_qsl
 
-from aiosio.server.http import HTTPResponse
+from aiosio.server.http import HTTPResponse, parse_query
 
 __all__ = ["encode_response", "parse_query", "reason"]
 
@@ -44,16 +44,3 @@ def encode_response(response: HTTPResponse, *, keep_alive: bool) -> bytes:
     if keep_alive:
         return b"%s%d\r\n\r\n%s" % (head, len(body), body)
     return b"%s%d\r\nConnection: close\r\n\r\n%s" % (head, len(body), body)
-
-
-def parse_query(raw: str) -> dict[str, str]:
-    """``dict(parse_qsl(raw, keep_blank_values=True))``, without its work when nothing in
-    ``raw`` is escaped (the Engine.IO query strings): same pairs, the last one winning."""
-    if "%" in raw or "+" in raw:
-        return dict(parse_qsl(raw, keep_blank_values=True))
-    query = {}
-    for pair in raw.split("&"):
-        if pair:
-            name, _, value = pair.partition("=")
-            query[name] = value
-    return query

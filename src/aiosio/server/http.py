@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiosio.engineio.handshake import HTTPError, RequestError, error_body
 
@@ -23,6 +24,7 @@ __all__ = [
     "choose_encoding",
     "cors_headers",
     "error_response",
+    "parse_query",
     "poll_headers",
     "set_cookie",
 ]
@@ -168,3 +170,16 @@ class HTTPCompression:
         wbits = 31 if encoding == "gzip" else 15  # 16 + 15: a gzip wrapper
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, wbits)
         return compressor.compress(body) + compressor.flush()
+
+
+def parse_query(raw: str) -> dict[str, str]:
+    """``dict(parse_qsl(raw, keep_blank_values=True))``, without its work when nothing in
+    ``raw`` is escaped (the Engine.IO query strings): same pairs, the last one winning."""
+    if "%" in raw or "+" in raw:
+        return dict(parse_qsl(raw, keep_blank_values=True))
+    query = {}
+    for pair in raw.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            query[name] = value
+    return query

@@ -1,0 +1,236 @@
+"""Instructions per Socket.IO operation through the ASGI door under uvicorn (callgrind).
+
+uvicorn's own protocols (httptools for HTTP, ``websockets`` for WebSocket) serve
+``io.asgi_app()`` of benchmarks/servers/aiosio_app.py, fed client bytes through an
+in-memory transport: no sockets, no client in the count. Runs of ``n`` and ``3n``
+operations are counted; the difference divided by ``2n`` is one operation.
+
+* ``polling``: one long-polling echo round, a POST carrying ``echo`` and the held GET
+  that carries its ack (two connections, as a browser has them).
+* ``echo``: one WebSocket ``echo`` with its ack.
+
+Usage::
+
+    python -m benchmarks.asgi_instructions                       # both, a table
+    python -m benchmarks.asgi_instructions --workload echo --ops 200   # one run, no valgrind
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+_COLLECTED = re.compile(rb"Collected : (\d+)")
+ZERO_MASK = b"\x00\x00\x00\x00"
+
+
+class MemoryTransport(asyncio.Transport):
+    """A transport that keeps what the server writes and wakes a waiter on each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.protocol: Any = None
+        self.data = bytearray()
+        self.event = asyncio.Event()
+        self._extra = {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 3000)}
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
+        self.event.set()
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    async def until(self, marker: bytes) -> bytes:
+        """What was written up to and including ``marker`` (then forgotten)."""
+        while (end := self.data.find(marker)) < 0:
+            self.event.clear()
+            await self.event.wait()
+        end += len(marker)
+        taken = bytes(self.data[:end])
+        del self.data[:end]
+        return taken
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_reading(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol  # type: ignore[no-any-return]
+
+
+def _config() -> Any:
+    from uvicorn.config import Config
+
+    from benchmarks.servers import aiosio_app
+
+    config = Config(
+        aiosio_app.io.asgi_app(),
+        http="httptools",
+        ws="websockets",
+        ws_per_message_deflate=False,
+        lifespan="off",
+        access_log=False,
+        log_level="error",
+    )
+    config.load()
+    return config
+
+
+def _connection(config: Any, state: Any) -> tuple[Any, MemoryTransport]:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    protocol = HttpToolsProtocol(config=config, server_state=state, app_state={})
+    transport = MemoryTransport()
+    transport.protocol = protocol
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def _request(method: str, target: str, body: bytes = b"") -> bytes:
+    head = f"{method} {target} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+async def _answer(transport: MemoryTransport) -> bytes:
+    head = await transport.until(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(transport.data) < length:
+        transport.event.clear()
+        await transport.event.wait()
+    body = bytes(transport.data[:length])
+    del transport.data[:length]
+    return body
+
+
+async def polling(ops: int) -> None:
+    from uvicorn.server import ServerState
+
+    config, state = _config(), ServerState()
+    gets, get_transport = _connection(config, state)
+    posts, post_transport = _connection(config, state)
+    base = "/socket.io/?EIO=4&transport=polling"
+    gets.data_received(_request("GET", base))
+    sid = json.loads((await _answer(get_transport))[1:])["sid"]
+    target = f"{base}&sid={sid}"
+    posts.data_received(_request("POST", target, b"40"))
+    await _answer(post_transport)
+    gets.data_received(_request("GET", target))
+    await _answer(get_transport)  # 40{"sid":...}
+    message = b'421["echo","hello from the benchmark"]'
+    for _ in range(ops):
+        gets.data_received(_request("GET", target))  # held until the ack comes
+        posts.data_received(_request("POST", target, message))
+        await _answer(post_transport)  # ok
+        await _answer(get_transport)  # 431[...]
+
+
+def _frame(payload: bytes) -> bytes:
+    return bytes((0x81, 0x80 | len(payload))) + ZERO_MASK + payload
+
+
+async def echo(ops: int) -> None:
+    from uvicorn.server import ServerState
+
+    config, state = _config(), ServerState()
+    protocol, transport = _connection(config, state)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    protocol.data_received(
+        (
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: bench\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await transport.until(b"\r\n\r\n")  # 101
+    await transport.until(b"}")  # the open packet
+    ws = transport.protocol
+    ws.data_received(_frame(b"40"))
+    await transport.until(b"}")  # 40{"sid":...}
+    message = _frame(b'421["echo","hello from the benchmark"]')
+    for _ in range(ops):
+        ws.data_received(message)
+        await transport.until(b"]")
+
+
+WORKLOADS = {"polling": polling, "echo": echo}
+
+
+def count(workload: str, ops: int) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "callgrind.out")
+        command = [
+            *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable),
+            *("-m", "benchmarks.asgi_instructions", "--workload", workload, "--ops", str(ops)),
+        ]
+        done = subprocess.run(command, capture_output=True, check=True)
+    found = _COLLECTED.search(done.stderr)
+    assert found, done.stderr[-2000:]
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_instructions")
+    parser.add_argument("--workload", choices=tuple(WORKLOADS))
+    parser.add_argument("--ops", type=int, help="one run of this many operations, no valgrind")
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args(argv)
+    if args.ops is not None:
+        asyncio.run(WORKLOADS[args.workload or "echo"](args.ops))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed", file=sys.stderr)
+        return 1
+    print("instructions per operation, ASGI door under uvicorn (callgrind):")
+    for name in [args.workload] if args.workload else list(WORKLOADS):
+        short, long = count(name, args.n), count(name, 3 * args.n)
+        print(f"  {name:<8} {(long - short) / (2 * args.n):,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
