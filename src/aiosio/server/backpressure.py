@@ -106,7 +106,10 @@ class Flow:
         held, self.held = self.held, {}
         for socket, event, args in held.values():
             if socket.connected:
-                socket.emit(event, *args)
+                try:
+                    socket.emit(event, *args)
+                except Exception:  # a reserved name or arguments that cannot be sent
+                    logger.exception("a held emit of %r could not be sent", event)
         if was_paused and session.owner is not None:
             for socket in list(session.owner.sockets.values()):
                 socket._fire("drain")
