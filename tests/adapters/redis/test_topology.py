@@ -47,6 +47,16 @@ async def test_a_mixed_sharded_cluster_on_redis_cluster(
         key, sharded=True, url=redis_cluster.url, node=node_available()
     )
     names = [server.name for server in cluster.servers]
+    py0 = cluster.servers[0]
+    assert isinstance(py0, PyServer)
+    link = py0.io.sockets.adapter.link  # type: ignore[attr-defined]
+
+    async def rooms_heard_everywhere() -> bool:
+        # each server subscribes to a room's shard channel when a socket joins it
+        counts = [await link.numsub(f"{key}#/#{room}#", shard=True) for room in ("room", "other")]
+        return counts == [len(names)] * 2
+
+    await eventually_async(rooms_heard_everywhere, 10)
     for server in cluster.servers:
         await emit(server, ["room"], server.name, b"\x00\x01")
         await emit(server, ["room"], f"{server.name}-end")
@@ -58,8 +68,6 @@ async def test_a_mixed_sharded_cluster_on_redis_cluster(
     for client in room:
         assert sorted(n[0] for n in client.news) == sorted(expected), client
     assert all(not client.news for client in members(cluster, "other"))
-    py0 = cluster.servers[0]
-    assert isinstance(py0, PyServer)
     sockets = await py0.io.fetch_sockets()
     assert sorted({s.data["server"] for s in sockets}) == sorted(names)
     assert sorted(await py0.io.server_side_emit("hello", "a", timeout=3)) == sorted(

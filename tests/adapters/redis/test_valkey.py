@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.cluster_support import Cluster, emit, eventually, members, node_available
+from tests.adapters.cluster_support import (
+    Cluster,
+    emit,
+    eventually,
+    eventually_async,
+    members,
+    node_available,
+)
 from tests.support.ports import free_port
 from tests.support.servers import ping_redis
 
@@ -53,6 +60,13 @@ async def test_a_mixed_cluster_on_valkey(
         key, sharded=sharded, url=valkey_url, node=node_available()
     )
     names = [server.name for server in cluster.servers]
+    link = cluster.servers[0].io.sockets.adapter.link  # type: ignore[union-attr]
+
+    async def room_heard_everywhere() -> bool:
+        # sharded: each server subscribes to the room's channel when a socket joins it
+        return not sharded or await link.numsub(f"{key}#/#room#", shard=True) == len(names)
+
+    await eventually_async(room_heard_everywhere, 10)
     for server in cluster.servers:
         await emit(server, ["room"], server.name, b"\x07")
         await emit(server, ["room"], f"{server.name}-end")
