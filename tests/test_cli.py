@@ -423,3 +423,14 @@ def test_a_failing_startup_exits_non_zero_with_the_apps_error(tmp_path: Path) ->
         assert p.wait() == 3
     assert "the cache is unreachable" in p.output()
     assert "serving on" not in p.output()
+
+
+def test_workers_refuse_an_application_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "workersmain.py").write_text(FASTAPI_APP)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    assert main(["serve", "workersmain:app", "--workers", "2"]) == 2
+    assert "the workers serve an aiosio.Server only" in capsys.readouterr().err
+    sys.modules.pop("workersmain", None)

@@ -196,6 +196,13 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.workers < 1:
         raise TargetError(f"--workers {args.workers}: at least 1")
     if args.workers > 1:
+        if importlib.util.find_spec(args.target.partition(":")[0]) is not None:
+            served = find_served(load_target(args.target))
+            if served is None or served.app is not None:
+                raise TargetError(
+                    f"--workers {args.workers}: the workers serve an aiosio.Server only, not "
+                    "an application beside it (yet); run one aiosio serve per process"
+                )
         return _run_workers(args)
     if args.reload:
         folders = [Path(folder).resolve() for folder in args.reload_dir or [os.getcwd()]]
