@@ -193,5 +193,22 @@ async def emit(server: PyServer | NodeServer, rooms: list[str], *args: Any) -> N
         server.io.to(*rooms).emit("news", *args)
 
 
+_MARKERS = itertools.count()
+
+
+def crossing(sender: PyServer, receiver: Client, wait: float = 0.05) -> Any:
+    """``await check()``: a broadcast from ``sender`` to ``room`` reaches ``receiver``
+    within ``wait`` seconds (with ``eventually_async``, sent again until one does). Every
+    marker is new, across all checks."""
+
+    async def check() -> bool:
+        marker = f"m{next(_MARKERS)}"
+        sender.io.to("room").emit("news", marker)
+        await asyncio.sleep(wait)
+        return any(n[0] == marker for n in receiver.news)
+
+    return check
+
+
 def node_available() -> bool:
     return shutil.which("node") is not None and (NODE_MODULES / "@socket.io/redis-adapter").is_dir()

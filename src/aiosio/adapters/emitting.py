@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
-from aiosio.adapters.base import BroadcastOptions
+from aiosio._shortcuts import Shortcuts
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.messages import MessageType, encode_options, encode_packet
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
-__all__ = ["EMITTER_UID", "EmitterOperator", "Sender", "room_names"]
+__all__ = ["EMITTER_UID", "EmitterBase", "EmitterOperator", "Sender", "room_names"]
 
 EMITTER_UID = "emitter"  # the uid the Node emitters send, which servers never answer
 
@@ -114,3 +116,58 @@ class EmitterOperator:
         """Disconnect the chosen sockets (with ``close``, their whole connections)."""
         data = {"opts": encode_options(self.options), "close": close}
         self.emitter.send(MessageType.DISCONNECT_SOCKETS, data)
+
+
+class EmitterBase(Shortcuts[EmitterOperator]):
+    """What every emitter shares: the broadcasting shortcuts, ``emit``,
+    ``server_side_emit`` and ``async with`` (which flushes, then closes). Subclasses set
+    ``namespace`` and implement :meth:`send`, :meth:`flush` and :meth:`close`."""
+
+    namespace: str
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None:
+            await self.flush()
+        await self.close()
+
+    def _operator(self) -> EmitterOperator:
+        return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Publish an event to every socket of the emitter's namespace.
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
+        self._operator().emit(event, *args)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Emit to the namespace handlers of every server (acknowledgements are not
+        supported, as in the Node emitters).
+
+        Args:
+            event: The event name.
+            *args: The arguments of the event.
+        """
+        self.send(MessageType.SERVER_SIDE_EMIT, {"packet": [event, *args]})
+
+    def send(self, type: MessageType, data: dict[str, Any]) -> None:
+        """Queue one cluster message in this emitter's format."""
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far reached the backend."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Close the emitter's connection."""
+        raise NotImplementedError

@@ -4,8 +4,6 @@ directly; each has a client in ``room``."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +13,13 @@ import pytest
 
 from aiosio.adapters.redis import RedisAdapter, RedisLink
 from aiosio.exceptions import ClusterError
-from tests.adapters.cluster_support import Client, PyServer, eventually, eventually_async
+from tests.adapters.cluster_support import (
+    Client,
+    PyServer,
+    crossing,
+    eventually,
+    eventually_async,
+)
 from tests.support.fault_proxy import FaultProxy
 
 
@@ -26,19 +30,14 @@ class Pair:
     b: PyServer
     clients: list[Client]
     link: RedisLink
-    counter: Any = None
 
     async def health(self) -> int:
         async with httpx.AsyncClient() as http:
             return (await http.get(f"{self.a.url}/healthz")).status_code
 
     async def crosses(self, wait: float = 0.05) -> bool:
-        """A broadcast from a reaches b's client within ``wait`` seconds (the test sends
-        one again until one does)."""
-        marker = f"m{next(self.counter)}"
-        self.a.io.to("room").emit("news", marker)
-        await asyncio.sleep(wait)
-        return any(n[0] == marker for n in self.clients[1].news)
+        """A broadcast from a reaches b's client within ``wait`` seconds."""
+        return bool(await crossing(self.a, self.clients[1], wait)())
 
     def local_reaches(self, text: str) -> bool:
         return [text] in self.clients[0].news
@@ -52,7 +51,7 @@ async def pair(redis_url: str, key: str) -> AsyncIterator[Pair]:
     clients = [await Client.connect(a, "room"), await Client.connect(b, "room")]
     adapter = a.io.sockets.adapter
     assert isinstance(adapter, RedisAdapter)
-    pair = Pair(proxy, a, b, clients, adapter.link, itertools.count())
+    pair = Pair(proxy, a, b, clients, adapter.link)
     await eventually_async(pair.crosses)
     yield pair
     for client in clients:

@@ -4,10 +4,15 @@ their cluster through a failover to the replica."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 from aiosio.adapters.redis import RedisAdapter
-from tests.adapters.cluster_support import Client, PyServer, eventually, eventually_async
+from tests.adapters.cluster_support import (
+    Client,
+    PyServer,
+    crossing,
+    eventually,
+    eventually_async,
+)
 from tests.support.redis_topologies import Sentinels
 
 
@@ -16,14 +21,7 @@ async def test_the_adapter_follows_a_failover(sentinels: Sentinels, key: str) ->
     clients = [await Client.connect(server, "room") for server in servers]
     adapters = [server.io.sockets.adapter for server in servers]
     assert all(isinstance(adapter, RedisAdapter) for adapter in adapters)
-    counter = itertools.count()
-
-    async def delivered() -> bool:
-        """A broadcast from a reaches b's client (sent again until it does)."""
-        marker = f"m{next(counter)}"
-        servers[0].io.to("room").emit("news", marker)
-        await asyncio.sleep(0.05)
-        return any(n[0] == marker for n in clients[1].news)
+    delivered = crossing(servers[0], clients[1])
 
     try:
         await eventually_async(delivered)

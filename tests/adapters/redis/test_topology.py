@@ -20,6 +20,7 @@ from tests.adapters.cluster_support import (
     Cluster,
     NodeServer,
     PyServer,
+    crossing,
     emit,
     eventually,
     eventually_async,
@@ -131,14 +132,7 @@ async def test_a_slot_move_and_a_failover_are_survived(
     assert isinstance(adapter, RedisAdapter)
     link = adapter.link
     slot = key_slot(f"{key}#/#room#".encode())  # the channel of the room
-    counter = iter(range(1_000_000))
-
-    async def delivered() -> bool:
-        """A broadcast from a to the room reaches b's client (sent again until it does)."""
-        marker = f"m{next(counter)}"
-        servers[0].io.to("room").emit("news", marker)
-        await asyncio.sleep(0.05)
-        return any(n[0] == marker for n in clients[1].news)
+    delivered = crossing(servers[0], clients[1])
 
     try:
         await eventually_async(delivered)

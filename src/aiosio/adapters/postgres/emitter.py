@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import asyncpg
 
-from aiosio._shortcuts import Shortcuts
-from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.adapters.emitting import EMITTER_UID, EmitterOperator
+from aiosio.adapters.emitting import EMITTER_UID, EmitterBase
 from aiosio.adapters.messages import ClusterMessage, MessageType
 from aiosio.adapters.postgres.link import Outgoing, PostgresSettings, send_all
 
@@ -80,7 +77,7 @@ class _Publisher:
             await self.connection.close(timeout=2)
 
 
-class Emitter(Shortcuts[EmitterOperator]):
+class Emitter(EmitterBase):
     """Publishes to the sockets of a cluster of servers sharing a PostgreSQL database."""
 
     def __init__(
@@ -102,19 +99,6 @@ class Emitter(Shortcuts[EmitterOperator]):
         self.namespace = namespace if namespace.startswith("/") else "/" + namespace
         self._publisher = _publisher or _Publisher(self.settings)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if error is None:
-            await self.flush()
-        await self.close()
-
     def of(self, namespace: str) -> Emitter:
         """The same emitter (and connection) for another namespace."""
         settings = self.settings
@@ -126,18 +110,6 @@ class Emitter(Shortcuts[EmitterOperator]):
             payload_threshold=settings.payload_threshold,
             _publisher=self._publisher,
         )
-
-    def _operator(self) -> EmitterOperator:
-        return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Publish an event to every socket of the emitter's namespace."""
-        self._operator().emit(event, *args)
-
-    def server_side_emit(self, event: str, *args: Any) -> None:
-        """Emit to the namespace handlers of every server (without acknowledgements, as
-        in the Node emitter)."""
-        self.send(MessageType.SERVER_SIDE_EMIT, {"packet": [event, *args]})
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None:
         """Queue one cluster message."""

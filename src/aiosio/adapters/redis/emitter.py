@@ -19,14 +19,11 @@ import asyncio
 import contextlib
 import functools
 import logging
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from aiosio._shortcuts import Shortcuts
-from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.cluster import ClusterMessage, MessageType
 from aiosio.adapters.codec import encode_message
-from aiosio.adapters.emitting import EMITTER_UID, EmitterOperator
+from aiosio.adapters.emitting import EMITTER_UID, EmitterBase, EmitterOperator
 from aiosio.adapters.redis import topology
 from aiosio.adapters.redis.link import RedisError, connect, publish_all, run_pipeline
 from aiosio.adapters.redis.wire import ClassicChannels, encode_classic
@@ -70,7 +67,7 @@ class _Publisher:
         await topology.close(self.client)
 
 
-class Emitter(Shortcuts[EmitterOperator]):
+class Emitter(EmitterBase):
     """Publishes to the sockets of a cluster of servers sharing a Redis."""
 
     def __init__(
@@ -90,19 +87,6 @@ class Emitter(Shortcuts[EmitterOperator]):
         self.cluster = cluster
         self._publisher = _publisher or _Publisher(url, cluster=cluster)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if error is None:
-            await self.flush()
-        await self.close()
-
     def of(self, namespace: str) -> Emitter:
         """The same emitter for another namespace."""
         return Emitter(
@@ -113,23 +97,6 @@ class Emitter(Shortcuts[EmitterOperator]):
             cluster=self.cluster,
             _publisher=self._publisher,
         )
-
-    def _operator(self) -> EmitterOperator:
-        return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Publish an event to every socket of the emitter's namespace.
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-        """
-        self._operator().emit(event, *args)
-
-    def server_side_emit(self, event: str, *args: Any) -> None:
-        """Emit to the namespace handlers of every server (acknowledgements are not
-        supported, as in the Node emitter)."""
-        self.send(MessageType.SERVER_SIDE_EMIT, {"packet": [event, *args]})
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None:
         """Queue one cluster message in this emitter's format."""
