@@ -4,22 +4,29 @@ sends, and the ASGI rules of receive/send. The owner records what the cycle writ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from aiosio.serve.app_cycle import ClientDisconnected, HTTPCycle
 
+DATE = re.compile(rb"date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n")
+
 
 class Recorder:
+    """The cycle's owner: what it writes (its Date line checked and taken out)."""
+
     def __init__(self) -> None:
+        self.raw = b""
         self.written = b""
         self.done = 0
         self.aborted = False
         self.reads = 0
 
     def cycle_write(self, data: bytes) -> bool:
-        self.written += data
+        self.raw += data
+        self.written += DATE.sub(b"", data, count=1)
         return True
 
     def cycle_read(self) -> None:
@@ -114,3 +121,14 @@ async def test_misuse_and_a_gone_client() -> None:
         await c.send(body(b"x"))
     assert isinstance(ClientDisconnected(), OSError)
     assert await c.receive() == {"type": "http.disconnect"}
+
+
+async def test_a_date_unless_the_app_gave_one() -> None:
+    c, owner = cycle()
+    await c.send(start(204))
+    await c.send(body())
+    assert DATE.search(owner.raw)
+    c, owner = cycle()
+    await c.send(start(204, (b"date", b"Thu, 01 Jan 1970 00:00:00 GMT")))
+    await c.send(body())
+    assert owner.raw == b"HTTP/1.1 204 No Content\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n"

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
 from typing import Any, Protocol
 
 from aiosio.serve.codec import reason
@@ -32,6 +34,18 @@ Message = MutableMapping[str, Any]
 App = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_date_line: tuple[int, bytes] = (0, b"")  # the Date header of the current second
+
+
+def date_line() -> bytes:
+    """``date: <now>``, made once a second (RFC 9110 wants it from a server with a clock)."""
+    global _date_line
+    now = int(time.time())
+    if _date_line[0] != now:
+        _date_line = (now, b"date: " + formatdate(now, usegmt=True).encode())
+    return _date_line[1]
+
+
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
@@ -263,10 +277,12 @@ class HTTPCycle:
         """The status line and headers, with the framing the body needs."""
         status = self.status
         lines = [b"HTTP/1.1 %d %s" % (status, reason(status).encode())]
-        framed = False
+        framed = dated = False
         for name, value in self._headers:
             lower = name.lower()
-            if lower == b"content-length":
+            if lower == b"date":
+                dated = True
+            elif lower == b"content-length":
                 framed = True
             elif lower == b"transfer-encoding":
                 framed = self._chunked = b"chunked" in value.lower()
@@ -277,6 +293,8 @@ class HTTPCycle:
                 continue  # written once below
             lines.append(b"%s: %s" % (name, value))
         self._sent_head = True
+        if not dated:
+            lines.append(date_line())
         if not framed and status not in _NO_BODY_STATUS and status >= 200:
             if not more:
                 if not self.head:
