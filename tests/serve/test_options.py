@@ -171,3 +171,27 @@ async def test_ssl_certfile_and_keyfile(certificate: tuple[str, str]) -> None:
         trust = ssl.create_default_context(cafile=cert)
         status, seen = await get_json(url, "/secure", verify=trust)
         assert (status, seen["scheme"]) == (200, "https")
+
+
+def test_serve_help_lists_uvicorns_option_names(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["serve", "--help"])
+    text = capsys.readouterr().out
+    for option in (
+        "--host",
+        "--port",
+        "--uds",
+        "--root-path",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "--timeout-keep-alive",
+        "--limit-concurrency",
+        "--ssl-keyfile",
+        "--ssl-certfile",
+        "--access-log",
+        "--no-access-log",
+        "--workers",
+        "--reload",
+        "--lifespan",
+    ):
+        assert option in text, option
