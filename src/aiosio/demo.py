@@ -124,7 +124,8 @@ class Chat:
         members: dict[str, set[str]] = getattr(adapter, "rooms", {})
         sockets = self.namespace.sockets
         names.update(room for room in members if room not in sockets and room != ONLINE)
-        return [{"name": name, "members": len(members.get(name, ()))} for name in sorted(names)]
+        count = self.namespace.adapter.sockets  # connected sockets only
+        return [{"name": name, "members": len(count([name]))} for name in sorted(names)]
 
     async def members(self, room: str) -> list[str]:
         """The names of a room's members, from its presence."""

@@ -41,3 +41,17 @@ def test_adopt_keeps_the_epoch_and_bounds() -> None:
         RoomLog("r", max_len=0, ttl=None)
     with pytest.raises(ValueError):
         RoomLog("r", max_len=1, ttl=-1)
+
+
+def test_seed_puts_older_events_first_without_the_overlap() -> None:
+    log = RoomLog("r", max_len=5, ttl=None, epoch="e")
+    log.append(["c"], now=10.0)
+    log.append(["d"], now=10.0)
+    added = log.seed([(3.0, ["a"]), (2.0, ["b"]), (1.0, ["c"])], now=10.0)  # "c" is in both
+    assert added == 2
+    replay = log.last(10, now=10.0)
+    assert replay.events == [["a"], ["b"], ["c"], ["d"]] and not replay.trimmed
+    assert replay.first_offset == "e-1" and log.last_seq == 4
+    full = RoomLog("r", max_len=2, ttl=None)
+    full.seed([(1.0, ["x"]), (0.5, ["y"])], now=0.0)
+    assert full.last(5, now=0.0).trimmed  # a full list may have lost older ones: said so

@@ -40,6 +40,9 @@ class SharedTable:
             def watch(self, callback: DeadServerDiffs) -> None:
                 pass
 
+            def reopen(self) -> None:
+                pass
+
             async def close(self) -> None:
                 pass
 

@@ -139,3 +139,23 @@ async def test_bad_rewinds_are_refused() -> None:
         io.sockets.history("room", ttl=0)
     io.sockets.histories.remove("room")
     assert io.sockets.adapter.recorder is None  # no history left: the hot path is bare
+
+
+async def test_history_goes_on_after_a_restart() -> None:
+    io = aiosio.Server()
+    io.sockets.history("room", max_len=10)
+    async with aiosio.testing.serve(io):
+        io.to("room").emit("msg", 1)
+    # closed: the namespace has a fresh adapter, and the recorder moved to it
+    assert io.sockets.adapter.recorder is not None
+    async with aiosio.testing.serve(io) as server:
+        io.to("room").emit("msg", 2)
+        client = await server.connect()
+        seen: list[int] = []
+        watch = Watch()
+        client.on("msg", seen.append)
+        client.on("msg", watch.poke)
+        (socket,) = io.sockets.sockets.values()
+        socket.join("room", rewind=10)
+        await watch.until(lambda: len(seen) == 2)
+        assert seen == [1, 2]

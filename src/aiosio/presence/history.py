@@ -80,6 +80,27 @@ class RoomLog:
             if len(self._entries) > self.max_len:
                 self.dropped = self._entries.popleft().seq
 
+    def seed(self, events: list[tuple[float, list[Any]]], now: float) -> int:
+        """Put events kept elsewhere (``(age in seconds, data)``, oldest first) before the
+        ones this log holds, leaving out those it holds already (the overlap of the two),
+        and number them all again from 1; returns how many were added. Meant for a server
+        that starts: no client has seen its offsets yet."""
+        mine = [entry.data for entry in self._entries]
+        overlap = 0
+        for size in range(min(len(events), len(mine)), 0, -1):
+            if [data for _, data in events[-size:]] == mine[:size]:
+                overlap = size
+                break
+        older = [_Entry(0, now - age, data) for age, data in events[: len(events) - overlap]]
+        entries = [*older, *self._entries][-self.max_len :]
+        self._entries = deque(entries)
+        for seq, entry in enumerate(entries, start=1):
+            entry.seq = seq
+        self._seq = len(entries)
+        # A full list elsewhere may have lost older events: say so (never a silent skip).
+        self.dropped = 1 if self.dropped or len(events) >= self.max_len else 0
+        return len(older)
+
     def append(self, data: list[Any], now: float) -> int:
         """Keep one event; returns its sequence number."""
         self._seq += 1

@@ -9,11 +9,11 @@ servers joins once and leaves when its last tab anywhere closes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiosio.presence.table import Diff, Member
 
-__all__ = ["DeadServerDiffs", "PresenceStore"]
+__all__ = ["DeadServerDiffs", "HistoryStore", "PresenceStore"]
 
 DeadServerDiffs = Callable[[str, list[Diff]], None]
 """Called with a namespace and the diffs of its rooms when a dead server's users left."""
@@ -33,5 +33,31 @@ class PresenceStore(Protocol):
         """Report the users of servers that stopped beating (each leave reported by one
         surviving server only)."""
 
+    def reopen(self) -> None:
+        """The server starts (again): take writes from now on."""
+
     async def close(self) -> None:
-        """Withdraw this server's users and stop beating."""
+        """Withdraw this server's users and stop beating; until :meth:`reopen`, writes
+        and reads fail (a flush still running as the server closes must not connect
+        again)."""
+
+
+class HistoryStore(Protocol):
+    """Where room histories are kept beyond one server's memory (the Redis one is
+    :class:`aiosio.adapters.redis.history.RedisHistory`)."""
+
+    def append(
+        self, namespace: str, room: str, data: list[Any], max_len: int, ttl: float | None
+    ) -> None:
+        """Keep one event broadcast from this server (queued: it must not block)."""
+
+    async def load(
+        self, namespace: str, room: str, max_len: int, ttl: float | None
+    ) -> list[tuple[float, list[Any]]]:
+        """The kept events of a room, oldest first, each with its age in seconds."""
+
+    def reopen(self) -> None:
+        """The server starts (again): take events from now on."""
+
+    async def close(self) -> None:
+        """Write what is queued and disconnect; until :meth:`reopen`, events are dropped."""

@@ -20,10 +20,11 @@ from aiosio.server.presence import Presence
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter
     from aiosio.presence.history import Replay, RoomLog
+    from aiosio.presence.store import HistoryStore
     from aiosio.server.broadcast import RemoteSocket
     from aiosio.server.socket import Socket
 
-__all__ = ["Features"]
+__all__ = ["Features", "close_features", "start_features"]
 
 
 class Features:
@@ -61,11 +62,18 @@ class Features:
 
     # -- room history -------------------------------------------------------------------
 
-    def history(self, room: str, max_len: int = 100, ttl: float | None = 3600.0) -> RoomLog:
+    def history(
+        self,
+        room: str,
+        max_len: int = 100,
+        ttl: float | None = 3600.0,
+        store: HistoryStore | None = None,
+    ) -> RoomLog:
         """Keep the last ``max_len`` events broadcast to ``room`` for ``ttl`` seconds
         (None: no age limit), for ``socket.join(room, rewind=n)``. ``max_len=1`` is a
-        last-value cache."""
-        return self.histories.configure(room, max_len, ttl)
+        last-value cache. With ``store`` (``RedisHistory``), the events are kept there
+        too, and a server that starts loads them."""
+        return self.histories.configure(room, max_len, ttl, store)
 
     def rewind(self, socket: Socket, room: Any, count: Any) -> Replay:
         """Replay the last ``count`` events of ``room`` to ``socket``, then join it."""
@@ -90,3 +98,24 @@ class Features:
 
     def reauthenticate(self, socket: Socket, args: list[Any], ack_id: int | None) -> None:
         users.reauthenticate(socket, self.reauth_middlewares, args, ack_id)
+
+
+async def start_features(server: Any) -> None:
+    """When the server starts, after its adapters: open the stores (again), load the
+    histories kept in them."""
+    settings = server.presence_settings
+    if settings is not None and settings.store is not None:
+        settings.store.reopen()
+    for namespace in list(server.namespaces.values()):
+        await namespace.histories.load()
+
+
+async def close_features(server: Any) -> None:
+    """When the server closes: stop the presence timers, close the stores."""
+    for namespace in list(server.namespaces.values()):
+        if namespace.presence is not None:
+            namespace.presence.close()
+        await namespace.histories.close()
+    settings = server.presence_settings
+    if settings is not None and settings.store is not None:
+        await settings.store.close()

@@ -11,16 +11,20 @@ it in the same step: nothing runs between the replay and the join, so the live e
 follow the replay with no gap and no duplicate. In a cluster, each server keeps the events
 it delivers, in the order it delivers them (with the Redis streams adapter, the stream's
 order); the log's epoch and first kept offset tell a client what was trimmed.
-Namespaces without a history pay nothing: the adapter's recorder stays None.
+Namespaces without a history pay nothing: the adapter's recorder stays None. A room with
+a history has a member that is no socket (:data:`KEEPER`), so that a cluster adapter
+delivers its broadcasts here, and the history keeps them, before anyone joins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
-from aiosio.adapters.base import BroadcastOptions
+from aiosio.adapters.base import Adapter, BroadcastOptions
 from aiosio.presence.history import Replay, RoomLog
+from aiosio.presence.store import HistoryStore
 from aiosio.socketio.packets import EVENT, Packet
 
 if TYPE_CHECKING:
@@ -29,8 +33,16 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_REWIND", "Histories"]
 
+logger = logging.getLogger("aiosio.history")
+
 MAX_REWIND = 10_000
 """The most events one rewind may ask for (a larger ``max_len`` is refused too)."""
+
+KEEPER = "aiosio:history"
+"""A member of every room with a history that is no socket: a cluster adapter drops the
+broadcasts to rooms without local members (as the Node adapters do), and a server with
+nobody in the room yet must still keep what is said there. Never a recipient: only
+connected sockets are."""
 
 
 class Histories:
@@ -39,14 +51,18 @@ class Histories:
     def __init__(self, nsp: Namespace) -> None:
         self.nsp = nsp
         self.logs: dict[str, RoomLog] = {}
+        self.stores: dict[str, HistoryStore] = {}
 
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
 
-    def configure(self, room: str, max_len: int, ttl: float | None) -> RoomLog:
+    def configure(
+        self, room: str, max_len: int, ttl: float | None, store: HistoryStore | None = None
+    ) -> RoomLog:
         """Keep the last ``max_len`` events of ``room`` for ``ttl`` seconds (None: no age
-        limit); a room configured again keeps what it has, within the new bounds."""
+        limit), also in ``store`` when given; a room configured again keeps what it has,
+        within the new bounds."""
         if not isinstance(room, str) or not room:
             raise ValueError("a history needs a room name")
         if not 1 <= max_len <= MAX_REWIND:
@@ -56,13 +72,69 @@ class Histories:
         if old is not None:
             log.adopt(old)
         self.logs[room] = log
-        self.nsp.adapter.recorder = self.record
+        if store is not None:
+            self.stores[room] = store
+        self.attach(self.nsp.adapter)
+        if self.nsp.server.accepting:
+            self.keep_rooms()  # else when the server starts (a member starts an adapter)
         return log
+
+    def keep_rooms(self) -> None:
+        """Make :data:`KEEPER` a member of every room with a history."""
+        adapter = self.nsp.adapter
+        kept = adapter.socket_rooms(KEEPER) or set()
+        missing = [room for room in self.logs if room not in kept]
+        if missing:
+            adapter.add_all(KEEPER, missing)
 
     def remove(self, room: str) -> None:
         self.logs.pop(room, None)
-        if not self.logs:
-            self.nsp.adapter.recorder = None
+        self.stores.pop(room, None)
+        self.nsp.adapter.delete(KEEPER, room)
+        self.attach(self.nsp.adapter)
+
+    def attach(self, adapter: Adapter) -> None:
+        """Hook this namespace's histories on ``adapter`` (a new one replaces the old when
+        the server restarts): the recorder of every local delivery, and with a store, the
+        start of each broadcast, where it is written to the store once for the cluster."""
+        adapter.recorder = self.record if self.logs else None
+        if not self.stores or "broadcast" in vars(adapter):
+            return
+        original = adapter.broadcast
+
+        def broadcast(packet: Packet, options: BroadcastOptions) -> None:
+            self.persist(packet, options)
+            original(packet, options)
+
+        adapter.broadcast = broadcast  # type: ignore[method-assign]
+
+    def persist(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Write a broadcast starting on this server to the stores of its rooms."""
+        if packet.type is not EVENT or options.flags.volatile or not packet.data:
+            return
+        for room in options.rooms:
+            store = self.stores.get(room)
+            if store is not None:
+                log = self.logs[room]
+                store.append(self.nsp.name, room, list(packet.data), log.max_len, log.ttl)
+
+    async def load(self) -> None:
+        """The server starts: keep the rooms, and seed the logs of rooms with a store."""
+        self.keep_rooms()
+        for store in set(self.stores.values()):
+            store.reopen()
+        for room, store in list(self.stores.items()):
+            log = self.logs[room]
+            try:
+                events = await store.load(self.nsp.name, room, log.max_len, log.ttl)
+            except Exception as exc:  # a store that cannot be read: start empty
+                logger.warning("history of %r not loaded: %s", room, exc)
+                continue
+            log.seed(events, self._now())
+
+    async def close(self) -> None:
+        for store in set(self.stores.values()):
+            await store.close()
 
     def record(self, packet: Packet, options: BroadcastOptions) -> None:
         """Keep a delivered broadcast in the logs of its rooms (EVENTs, not volatile)."""

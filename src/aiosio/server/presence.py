@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aiosio.exceptions import ClusterError
 from aiosio.presence.store import PresenceStore
 from aiosio.presence.table import DEFAULT_MAX_INFO, Diff, Member, PresenceTable, check_info
 from aiosio.server.users import is_user_room
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from aiosio.server.namespace import Namespace
     from aiosio.server.socket import Socket
 
-__all__ = ["Presence", "PresenceSettings", "close_presence"]
+__all__ = ["Presence", "PresenceSettings"]
 
 logger = logging.getLogger("aiosio.presence")
 
@@ -157,6 +158,9 @@ class Presence:
     async def _apply(self, store: PresenceStore, diffs: list[Diff]) -> None:
         try:
             cluster = await store.apply(self.nsp.name, diffs)
+        except ClusterError as exc:  # closed with the server, or unreachable
+            logger.info("presence store: %s; the diffs stay local", exc)
+            cluster = diffs
         except Exception as exc:
             logger.warning("presence store unreachable, diffs stay local: %s", exc)
             cluster = diffs
@@ -192,13 +196,3 @@ class Presence:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-async def close_presence(server: Any) -> None:
-    """When the server closes: stop the flush timers and close the store."""
-    for namespace in list(server.namespaces.values()):
-        if namespace.presence is not None:
-            namespace.presence.close()
-    settings = server.presence_settings
-    if settings is not None and settings.store is not None:
-        await settings.store.close()

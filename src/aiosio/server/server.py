@@ -24,9 +24,10 @@ from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.collector import Freezer
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
+from aiosio.server.features import close_features, start_features
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace, ParentNamespace
-from aiosio.server.presence import PresenceSettings, close_presence
+from aiosio.server.presence import PresenceSettings
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import Socket
 from aiosio.server.typed import TypedServer
@@ -174,6 +175,8 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         adapter = self._adapter_factory(namespace)
         if self.recovery is not None:
             self.recovery.attach(adapter, previous)
+        if previous is not None:
+            namespace.histories.attach(adapter)  # the recorder goes to the new adapter
         return adapter
 
     async def startup(self) -> bool:
@@ -201,6 +204,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         self.freezer.start()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.init()
+        await start_features(self)  # histories kept in a store are loaded
         return True
 
     @property
@@ -507,7 +511,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         await self.engine.close()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
-        await close_presence(self)
+        await close_features(self)
 
     async def _cancel_tasks(self, timeout: float) -> None:
         """Cancel the server's tasks (not those awaiting the close) and give them

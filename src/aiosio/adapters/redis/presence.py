@@ -29,6 +29,7 @@ from collections import defaultdict
 from typing import Any
 
 from aiosio.adapters.redis.link import RedisError, connect
+from aiosio.exceptions import ClusterError
 from aiosio.presence.store import DeadServerDiffs
 from aiosio.presence.table import Diff, Member
 
@@ -101,6 +102,7 @@ class RedisPresence:
         self._client: Any = None
         self._beat: asyncio.Task[None] | None = None
         self._watchers: list[DeadServerDiffs] = []
+        self._closed = False
 
     def _tag(self, namespace: str, room: str) -> str:
         return f"{namespace}#{room}"
@@ -109,6 +111,8 @@ class RedisPresence:
         return f"{self.prefix}alive:{server}"
 
     async def _ready(self) -> Any:
+        if self._closed:
+            raise ClusterError("the presence store is closed")
         if self._client is None:
             self._client = connect(self.url)
             await self._announce()
@@ -203,9 +207,13 @@ class RedisPresence:
                     member["sockets"] += value["s"]
         return [found[user] for user in sorted(found)]
 
+    def reopen(self) -> None:
+        self._closed = False
+
     async def close(self) -> None:
         """Stop beating and withdraw this server (its users leave the other servers' view
         at once; the next beat of another server reports them)."""
+        self._closed = True
         beat, self._beat = self._beat, None
         if beat is not None:
             beat.cancel()
