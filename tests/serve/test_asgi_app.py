@@ -350,3 +350,13 @@ async def test_a_client_that_does_not_read_stalls_the_apps_send(echo_router: Any
         assert sent == stalled and sent < 1000  # bounded by the socket buffers, not by memory
         writer.transport.abort()
         assert isinstance(await within(ended, 5), OSError)
+
+
+async def test_an_http_1_0_keep_alive_client_is_told_so(echo_router: Any) -> None:
+    async with app_server(echo_router(), echo_app) as server:
+        reader, writer = await server.connect()
+        for _ in range(2):  # the same connection twice
+            writer.write(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            response = await read_response(reader)
+            assert response.headers["connection"] == "keep-alive"
+            assert json.loads(response.body)["http_version"] == "1.0"

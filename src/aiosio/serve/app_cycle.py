@@ -306,6 +306,8 @@ class HTTPCycle:
                 lines.append(b"transfer-encoding: chunked")
         if not self.keep_alive:
             lines.append(b"connection: close")
+        elif self.scope["http_version"] == "1.0":
+            lines.append(b"connection: keep-alive")  # else an HTTP/1.0 client waits for the end
         lines.append(b"\r\n")
         return b"\r\n".join(lines)
 
