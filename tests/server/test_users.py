@@ -140,3 +140,23 @@ async def test_control_messages_from_other_servers_are_checked() -> None:
         client.on("disconnect", gone.set_result)
         nsp.on_server_side_emit([CONTROL, "disconnect", "u42", "kicked"], None)
         await within(gone)
+
+
+async def test_a_recovered_socket_gets_its_user_back() -> None:
+    io = aiosio.Server(connection_state_recovery=True, presence={"interval": 60})
+    io.use(lambda socket: setattr(socket, "user", socket.handshake.auth["user"]))
+    io.on("connection", lambda socket: socket.join("lobby") if not socket.recovered else None)
+    async with aiosio.testing.serve(io) as server:
+        client = await server.connect(auth={"user": "u42"})
+        io.to("lobby").emit("hello", 1)  # an offset to recover from
+        got = asyncio.get_running_loop().create_future()
+        client.on("hello", got.set_result)
+        await within(got)
+        back = asyncio.get_running_loop().create_future()
+        client.on("connect", lambda: back.set_result(client.recovered))
+        aiosio.testing.drop(client)
+        assert await within(back) is True
+        (socket,) = io.sockets.sockets.values()
+        assert socket.recovered and socket.user == "u42"
+        assert [m["user"] for m in await io.in_("lobby").presence()] == ["u42"]
+        assert [s.id for s in await io.user_sockets("u42")] == [socket.id]

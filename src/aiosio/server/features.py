@@ -8,6 +8,7 @@ namespace only calls :meth:`Features.init_features` when it is made.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import HandlerSpec, inspect_handler
@@ -43,6 +44,8 @@ class Features:
         self.presence = None if settings is None else Presence(self, settings)  # type: ignore[arg-type]
         self.histories = Histories(self)  # type: ignore[arg-type]
         self.reauth_middlewares = []
+        if self.server.recovery is not None:
+            self.on("join-room", partial(users.restore_user, self))  # type: ignore[attr-defined,arg-type]
 
     # -- users --------------------------------------------------------------------------
 

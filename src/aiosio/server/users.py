@@ -186,6 +186,22 @@ class UserFeatures:
         set_expiry(self, self.ensure_extras(), when)  # type: ignore[arg-type]
 
 
+def restore_user(nsp: Namespace, room: str, sid: str) -> None:
+    """A ``join-room`` handler when connection state recovery is on: a recovered socket
+    joins its user's room again, and so gets its user back (recovery skips, by default,
+    the middlewares that set it). ``auth_expires_at`` is not kept: servers that need it
+    run the middlewares on recovery (``skip_middlewares=False``)."""
+    if not is_user_room(room):
+        return
+    socket = nsp.sockets.get(sid)
+    if socket is None or not socket.recovered or socket.user is not None:
+        return
+    user = room[len(USER_ROOM_PREFIX) :]
+    socket.ensure_extras().user = user
+    if nsp.presence is not None:
+        nsp.presence.user_changed(socket, None, user)
+
+
 # -- disconnecting ------------------------------------------------------------------------
 
 
