@@ -150,6 +150,7 @@ async def test_options_map_onto_the_native_server() -> None:
     assert engine.max_http_buffer_size == 1234
     assert tuple(engine.transports) == ("websocket",)
     assert type(sio.io.parser).__name__ != type(socketio.AsyncServer().io.parser).__name__
+    assert socketio.AsyncServer(ping_interval=(9, 5)).io.engine.ping_interval == 9
 
 
 @pytest.mark.parametrize(

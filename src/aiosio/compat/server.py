@@ -96,7 +96,7 @@ class AsyncServer(Registry, SidOperations):
         async_mode: str | None = None,
         cors_allowed_origins: str | Sequence[str] | None = None,
         cors_credentials: bool = True,
-        ping_interval: float = 25,
+        ping_interval: float | tuple[float, float] = 25,
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
         allow_upgrades: bool = True,
@@ -130,7 +130,10 @@ class AsyncServer(Registry, SidOperations):
         self._options: dict[str, Any] = {
             "cors_allowed_origins": cors_allowed_origins,
             "cors_credentials": cors_credentials,
-            "ping_interval": ping_interval,
+            # python-socketio's (interval, grace) form: the engine has no grace period.
+            "ping_interval": ping_interval[0]
+            if isinstance(ping_interval, tuple)
+            else ping_interval,
             "ping_timeout": ping_timeout,
             "max_http_buffer_size": max_http_buffer_size,
             "allow_upgrades": allow_upgrades,
