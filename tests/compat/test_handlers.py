@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from aiosio.compat.handlers import Handler, settle
+from aiosio.compat.handlers import Handler, run_eagerly, settle
 
 
 def two(sid: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -48,3 +49,48 @@ async def test_settle_awaits_only_awaitables() -> None:
 def test_not_callable() -> None:
     with pytest.raises(TypeError, match="callable"):
         Handler.of(42)  # type: ignore[arg-type]
+
+
+async def test_run_eagerly_finishes_in_place_or_hands_over_the_rest() -> None:
+    assert run_eagerly(three("s", {}, 1)) == (True, 1)
+
+    steps: list[str] = []
+
+    async def suspends() -> str:
+        steps.append("first")
+        await asyncio.sleep(0)
+        steps.append("second")
+        value = await asyncio.get_running_loop().run_in_executor(None, lambda: "from a thread")
+        return value + "!"
+
+    done, rest = run_eagerly(suspends())
+    assert not done and steps == ["first"]
+    assert await asyncio.create_task(_await(rest)) == "from a thread!"
+    assert steps == ["first", "second"]
+
+
+async def test_run_eagerly_raises_and_cancels_like_await() -> None:
+    async def fails() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        run_eagerly(fails())
+    cleaned: list[str] = []
+
+    async def waits_forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append("cleaned")
+
+    done, rest = run_eagerly(waits_forever())
+    task = asyncio.create_task(_await(rest))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not done and cleaned == ["cleaned"]
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

@@ -9,11 +9,11 @@ handler's signature is read once, when it is registered (:class:`Handler`).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-__all__ = ["Handler", "Registry", "arguments", "settle"]
+__all__ = ["Handler", "Registry", "arguments", "run_eagerly", "settle"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +62,53 @@ async def settle(result: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+class _Rest:
+    """Awaitable: the rest of a coroutine whose first step :func:`run_eagerly` ran.
+
+    Awaited in a task, it hands the task what the coroutine waits on (the future it
+    yielded), then sends it the results and throws it the exceptions, as ``await`` would.
+    """
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self.coro, self.pending
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # the task was cancelled, or the future failed
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def run_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run a coroutine until it first suspends: ``(True, result)`` if it finished (no
+    task needed: most handlers await only the facade's methods, which never suspend),
+    or ``(False, rest)``, ``rest`` an awaitable to finish it in a task.
+
+    An exception of the first step is raised here.
+    """
+    try:
+        pending = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, _Rest(coro, pending)
 
 
 def arguments(data: Any) -> tuple[Any, ...]:

@@ -22,11 +22,12 @@ import asyncio
 import builtins
 import logging
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from aiosio._handlers import ack_args
 from aiosio.app import Server
 from aiosio.compat.environ import build_environ
 from aiosio.compat.exceptions import (
@@ -34,7 +35,7 @@ from aiosio.compat.exceptions import (
     ConnectionRefusedError,
     refusal,
 )
-from aiosio.compat.handlers import Handler, Registry, settle
+from aiosio.compat.handlers import Handler, Registry, run_eagerly, settle
 from aiosio.compat.operations import PENDING, Pending, SidOperations
 from aiosio.exceptions import ConnectionRefused
 from aiosio.server.socket import Socket
@@ -49,6 +50,9 @@ logger = logging.getLogger("aiosio.compat")
 
 
 _SPECIAL = frozenset({"connect", "disconnect", "*"})
+
+Ack = Callable[..., None]
+Spawn = Callable[[Coroutine[Any, Any, Any]], None]
 
 
 class DisconnectReason:
@@ -308,11 +312,12 @@ class AsyncServer(Registry, SidOperations):
         this socket's sid, then do what its connect handler deferred."""
         plan = self._plan(name)
         sid = socket.id
+        spawn = socket.conn.spawn
         for event, handler in plan.events:
-            socket.on(event, _bound(handler, sid))
+            socket.on(event, _bound(handler, sid, spawn))
         if plan.catch_all is not None:
             socket.use(partial(_route_unknown, plan.known))
-            socket.on("*", _bound_catch_all(plan.catch_all, sid))
+            socket.on("*", _bound_catch_all(plan.catch_all, sid, spawn))
         if plan.disconnect is not None:
             socket.on("disconnect", partial(self._disconnected, plan.disconnect, socket))
         pending = self._pending.pop(socket, None)
@@ -377,15 +382,23 @@ class AsyncServer(Registry, SidOperations):
         )
 
 
-def _bound(handler: Handler, sid: str) -> Callable[..., Any]:
-    """The native listener of one event for one socket: ``handler(sid, *args)``."""
+def _bound(handler: Handler, sid: str, spawn: Spawn) -> Callable[..., Any]:
+    """The native listener of one event for one socket: ``handler(sid, *args)``.
+
+    A coroutine handler runs eagerly (:func:`run_eagerly`): one that finishes without
+    suspending answers in place, as a plain function would, and costs no task.
+    """
     fn = handler.fn
     if handler.is_async:
 
-        async def call_async(*args: Any) -> Any:
-            return await fn(sid, *args)
+        def call_eagerly(*args: Any, ack: Ack | None = None) -> None:
+            done, value = run_eagerly(fn(sid, *args))
+            if not done:
+                spawn(_answer_later(value, ack))
+            elif ack is not None:
+                ack(*ack_args(value))
 
-        return call_async
+        return call_eagerly
 
     def call(*args: Any) -> Any:
         return fn(sid, *args)
@@ -393,19 +406,31 @@ def _bound(handler: Handler, sid: str) -> Callable[..., Any]:
     return call
 
 
-def _bound_catch_all(handler: Handler, sid: str) -> Callable[..., Any]:
+def _bound_catch_all(handler: Handler, sid: str, spawn: Spawn) -> Callable[..., Any]:
     fn = handler.fn
     if handler.is_async:
 
-        async def call_async(event: str, *args: Any) -> Any:
-            return await fn(event, sid, *args)
+        def call_eagerly(event: str, *args: Any, ack: Ack | None = None) -> None:
+            done, value = run_eagerly(fn(event, sid, *args))
+            if not done:
+                spawn(_answer_later(value, ack))
+            elif ack is not None:
+                ack(*ack_args(value))
 
-        return call_async
+        return call_eagerly
 
     def call(event: str, *args: Any) -> Any:
         return fn(event, sid, *args)
 
     return call
+
+
+async def _answer_later(rest: Awaitable[Any], ack: Ack | None) -> None:
+    """Finish a handler that suspended, and answer its ack (a failure is logged by the
+    server's task)."""
+    result = await rest
+    if ack is not None:
+        ack(*ack_args(result))
 
 
 def _route_unknown(known: frozenset[str], packet: list[Any]) -> None:
