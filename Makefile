@@ -9,7 +9,7 @@ E2E_STAMP := tests/e2e/node_modules/.installed
 TYPED_STAMP := tests/typed/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck unit bench soak env node redis clean chromium docs site
+.PHONY: demo test test-compiled lint typecheck unit bench soak env node redis clean chromium docs site
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -68,6 +68,18 @@ site: $(STAMP)
 
 test: env redis lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-compiled
+
+# The compiled core (mypyc_build.py: the codecs and the frame parser compiled by mypyc, in
+# build/mypyc, recompiled only when their sources change): the sans-I/O tests and a few end
+# to end ones (real sockets, the Node client) again, against the compiled modules.
+COMPILED_TESTS := tests/test_compiled_core.py tests/websocket/test_frames.py \
+  tests/engineio/test_packets.py tests/engineio/test_wire.py tests/socketio/test_packets.py \
+  tests/socketio/test_parsers.py tests/serve/test_websocket.py tests/interop/sio/test_sio_events.py
+test-compiled: $(STAMP)
+	$(BIN)/python mypyc_build.py build/mypyc
+	AIOSIO_COMPILED_DIR=build/mypyc PYTHONPATH=build/mypyc \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider $(COMPILED_TESTS)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -88,10 +90,26 @@ def extract(tarball: Path, source: str, target: Path) -> int:
     return count
 
 
+def add_compiled_core(build_data: dict[str, Any]) -> None:
+    """Add the modules mypyc_build.py compiles (``AIOSIO_MYPYC=1``): a platform wheel."""
+    spec = importlib.util.spec_from_file_location("mypyc_build", ROOT / "mypyc_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = (ROOT / "build" / "mypyc-wheel").resolve()
+    for path in module.build(out):
+        build_data["force_include"][str(path)] = path.relative_to(out).as_posix()
+    build_data["pure_python"] = False
+    build_data["infer_tag"] = True
+
+
 class NpmBundleHook(BuildHookInterface):
     """Adds the pinned npm packages' files to the wheel under ``aiosio/_npm/``."""
 
     PLUGIN_NAME = "custom"
+
+    def dependencies(self) -> list[str]:
+        return ["mypy>=1.11", "setuptools"] if os.environ.get("AIOSIO_MYPYC") == "1" else []
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
@@ -108,3 +126,5 @@ class NpmBundleHook(BuildHookInterface):
         manifest = WORK / "versions.json"
         manifest.write_text(json.dumps(versions, indent=2) + "\n")
         build_data["force_include"][str(manifest)] = "aiosio/_npm/versions.json"
+        if os.environ.get("AIOSIO_MYPYC") == "1":
+            add_compiled_core(build_data)

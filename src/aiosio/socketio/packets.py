@@ -118,12 +118,18 @@ class Packet:
 
 # The generated __init__ of a frozen dataclass calls object.__setattr__ per field; setting the
 # slots through their descriptors builds the same object in 60% of the time, which counts on
-# the decode hot path (_parse sets every field).
+# the decode hot path (_parse sets every field). Compiled by mypyc (mypyc_build.py), Packet
+# is a native class that object.__new__ refuses, and its constructor is the fast way.
 _new_object = object.__new__
-_set_type = Packet.__dict__["type"].__set__
-_set_namespace = Packet.__dict__["namespace"].__set__
-_set_data = Packet.__dict__["data"].__set__
-_set_id = Packet.__dict__["id"].__set__
+_set_type = vars(Packet)["type"].__set__
+_set_namespace = vars(Packet)["namespace"].__set__
+_set_data = vars(Packet)["data"].__set__
+_set_id = vars(Packet)["id"].__set__
+try:
+    _new_object(Packet)
+    _NATIVE = False
+except TypeError:
+    _NATIVE = True
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -368,7 +374,7 @@ class Decoder:
         self._expected = count
         return None
 
-    def receive_binary(self, data: bytes) -> Packet | None:
+    def receive_binary(self, data: bytes | bytearray | memoryview) -> Packet | None:
         """Take a binary MESSAGE: the complete packet after its last attachment, else ``None``.
 
         Raises:
@@ -377,14 +383,13 @@ class Decoder:
         packet = self._packet
         if packet is None:
             raise RemoteProtocolError("binary data while no binary packet is pending")
-        if type(data) is not bytes:
-            data = bytes(data)
+        blob = data if type(data) is bytes else bytes(data)
         limit = self._max_size
-        if limit is not None and len(data) > limit:
+        if limit is not None and len(blob) > limit:
             self.reset()
             raise RemoteProtocolError(f"binary attachment larger than {limit} bytes")
         buffers = self._buffers
-        buffers.append(data)
+        buffers.append(blob)
         if len(buffers) < self._expected:
             return None
         for container, key, num in self._slots:
@@ -447,6 +452,8 @@ def _parse(text: str, max_depth: int, max_attachments: int) -> tuple[Packet, int
             raise RemoteProtocolError("an ACK needs an ack id and an array payload")
     else:
         _check_control(ptype, data, id)
+    if _NATIVE:
+        return Packet(ptype, namespace, data, id), count
     packet: Packet = _new_object(Packet)
     _set_type(packet, ptype)
     _set_namespace(packet, namespace)
