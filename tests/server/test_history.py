@@ -159,3 +159,16 @@ async def test_history_goes_on_after_a_restart() -> None:
         socket.join("room", rewind=10)
         await watch.until(lambda: len(seen) == 2)
         assert seen == [1, 2]
+
+
+async def test_presence_pushes_are_not_kept() -> None:
+    io = aiosio.Server(presence={"interval": 60, "event": "presence"})
+    io.sockets.history("room", max_len=10)
+    io.on("connection", lambda socket: socket.join("room"))
+    async with aiosio.testing.serve(io) as server:
+        await server.connect()
+        presence = io.sockets.presence
+        assert presence is not None
+        presence.flush()  # a diff pushed to the room
+        io.to("room").emit("msg", 1)
+        assert io.sockets.histories.logs["room"].last(10, 0).events == [["msg", 1]]

@@ -52,6 +52,8 @@ class Histories:
         self.nsp = nsp
         self.logs: dict[str, RoomLog] = {}
         self.stores: dict[str, HistoryStore] = {}
+        settings = nsp.server.presence_settings
+        self.skipped = None if settings is None else settings.event  # presence pushes
 
     @staticmethod
     def _now() -> float:
@@ -112,6 +114,8 @@ class Histories:
         """Write a broadcast starting on this server to the stores of its rooms."""
         if packet.type is not EVENT or options.flags.volatile or not packet.data:
             return
+        if packet.data[0] == self.skipped:
+            return
         for room in options.rooms:
             store = self.stores.get(room)
             if store is not None:
@@ -137,8 +141,11 @@ class Histories:
             await store.close()
 
     def record(self, packet: Packet, options: BroadcastOptions) -> None:
-        """Keep a delivered broadcast in the logs of its rooms (EVENTs, not volatile)."""
+        """Keep a delivered broadcast in the logs of its rooms (EVENTs, not volatile, and
+        not the presence diffs: a newcomer's rewind must not replay stale ones)."""
         if packet.type is not EVENT or options.flags.volatile or not packet.data:
+            return
+        if packet.data[0] == self.skipped:
             return
         logs = self.logs
         now: float | None = None
