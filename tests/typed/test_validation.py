@@ -223,3 +223,34 @@ def test_adapters_are_built_once_per_annotation() -> None:
     assert adapter_for(list[Point]) is adapter_for(list[Point])
     unhashable = Annotated[int, {"a": 1}]
     assert adapter_for(unhashable).validate_python("3") == 3
+
+
+def test_a_model_defined_inside_a_function_is_refused_with_what_to_do() -> None:
+    # this module has `from __future__ import annotations`: every annotation is a string,
+    # resolved in the module's globals, where a class defined here is not
+    class Local(BaseModel):
+        text: str
+
+    def chat(message: Local) -> None: ...
+
+    with pytest.raises(TypeError) as caught:
+        inspect_handler(chat, payload_from=0)
+    text = str(caught.value)
+    assert "cannot resolve the annotations of handler" in text
+    assert "'Local' (of 'message')" in text and "<locals>.chat" in text
+    assert "from __future__ import annotations" in text
+    assert "Define Local at module level" in text
+    assert "chat.__annotations__['message'] = Local" in text
+    # doing what it says works: the type itself, not its name
+    chat.__annotations__["message"] = Local
+    spec = inspect_handler(chat, payload_from=0)
+    assert isinstance(spec, TypedHandlerSpec)
+    assert spec.checker is not None and spec.checker([{"text": "hi"}]) == [Local(text="hi")]
+
+    # a name missing at module level says so, without the remark about functions
+    def module_level(message: Missing) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    module_level.__qualname__ = "module_level"
+    with pytest.raises(TypeError, match="Define Missing at module level") as caught:
+        inspect_handler(module_level, payload_from=0)
+    assert "inside a function" not in str(caught.value)

@@ -20,6 +20,7 @@ import orjson
 
 from aiosio.adapters.messages import ClusterMessage, MessageType
 from aiosio.exceptions import RemoteProtocolError
+from aiosio.socketio.plain import plain_value
 
 __all__ = [
     "MAX_DEPTH",
@@ -77,8 +78,13 @@ def _check_depth(value: Any, depth: int = 0) -> None:
 
 
 def pack(value: Any) -> bytes:
-    """msgpack as the Node encoders write it (bytes as ``bin``, floats as float 64)."""
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    """msgpack as the Node encoders write it (bytes as ``bin``, floats as float 64).
+
+    Typed values (pydantic models, dataclasses, dates, UUIDs, ``Decimal``, enums) are
+    written as the JSON a client gets for them (:func:`~aiosio.socketio.plain.plain_value`),
+    so that a broadcast of a model reaches the other servers, Node ones too, as plain data.
+    """
+    return msgpack.packb(value, use_bin_type=True, default=plain_value)  # type: ignore[no-any-return]
 
 
 def unpack(data: bytes) -> Any:
@@ -102,7 +108,7 @@ def _node_json(value: Any) -> Any:
         return {"type": "Buffer", "data": list(bytes(value))}  # Buffer#toJSON
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    return plain_value(value)  # typed values; anything else is a TypeError
 
 
 def to_json(value: Any) -> bytes:

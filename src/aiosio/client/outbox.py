@@ -24,6 +24,7 @@ from aiosio.client.manager import BaseManager
 from aiosio.exceptions import AckTimeout, Disconnected, LocalProtocolError, ReservedEventError
 from aiosio.socketio.packets import RESERVED_EVENTS
 from aiosio.socketio.session import PendingAck
+from aiosio.typed.validation import convert
 
 __all__ = ["Emitter", "Flags", "Outbox"]
 
@@ -243,6 +244,8 @@ class Emitter:
         """Emit with these flags; with a timeout, ``callback(error, *answer)``."""
         self._outbox.emit(event, args, self._flags, callback)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emit and wait for the acknowledgement (see ``Client.emit_with_ack``)."""
-        return await self._outbox.emit_with_ack(event, args, self._flags)
+    async def emit_with_ack(self, event: str, *args: Any, response: Any = None) -> Any:
+        """Emit and wait for the acknowledgement (see ``Client.emit_with_ack``); with
+        ``response`` (a type), the answer checked and converted to it."""
+        answer = await self._outbox.emit_with_ack(event, args, self._flags)
+        return answer if response is None else convert(response, answer)

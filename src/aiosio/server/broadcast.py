@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.exceptions import AckTimeout, InvalidState, ReservedEventError
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
+from aiosio.typed.validation import convert, convert_answers, convert_per_socket
 
 if TYPE_CHECKING:
     from aiosio.presence.table import Member
@@ -168,21 +169,29 @@ class BroadcastOperator:
         """
         self.emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
+    ) -> Any:
         """Emit and gather every recipient's acknowledgement.
 
         Args:
             event: The event name.
             *args: The arguments of the event.
             per_socket: Return a dict from socket id to answer instead of a list.
+            response: A type (a model, a dataclass, ``list[int]``...) each answer is
+                checked and converted to (typed events).
 
         Returns:
             A list of answers (each the first argument a client acknowledged with), or with
             ``per_socket`` a dict from socket id to its full answer (a list), with an
-            :class:`AckTimeout` for each socket that did not answer in time.
+            :class:`AckTimeout` for each socket that did not answer in time. With
+            ``response``, the answers converted; per socket, each answer is shaped as
+            :meth:`Socket.emit_with_ack` returns it (the argument for one), and one that
+            does not fit is an :class:`~aiosio.typed.InvalidPayload` instead.
 
         Raises:
             AckTimeout: Some recipients did not answer in time (not with ``per_socket``).
+            InvalidPayload: An answer does not fit ``response`` (not with ``per_socket``).
             ReservedEventError: ``event`` is a reserved name.
         """
         if event in RESERVED_EVENTS:
@@ -193,6 +202,10 @@ class BroadcastOperator:
         except AckTimeout:
             if not per_socket:
                 raise
+        if response is not None:
+            if per_socket:
+                return convert_per_socket(response, collector.per_socket())
+            return convert_answers(response, collector.answers())
         if per_socket:
             return collector.per_socket()
         return collector.answers()
@@ -383,23 +396,27 @@ class SocketEmitter:
         socket = self._socket
         socket._emit(event, args, callback, self._timeout, self._volatile, compress=self._compress)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+    async def emit_with_ack(self, event: str, *args: Any, response: Any = None) -> Any:
         """Emit and wait for the acknowledgement.
 
         Args:
             event: The event name.
             *args: The arguments of the event.
+            response: A type to check and convert the answer to (typed events).
 
         Returns:
-            The answer: its argument, a tuple of several, or None.
+            The answer: its argument, a tuple of several, or None; converted to
+            ``response`` when given.
 
         Raises:
             AckTimeout: No answer within the timeout.
             Disconnected: The socket disconnected first.
+            InvalidPayload: The answer does not fit ``response``.
         """
-        return await self._socket._emit_with_ack(
+        answer = await self._socket._emit_with_ack(
             event, args, self._timeout, self._compress, self._volatile
         )
+        return answer if response is None else convert(response, answer)
 
 
 class RemoteSocket:

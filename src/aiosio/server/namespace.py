@@ -27,7 +27,7 @@ from aiosio.server.typed import TypedNamespace
 from aiosio.server.users import CONTROL, on_control
 from aiosio.server.users import connected as user_connected
 from aiosio.socketio.packets import EVENT, Packet
-from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload
+from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload, convert_answers
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
@@ -398,9 +398,12 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         """Emit a ``message`` event to every socket of the namespace."""
         self._operator().emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
+    ) -> Any:
         """As :meth:`BroadcastOperator.emit_with_ack`, to every socket of the namespace."""
-        return await self._operator().emit_with_ack(event, *args, per_socket=per_socket)
+        operator = self._operator()
+        return await operator.emit_with_ack(event, *args, per_socket=per_socket, response=response)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """As :meth:`BroadcastOperator.timeout`, to every socket of the namespace."""
@@ -416,7 +419,7 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return await self._operator().fetch_sockets()
 
     async def server_side_emit(
-        self, event: str, *args: Any, timeout: float | None = None
+        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
     ) -> list[Any]:
         """Emit to this namespace on the other servers of the cluster.
 
@@ -424,16 +427,19 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
             event: The event name.
             *args: The arguments of the event.
             timeout: Wait this long for the other servers' acknowledgements.
+            response: A type each answer is checked and converted to (typed events).
 
         Returns:
             Their answers (an empty list without a timeout).
 
         Raises:
+            InvalidPayload: An answer does not fit ``response``.
             ReservedEventError: ``event`` is a reserved name.
         """
         if event in ("connection", "connect", "new_namespace"):
             raise ReservedEventError(f"{event!r} is a reserved event name")
-        return await self.adapter.server_side_emit([event, *args], timeout=timeout)
+        answers = await self.adapter.server_side_emit([event, *args], timeout=timeout)
+        return answers if response is None else convert_answers(response, answers)
 
 
 class ParentNamespace(Namespace):

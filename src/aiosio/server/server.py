@@ -306,9 +306,12 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         """As :meth:`Namespace.send`, to the main namespace."""
         self.sockets.send(*args)
 
-    async def emit_with_ack(self, event: str, *args: Any, per_socket: bool = False) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
+    ) -> Any:
         """As :meth:`Namespace.emit_with_ack`, to the main namespace."""
-        return await self.sockets.emit_with_ack(event, *args, per_socket=per_socket)
+        main = self.sockets
+        return await main.emit_with_ack(event, *args, per_socket=per_socket, response=response)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """As :meth:`Namespace.timeout`, on the main namespace."""
@@ -324,10 +327,11 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return await self.sockets.fetch_sockets()
 
     async def server_side_emit(
-        self, event: str, *args: Any, timeout: float | None = None
+        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
     ) -> list[Any]:
         """As :meth:`Namespace.server_side_emit`, from the main namespace."""
-        return await self.sockets.server_side_emit(event, *args, timeout=timeout)
+        main = self.sockets
+        return await main.server_side_emit(event, *args, timeout=timeout, response=response)
 
     def to_user(self, user: str) -> BroadcastOperator:
         """Broadcast to every socket of ``user`` (main namespace), on every server."""

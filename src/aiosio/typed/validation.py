@@ -29,6 +29,8 @@ __all__ = [
     "adapter_for",
     "checker_for",
     "convert",
+    "convert_answers",
+    "convert_per_socket",
     "payload_hints",
 ]
 
@@ -201,8 +203,41 @@ def payload_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     target = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn).__call__
     try:
         return typing.get_type_hints(target, include_extras=True)
+    except NameError as exc:
+        raise TypeError(_unresolved(fn, target, exc)) from exc
     except Exception as exc:
         raise TypeError(f"cannot resolve the annotations of handler {fn!r}: {exc}") from exc
+
+
+def _unresolved(fn: Callable[..., Any], target: Any, exc: NameError) -> str:
+    """What to do about an annotation naming something its module's globals lack.
+
+    The usual cause: ``from __future__ import annotations`` makes every annotation a
+    string, resolved later in the module's globals, where a class defined inside a
+    function is not.
+    """
+    name = exc.name or str(exc)
+    where = getattr(target, "__qualname__", repr(fn))
+    annotations = getattr(target, "__annotations__", {})
+    parameter = next(
+        (key for key, value in annotations.items() if isinstance(value, str) and name in value),
+        "...",
+    )
+    inside = (
+        ", which under `from __future__ import annotations` does not see a class defined "
+        "inside a function"
+        if "<locals>" in where
+        else ""
+    )
+    short = getattr(target, "__name__", "handler")
+    module = getattr(target, "__module__", "?")
+    return (
+        f"cannot resolve the annotations of handler {where}: {name!r} (of {parameter!r}) is "
+        f"not in the globals of module {module}{inside}. Define {name} at "
+        f"module level (or import it there), or pass the type itself: remove `from "
+        f"__future__ import annotations` from that module, or set "
+        f"`{short}.__annotations__[{parameter!r}] = {name}` before registering the handler"
+    )
 
 
 def checker_for(fn: Callable[..., Any], signature: inspect.Signature, skip: int) -> Checker | None:
@@ -279,3 +314,48 @@ def convert(annotation: object, value: Any) -> Any:
         return adapter_for(annotation).validate_python(value)
     except ValueError as exc:
         raise InvalidPayload(_clean(_errors_of(exc), ())) from None
+
+
+def convert_answers(annotation: object, answers: list[Any]) -> list[Any]:
+    """Each answer of a broadcast's acknowledgements converted to ``annotation``.
+
+    Raises:
+        InvalidPayload: If one does not fit; each error's ``loc`` starts with the answer's
+            index in the list.
+    """
+    if is_unchecked(annotation):
+        return answers
+    adapter = adapter_for(annotation)
+    converted: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for index, answer in enumerate(answers):
+        try:
+            converted.append(adapter.validate_python(answer))
+        except ValueError as exc:
+            errors.extend(_clean(_errors_of(exc), (index,)))
+    if errors:
+        raise InvalidPayload(errors[:_MAX_ERRORS])
+    return converted
+
+
+def convert_per_socket(annotation: object, results: dict[str, Any]) -> dict[str, Any]:
+    """A broadcast's per-socket results with each answer converted to ``annotation``.
+
+    Each answer (a list of the client's arguments) is shaped as a socket's
+    ``emit_with_ack`` returns it (None, the one argument, a tuple of several), then
+    converted; an answer that does not fit becomes an :class:`InvalidPayload`, as a socket
+    that did not answer has an ``AckTimeout``. Errors stay as they are.
+    """
+    if is_unchecked(annotation):
+        return results
+    converted: dict[str, Any] = {}
+    for sid, answer in results.items():
+        if isinstance(answer, Exception):
+            converted[sid] = answer
+            continue
+        shaped = None if not answer else answer[0] if len(answer) == 1 else tuple(answer)
+        try:
+            converted[sid] = convert(annotation, shaped)
+        except InvalidPayload as invalid:
+            converted[sid] = invalid
+    return converted
