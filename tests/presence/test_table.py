@@ -44,9 +44,12 @@ def test_info_is_checked_and_forgotten_with_the_user() -> None:
     with pytest.raises(ValueError, match="JSON"):
         check_info({1j}, 100)
     table = PresenceTable()
+    table.set_info("u", 1)  # in no room: nothing is kept for it
+    assert table.info("u") is None and not table.in_a_room("u")
+    table.join("a", "u")
+    table.join("b", "u")
     table.set_info("u", 1)
-    table.forget_info("u")
-    assert table.info("u") is None
-    table.set_info("u", 1)
-    table.set_info("u", None)
-    assert table.info("u") is None
+    table.leave("a", "u")
+    assert table.info("u") == 1  # still in b
+    table.leave("b", "u")
+    assert table.info("u") is None and not table.in_a_room("u")

@@ -64,7 +64,8 @@ class PresenceTable:
 
     def __init__(self) -> None:
         self._rooms: dict[str, _Room] = {}
-        self._info: dict[str, Any] = {}  # user -> its latest info
+        self._info: dict[str, Any] = {}  # user -> its latest info, while it is in a room
+        self._memberships: dict[str, int] = {}  # user -> how many rooms it is in
         self._dirty: set[str] = set()
 
     def __len__(self) -> int:
@@ -76,11 +77,15 @@ class PresenceTable:
         return bool(self._dirty)
 
     def set_info(self, user: str, info: Any) -> None:
-        """The info shown for ``user`` (the last one set wins, across its sockets)."""
-        if info is None:
+        """The info shown for ``user`` (the last one set wins, across its sockets); kept
+        while the user is in some room (the caller gives it again when it joins one)."""
+        if info is None or user not in self._memberships:
             self._info.pop(user, None)
         else:
             self._info[user] = info
+
+    def in_a_room(self, user: str) -> bool:
+        return user in self._memberships
 
     def info(self, user: str) -> Any:
         return self._info.get(user)
@@ -94,6 +99,7 @@ class PresenceTable:
         state.counts[user] = count + 1
         if count:
             return False
+        self._memberships[user] = self._memberships.get(user, 0) + 1
         self._changed(room, state, user, present=False)
         return True
 
@@ -107,6 +113,12 @@ class PresenceTable:
             state.counts[user] = count - 1
             return False
         del state.counts[user]
+        left = self._memberships[user] - 1
+        if left:
+            self._memberships[user] = left
+        else:  # in no room any more: nothing to show it with
+            del self._memberships[user]
+            self._info.pop(user, None)
         self._changed(room, state, user, present=True)
         if not state.counts and not state.before:
             del self._rooms[room]
@@ -116,11 +128,6 @@ class PresenceTable:
         if user not in state.before:
             state.before[user] = present
             self._dirty.add(room)
-
-    def forget_info(self, user: str) -> None:
-        """Drop the info of a user who is in no room any more."""
-        if not any(user in state.counts for state in self._rooms.values()):
-            self._info.pop(user, None)
 
     def flush(self) -> list[Diff]:
         """The diffs of every room that changed since the last flush (empty ones left out)."""

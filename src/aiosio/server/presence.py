@@ -96,7 +96,14 @@ class Presence:
         if room == sid or is_user_room(room):
             return
         user = self.user_of(sid)
-        if user is not None and self.table.join(room, user):
+        if user is None:
+            return
+        first = not self.table.in_a_room(user)
+        if self.table.join(room, user):
+            if first:  # the info of a user who was in no room: from the socket
+                extras = self.nsp.sockets[sid].extras
+                if extras is not None and extras.presence_info is not None:
+                    self.table.set_info(user, extras.presence_info)
             self._schedule()
 
     def _left(self, room: str, sid: str) -> None:
@@ -109,12 +116,14 @@ class Presence:
     def user_changed(self, socket: Socket, old: str | None, new: str | None) -> None:
         """``socket.user`` changed while connected: it counts for the new user now."""
         before, after = old or socket.id, new or socket.id
+        extras = socket.extras
         for room in socket.rooms:
             if room == socket.id or is_user_room(room):
                 continue
             self.table.leave(room, before)
             self.table.join(room, after)
-        self.table.forget_info(before)
+            if extras is not None and extras.presence_info is not None:
+                self.table.set_info(after, extras.presence_info)
         self._schedule()
 
     def set_info(self, socket: Socket, info: Any) -> Any:
