@@ -15,6 +15,16 @@ from aiosio.server.history import MAX_REWIND
 from tests.support.waits import Watch, within
 
 
+async def _listening(server: aiosio.testing.InMemoryServer, event: str) -> tuple[list[Any], Watch]:
+    """A new client's ``event`` arguments as they come, and a watch poked by each."""
+    client = await server.connect()
+    seen: list[Any] = []
+    watch = Watch()
+    client.on(event, seen.append)
+    client.on(event, watch.poke)
+    return seen, watch
+
+
 async def test_rewind_then_live_without_gap_or_duplicate_under_concurrent_broadcasts() -> None:
     io = aiosio.Server()
     io.sockets.history("room", max_len=MAX_REWIND)
@@ -62,11 +72,7 @@ async def test_trimmed_history_is_reported_with_epoch_and_first_offset() -> None
     async with aiosio.testing.serve(io) as server:
         for n in range(5):
             io.to("room").emit("msg", n)
-        client = await server.connect()
-        seen: list[int] = []
-        watch = Watch()
-        client.on("msg", seen.append)
-        client.on("msg", watch.poke)
+        seen, watch = await _listening(server, "msg")
         (socket,) = io.sockets.sockets.values()
         replay = socket.join("room", rewind=10)  # more than the history holds
         assert replay is not None
@@ -89,11 +95,7 @@ async def test_last_value_cache_ttl_and_what_is_not_kept() -> None:
         io.to("price").emit("price", 2)
         io.to("price").volatile.emit("price", 3)  # volatile: not kept
         io.emit("price", 4)  # not addressed to the room: not kept
-        client = await server.connect()
-        seen: list[int] = []
-        watch = Watch()
-        client.on("price", seen.append)
-        client.on("price", watch.poke)
+        seen, watch = await _listening(server, "price")
         (socket,) = io.sockets.sockets.values()
         socket.join("price", rewind=1)
         await watch.until(lambda: seen)
@@ -150,11 +152,7 @@ async def test_history_goes_on_after_a_restart() -> None:
     assert io.sockets.adapter.recorder is not None
     async with aiosio.testing.serve(io) as server:
         io.to("room").emit("msg", 2)
-        client = await server.connect()
-        seen: list[int] = []
-        watch = Watch()
-        client.on("msg", seen.append)
-        client.on("msg", watch.poke)
+        seen, watch = await _listening(server, "msg")
         (socket,) = io.sockets.sockets.values()
         socket.join("room", rewind=10)
         await watch.until(lambda: len(seen) == 2)
