@@ -100,6 +100,8 @@ async def test_user_can_change_and_be_cleared() -> None:
 def test_bad_user_ids_are_refused(user: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         check_user(user)
+    with pytest.raises(error):
+        aiosio.Server().to_user(user)
 
 
 async def test_auth_expiry_disconnects_with_its_reason_unless_moved() -> None:
@@ -160,3 +162,8 @@ async def test_a_recovered_socket_gets_its_user_back() -> None:
         assert socket.recovered and socket.user == "u42"
         assert [m["user"] for m in await io.in_("lobby").presence()] == ["u42"]
         assert [s.id for s in await io.user_sockets("u42")] == [socket.id]
+
+
+def test_to_user_needs_a_user() -> None:
+    with pytest.raises(ValueError, match="needs a user id"):
+        aiosio.Server().to_user(None)  # type: ignore[arg-type]

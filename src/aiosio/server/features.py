@@ -51,7 +51,10 @@ class Features:
 
     def to_user(self, user: str) -> BroadcastOperator:
         """Broadcast to every socket of ``user`` (``socket.user``), on every server."""
-        room = users.user_room(users.check_user(user) or "")
+        checked = users.check_user(user)
+        if checked is None:
+            raise ValueError("to_user needs a user id, not None")
+        room = users.user_room(checked)
         return BroadcastOperator(self, rooms=frozenset((room,)))  # type: ignore[arg-type]
 
     async def user_sockets(self, user: str) -> list[Socket | RemoteSocket]:
