@@ -113,6 +113,7 @@ def _config() -> Any:
         http="httptools",
         ws="websockets",
         ws_per_message_deflate=False,
+        ws_ping_interval=None,  # under callgrind a run outlasts the ping timeout
         lifespan="off",
         access_log=False,
         log_level="error",
