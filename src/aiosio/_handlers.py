@@ -20,9 +20,13 @@ from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aiosio.typed.packets import PacketChecker
     from aiosio.typed.validation import Checker
 
-__all__ = ["HandlerSpec", "TypedHandlerSpec", "ack_args", "inspect_handler"]
+__all__ = ["PACKET", "HandlerSpec", "TypedHandlerSpec", "ack_args", "inspect_handler"]
+
+PACKET = -1
+"""``payload_from`` of a packet middleware: its first parameter types the whole packet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ class HandlerSpec:
 class TypedHandlerSpec(HandlerSpec):
     """A handler whose annotated arguments are checked and converted before it runs."""
 
-    checker: Checker | None = None
+    checker: Checker | PacketChecker | None = None
 
     def call(self, args: list[Any] | tuple[Any, ...], ack: Any = None) -> Any:
         """Call the handler with the converted arguments.
@@ -73,7 +77,7 @@ class TypedHandlerSpec(HandlerSpec):
 # (``socket.on`` in a connection handler, the usual pattern, even a fresh lambda each
 # time) is read once, not per connection. Bounded, for code compiled at run time. The
 # annotations are part of the key's check: the same code may be annotated differently.
-_Shape = tuple[bool, int, "int | None", bool, "Checker | None", dict[str, Any]]
+_Shape = tuple[bool, int, "int | None", bool, "Checker | PacketChecker | None", dict[str, Any]]
 _SHAPES: dict[tuple[CodeType, int, frozenset[str], int | None], _Shape] = {}
 _MAX_SHAPES = 1024
 
@@ -88,7 +92,7 @@ def inspect_handler(
         once: Called once, then removed.
         payload_from: Check the annotated parameters from this index on (the first ones,
             such as a namespace-level handler's socket, are passed as they are); None
-            checks nothing.
+            checks nothing; :data:`PACKET` checks a packet middleware's packet.
 
     Raises:
         TypeError: If ``fn`` is not callable, its signature cannot be read, or (when
@@ -153,9 +157,14 @@ def _inspect(
         getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
     )
     if payload_from is not None:
+        from aiosio.typed.packets import packet_checker
         from aiosio.typed.validation import checker_for
 
-        checker = checker_for(fn, signature, payload_from)
+        checker: Checker | PacketChecker | None
+        if payload_from == PACKET:
+            checker = packet_checker(fn, signature)
+        else:
+            checker = checker_for(fn, signature, payload_from)
         if checker is not None:
             return TypedHandlerSpec(
                 fn, is_async, required, None if variadic else positional, wants_ack, once, checker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,4 +29,19 @@ def run_node(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+async def node_client(script: str, url: str, transport: str) -> asyncio.subprocess.Process:
+    """``node tests/typed/<script> URL TRANSPORT``, run beside the pinned socket.io-client,
+    its output piped."""
+    modules = node_modules("socket.io-client")
+    return await asyncio.create_subprocess_exec(
+        "node",
+        str(HERE / script),
+        url,
+        transport,
+        cwd=modules.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )

@@ -19,7 +19,7 @@ from aiosio.server.socket import Socket
 from aiosio.typed import InvalidPayload
 from tests.support.servers import running, start_uvicorn
 from tests.support.waits import within
-from tests.typed.support import HERE, node_modules
+from tests.typed.support import node_client
 
 
 class Note(BaseModel):
@@ -71,19 +71,10 @@ async def serve(io: aiosio.Server, door: str) -> AsyncIterator[str]:
 
 @pytest.mark.parametrize(("door", "transport"), [("standalone", "websocket"), ("asgi", "polling")])
 async def test_the_official_client_gets_answers_and_errors(door: str, transport: str) -> None:
-    modules = node_modules("socket.io-client")
     errors: asyncio.Queue[InvalidPayload] = asyncio.Queue()
     io = typed_server(errors)
     async with serve(io, door) as url:
-        node = await asyncio.create_subprocess_exec(
-            "node",
-            str(HERE / "interop_client.js"),
-            url,
-            transport,
-            cwd=modules.parent,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        node = await node_client("interop_client.js", url, transport)
         out, err = await within(node.communicate(), 60)
         assert node.returncode == 0, err.decode()
         unacked = await within(errors.get())
