@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiosio._acks import TimedAcks, settle_future
-from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio._handlers import PACKET, HandlerSpec, ack_args, inspect_handler
 from aiosio._listeners import Listening
 from aiosio._reauth import REAUTHENTICATE
 from aiosio.engineio.wire import Wire
@@ -161,9 +161,9 @@ class Socket(UserFeatures, Backpressure, Listening):
         """A packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.
 
         It may change the list in place; raising refuses the packet, and the socket's
-        ``error`` handlers get the exception.
+        ``error`` handlers get the exception; an annotated packet is checked (typed events).
         """
-        self._middlewares.append(inspect_handler(middleware))
+        self._middlewares.append(inspect_handler(middleware, payload_from=PACKET))
         return middleware
 
     # -- emitting ---------------------------------------------------------------------
@@ -376,7 +376,7 @@ class Socket(UserFeatures, Backpressure, Listening):
             try:
                 result = spec.call([data])
             except Exception as exc:
-                self._emit_error(exc)
+                self._emit_error(exc, data, ack_id)
                 return
             if spec.is_async:
                 self.conn.spawn(self._run_middlewares_async(result, index, data, ack_id))
@@ -393,12 +393,14 @@ class Socket(UserFeatures, Backpressure, Listening):
                 if spec.is_async:
                     await result
         except Exception as exc:
-            self._emit_error(exc)
+            self._emit_error(exc, data, ack_id)
             return
         if self.connected:
             self.dispatch(data, ack_id)
 
-    def _emit_error(self, error: Exception) -> None:
+    def _emit_error(self, error: Exception, data: list[Any], ack_id: int | None) -> None:
+        if isinstance(error, InvalidPayload):  # from a typed packet middleware's check
+            return self._invalid(error, ack_id, data[0])
         handlers = self._handlers.get("error")
         if not handlers:
             self.conn.log_once(
