@@ -93,10 +93,10 @@ class Socket(UserFeatures, Backpressure, Listening):
         "_any",
         "_any_outgoing",
         "_handlers",
+        "_limiter",
         "_middlewares",
         "conn",
         "connected",
-        "_limiter",
         "data",
         "extras",
         "handshake",
@@ -359,6 +359,9 @@ class Socket(UserFeatures, Backpressure, Listening):
             self.close("client namespace disconnect")
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        limiter = self._limiter
+        if limiter is not None and limiter.refuses(self, data, ack_id):
+            return  # over a rate limit (docs/limits.md)
         # Catch-all listeners hear every incoming event, also one that a packet middleware
         # then refuses, as in the reference server.
         for spec in self._any:
@@ -368,9 +371,6 @@ class Socket(UserFeatures, Backpressure, Listening):
         else:
             self.dispatch(data, ack_id)
 
-        limiter = self._limiter
-        if limiter is not None and limiter.refuses(self, data, ack_id):
-            return  # over a rate limit (docs/limits.md)
     def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
         for index, spec in enumerate(self._middlewares):
             try:
