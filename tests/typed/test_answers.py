@@ -1,7 +1,7 @@
 """``response=`` on every path that waits for acknowledgements: a broadcast's
 ``emit_with_ack`` (a list that raises, or per socket with an InvalidPayload entry), the
 flagged emitters ``socket.timeout(s)`` and ``client.timeout(s)``, in memory with aiosio's
-client (aiosio.testing). The official client's answers over real sockets are in
+client (aiosio.testing); the blocking SyncClient over a real socket. The official client's answers over real sockets are in
 tests/typed/test_packets.py, ``server_side_emit(..., response=)`` on Redis in
 tests/adapters/redis/test_typed_broadcasts.py."""
 
@@ -100,3 +100,33 @@ async def test_the_flagged_emitters_take_a_response_type() -> None:
         assert await client.timeout(5).emit_with_ack("ask", True, response=Note) == Note(text="yes")
         with pytest.raises(InvalidPayload):
             await client.timeout(5).emit_with_ack("ask", False, response=Note)
+
+
+def _blocking_session(url: str) -> tuple[Any, Any, Exception | None]:
+    with aiosio.SyncClient(url, transports=["websocket"], force_new=True) as client:
+        client.connect(timeout=10)
+        good = client.emit_with_ack("ask", True, timeout=10, response=Note)
+        called = client.call("ask", True, response=Note)
+        try:
+            client.call("ask", False, response=Note)
+        except InvalidPayload as invalid:
+            return good, called, invalid
+    return good, called, None
+
+
+async def test_the_blocking_client_takes_a_response_type_over_a_real_socket() -> None:
+    io = aiosio.Server()
+
+    @io.on("connection")
+    def connected(socket: Socket) -> None:
+        socket.on("ask", lambda good: {"text": "yes", "stars": "4"} if good else {"text": []})
+
+    port = await io.start("127.0.0.1", 0)
+    try:
+        good, called, invalid = await asyncio.to_thread(
+            _blocking_session, f"http://127.0.0.1:{port}"
+        )
+    finally:
+        await io.close()
+    assert good == called == Note(text="yes", stars=4)
+    assert isinstance(invalid, InvalidPayload) and invalid.errors[0]["loc"] == ["text"]

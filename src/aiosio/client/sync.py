@@ -172,13 +172,16 @@ class SyncClient(_DisconnectOnExit):
         """
         _call(lambda: self.client.send(*args, callback=callback))
 
-    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+    def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
+    ) -> Any:
         """Send an event and block until it is acknowledged.
 
         Args:
             event: The event name.
             *args: The arguments of the event.
             timeout: Seconds to wait; None waits for ever.
+            response: A type to check and convert the answer to (typed events).
 
         Returns:
             The answer: its argument, a tuple of several, or None.
@@ -186,21 +189,26 @@ class SyncClient(_DisconnectOnExit):
         Raises:
             AckTimeout: No answer in time.
             Disconnected: The connection was lost first.
+            InvalidPayload: The answer does not fit ``response``.
         """
-        return _wait(lambda: self.client.emit_with_ack(event, *args, timeout=timeout))
+        client = self.client
+        return _wait(lambda: client.emit_with_ack(event, *args, timeout=timeout, response=response))
 
-    def call(self, event: str, *args: Any, timeout: float | None = 60.0) -> Any:
+    def call(
+        self, event: str, *args: Any, timeout: float | None = 60.0, response: Any = None
+    ) -> Any:
         """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds.
 
         Args:
             event: The event name.
             *args: The arguments of the event.
             timeout: Seconds to wait; None waits for ever.
+            response: A type to check and convert the answer to (typed events).
 
         Returns:
             The answer.
         """
-        return self.emit_with_ack(event, *args, timeout=timeout)
+        return self.emit_with_ack(event, *args, timeout=timeout, response=response)
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
