@@ -34,6 +34,9 @@ class SharedTable:
                         shared.table.leave(diff.room, user)
                 return shared.table.flush()
 
+            async def recount(self, namespace: str, counts: dict[str, dict[str, int]]) -> None:
+                pass
+
             async def members(self, namespace: str, room: str) -> list[Member]:
                 return shared.table.members(room)
 

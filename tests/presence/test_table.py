@@ -53,3 +53,19 @@ def test_info_is_checked_and_forgotten_with_the_user() -> None:
     assert table.info("u") == 1  # still in b
     table.leave("b", "u")
     assert table.info("u") is None and not table.in_a_room("u")
+
+
+def test_recounts_name_the_users_who_stayed_with_a_new_socket_count() -> None:
+    table = PresenceTable()
+    table.join("r", "ann")
+    table.join("r", "ann")  # joined with two sockets: the diff says so, no recount
+    assert table.flush()[0].joined == [{"user": "ann", "sockets": 2, "info": None}]
+    assert table.take_recounts() == {}
+    table.join("r", "ann")
+    table.join("r", "bob")
+    assert [d.joined for d in table.flush()] == [[{"user": "bob", "sockets": 1, "info": None}]]
+    assert table.take_recounts() == {"r": {"ann": 3}}
+    assert table.take_recounts() == {}
+    table.leave("r", "ann")
+    assert table.flush() == []
+    assert table.take_recounts() == {"r": {"ann": 2}}

@@ -26,6 +26,9 @@ class PresenceStore(Protocol):
         """Record this server's diffs (users whose first socket here joined a room, or
         whose last one left); return what changed for the whole cluster."""
 
+    async def recount(self, namespace: str, counts: dict[str, dict[str, int]]) -> None:
+        """This server's new socket counts of users who stayed in rooms (by room)."""
+
     async def members(self, namespace: str, room: str) -> list[Member]:
         """The users in ``room`` on every live server, sockets counted across them."""
 

@@ -57,6 +57,7 @@ def check_info(info: Any, limit: int) -> Any:
 class _Room:
     counts: dict[str, int] = field(default_factory=dict)  # user -> sockets in the room
     before: dict[str, bool] = field(default_factory=dict)  # changed users: present at last flush?
+    recount: set[str] = field(default_factory=set)  # users whose socket count changed
 
 
 class PresenceTable:
@@ -67,6 +68,7 @@ class PresenceTable:
         self._info: dict[str, Any] = {}  # user -> its latest info, while it is in a room
         self._memberships: dict[str, int] = {}  # user -> how many rooms it is in
         self._dirty: set[str] = set()
+        self._recounts: dict[str, dict[str, int]] = {}  # room -> user -> sockets, flushed
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -98,6 +100,7 @@ class PresenceTable:
         count = state.counts.get(user, 0)
         state.counts[user] = count + 1
         if count:
+            self._recounted(room, state, user)
             return False
         self._memberships[user] = self._memberships.get(user, 0) + 1
         self._changed(room, state, user, present=False)
@@ -111,6 +114,7 @@ class PresenceTable:
             return False
         if count > 1:
             state.counts[user] = count - 1
+            self._recounted(room, state, user)
             return False
         del state.counts[user]
         left = self._memberships[user] - 1
@@ -123,6 +127,16 @@ class PresenceTable:
         if not state.counts and not state.before:
             del self._rooms[room]
         return True
+
+    def _recounted(self, room: str, state: _Room, user: str) -> None:
+        state.recount.add(user)
+        self._dirty.add(room)
+
+    def take_recounts(self) -> dict[str, dict[str, int]]:
+        """Per room, the users who stayed but whose socket count changed, as of the last
+        flush, with their counts (for a store: the diffs do not say it)."""
+        recounts, self._recounts = self._recounts, {}
+        return recounts
 
     def _changed(self, room: str, state: _Room, user: str, present: bool) -> None:
         if user not in state.before:
@@ -138,13 +152,23 @@ class PresenceTable:
                 continue
             joined: list[Member] = []
             left: list[str] = []
+            new: set[str] = set()
             for user, was_there in state.before.items():
                 count = state.counts.get(user, 0)
                 if count and not was_there:
                     joined.append(Member(user=user, sockets=count, info=self._info.get(user)))
+                    new.add(user)
                 elif not count and was_there:
                     left.append(user)
             state.before.clear()
+            counts = {
+                user: state.counts[user]
+                for user in state.recount
+                if user in state.counts and user not in new
+            }
+            state.recount.clear()
+            if counts:
+                self._recounts[room] = counts
             if not state.counts:
                 del self._rooms[room]
             if joined or left:

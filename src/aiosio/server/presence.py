@@ -153,27 +153,37 @@ class Presence:
             self._timer.cancel()
             self._timer = None
         diffs = self.table.flush()
-        if not diffs:
-            return
+        recounts = self.table.take_recounts()
         store = self.settings.store
         if store is None:
-            self.publish(diffs)
+            if diffs:
+                self.publish(diffs)
+            return
+        if not diffs and not recounts:
             return
         if not self._watching:
             self._watching = True
             store.watch(self._dead_server)
-        self.nsp.server.spawn(self._apply(store, diffs))
+        self.nsp.server.spawn(self._apply(store, diffs, recounts))
 
-    async def _apply(self, store: PresenceStore, diffs: list[Diff]) -> None:
+    async def _apply(
+        self,
+        store: PresenceStore,
+        diffs: list[Diff],
+        recounts: dict[str, dict[str, int]] | None = None,
+    ) -> None:
         try:
-            cluster = await store.apply(self.nsp.name, diffs)
+            if recounts:
+                await store.recount(self.nsp.name, recounts)
+            cluster = await store.apply(self.nsp.name, diffs) if diffs else []
         except ClusterError as exc:  # closed with the server, or unreachable
             logger.info("presence store: %s; the diffs stay local", exc)
             cluster = diffs
         except Exception as exc:
             logger.warning("presence store unreachable, diffs stay local: %s", exc)
             cluster = diffs
-        self.publish(cluster)
+        if cluster:
+            self.publish(cluster)
 
     def _dead_server(self, namespace: str, diffs: list[Diff]) -> None:
         if namespace == self.nsp.name:

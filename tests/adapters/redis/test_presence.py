@@ -56,6 +56,17 @@ async def test_two_servers_share_presence_users_and_revocation(redis_url: str, k
         assert [(m["user"], m["sockets"]) for m in members] == [("ann", 2), ("bob", 1)]
         assert await one.in_("room").count_users() == 2
         assert await two.in_("room").count() == 3
+        # A second tab on a server where ann is already: no diff, a new count in Redis.
+        third = await a.connect(auth={"user": "ann"})
+        presence = one.sockets.presence
+        assert presence is not None and presence.table.count_sockets("room") == 2
+        settings = one.presence_settings
+        assert settings is not None and settings.store is not None
+        await presence._apply(
+            settings.store, presence.table.flush(), presence.table.take_recounts()
+        )
+        assert await two.in_("room").count() == 4
+        await third.disconnect()
         hello = asyncio.get_running_loop().create_future()
         ann_b.on("hello", hello.set_result)
         one.to_user("ann").emit("hello", "from one")

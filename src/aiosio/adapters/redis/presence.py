@@ -62,6 +62,18 @@ end
 return {joined, left}
 """
 
+_RECOUNT = """
+for i = 2, #ARGV, 2 do
+  local field = ARGV[1] .. '|' .. ARGV[i + 1]
+  local value = redis.call('HGET', KEYS[1], field)
+  if value then
+    local colon = string.find(value, ':', 1, true)
+    redis.call('HSET', KEYS[1], field, ARGV[i] .. string.sub(value, colon))
+  end
+end
+return 0
+"""
+
 _BURY = """
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return {} end
 local out = {}
@@ -177,7 +189,7 @@ class RedisPresence:
             infos: dict[str, Member] = {}
             for member in diff.joined:
                 infos[member["user"]] = member
-                value = json.dumps({"s": member["sockets"], "i": member["info"]})
+                value = f"{member['sockets']}:{json.dumps(member['info'])}"
                 args.extend((member["user"], value))
             args.extend(diff.left)
             joined, left = await client.eval(_APPLY, 3, *keys, *args)
@@ -186,25 +198,36 @@ class RedisPresence:
                 out.append(Diff(diff.room, members, [user.decode() for user in left]))
         return out
 
+    async def recount(self, namespace: str, counts: dict[str, dict[str, int]]) -> None:
+        client = await self._ready()
+        for room, users in counts.items():
+            key = f"{self.prefix}{self._tag(namespace, room)}:s"
+            args: list[Any] = []
+            for user, sockets in users.items():
+                args.extend((sockets, user))
+            # ARGV: the server, then (count, user) pairs; a field not there is left alone
+            await client.eval(_RECOUNT, 1, key, self.server_id, *args)
+
     async def members(self, namespace: str, room: str) -> list[Member]:
         client = await self._ready()
         fields = await client.hgetall(f"{self.prefix}{self._tag(namespace, room)}:s")
         per_server: dict[str, list[tuple[str, Any]]] = defaultdict(list)
         for field, value in fields.items():
             server, _, user = field.decode().partition("|")
-            per_server[server].append((user, json.loads(value)))
+            count, _, info = value.decode().partition(":")
+            per_server[server].append((user, (int(count), json.loads(info))))
         servers = sorted(per_server)
         alive = await client.mget([self._alive(s) for s in servers]) if servers else []
         found: dict[str, Member] = {}
         for server, beat in zip(servers, alive, strict=True):
             if beat is None:
                 continue  # a dead server's users are gone, even before they are buried
-            for user, value in per_server[server]:
+            for user, (sockets, info) in per_server[server]:
                 member = found.get(user)
                 if member is None:
-                    found[user] = Member(user=user, sockets=value["s"], info=value["i"])
+                    found[user] = Member(user=user, sockets=sockets, info=info)
                 else:
-                    member["sockets"] += value["s"]
+                    member["sockets"] += sockets
         return [found[user] for user in sorted(found)]
 
     def reopen(self) -> None:
