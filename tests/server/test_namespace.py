@@ -217,6 +217,39 @@ async def test_middlewares_run_in_order_sync_and_async() -> None:
         assert order == []
 
 
+async def test_plain_middlewares_run_in_place_and_an_awaitable_result_is_awaited() -> None:
+    io = aiosio.Server()
+    runners: list[str | None] = []  # the coroutine of the task each plain middleware ran in
+    order: list[str] = []
+
+    def plain(socket: aiosio.Socket) -> None:
+        task = asyncio.current_task()
+        runners.append(task.get_coro().__qualname__ if task is not None else None)  # type: ignore[union-attr]
+        order.append("plain")
+
+    async def later(socket: aiosio.Socket) -> None:
+        await asyncio.sleep(0)
+        order.append("awaited")
+
+    def gives_an_awaitable(socket: aiosio.Socket) -> Any:
+        order.append("gives")
+        return later(socket)  # a plain function's awaitable result is awaited too
+
+    io.use(plain)
+    io.of("/slow").use(gives_an_awaitable)
+    io.of("/slow").use(plain)
+    io.on("connection", lambda socket: order.append("connection"))
+    async with aiosio.testing.serve(io) as served:
+        await within(served.connect())
+        # run where the CONNECT was read, not in a middleware task of its own
+        assert order == ["plain", "connection"]
+        assert runners[0] != "Namespace._add_async"
+        order.clear()
+        await within(served.connect("/slow"))
+        assert order == ["gives", "awaited", "plain"]
+        assert runners[1] == "Namespace._add_async"  # after an awaitable: in the task
+
+
 @pytest.mark.parametrize(
     ("error", "message", "data"),
     [

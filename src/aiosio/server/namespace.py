@@ -145,6 +145,9 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """Run ``middleware(socket)`` (sync or async) before a client connects.
 
+        Plain functions run in place, where the CONNECT is read (no task); from the
+        first one that gives an awaitable (a coroutine function's), the rest run in a task.
+
         Raising :class:`ConnectionRefused` (or any exception) refuses the connection: the
         client's ``connect_error`` gets the message and the data. Middlewares are the place
         to refuse: the ``connection`` handlers run after the client got its CONNECT ack,
@@ -230,12 +233,30 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         if not self._middlewares:
             self._connect(socket)
             return
-        self._joining += 1
-        conn.spawn(self._add_async(socket))
+        self._next_middlewares(socket)
 
-    async def _add_async(self, socket: Socket) -> None:
+    def _next_middlewares(self, socket: Socket) -> None:
+        """Run the middlewares in place, as the reference calls them (``next()`` is
+        synchronous); the first one that gives an awaitable (a coroutine function's, or a
+        plain function's) is awaited in a task, which runs the rest: a connection through
+        plain middlewares costs no task."""
+        middlewares = self._middlewares
+        for index, spec in enumerate(middlewares):
+            try:
+                result = self._call_middleware(spec, socket)
+            except Exception as exc:
+                self._refuse(socket, _refusal(exc))
+                self._discard_if_empty()
+                return
+            if inspect.isawaitable(result):
+                self._joining += 1
+                socket.conn.spawn(self._add_async(socket, result, index + 1))
+                return
+        self._connect(socket)
+
+    async def _add_async(self, socket: Socket, pending: Awaitable[Any], rest: int) -> None:
         try:
-            error = await self._run_middlewares(socket)
+            error = await self._run_middlewares(socket, pending, rest)
         finally:
             self._joining -= 1
         if error is not None:
@@ -245,21 +266,26 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         if not socket.connected:
             self._discard_if_empty()
 
-    async def _run_middlewares(self, socket: Socket) -> Exception | None:
-        """Run the middlewares in order; return the exception of the one that refused."""
+    async def _run_middlewares(
+        self, socket: Socket, pending: Awaitable[Any], rest: int
+    ) -> Exception | None:
+        """Await ``pending``, then run the middlewares from index ``rest`` in order; return
+        the exception of the one that refused."""
         try:
-            for spec in self._middlewares:
-                if isinstance(spec, TypedHandlerSpec):  # it declares the auth payload
-                    result = spec.call([socket, socket.handshake.auth])
-                else:
-                    result = spec.call([socket])
-                if spec.is_async:
+            await pending
+            for spec in self._middlewares[rest:]:
+                result = self._call_middleware(spec, socket)
+                if inspect.isawaitable(result):
                     await result
-        except InvalidPayload as invalid:
-            return ConnectionRefused(INVALID_PAYLOAD, invalid.answer())
         except Exception as exc:
-            return exc
+            return _refusal(exc)
         return None
+
+    @staticmethod
+    def _call_middleware(spec: HandlerSpec, socket: Socket) -> Any:
+        if isinstance(spec, TypedHandlerSpec):  # it declares the auth payload
+            return spec.call([socket, socket.handshake.auth])
+        return spec.call([socket])
 
     def _refuse(self, socket: Socket, error: Exception) -> None:
         # Through the connection, which forgets the pending CONNECT: the client may try
@@ -546,6 +572,14 @@ class _ParentOperator(BroadcastOperator):
         operator = _ParentOperator(self._nsp)
         operator._options = derived.options
         return operator
+
+
+def _refusal(error: Exception) -> Exception:
+    """What a middleware's exception refuses with (a payload that fails its declared type
+    is refused with the reference's message and the validation errors)."""
+    if isinstance(error, InvalidPayload):
+        return ConnectionRefused(INVALID_PAYLOAD, error.answer())
+    return error
 
 
 async def _guard(pending: Awaitable[Any], socket: Socket, spec: HandlerSpec) -> None:
