@@ -196,3 +196,39 @@ async def test_background_tasks_run_and_failures_are_logged(
             await task
         await asyncio.sleep(0)
     assert "background task failed" in caplog.text
+
+
+async def test_a_connect_handler_that_suspends_still_defers_and_refuses() -> None:
+    sio = socketio.AsyncServer()
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        await asyncio.sleep(0)  # a real suspension: the rest runs in a native task
+        if auth == {"refuse": True}:
+            raise socketio.ConnectionRefusedError("later", {"why": "suspended"})
+        await sio.enter_room(sid, "lobby")
+        await sio.emit("welcome", sio.rooms(sid), to=sid)
+        return True
+
+    @sio.event
+    async def where(sid: str) -> list[str]:
+        return sio.rooms(sid)
+
+    async with aiosio.testing.serve(sio.io) as server:
+        client = await server.connect()
+        assert await client.emit_with_ack("where", timeout=5) == [client.id, "lobby"]
+        with pytest.raises(aiosio.ConnectionError) as refused:
+            await server.connect(auth={"refuse": True})
+        assert (refused.value.message, refused.value.data) == ("later", {"why": "suspended"})
+
+
+async def test_a_failing_connect_handler_refuses() -> None:
+    sio = socketio.AsyncServer()
+
+    @sio.event
+    def connect(sid: str, environ: dict[str, Any]) -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(aiosio.ConnectionError, match="missing"):
+        await aiosio.testing.connect(sio.io)
+    await sio.shutdown()

@@ -272,32 +272,61 @@ class AsyncServer(Registry, SidOperations):
 
     # -- connecting -----------------------------------------------------------------------
 
-    async def _admit(self, name: str, socket: Socket) -> None:
-        """The native middleware: run ``connect``, refusing as python-socketio does."""
+    def _admit(self, name: str, socket: Socket) -> Awaitable[None] | None:
+        """The native middleware: run ``connect``, refusing as python-socketio does.
+
+        A coroutine handler runs eagerly: one that finishes without suspending is judged
+        in place (the native server then needs no task); one that suspends is finished
+        in the awaitable returned, which the native server awaits in a task.
+        """
         handler = self._plan(name).connect
         if handler is None:
-            return
+            return None
         pending = Pending()
-        token = PENDING.set(pending)
         key = (name, socket.id)
         self._closing[key] = socket  # its session is usable in the handler already
+        token = PENDING.set(pending)
         try:
-            verdict = await settle(
-                handler.fitted(
-                    socket.id, build_environ(socket.conn.request), socket.handshake.auth or None
-                )
+            verdict = handler.fitted(
+                socket.id, build_environ(socket.conn.request), socket.handshake.auth or None
             )
-        except (ConnectionRefusedError, builtins.ConnectionRefusedError) as exc:
-            pending.deferring = False
-            raise refusal(exc) from None
-        except BaseException:
-            pending.deferring = False
-            raise
+            if handler.is_async:
+                done, verdict = run_eagerly(verdict)
+                if not done:
+                    return self._admit_later(verdict, pending, socket, key)
+        except BaseException as exc:
+            self._judge(exc, pending, socket, key)
         finally:
             PENDING.reset(token)
-            self._closing.pop(key, None)
-        if verdict is False:
+        self._judge(verdict, pending, socket, key)
+        return None
+
+    async def _admit_later(
+        self, rest: Awaitable[Any], pending: Pending, socket: Socket, key: tuple[str, str]
+    ) -> None:
+        token = PENDING.set(pending)  # the rest of the handler defers as its start did
+        try:
+            verdict = await rest
+        except BaseException as exc:
+            self._judge(exc, pending, socket, key)
+        finally:
+            PENDING.reset(token)
+        self._judge(verdict, pending, socket, key)
+
+    def _judge(self, verdict: Any, pending: Pending, socket: Socket, key: tuple[str, str]) -> None:
+        """The connect handler's outcome: ``verdict`` is what it returned or raised.
+
+        Raises:
+            ConnectionRefused: It refused (False, or a ConnectionRefusedError).
+            BaseException: It failed: ``verdict`` itself (the client is refused too).
+        """
+        self._closing.pop(key, None)
+        if isinstance(verdict, BaseException) or verdict is False:
             pending.deferring = False
+            if isinstance(verdict, ConnectionRefusedError | builtins.ConnectionRefusedError):
+                raise refusal(verdict) from None
+            if isinstance(verdict, BaseException):
+                raise verdict
             raise ConnectionRefused(REJECTED)
         if pending.ops:
             self._pending[socket] = pending
