@@ -134,8 +134,8 @@ async def test_control_messages_from_other_servers_are_checked() -> None:
     async with aiosio.testing.serve(io) as server:
         client = await server.connect(auth={"user": "u42"}, retries=0)
         nsp = io.sockets
-        on_control(nsp, ["disconnect", 42, "x"])  # malformed: ignored
-        on_control(nsp, ["unknown"])
+        on_control(nsp, "disconnect", 42, "x")  # malformed: ignored
+        on_control(nsp, "unknown")
         nsp.on_server_side_emit([CONTROL, "disconnect", "x" * 300, "r"], None)
         assert client.connected
         gone = asyncio.get_running_loop().create_future()

@@ -44,8 +44,9 @@ class Features:
         self.presence = None if settings is None else Presence(self, settings)  # type: ignore[arg-type]
         self.histories = Histories(self)  # type: ignore[arg-type]
         self.reauth_middlewares = []
-        if self.server.recovery is not None:
-            self.on("join-room", partial(users.restore_user, self))  # type: ignore[attr-defined,arg-type]
+        # Users: a socket's user once it connects, another server's orders.
+        self.on("join-room", partial(users.on_join, self))  # type: ignore[attr-defined,arg-type]
+        self.on(users.CONTROL, partial(users.on_control, self))  # type: ignore[attr-defined,arg-type]
 
     # -- users --------------------------------------------------------------------------
 

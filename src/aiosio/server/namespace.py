@@ -24,8 +24,6 @@ from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollect
 from aiosio.server.features import Features
 from aiosio.server.socket import Socket
 from aiosio.server.typed import TypedNamespace
-from aiosio.server.users import CONTROL, on_control
-from aiosio.server.users import connected as user_connected
 from aiosio.socketio.packets import EVENT, Packet
 from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload, convert_answers
 
@@ -44,9 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ALIASES = {"connect": "connection"}
 # Namespace events that are not server-side emits: a client event of the same name is no
 # sign of a misplaced handler.
-_LOCAL_EVENTS = frozenset(
-    {"connection", "create-room", "delete-room", "join-room", "leave-room", "presence"}
-)
+_LOCAL_EVENTS = frozenset({"connection", "create-room", "delete-room", "join-room", "leave-room"})
 
 
 class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
@@ -182,9 +178,6 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         With ``ack``, the first handler answers: through its keyword-only ``ack`` or with
         its return value (one argument, as the reference expects).
         """
-        if data[0] == CONTROL:  # users: another server's order (server/users.py)
-            on_control(self, data[1:])
-            return
         for spec in list(self._handlers.get(data[0], ())):
             wants = ack is not None and spec.wants_ack
             try:
@@ -304,8 +297,6 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, [socket.id])
-        if socket.extras is not None:
-            user_connected(socket)  # a user or an expiry set in a middleware
         self.server.on_socket_connecting(socket)
         # The CONNECT ack goes out before anything the connection handlers emit.
         socket.write_packet(socket.connect_packet())
@@ -384,8 +375,6 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
 
     def on_socket_closing(self, socket: Socket, reason: str) -> None:
         """A socket is about to leave its rooms (recovery persists its state here)."""
-        if socket.extras is not None:
-            socket.extras.cancel()
         self.server.on_socket_closing(socket, reason)
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -186,11 +187,17 @@ class UserFeatures:
         set_expiry(self, self.ensure_extras(), when)  # type: ignore[arg-type]
 
 
-def restore_user(nsp: Namespace, room: str, sid: str) -> None:
-    """A ``join-room`` handler when connection state recovery is on: a recovered socket
-    joins its user's room again, and so gets its user back (recovery skips, by default,
-    the middlewares that set it). ``auth_expires_at`` is not kept: servers that need it
+def on_join(nsp: Namespace, room: str, sid: str) -> None:
+    """A ``join-room`` handler of every namespace. A socket joining its own room has just
+    connected: a user or an expiry set before (in a middleware) takes effect. A recovered
+    socket joining its user's room again gets its user back (recovery skips, by default,
+    the middlewares that set it); ``auth_expires_at`` is not kept: servers that need it
     run the middlewares on recovery (``skip_middlewares=False``)."""
+    if room == sid:
+        socket = nsp.sockets.get(sid)
+        if socket is not None and socket.extras is not None:
+            connected(socket)
+        return
     if not is_user_room(room):
         return
     socket = nsp.sockets.get(sid)
@@ -230,8 +237,9 @@ async def disconnect_user(nsp: Namespace, user: str, reason: str) -> None:
     await nsp.adapter.server_side_emit([CONTROL, "disconnect", user, reason])
 
 
-def on_control(nsp: Namespace, args: list[Any]) -> None:
-    """Another server's order (``[kind, ...]``); malformed ones are ignored."""
+def on_control(nsp: Namespace, *args: Any) -> None:
+    """Another server's order (``[kind, ...]``), a handler of the namespace's
+    :data:`CONTROL` server-side event; malformed ones are ignored."""
     match args:
         case ["disconnect", str(user), str(reason)] if len(user) <= MAX_USER_LENGTH:
             disconnect_local_user(nsp, user, reason[:200])
@@ -251,7 +259,14 @@ def set_expiry(socket: Socket, extras: SocketExtras, expires_at: float | None) -
         return
     delay = max(0.0, expires_at - time.time())
     loop = asyncio.get_running_loop()
-    extras.expiry = loop.call_later(delay, disconnect_with_reason, socket, AUTH_EXPIRED)
+    # A weak reference: the timer must not keep a disconnected socket alive until then.
+    extras.expiry = loop.call_later(delay, _expire, weakref.ref(socket))
+
+
+def _expire(ref: weakref.ref[Socket]) -> None:
+    socket = ref()
+    if socket is not None:
+        disconnect_with_reason(socket, AUTH_EXPIRED)
 
 
 def reauthenticate(
