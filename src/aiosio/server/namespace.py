@@ -1,18 +1,15 @@
 """Namespace: the handlers, middlewares and sockets of one channel, and its adapter.
 
-A :class:`ParentNamespace` matches names (a regular expression or a function) and creates
-child namespaces on demand, sharing its connection handlers and middlewares; a child is
-removed when its last socket leaves (``cleanup_empty_child_namespaces``, on by default).
+Namespaces created on demand for the names that match (``io.of(re.compile(...))``) are
+:mod:`aiosio.server.parent`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import HandlerSpec, TypedHandlerSpec, inspect_handler
@@ -20,20 +17,21 @@ from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused, ReservedEventError
 from aiosio.limits.buckets import Action, Rule
-from aiosio.server.broadcast import BroadcastOperator, RemoteSocket, _AckCollector
+from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.features import Features
 from aiosio.server.socket import Socket
 from aiosio.server.typed import TypedNamespace
-from aiosio.socketio.packets import EVENT, Packet
+from aiosio.socketio.packets import Packet
 from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload, convert_answers
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
     from aiosio.engineio.wire import Wire
     from aiosio.server.connection import Connection
+    from aiosio.server.parent import ParentNamespace
     from aiosio.server.server import BaseServer as Server
 
-__all__ = ["Namespace", "ParentNamespace"]
+__all__ = ["Namespace"]
 
 logger = logging.getLogger("aiosio.namespace")
 
@@ -455,112 +453,6 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
             raise ReservedEventError(f"{event!r} is a reserved event name")
         answers = await self.adapter.server_side_emit([event, *args], timeout=timeout)
         return answers if response is None else convert_answers(response, answers)
-
-
-class ParentNamespace(Namespace):
-    """Namespaces created on demand for names that match (``io.of(re.compile(...))``)."""
-
-    def __init__(
-        self,
-        server: Server,
-        matcher: re.Pattern[str] | Callable[..., bool | Awaitable[bool]],
-    ) -> None:
-        self._matcher = matcher
-        self.children: dict[str, Namespace] = {}
-        super().__init__(server, f"/_{id(self)}")
-
-    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
-        """Whether a client may create the child namespace ``name``."""
-        matcher = self._matcher
-        if isinstance(matcher, re.Pattern):
-            return matcher.fullmatch(name) is not None
-        verdict = matcher(name, auth)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        return bool(verdict)
-
-    def matches_now(self, name: str) -> bool | None:
-        """A synchronous answer when the matcher is a regular expression."""
-        if isinstance(self._matcher, re.Pattern):
-            return self._matcher.fullmatch(name) is not None
-        return None
-
-    def create_child(self, name: str) -> Namespace:
-        """Create and register the child for ``name``, with the parent's middlewares."""
-        child = Namespace(self.server, name, parent=self)
-        child._middlewares = list(self._middlewares)
-        self.share_contracts(child)
-        for event in ("connection",):
-            for spec in self._handlers.get(event, ()):
-                child._handlers.setdefault(event, []).append(spec)
-        self.children[name] = child
-        self.server.register_namespace(child)
-        return child
-
-    def remove_child(self, child: Namespace) -> None:
-        """Drop an (empty) child namespace and unregister it from the server."""
-        self.children.pop(child.name, None)
-        self.server.unregister_namespace(child)
-
-    def _operator(self) -> BroadcastOperator:
-        return _ParentOperator(self)
-
-
-class _ParentOperator(BroadcastOperator):
-    """The operations of a parent apply to every child namespace (acks gathered from all)."""
-
-    __slots__ = ()
-
-    def _children(self) -> list[BroadcastOperator]:
-        parent = self._nsp
-        assert isinstance(parent, ParentNamespace)
-        options = self.options
-        return [
-            BroadcastOperator(
-                child, rooms=options.rooms, except_=options.except_, flags=options.flags
-            )
-            for child in list(parent.children.values())
-        ]
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        if callback is not None:
-            super().emit(event, *args, callback=callback)  # through _ask
-            return
-        for operator in self._children():
-            operator.emit(event, *args)
-
-    def _ask(self, event: str, args: tuple[Any, ...]) -> _AckCollector:
-        children = self._children()
-        collector = _AckCollector(self.options.flags.timeout, parts=max(len(children), 1))
-        for operator in children:
-            child = operator._nsp
-            packet = Packet(EVENT, child.name, [event, *args])
-            child.adapter.broadcast_with_ack(packet, self.options, collector)
-        if not children:
-            collector.counted()
-        return collector
-
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        found = await asyncio.gather(*(operator.fetch_sockets() for operator in self._children()))
-        return [socket for sockets in found for socket in sockets]
-
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        for operator in self._children():
-            operator.sockets_join(rooms)
-
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        for operator in self._children():
-            operator.sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        for operator in self._children():
-            operator.disconnect_sockets(close)
-
-    def _derive(self, **changes: Any) -> BroadcastOperator:
-        derived = super()._derive(**changes)
-        operator = _ParentOperator(self._nsp)
-        operator._options = derived.options
-        return operator
 
 
 def _refusal(error: Exception) -> Exception:

@@ -26,7 +26,8 @@ from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.features import close_features, start_features
 from aiosio.server.http import HTTPRequest, HTTPResponse
-from aiosio.server.namespace import Namespace, ParentNamespace
+from aiosio.server.namespace import Namespace
+from aiosio.server.parent import ParentNamespace
 from aiosio.server.presence import PresenceSettings
 from aiosio.server.router import Limits, Router
 from aiosio.server.socket import Socket
