@@ -14,6 +14,7 @@ MODULES = [
     "aiosio.engineio.packets",
     "aiosio.socketio.packets",
     "aiosio.socketio.parsers",
+    "aiosio.compat",
 ]
 
 
