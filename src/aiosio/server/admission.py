@@ -1,7 +1,7 @@
 """Admission and rate limits: who may open a session, and how fast a client may emit.
 
 Two parts, both built on the token buckets of :mod:`aiosio.limits.buckets` (no task or
-timer per client: buckets refill when used, from the event loop's clock):
+timer per client: buckets refill when used, from the monotonic clock):
 
 * :class:`Admission`, held by the engine when any of its options is set, decides on
   each Engine.IO handshake (both transports, both front doors) and, on the standalone
@@ -22,6 +22,7 @@ the ASGI server rewrites from ``X-Forwarded-For`` when its proxy-header settings
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +181,8 @@ class EventLimiter:
         if server_rule is None and not rules:
             return None
         engine = conn.server.engine
-        clock = engine.loop.time
+        # The default loop's clock, read in C (loop.time() is a Python call per event).
+        clock = time.monotonic
         conn_bucket = None
         if server_rule is not None:
             conn_bucket = conn.bucket
@@ -193,7 +195,7 @@ class EventLimiter:
         """Count one event; over a rule, act on it and return True (the event is dropped)."""
         now = self.clock()
         event = data[0]
-        rule = self.event_rules.get(event)
+        rule = self.event_rules.get(event) if self.event_rules else None
         if rule is not None:
             bucket = self.events.get(event)
             if bucket is None:
