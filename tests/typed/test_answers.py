@@ -1,8 +1,9 @@
 """``response=`` on every path that waits for acknowledgements: a broadcast's
 ``emit_with_ack`` (a list that raises, or per socket with an InvalidPayload entry), the
 flagged emitters ``socket.timeout(s)`` and ``client.timeout(s)``, in memory with aiosio's
-client (aiosio.testing); the blocking SyncClient over a real socket. The official client's answers over real sockets are in
-tests/typed/test_packets.py, ``server_side_emit(..., response=)`` on Redis in
+client (aiosio.testing); the blocking SyncClient over a real socket. The official
+client's answers over real sockets are in tests/typed/test_packets.py,
+``server_side_emit(..., response=)`` on Redis in
 tests/adapters/redis/test_typed_broadcasts.py."""
 
 from __future__ import annotations
