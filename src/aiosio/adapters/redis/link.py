@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
@@ -29,12 +29,15 @@ from aiosio.adapters.redis import topology
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
 __all__ = [
+    "FLUSH_TIMEOUT",
     "LinkSettings",
     "RedisError",
     "RedisLink",
     "connect",
     "publish_all",
     "run_pipeline",
+    "stop",
+    "wind_down",
     "write_in_order",
 ]
 
@@ -111,6 +114,58 @@ async def write_in_order(
             on_idle()
 
 
+FLUSH_TIMEOUT = 2.0
+"""The longest a closing link waits for Redis to take what was queued before the close."""
+
+
+async def stop(tasks: Iterable[asyncio.Task[Any]], *, patience: float = 2.0) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again those that
+    go on.
+
+    One cancel is not enough on Python 3.11: ``asyncio.wait_for``, which redis-py puts
+    around every command it sends, returns normally when the cancel comes in the loop
+    iteration where what it waits for finishes (CPython issue 86296, fixed in 3.12). The
+    task then goes on as if never cancelled, and a close that waited for it hung, its
+    connections never closed. A task that outlives ``patience`` seconds of cancels is
+    left behind (logged) rather than hold the close. Exceptions the tasks end with are
+    consumed, as ``gather(return_exceptions=True)`` did.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        # A lost cancel shows only as a task still running: look again soon.
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+        if pending and loop.time() >= deadline:
+            logger.warning("%d Redis tasks went on despite cancellation", len(pending))
+            break
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()
+
+
+async def wind_down(
+    idle: asyncio.Event,
+    tasks: list[asyncio.Task[None]],
+    close: Callable[[], Awaitable[None]],
+) -> None:
+    """How a link closes: wait up to :data:`FLUSH_TIMEOUT` seconds for ``idle`` (its writer
+    has sent what was queued), :func:`stop` ``tasks``, then ``close()`` (what is still
+    queued fails there, and the connections close); the last two even when this is
+    cancelled (a server's close forced), so that no connection is left open."""
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                await idle.wait()
+    finally:
+        try:
+            await stop(tasks)
+        finally:
+            await close()
+
+
 @dataclass(frozen=True, slots=True)
 class LinkSettings:
     """How a link talks to Redis: built once by an adapter factory, read by its links.
@@ -143,12 +198,25 @@ class LinkSettings:
             return self.client
         return connect(self.url, cluster=self.cluster, **options)
 
+    def naming(self, name: str) -> dict[str, Any]:
+        """The option of :meth:`connect` that names the connections ``name``; none on a
+        Redis Cluster, whose sharded subscriptions were seen to miss messages with it."""
+        if self.cluster or len(topology.hosts_of(self.url)) > 1:
+            return {}
+        return {"client_name": name}
+
 
 class RedisLink:
-    """One subscriber connection and one ordered publisher, shared by many adapters."""
+    """One subscriber connection and one ordered publisher, shared by many adapters.
+
+    Every connection it opens (but on a Redis Cluster) is named :attr:`name` (``aiosio:``
+    and 12 hex digits, as ``CLIENT LIST`` shows it), so that an operator can tell which
+    connections are whose.
+    """
 
     def __init__(self, settings: LinkSettings) -> None:
         self.settings = settings
+        self.name = f"aiosio:{secrets.token_hex(6)}"
         self.subscribed = False
         self.responsive = True  # the last PINGs were answered in time (see _watch)
         self.client: Any = None
@@ -161,7 +229,9 @@ class RedisLink:
         self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
         self._pubsub: Any = None
         self._outbox: deque[tuple[str, bytes, bool]] = deque()
+        self._in_flight = 0  # messages of the batch being sent (unconfirmed if cancelled)
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # the writer has sent everything queued
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._users = 0
@@ -181,12 +251,14 @@ class RedisLink:
         self._users += 1
         if self.client is None:
             self._ready = asyncio.Event()  # of the running loop
-            self._wake = asyncio.Event()
-            self.client = self.settings.connect()
+            self._wake, self._idle = asyncio.Event(), asyncio.Event()
+            self._idle.set()
+            self.client = self.settings.connect(**self.settings.naming(self.name))
             loop = asyncio.get_running_loop()
+            writer = write_in_order(self._wake, self._outbox, self._send, self._idle.set)
             self._tasks = [
                 loop.create_task(self._read()),
-                loop.create_task(write_in_order(self._wake, self._outbox, self._send)),
+                loop.create_task(writer),
                 loop.create_task(self._watch()),
             ]
 
@@ -199,21 +271,36 @@ class RedisLink:
         return self.healthy
 
     async def release(self) -> None:
-        """An adapter stops using the link (the last one closes it)."""
+        """An adapter stops using the link (the last one closes it).
+
+        The last one first gives Redis up to :data:`FLUSH_TIMEOUT` seconds to take what
+        was published before (the messages still queued after it are counted in
+        ``dropped`` and logged), then stops the link's tasks and closes its connections,
+        even when this close is itself cancelled.
+        """
         self._users -= 1
         if self._users > 0 or self.client is None:
             return
-        self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        self._closing = True  # publish() refuses from now on
+        tasks, self._tasks = self._tasks, []
+        await wind_down(self._idle, tasks, self._close_client)
+
+    async def _close_client(self) -> None:
         client, self.client = self.client, None
         self._set_subscribed(False)
         self._lost.clear()
-        if client is not self.settings.client:
-            await topology.close(client)
-        self._closing = False
+        unsent = len(self._outbox) + self._in_flight
+        self._outbox.clear()
+        self._in_flight = 0
+        if unsent:
+            self.dropped += unsent
+            logger.warning("%d messages not sent (or not confirmed) by Redis at close", unsent)
+        self._idle.set()
+        try:
+            if client is not self.settings.client:
+                await topology.close(client)
+        finally:
+            self._closing = False
 
     @property
     def healthy(self) -> bool:
@@ -448,23 +535,28 @@ class RedisLink:
         """Queue a message; the writer task publishes queued messages in order.
 
         Raises:
-            ClusterError: While the link is down, or when the queue is full.
+            ClusterError: While the link is down or closing, or when the queue is full.
         """
+        if self._closing:
+            raise ClusterError("the Redis link is closing")
         if not self.healthy:
             raise ClusterError("Redis is unreachable (the subscription is down)")
         if len(self._outbox) >= self.settings.max_outbox:
             raise ClusterError("too many messages waiting for Redis")
         self._outbox.append((channel, payload, shard))
+        self._idle.clear()
         self._wake.set()
 
     async def _send(self, batch: list[tuple[str, bytes, bool]]) -> None:
         """Publish ``batch`` in one pipeline (see :func:`run_pipeline` for the retry)."""
         assert self.client is not None
+        self._in_flight = len(batch)
         try:
             await run_pipeline(self.client, lambda pipe: publish_all(pipe, batch))
         except (RedisError, OSError) as exc:
             self.dropped += len(batch)
             self._warn("write", "dropped %d messages to Redis: %s", len(batch), exc)
+        self._in_flight = 0  # still set if the close cancelled the send
 
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
         """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).

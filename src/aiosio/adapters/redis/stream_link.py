@@ -27,6 +27,7 @@ from aiosio.adapters.redis.link import (
     LinkSettings,
     RedisLink,
     run_pipeline,
+    wind_down,
     write_in_order,
 )
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
@@ -91,6 +92,7 @@ class StreamLink:
         self.position: Offset = (0, 0)
         self.reading = False
         self._outbox: deque[_Write] = deque()
+        self._in_flight: list[_Write] = []  # the batch being sent (unconfirmed if cancelled)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._started = asyncio.Event()
@@ -111,10 +113,11 @@ class StreamLink:
             self._wake, self._started = asyncio.Event(), asyncio.Event()
             self._idle = asyncio.Event()
             self._idle.set()
-            self.client = self.settings.connect()
+            name = self.settings.naming(self.pubsub.name)  # every connection of the adapter
+            self.client = self.settings.connect(**name)
             # XREAD BLOCK outlasts redis-py's default 5 s socket timeout: a client of its own
             # (unless one was given: its socket timeout must then exceed block_time).
-            self._reader = self.settings.connect(socket_timeout=self.block_time + 10.0)
+            self._reader = self.settings.connect(**name, socket_timeout=self.block_time + 10.0)
             loop = asyncio.get_running_loop()
             writer = write_in_order(self._wake, self._outbox, self._send, self._idle.set)
             self._tasks = [loop.create_task(self._read()), loop.create_task(writer)]
@@ -127,27 +130,42 @@ class StreamLink:
         return await self.pubsub.wait_ready(timeout) and self._started.is_set()
 
     async def release(self, adapter: StreamReader) -> None:
-        """An adapter leaves; the last one flushes the queued writes and closes the link."""
+        """An adapter leaves; the last one flushes the queued writes (for up to
+        :data:`~aiosio.adapters.redis.link.FLUSH_TIMEOUT` seconds: the sessions a shutdown
+        persists among them; the writes still queued after it fail, running their
+        ``on_error``), stops the link's tasks and closes its connections, even when this
+        close is itself cancelled."""
         if self.adapters.get(adapter.namespace.name) is adapter:
             del self.adapters[adapter.namespace.name]
-        if not self.adapters and self.client is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2.0):  # sessions persisted by a shutdown
-                    await self._idle.wait()
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._tasks = []
-            client, self.client = self.client, None
-            reader, self._reader = self._reader, None
-            self.reading = False
-            self.last_id = None
-            self._outbox.clear()
-            if client is not self.settings.client:
-                await topology.close(client)
-            if reader is not None and reader is not self.settings.client:
-                await topology.close(reader)
-        await self.pubsub.release()
+        try:
+            if not self.adapters and self.client is not None:
+                tasks, self._tasks = self._tasks, []
+                await wind_down(self._idle, tasks, self._close_clients)
+        finally:
+            await self.pubsub.release()
+
+    async def _close_clients(self) -> None:
+        client, self.client = self.client, None
+        reader, self._reader = self._reader, None
+        self.reading = False
+        self.last_id = None
+        unsent = [*self._in_flight, *self._outbox]
+        self._outbox.clear()
+        self._in_flight = []
+        self._idle.set()
+        if unsent:
+            logger.warning("%d writes not sent (or not confirmed) by Redis at close", len(unsent))
+        try:
+            for write in unsent:
+                if write.on_error is not None:
+                    write.on_error()
+        finally:
+            try:
+                if client is not self.settings.client:
+                    await topology.close(client)
+            finally:
+                if reader is not None and reader is not self.settings.client:
+                    await topology.close(reader)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -188,6 +206,7 @@ class StreamLink:
         """Write ``batch`` in one pipeline (once more on a fresh connection after a Redis
         restart); the writes that failed run their ``on_error``."""
         assert self.client is not None
+        self._in_flight = batch
         try:
             results = await run_pipeline(
                 self.client, functools.partial(self._fill, batch=batch), raise_on_error=False
@@ -197,6 +216,7 @@ class StreamLink:
                 self._last_warning = time.monotonic()
                 logger.warning("dropped %d writes to Redis: %s", len(batch), exc)
             results = [exc] * len(batch)
+        self._in_flight = []  # still set if the close cancelled the send
         for write, result in zip(batch, results, strict=True):
             if isinstance(result, Exception) and write.on_error is not None:
                 write.on_error()
