@@ -199,19 +199,15 @@ class LinkSettings:
         return connect(self.url, cluster=self.cluster, **options)
 
     def naming(self, name: str) -> dict[str, Any]:
-        """The option of :meth:`connect` that names the connections ``name``; none on a
-        Redis Cluster, whose sharded subscriptions were seen to miss messages with it."""
-        if self.cluster or len(topology.hosts_of(self.url)) > 1:
-            return {}
+        """The option of :meth:`connect` that names the connections ``name``."""
         return {"client_name": name}
 
 
 class RedisLink:
     """One subscriber connection and one ordered publisher, shared by many adapters.
 
-    Every connection it opens (but on a Redis Cluster) is named :attr:`name` (``aiosio:``
-    and 12 hex digits, as ``CLIENT LIST`` shows it), so that an operator can tell which
-    connections are whose.
+    Every connection it opens is named :attr:`name` (``aiosio:`` and 12 hex digits, as
+    ``CLIENT LIST`` shows it), so that an operator can tell which connections are whose.
     """
 
     def __init__(self, settings: LinkSettings) -> None:
