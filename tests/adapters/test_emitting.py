@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.adapters.emitting import EmitterOperator, room_names
+from aiosio.adapters.emitting import BatchPublisher, EmitterOperator, room_names
 from aiosio.adapters.messages import MessageType
 
 
@@ -66,3 +66,41 @@ def test_reserved_events_are_refused(event: str) -> None:
     with pytest.raises(ValueError, match="reserved"):
         op.emit(event)
     assert recorder.sent == []
+
+
+class ListPublisher(BatchPublisher[int]):
+    """A BatchPublisher whose backend is a list; a batch holding 0 fails."""
+
+    backend = "the list"
+    errors = (ValueError,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+        self.disconnected = False
+
+    async def publish(self, batch: list[int]) -> None:
+        if 0 in batch:
+            raise ValueError("zero")
+        self.batches.append(batch)
+
+    async def disconnect(self) -> None:
+        self.disconnected = True
+
+
+async def test_a_failed_batch_is_logged_and_dropped_and_the_next_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    publisher = ListPublisher()
+    for item in (1, 2):
+        publisher.put(item)
+    await publisher.queue.join()
+    for item in (0, 3):
+        publisher.put(item)
+    await publisher.queue.join()
+    publisher.put(4)
+    await publisher.queue.join()
+    assert publisher.batches == [[1, 2], [4]]
+    assert "dropped 2 messages to the list: zero" in caplog.text
+    await publisher.close()
+    assert publisher.disconnected and publisher.task is not None and publisher.task.done()

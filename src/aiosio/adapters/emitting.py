@@ -2,24 +2,40 @@
 
 An emitter publishes to the sockets of a cluster from a process that is not a server. The
 operator chooses the rooms and flags and turns each operation into a cluster message; the
-emitter it belongs to sends it in its backend's format (:class:`Sender`).
+emitter it belongs to sends it in its backend's format (:class:`Sender`), through a
+:class:`BatchPublisher` that sends in order from one task.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
 from aiosio.adapters.messages import MessageType, encode_options, encode_packet
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
-__all__ = ["EMITTER_UID", "EmitterBase", "EmitterOperator", "Sender", "room_names"]
+__all__ = [
+    "EMITTER_UID",
+    "BatchPublisher",
+    "EmitterBase",
+    "EmitterOperator",
+    "Sender",
+    "room_names",
+]
 
 EMITTER_UID = "emitter"  # the uid the Node emitters send, which servers never answer
+
+logger = logging.getLogger("aiosio.emitter")
+
+Item = TypeVar("Item")
 
 
 class Sender(Protocol):
@@ -37,6 +53,61 @@ def room_names(rooms: tuple[str | Iterable[str], ...]) -> frozenset[str]:
     for room in rooms:
         names.update([room] if isinstance(room, str) else room)
     return frozenset(names)
+
+
+def _slashed(namespace: str) -> str:
+    return namespace if namespace.startswith("/") else "/" + namespace
+
+
+class BatchPublisher(Generic[Item]):
+    """An emitter's ordered queue and the one task that sends it, in batches.
+
+    :meth:`put` never awaits; the task starts with the first item. Subclasses set
+    ``backend`` (for the log) and ``errors`` (what loses a batch: it is logged and
+    dropped, and the task goes on), and implement :meth:`publish` and :meth:`disconnect`.
+    """
+
+    backend: ClassVar[str]
+    errors: ClassVar[tuple[type[Exception], ...]]
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, item: Item) -> None:
+        """Queue one item (joining :attr:`queue` waits until it was sent)."""
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        self.queue.put_nowait(item)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                await self.publish(batch)
+            except self.errors as exc:
+                logger.warning("dropped %d messages to %s: %s", len(batch), self.backend, exc)
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    async def close(self) -> None:
+        """Stop the task (what is still queued is not sent), then disconnect."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.disconnect()
+
+    async def publish(self, batch: list[Item]) -> None:
+        """Send a batch, in order."""
+        raise NotImplementedError
+
+    async def disconnect(self) -> None:
+        """Close the backend connection."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +191,13 @@ class EmitterOperator:
 
 class EmitterBase(Shortcuts[EmitterOperator]):
     """What every emitter shares: the broadcasting shortcuts, ``emit``,
-    ``server_side_emit`` and ``async with`` (which flushes, then closes). Subclasses set
-    ``namespace`` and implement :meth:`send`, :meth:`flush` and :meth:`close`."""
+    ``server_side_emit``, ``of``, ``flush``, ``close`` and ``async with`` (which flushes,
+    then closes). Subclasses pass the namespace and their publisher (shared by the emitters
+    ``of`` makes) and implement :meth:`send`."""
 
-    namespace: str
+    def __init__(self, namespace: str, publisher: BatchPublisher[Any]) -> None:
+        self.namespace = _slashed(namespace)
+        self._publisher = publisher
 
     async def __aenter__(self) -> Self:
         return self
@@ -137,6 +211,16 @@ class EmitterBase(Shortcuts[EmitterOperator]):
         if error is None:
             await self.flush()
         await self.close()
+
+    def of(self, namespace: str) -> Self:
+        """The same emitter (and connection) for another namespace.
+
+        Args:
+            namespace: The namespace; the leading slash may be left out.
+        """
+        other = copy.copy(self)
+        other.namespace = _slashed(namespace)
+        return other
 
     def _operator(self) -> EmitterOperator:
         return EmitterOperator(self, BroadcastOptions(flags=BroadcastFlags()))
@@ -165,9 +249,9 @@ class EmitterBase(Shortcuts[EmitterOperator]):
         raise NotImplementedError
 
     async def flush(self) -> None:
-        """Wait until everything queued so far reached the backend."""
-        raise NotImplementedError
+        """Wait until everything queued so far reached the backend (or was dropped)."""
+        await self._publisher.queue.join()
 
     async def close(self) -> None:
-        """Close the emitter's connection."""
-        raise NotImplementedError
+        """Close the emitter's connection (shared with the emitters ``of`` made)."""
+        await self._publisher.close()

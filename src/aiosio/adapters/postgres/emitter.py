@@ -16,63 +16,41 @@ Operations queue and never await; one task sends them in order on one connection
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 import asyncpg
 
-from aiosio.adapters.emitting import EMITTER_UID, EmitterBase
+from aiosio.adapters.emitting import EMITTER_UID, BatchPublisher, EmitterBase
 from aiosio.adapters.messages import ClusterMessage, MessageType
 from aiosio.adapters.postgres.link import Outgoing, PostgresSettings, send_all
 
 __all__ = ["Emitter"]
 
-logger = logging.getLogger("aiosio.emitter")
 
-
-class _Publisher:
+class _Publisher(BatchPublisher[Outgoing]):
     """One connection and an ordered queue of ``(channel, message)``."""
 
+    backend = "PostgreSQL"
+    errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
     def __init__(self, settings: PostgresSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
         self.connection: Any = None
 
-    def send(self, channel: str, message: ClusterMessage) -> None:
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        self.queue.put_nowait((channel, message))
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self.queue.get()]
-            while not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+    async def publish(self, batch: list[Outgoing]) -> None:
+        for attempt in (1, 2):  # once more on a fresh connection
             try:
-                for attempt in (1, 2):  # once more on a fresh connection
-                    try:
-                        if self.connection is None or self.connection.is_closed():
-                            self.connection = await asyncpg.connect(self.settings.dsn, timeout=5)
-                        await send_all(self.connection, batch, self.settings)
-                        break
-                    except (asyncpg.InterfaceError, OSError):
-                        self.connection = None
-                        if attempt == 2:
-                            raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                logger.warning("dropped %d messages to PostgreSQL: %s", len(batch), exc)
-            finally:
-                for _ in batch:
-                    self.queue.task_done()
+                if self.connection is None or self.connection.is_closed():
+                    self.connection = await asyncpg.connect(self.settings.dsn, timeout=5)
+                await send_all(self.connection, batch, self.settings)
+                return
+            except (asyncpg.InterfaceError, OSError):
+                self.connection = None
+                if attempt == 2:
+                    raise
 
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+    async def disconnect(self) -> None:
         if self.connection is not None:
             await self.connection.close(timeout=2)
 
@@ -88,7 +66,6 @@ class Emitter(EmitterBase):
         channel_prefix: str = "socket.io",
         table_name: str = "socket_io_attachments",
         payload_threshold: int = 8000,
-        _publisher: _Publisher | None = None,
     ) -> None:
         self.settings = PostgresSettings(
             dsn,
@@ -96,30 +73,9 @@ class Emitter(EmitterBase):
             table_name=table_name,
             payload_threshold=payload_threshold,
         )
-        self.namespace = namespace if namespace.startswith("/") else "/" + namespace
-        self._publisher = _publisher or _Publisher(self.settings)
-
-    def of(self, namespace: str) -> Emitter:
-        """The same emitter (and connection) for another namespace."""
-        settings = self.settings
-        return Emitter(
-            settings.dsn,
-            namespace=namespace,
-            channel_prefix=settings.channel_prefix,
-            table_name=settings.table_name,
-            payload_threshold=settings.payload_threshold,
-            _publisher=self._publisher,
-        )
+        super().__init__(namespace, _Publisher(self.settings))
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None:
         """Queue one cluster message."""
         message = ClusterMessage(type, EMITTER_UID, self.namespace, data)
-        self._publisher.send(self.settings.channel(self.namespace), message)
-
-    async def flush(self) -> None:
-        """Wait until everything queued so far reached PostgreSQL."""
-        await self._publisher.queue.join()
-
-    async def close(self) -> None:
-        """Close the emitter's connection."""
-        await self._publisher.close()
+        self._publisher.put((self.settings.channel(self.namespace), message))
