@@ -7,7 +7,10 @@ operations are counted; the difference divided by ``2n`` is one operation.
 
 * ``polling``: one long-polling echo round, a POST carrying ``echo`` and the held GET
   that carries its ack (two connections, as a browser has them).
-* ``echo``: one WebSocket ``echo`` with its ack.
+* ``echo``: one WebSocket ``echo`` with its ack. It runs (``--ops``), but under callgrind
+  on a loaded machine it has stalled and is not counted by default (not investigated:
+  uvicorn's legacy ``websockets`` protocol waits on something the in-memory transport
+  never gives); ``--workload echo`` asks for it.
 
 Usage::
 
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not installed", file=sys.stderr)
         return 1
     print("instructions per operation, ASGI door under uvicorn (callgrind):")
-    for name in [args.workload] if args.workload else list(WORKLOADS):
+    for name in [args.workload] if args.workload else ["polling"]:
         short, long = count(name, args.n), count(name, 3 * args.n)
         print(f"  {name:<8} {(long - short) / (2 * args.n):,.0f}")
     return 0
