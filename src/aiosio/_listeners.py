@@ -106,15 +106,7 @@ class Handlers:
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next occurrence only.
-
-        Args:
-            event: The event name.
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator.
-        """
+        """Like :meth:`on` (same arguments and result), for the next occurrence only."""
         if handler is None:
             return lambda fn: self.once(event, fn)
         specs = self._handlers.setdefault(event, [])
@@ -189,25 +181,12 @@ class Listening(Handlers):
         return _functions(self._any)
 
     def on_any_outgoing(self, handler: F) -> F:
-        """Listen to every event sent: ``handler(event, *args)`` (acks excluded).
-
-        Args:
-            handler: Called before the event is written.
-
-        Returns:
-            The handler, so that this works as a decorator.
-        """
+        """Like :meth:`on_any`, for every event sent (acks excluded): the handler is called
+        before the event is written."""
         return _register(self._any_outgoing, handler)
 
     def prepend_any_outgoing(self, handler: F) -> F:
-        """Like :meth:`on_any_outgoing`, called before the ones already added.
-
-        Args:
-            handler: Called as ``handler(event, *args)``.
-
-        Returns:
-            The handler.
-        """
+        """Like :meth:`on_any_outgoing`, called before the ones already added."""
         return _register(self._any_outgoing, handler, first=True)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:

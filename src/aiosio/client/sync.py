@@ -197,17 +197,8 @@ class SyncClient(_DisconnectOnExit):
     def call(
         self, event: str, *args: Any, timeout: float | None = 60.0, response: Any = None
     ) -> Any:
-        """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds.
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-            timeout: Seconds to wait; None waits for ever.
-            response: A type to check and convert the answer to (typed events).
-
-        Returns:
-            The answer.
-        """
+        """Like :meth:`emit_with_ack` (same arguments and result), with a default timeout of
+        60 seconds."""
         return self.emit_with_ack(event, *args, timeout=timeout, response=response)
 
     @overload
@@ -234,15 +225,8 @@ class SyncClient(_DisconnectOnExit):
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next time the event arrives only.
-
-        Args:
-            event: The event name.
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator that registers one.
-        """
+        """Like :meth:`on` (same arguments and result), for the next time the event arrives
+        only."""
         decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
         return decorator if handler is None else decorator(handler)
 
@@ -286,22 +270,11 @@ class SyncClient(_DisconnectOnExit):
         _call(lambda: self.client.off_any(handler))
 
     def on_any_outgoing(self, handler: F) -> F:
-        """Register a handler for every event this client sends.
-
-        Args:
-            handler: Called as ``handler(event, *args)``.
-
-        Returns:
-            The handler.
-        """
+        """Like :meth:`on_any`, for every event this client sends."""
         return _registrar(self.client.on_any_outgoing)(handler)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        """Remove an outgoing catch-all handler.
-
-        Args:
-            handler: The handler to remove; None removes all of them.
-        """
+        """Like :meth:`off_any`, for the outgoing catch-all handlers."""
         _call(lambda: self.client.off_any_outgoing(handler))
 
 

@@ -87,12 +87,8 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         """Listen to ``connection`` (alias ``connect``), to adapter events (``create-room``,
         ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits.
 
-        Args:
-            event: The event name.
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator.
+        Called as ``Socket.on`` is: with the handler, which it returns, or without it, as a
+        decorator.
         """
         if handler is None:
             return lambda fn: self.on(event, fn)

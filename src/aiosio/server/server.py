@@ -242,14 +242,7 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Listen on the main namespace (``connection``/``connect``), or to
-        ``new_namespace``.
-
-        Args:
-            event: The event name.
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator.
+        ``new_namespace``; called as :meth:`Namespace.on`.
         """
         if handler is None:
             return lambda fn: self.on(event, fn)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from aiosio._handlers import HandlerSpec, inspect_handler
 from aiosio.exceptions import ReservedEventError
@@ -39,6 +39,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 InvalidHook = Callable[[Socket, InvalidPayload], Any]
 """``hook(socket, invalid)``: its return value, unless None, is the acknowledgement sent
 instead of ``invalid.answer()``; it may disconnect the socket."""
+
+
+class _Declaring(TypedDict, total=False):
+    """The keyword options of ``declare``, whose defaults :meth:`TypedNamespace.declare`
+    sets; the server's ``declare`` passes them on."""
+
+    ack: object
+    description: str | None
+
 
 _NO_DECLARATIONS: Mapping[str, Declared] = MappingProxyType({})
 _NO_HANDLERS: Mapping[str, list[HandlerSpec]] = MappingProxyType({})
@@ -165,15 +174,9 @@ class TypedServer:
         for namespace in list(self.namespaces.values()):
             namespace.refresh_checks()
 
-    def declare(
-        self,
-        event: str | type,
-        *args: object,
-        ack: object = NO_ACK,
-        description: str | None = None,
-    ) -> None:
-        """:meth:`TypedNamespace.declare` on the main namespace."""
-        self.namespaces["/"].declare(event, *args, ack=ack, description=description)
+    def declare(self, event: str | type, *args: object, **options: Unpack[_Declaring]) -> None:
+        """:meth:`TypedNamespace.declare` on the main namespace (same arguments)."""
+        self.namespaces["/"].declare(event, *args, **options)
 
     @overload
     def handle(self, event: str) -> Callable[[F], F]: ...
