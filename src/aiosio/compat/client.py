@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from aiosio.client import Client, Manager
 from aiosio.compat.exceptions import BadNamespaceError, ConnectionError, TimeoutError
-from aiosio.compat.handlers import Handler, Registry, arguments, settle
+from aiosio.compat.handlers import Handler, Registry, arguments, message_of, settle
 from aiosio.exceptions import AckTimeout, Disconnected
 from aiosio.exceptions import ConnectionError as NativeConnectionError
 
@@ -74,7 +74,7 @@ class AsyncClient(Registry):
 
     def register_namespace(self, namespace_handler: AsyncClientNamespace) -> None:
         """Register a class-based namespace (its ``on_<event>`` methods)."""
-        namespace_handler._set_client(self)
+        namespace_handler.client = self
         self.namespace_handlers[namespace_handler.namespace] = namespace_handler
 
     def _table(self, namespace: str) -> dict[str, Handler]:
@@ -233,11 +233,7 @@ class AsyncClient(Registry):
         """Send an event; ``callback(*answer)`` gets the server's acknowledgement."""
         self._connected_client(namespace).emit(event, *arguments(data), callback=callback)
 
-    async def send(
-        self, data: Any, namespace: str | None = None, callback: Callable[..., Any] | None = None
-    ) -> None:
-        """Emit a ``message`` event."""
-        await self.emit("message", data, namespace, callback)
+    send = message_of(emit)
 
     async def call(
         self, event: str, data: Any = None, namespace: str | None = None, timeout: float = 60

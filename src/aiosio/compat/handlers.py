@@ -11,11 +11,23 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast, overload
 
-__all__ = ["Handler", "Registry", "arguments", "run_eagerly", "settle"]
+__all__ = [
+    "Handler",
+    "Registry",
+    "arguments",
+    "in_namespace",
+    "message_of",
+    "run_eagerly",
+    "settle",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +172,41 @@ class Registry:
         if handler is None:
             return lambda fn: self.on(fn.__name__, fn, namespace)
         return self.on(handler.__name__, handler, namespace)
+
+
+# -- methods made of other methods ----------------------------------------------------------
+
+
+def message_of(emit: Callable[Concatenate[S, str, P], R]) -> Callable[Concatenate[S, P], R]:
+    """python-socketio's ``send``: ``self.emit("message", ...)``, with the parameters and
+    defaults of ``emit`` after the event (an override of ``emit`` applies to it too)."""
+    name = emit.__name__
+
+    def send(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return cast(R, getattr(self, name)("message", *args, **kwargs))
+
+    signature = inspect.signature(emit)
+    params = list(signature.parameters.values())
+    send.__doc__ = "Emit a ``message`` event."
+    send.__signature__ = signature.replace(parameters=[params[0], *params[2:]])  # type: ignore[attr-defined]
+    return send
+
+
+def in_namespace(
+    owner: str, method: Callable[Concatenate[Any, P], R]
+) -> Callable[Concatenate[Any, P], R]:
+    """``method`` of a class-based namespace's server or client (its attribute ``owner``),
+    its ``namespace`` argument (when it has one) defaulting to the class's namespace."""
+    signature = inspect.signature(method)
+    name = method.__name__
+
+    @wraps(method)
+    def forward(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        if "namespace" in bound.arguments:
+            bound.arguments["namespace"] = bound.arguments["namespace"] or self.namespace
+        target = getattr(getattr(self, owner), name)
+        return cast(R, target(*bound.args[1:], **bound.kwargs))
+
+    return forward

@@ -8,14 +8,14 @@ client's) with this namespace filled in.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aiosio.compat.handlers import Handler, settle
+from aiosio.compat.client import AsyncClient
+from aiosio.compat.handlers import Handler, in_namespace, settle
+from aiosio.compat.operations import SidOperations
 
 if TYPE_CHECKING:
-    from aiosio.compat.client import AsyncClient
     from aiosio.compat.server import AsyncServer
 
 __all__ = ["AsyncClientNamespace", "AsyncNamespace"]
@@ -24,6 +24,9 @@ _OPTIONAL_TAIL = frozenset({"connect", "disconnect"})  # their last arguments ar
 
 
 class _BaseNamespace:
+    """A namespace as a class: its ``on_<event>`` methods are its handlers, and its other
+    methods are those of its server (or client), ``namespace`` defaulting to this one."""
+
     def __init__(self, namespace: str | None = None) -> None:
         self.namespace = namespace or "/"
 
@@ -59,107 +62,27 @@ def _trigger(instance: _BaseNamespace, event: str) -> Callable[..., Any]:
 class AsyncNamespace(_BaseNamespace):
     """A server namespace as a class: ``sio.register_namespace(MyNamespace("/chat"))``."""
 
-    server: AsyncServer
+    server: AsyncServer  # set by its register_namespace
 
-    def _set_server(self, server: AsyncServer) -> None:
-        self.server = server
-
-    async def emit(
-        self,
-        event: str,
-        data: Any = None,
-        to: str | Iterable[str] | None = None,
-        room: str | Iterable[str] | None = None,
-        skip_sid: str | Iterable[str] | None = None,
-        namespace: str | None = None,
-        callback: Callable[..., Any] | None = None,
-        ignore_queue: bool = False,
-    ) -> None:
-        await self.server.emit(
-            event, data, to, room, skip_sid, namespace or self.namespace, callback
-        )
-
-    async def send(
-        self,
-        data: Any,
-        to: str | Iterable[str] | None = None,
-        room: str | Iterable[str] | None = None,
-        skip_sid: str | Iterable[str] | None = None,
-        namespace: str | None = None,
-        callback: Callable[..., Any] | None = None,
-        ignore_queue: bool = False,
-    ) -> None:
-        await self.server.send(data, to, room, skip_sid, namespace or self.namespace, callback)
-
-    async def call(
-        self,
-        event: str,
-        data: Any = None,
-        to: str | None = None,
-        sid: str | None = None,
-        namespace: str | None = None,
-        timeout: float = 60,
-        ignore_queue: bool = False,
-    ) -> Any:
-        return await self.server.call(event, data, to, sid, namespace or self.namespace, timeout)
-
-    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        await self.server.enter_room(sid, room, namespace or self.namespace)
-
-    async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        await self.server.leave_room(sid, room, namespace or self.namespace)
-
-    async def close_room(self, room: str, namespace: str | None = None) -> None:
-        await self.server.close_room(room, namespace or self.namespace)
-
-    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        return self.server.rooms(sid, namespace or self.namespace)
-
-    async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
-        return await self.server.get_session(sid, namespace or self.namespace)
-
-    async def save_session(
-        self, sid: str, session: dict[str, Any], namespace: str | None = None
-    ) -> None:
-        await self.server.save_session(sid, session, namespace or self.namespace)
-
-    @contextlib.asynccontextmanager
-    async def session(
-        self, sid: str, namespace: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        async with self.server.session(sid, namespace or self.namespace) as session:
-            yield session
-
-    async def disconnect(self, sid: str, namespace: str | None = None) -> None:
-        await self.server.disconnect(sid, namespace or self.namespace)
+    emit = in_namespace("server", SidOperations.emit)
+    send = in_namespace("server", SidOperations.send)
+    call = in_namespace("server", SidOperations.call)
+    enter_room = in_namespace("server", SidOperations.enter_room)
+    leave_room = in_namespace("server", SidOperations.leave_room)
+    close_room = in_namespace("server", SidOperations.close_room)
+    rooms = in_namespace("server", SidOperations.rooms)
+    get_session = in_namespace("server", SidOperations.get_session)
+    save_session = in_namespace("server", SidOperations.save_session)
+    session = in_namespace("server", SidOperations.session)
+    disconnect = in_namespace("server", SidOperations.disconnect)
 
 
 class AsyncClientNamespace(_BaseNamespace):
     """A client namespace as a class: ``client.register_namespace(MyNamespace("/chat"))``."""
 
-    client: AsyncClient
+    client: AsyncClient  # set by its register_namespace
 
-    def _set_client(self, client: AsyncClient) -> None:
-        self.client = client
-
-    async def emit(
-        self,
-        event: str,
-        data: Any = None,
-        namespace: str | None = None,
-        callback: Callable[..., Any] | None = None,
-    ) -> None:
-        await self.client.emit(event, data, namespace or self.namespace, callback)
-
-    async def send(
-        self, data: Any, namespace: str | None = None, callback: Callable[..., Any] | None = None
-    ) -> None:
-        await self.client.send(data, namespace or self.namespace, callback)
-
-    async def call(
-        self, event: str, data: Any = None, namespace: str | None = None, timeout: float = 60
-    ) -> Any:
-        return await self.client.call(event, data, namespace or self.namespace, timeout)
-
-    async def disconnect(self) -> None:
-        await self.client.disconnect()
+    emit = in_namespace("client", AsyncClient.emit)
+    send = in_namespace("client", AsyncClient.send)
+    call = in_namespace("client", AsyncClient.call)
+    disconnect = in_namespace("client", AsyncClient.disconnect)

@@ -20,7 +20,7 @@ from typing import Any
 from aiosio.app import Server
 from aiosio.compat.environ import build_environ
 from aiosio.compat.exceptions import DisconnectedError, TimeoutError
-from aiosio.compat.handlers import arguments, settle
+from aiosio.compat.handlers import arguments, message_of, settle
 from aiosio.exceptions import AckTimeout, Disconnected
 from aiosio.server.namespace import Namespace
 from aiosio.server.socket import Socket
@@ -131,18 +131,7 @@ class SidOperations:
         if asyncio.iscoroutine(result):
             self.start_background_task(lambda: result)
 
-    async def send(
-        self,
-        data: Any,
-        to: str | Iterable[str] | None = None,
-        room: str | Iterable[str] | None = None,
-        skip_sid: str | Iterable[str] | None = None,
-        namespace: str | None = None,
-        callback: Callable[..., Any] | None = None,
-        ignore_queue: bool = False,
-    ) -> None:
-        """Emit a ``message`` event."""
-        await self.emit("message", data, to, room, skip_sid, namespace, callback)
+    send = message_of(emit)
 
     async def call(
         self,

@@ -247,7 +247,7 @@ class AsyncServer(Registry, SidOperations):
 
         if not isinstance(namespace_handler, AsyncNamespace):
             raise ValueError("register_namespace takes an AsyncNamespace instance")
-        namespace_handler._set_server(self)
+        namespace_handler.server = self
         name = namespace_handler.namespace
         self.namespace_handlers[name] = namespace_handler
         self._plans.pop(name, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Self
 
 from aiosio.client import SimpleClient
@@ -128,10 +127,6 @@ class AsyncSimpleClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Disconnect, whether the block raised or not."""
         await self.disconnect()
