@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
 
-from aiosio.compat.handlers import Handler, run_eagerly, settle
+from aiosio.compat.handlers import Handler, in_namespace, message_of, run_eagerly, settle
 
 
 def two(sid: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -94,3 +95,66 @@ async def test_run_eagerly_raises_and_cancels_like_await() -> None:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+class _Owner:
+    """Records the calls it gets, as a server would act on them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def emit(self, event: str, data: Any = None, namespace: str | None = None) -> str:
+        self.calls.append((event, data, namespace))
+        return "sent"
+
+    send = message_of(emit)
+
+    def close(self, now: bool = False) -> None:
+        self.calls.append(("close", now))
+
+
+class _Loud(_Owner):
+    def emit(self, event: str, data: Any = None, namespace: str | None = None) -> str:
+        return "loud " + super().emit(event.upper(), data, namespace)
+
+
+class _Room:
+    namespace = "/room"
+
+    def __init__(self, owner: _Owner) -> None:
+        self.owner = owner
+
+    emit = in_namespace("owner", _Owner.emit)
+    send = in_namespace("owner", _Owner.send)
+    close = in_namespace("owner", _Owner.close)
+
+
+def test_message_of_is_emit_of_message_with_emits_parameters() -> None:
+    owner = _Owner()
+    assert owner.send(1, namespace="/x") == "sent"
+    assert owner.send() == "sent"
+    assert owner.calls == [("message", 1, "/x"), ("message", None, None)]
+    assert list(inspect.signature(_Owner.send).parameters) == ["self", "data", "namespace"]
+    loud = _Loud()  # an override of emit applies to send
+    assert loud.send(2) == "loud sent"
+    assert loud.calls == [("MESSAGE", 2, None)]
+
+
+def test_in_namespace_defaults_the_namespace_and_keeps_the_signature() -> None:
+    owner = _Owner()
+    room = _Room(owner)
+    assert room.emit("a", 1) == "sent"
+    assert room.emit("b", namespace="/other") == "sent"
+    assert room.emit("c", None, None) == "sent"
+    assert room.send(3) == "sent"
+    room.close(True)
+    assert owner.calls == [
+        ("a", 1, "/room"),
+        ("b", None, "/other"),
+        ("c", None, "/room"),
+        ("message", 3, "/room"),
+        ("close", True),
+    ]
+    assert inspect.signature(_Room.emit) == inspect.signature(_Owner.emit)
+    with pytest.raises(TypeError):
+        room.emit("d", bogus=1)  # type: ignore[call-arg]
