@@ -152,7 +152,6 @@ class HTTPConnection(Timed):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.router.connections.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.client = (str(peer[0]), int(peer[1]))
@@ -168,7 +167,6 @@ class HTTPConnection(Timed):
         # Forget the transport first: whatever the engine does now (answer a poll) must
         # not write to it or arm timers on it.
         self.transport = None
-        self.router.connections.discard(self)
         if self._phase is _PHASE_BODY:
             self._abandon()
         self._phase = _PHASE_CLOSED
@@ -272,21 +270,6 @@ class HTTPConnection(Timed):
             return
         self._write(encode_response(response, keep_alive=False))
         self._shutdown()
-
-    def close_when_idle(self) -> None:
-        """The server is closing: close now between requests, else after the answer owed
-        (a held long-poll is answered by the engine's close), reading nothing more."""
-        transport = self.transport
-        phase = self._phase
-        if transport is None or phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
-            return
-        if phase is _PHASE_IDLE and self._answer is _ANSWER_NONE and not self._queue:
-            self._phase = _PHASE_CLOSING
-            transport.close()
-            self._arm(self.limits.close_timeout)
-        else:
-            self._final = True
-            self._keep_alive = False
 
     def _shutdown(self) -> None:
         if self._phase is not _PHASE_CLOSED:
@@ -581,7 +564,6 @@ class HTTPConnection(Timed):
         self._phase = _PHASE_CLOSED
         self._cancel_timer()
         self.transport = None
-        self.router.connections.discard(self)
         self.parser = None  # type: ignore[assignment]
         self._url = b""
         self._headers = {}

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiosio.server.engine import EngineServer
 from aiosio.server.http import HTTPRequest, HTTPResponse
@@ -89,13 +89,6 @@ class Limits:
     close_timeout: float = 5.0
 
 
-class IdleClosable(Protocol):
-    """What the router asks of a front door's HTTP connection when the server closes."""
-
-    def close_when_idle(self) -> None:
-        """Close now if no request is in progress, else after the answer owed."""
-
-
 class Router:
     """Routes requests of a front door."""
 
@@ -121,14 +114,6 @@ class Router:
         # Exact paths answered by a function (the metrics page, the Admin UI's redirect).
         self.routes: dict[str, Callable[[HTTPRequest], HTTPResponse]] = {}
         self._bundle: Path | None = None
-        # The front door's HTTP connections (not WebSockets: the engine closes those), so
-        # that closing the server ends the idle ones instead of leaving them to the client.
-        self.connections: set[IdleClosable] = set()
-
-    def close_idle(self) -> None:
-        """The server is closing: end every HTTP connection once nothing is owed on it."""
-        for connection in list(self.connections):
-            connection.close_when_idle()
 
     def mount_at(self, prefix: str) -> None:
         """Answer Socket.IO under ``prefix`` too: the standalone server serving an app that

@@ -464,7 +464,6 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         try:
             for listener in self._listeners:
                 listener.close()
-            self.router.close_idle()
             graceful = asyncio.get_running_loop().create_task(self._close_gracefully())
             graceful.add_done_callback(self._log_failure)
             if not await self._finished(graceful, self.shutdown_timeout):
