@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from typing import Any
 
-_COLLECTED = re.compile(rb"Collected : (\d+)")
+from benchmarks.instructions import callgrind
+
 ZERO_MASK = b"\x00\x00\x00\x00"
 
 
@@ -205,16 +203,7 @@ WORKLOADS = {"polling": polling, "echo": echo}
 
 
 def count(workload: str, ops: int) -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "callgrind.out")
-        command = [
-            *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable),
-            *("-m", "benchmarks.asgi_instructions", "--workload", workload, "--ops", str(ops)),
-        ]
-        done = subprocess.run(command, capture_output=True, check=True)
-    found = _COLLECTED.search(done.stderr)
-    assert found, done.stderr[-2000:]
-    return int(found.group(1))
+    return callgrind("benchmarks.asgi_instructions", "--workload", workload, "--ops", str(ops))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks.instructions import _COLLECTED, BENCH_DIR, FANOUT_RECIPIENTS, Harness, frame
+from benchmarks.instructions import BENCH_DIR, FANOUT_RECIPIENTS, Harness, callgrind, frame
 from benchmarks.instructions import connect as connect_workload
 from benchmarks.instructions import echo as echo_workload
 
@@ -86,24 +82,7 @@ async def _run(app: str, workload: str, ops: int) -> None:
 
 
 def count(app: str, workload: str, ops: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={tmp}/out",
-            sys.executable,
-            "-m",
-            "benchmarks.compat_instructions",
-            "--one",
-            f"{app}:{workload}:{ops}",
-        ]
-        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-        done = subprocess.run(command, cwd=BENCH_DIR.parent, env=env, capture_output=True)
-        found = _COLLECTED.search(done.stderr)
-        if done.returncode != 0 or found is None:
-            sys.stderr.write(done.stderr.decode(errors="replace")[-3000:])
-            raise SystemExit(f"callgrind failed on {app} {workload}")
-        return int(found.group(1))
+    return callgrind("benchmarks.compat_instructions", "--one", f"{app}:{workload}:{ops}")
 
 
 def per_operation(app: str, workload: str, scale: float = 1.0) -> float:

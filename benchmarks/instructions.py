@@ -306,20 +306,13 @@ def run_workload(name: str, ops: int) -> None:
     asyncio.run(_run(name, ops))
 
 
-def count(name: str, ops: int) -> int:
-    """The instructions of one whole run of ``name`` with ``ops`` operations."""
+def callgrind(module: str, *args: str) -> int:
+    """The instructions of one run of ``python -m module args`` under callgrind, with a
+    fixed hash seed (string hashing would otherwise move the count from run to run)."""
     with tempfile.TemporaryDirectory() as tmp:
         command = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={tmp}/out",
-            sys.executable,
-            "-m",
-            "benchmarks.instructions",
-            "--workload",
-            name,
-            "--ops",
-            str(ops),
+            *("valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"),
+            *(sys.executable, "-m", module, *args),
         ]
         env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
         done = subprocess.run(
@@ -328,8 +321,13 @@ def count(name: str, ops: int) -> int:
         found = _COLLECTED.search(done.stderr)
         if done.returncode != 0 or found is None:
             sys.stderr.write(done.stderr.decode(errors="replace")[-3000:])
-            raise SystemExit(f"callgrind failed on {name} ({ops} operations)")
+            raise SystemExit(f"callgrind failed on {module} {' '.join(args)}")
         return int(found.group(1))
+
+
+def count(name: str, ops: int) -> int:
+    """The instructions of one whole run of ``name`` with ``ops`` operations."""
+    return callgrind("benchmarks.instructions", "--workload", name, "--ops", str(ops))
 
 
 def per_operation(name: str) -> float:
