@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout, ConnectionRefused, Disconnected
+from tests.support.sockets import pair
 from tests.support.waits import within
 
 
@@ -29,18 +28,6 @@ def drain(queue: asyncio.Queue[Any]) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
-
-
-@asynccontextmanager
-async def pair(
-    io: aiosio.Server, namespace: str = "/", **options: Any
-) -> AsyncIterator[tuple[aiosio.Client, aiosio.Socket]]:
-    """One client of ``io`` and its socket on the server; both gone at the end."""
-    sockets: asyncio.Queue[aiosio.Socket] = asyncio.Queue()
-    io.of(namespace).on("connection", sockets.put_nowait)
-    async with aiosio.testing.serve(io) as served:
-        client = await within(served.connect(namespace, **options))
-        yield client, await within(sockets.get())
 
 
 def sync_handler(socket: aiosio.Socket) -> None:
@@ -244,71 +231,6 @@ async def test_binary_payloads_both_ways() -> None:
         )
 
 
-# -- rooms and broadcasts from a socket -------------------------------------------------
-
-
-async def test_join_leave_and_rooms() -> None:
-    io = aiosio.Server()
-    async with pair(io) as (_, socket):
-        assert socket.rooms == {socket.id}
-        socket.join("a")
-        socket.join(["b", "c"])
-        socket.join(("c", "d"))
-        assert socket.rooms == {socket.id, "a", "b", "c", "d"}
-        socket.leave("b")
-        socket.leave("never-joined")
-        assert socket.rooms == {socket.id, "a", "c", "d"}
-        copy = socket.rooms
-        copy.add("not-joined")
-        assert "not-joined" not in socket.rooms  # a copy
-        assert {s.id for s in await io.in_("a").fetch_sockets()} == {socket.id}
-        socket.disconnect()
-        assert socket.rooms == set()
-        assert await io.in_("a").fetch_sockets() == []
-
-
-async def test_to_except_and_broadcast_from_a_socket_skip_the_sender() -> None:
-    io = aiosio.Server()
-    sockets: dict[str, aiosio.Socket] = {}
-
-    @io.on("connection")
-    def on_connection(socket: aiosio.Socket) -> None:
-        name = socket.handshake.auth["name"]
-        sockets[name] = socket
-        socket.join(name)
-        if name != "carol":
-            socket.join("room")
-
-    inbox = {name: asyncio.Queue[tuple[Any, ...]]() for name in ("alice", "bob", "carol")}
-    async with aiosio.testing.serve(io) as served:
-        for name, queue in inbox.items():
-            client = await within(served.connect(auth={"name": name}))
-            client.on_any(lambda event, *args, queue=queue: queue.put_nowait((event, *args)))
-        alice = sockets["alice"]
-
-        alice.to("room").emit("to", 1)  # bob only: alice is the sender, carol is out
-        alice.in_("room", "carol").emit("in", 2)  # bob and carol
-        alice.except_("bob").emit("except", 3)  # carol: everyone but bob and the sender
-        alice.to(["room"]).except_("carol").emit("to-except", 4)  # bob
-        alice.broadcast.emit("broadcast", 5)  # bob and carol
-        io.emit("end")  # everyone: what was sent before it has come
-
-        async def until_end(queue: asyncio.Queue[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-            seen = []
-            while (item := await within(queue.get())) != ("end",):
-                seen.append(item)
-            return seen
-
-        assert await until_end(inbox["alice"]) == []
-        assert await until_end(inbox["bob"]) == [
-            ("to", 1),
-            ("in", 2),
-            ("to-except", 4),
-            ("broadcast", 5),
-        ]
-        assert await until_end(inbox["carol"]) == [("in", 2), ("except", 3), ("broadcast", 5)]
-
-
 # -- listeners ----------------------------------------------------------------------------
 
 
@@ -462,69 +384,7 @@ async def test_handler_errors_are_logged_once_and_the_socket_stays(
         assert socket.connected and client.connected
 
 
-# -- packet middlewares -------------------------------------------------------------------
-
-
-async def test_packet_middlewares_run_in_order_and_may_change_the_packet() -> None:
-    io = aiosio.Server()
-    order: list[str] = []
-
-    def upper(packet: list[Any]) -> None:
-        order.append("upper")
-        packet[1] = packet[1].upper()
-
-    async def append(packet: list[Any]) -> None:
-        order.append("append")
-        await asyncio.sleep(0)  # a real await between middlewares
-        packet.append("added")
-
-    def last(packet: list[Any]) -> None:
-        order.append("last")
-
-    @io.on("connection")
-    def on_connection(socket: aiosio.Socket) -> None:
-        socket.use(upper)
-        socket.use(append)
-        socket.use(last)
-        socket.on("shout", lambda *args: args)
-
-    async with pair(io) as (client, _):
-        answer = await within(client.emit_with_ack("shout", "hi", timeout=1))
-        assert answer == ("HI", "added")
-        assert order == ["upper", "append", "last"]
-
-
-@pytest.mark.parametrize("kind", ["sync", "async"])
-async def test_a_refusing_packet_middleware_drops_the_event_and_fires_error(kind: str) -> None:
-    io = aiosio.Server()
-    errors: asyncio.Queue[Exception] = asyncio.Queue()
-    handled: list[Any] = []
-    heard_by_any: list[str] = []
-
-    def refuse_sync(packet: list[Any]) -> None:
-        if packet[0] == "forbidden":
-            raise PermissionError("not you")
-
-    async def refuse_async(packet: list[Any]) -> None:
-        refuse_sync(packet)
-
-    @io.on("connection")
-    def on_connection(socket: aiosio.Socket) -> None:
-        socket.use(refuse_sync if kind == "sync" else refuse_async)
-        socket.on("forbidden", lambda: handled.append("forbidden"))
-        socket.on("allowed", lambda: "ok")
-        socket.on("error", errors.put_nowait)
-        socket.on_any(lambda event, *args: heard_by_any.append(event))
-
-    async with pair(io) as (client, socket):
-        with pytest.raises(AckTimeout):
-            await within(client.emit_with_ack("forbidden", timeout=0.01))
-        error = await within(errors.get())
-        assert isinstance(error, PermissionError) and str(error) == "not you"
-        assert handled == []
-        assert heard_by_any == ["forbidden"]  # catch-all listeners hear it all the same
-        assert await within(client.emit_with_ack("allowed", timeout=1)) == "ok"
-        assert socket.connected
+# -- the error event ---------------------------------------------------------------------
 
 
 async def test_a_client_event_named_error_does_not_fire_error_handlers() -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiosio._acks import TimedAcks, settle_future
-from aiosio._handlers import PACKET, HandlerSpec, ack_args, inspect_handler
+from aiosio._handlers import HandlerSpec, ack_args
 from aiosio._listeners import Listening
 from aiosio._reauth import REAUTHENTICATE
 from aiosio.engineio.wire import Wire
@@ -25,7 +25,9 @@ from aiosio.exceptions import AckTimeout, Disconnected, InvalidState, ReservedEv
 from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.admission import EventLimiter
 from aiosio.server.backpressure import Backpressure
-from aiosio.server.broadcast import BroadcastOperator, SocketEmitter
+from aiosio.server.broadcast import SocketEmitter
+from aiosio.server.middlewares import PacketMiddlewares
+from aiosio.server.rooms import SocketRooms
 from aiosio.server.users import SocketExtras, UserFeatures
 from aiosio.socketio.packets import (
     ACK,
@@ -41,7 +43,6 @@ from aiosio.socketio.session import PendingAck
 from aiosio.typed.validation import InvalidPayload, convert
 
 if TYPE_CHECKING:
-    from aiosio.presence.history import Replay
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
 
@@ -73,7 +74,7 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(UserFeatures, Backpressure, Listening):
+class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listening):
     """A client connected to a namespace.
 
     Attributes:
@@ -136,11 +137,6 @@ class Socket(UserFeatures, Backpressure, Listening):
         return self.nsp.name
 
     @property
-    def rooms(self) -> set[str]:
-        """The rooms this socket is in (a copy), its own id included."""
-        return set(self.nsp.adapter.socket_rooms(self.id) or ())
-
-    @property
     def disconnected(self) -> bool:
         """Whether the socket is no longer connected (the opposite of ``connected``)."""
         return not self.connected
@@ -154,17 +150,6 @@ class Socket(UserFeatures, Backpressure, Listening):
     def server(self) -> Any:
         """The server this socket belongs to (an :class:`aiosio.Server`)."""
         return self.nsp.server
-
-    # -- listeners --------------------------------------------------------------------
-
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """A packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.
-
-        It may change the list in place; raising refuses the packet, and the socket's
-        ``error`` handlers get the exception; an annotated packet is checked (typed events).
-        """
-        self._middlewares.append(inspect_handler(middleware, payload_from=PACKET))
-        return middleware
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -307,44 +292,6 @@ class Socket(UserFeatures, Backpressure, Listening):
         for item in items if compress else _uncompressed(items):
             session.write(item)
 
-    # -- rooms and broadcasts -----------------------------------------------------------
-
-    def join(self, rooms: str | Iterable[str], *, rewind: int | None = None) -> Replay | None:
-        """Join one room or several.
-
-        With ``rewind``, ``rooms`` is one room with a history (``nsp.history(room)``): its
-        last ``rewind`` events are written to this socket and it joins, in one step, so
-        the live events follow with no gap and no duplicate. The :class:`Replay` returned
-        says what was sent and whether older events were trimmed.
-
-        Raises:
-            ValueError: ``rewind`` is not a positive integer within the limit, or the
-                room has no history.
-        """
-        if rewind is None:
-            self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
-            return None
-        return self.nsp.rewind(self, rooms, rewind)
-
-    def leave(self, room: str) -> None:
-        """Leave a room."""
-        self.nsp.adapter.delete(self.id, room)
-
-    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to these rooms, except this socket."""
-        return self.broadcast.to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to everyone but these rooms and this socket."""
-        return self.broadcast.except_(*rooms)
-
-    @property
-    def broadcast(self) -> BroadcastOperator:
-        """Every other socket of the namespace."""
-        return BroadcastOperator(self.nsp, except_=frozenset((self.id,)))
-
     # -- incoming -----------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
@@ -370,49 +317,6 @@ class Socket(UserFeatures, Backpressure, Listening):
             self._run_middlewares(data, ack_id)
         else:
             self.dispatch(data, ack_id)
-
-    def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
-        for index, spec in enumerate(self._middlewares):
-            try:
-                result = spec.call([data])
-            except Exception as exc:
-                self._emit_error(exc, data, ack_id)
-                return
-            if spec.is_async:
-                self.conn.spawn(self._run_middlewares_async(result, index, data, ack_id))
-                return
-        self.dispatch(data, ack_id)
-
-    async def _run_middlewares_async(
-        self, pending: Any, index: int, data: list[Any], ack_id: int | None
-    ) -> None:
-        try:
-            await pending
-            for spec in self._middlewares[index + 1 :]:
-                result = spec.call([data])
-                if spec.is_async:
-                    await result
-        except Exception as exc:
-            self._emit_error(exc, data, ack_id)
-            return
-        if self.connected:
-            self.dispatch(data, ack_id)
-
-    def _emit_error(self, error: Exception, data: list[Any], ack_id: int | None) -> None:
-        if isinstance(error, InvalidPayload):  # from a typed packet middleware's check
-            return self._invalid(error, ack_id, data[0])
-        handlers = self._handlers.get("error")
-        if not handlers:
-            self.conn.log_once(
-                logger,
-                ("refused", self.nsp.name),
-                "packet middleware refused a packet of %s: %s",
-                self.id,
-                error,
-                level=logging.WARNING,
-            )
-        for spec in handlers or ():
-            self._call(spec, [error], None)
 
     def dispatch(self, data: list[Any], ack_id: int | None) -> None:
         """Run the handlers of one event (``data`` is ``[event, *args]``)."""
@@ -457,36 +361,6 @@ class Socket(UserFeatures, Backpressure, Listening):
             self.conn.spawn(self._finish_async(spec, result, ack_id, event))
         elif ack_id is not None and not spec.wants_ack:
             self._send_ack(ack_id, ack_args(result), event)
-
-    def _invalid(self, invalid: InvalidPayload, ack_id: int | None, event: Any) -> None:
-        """A payload did not fit its handler's annotations: the handler was not called.
-
-        The ack (if asked for) answers ``invalid.answer()`` or what ``io.on_invalid``'s
-        hook returns; without an ack, the socket's ``error`` handlers get ``invalid``.
-        """
-        invalid.event = event
-        self.conn.log_once(
-            logger,
-            ("invalid payload", event),
-            "invalid payload of event %r from %s: %s",
-            event,
-            self.id,
-            invalid,
-            level=logging.WARNING,
-            exc_info=False,
-        )
-        answer: Any = None
-        hook = self.nsp.server.invalid_hook
-        if hook is not None:
-            try:
-                answer = hook(self, invalid)
-            except Exception:
-                self.conn.log_once(logger, hook, "on_invalid hook %r failed", hook)
-        if ack_id is not None:
-            self._send_ack(ack_id, [invalid.answer() if answer is None else answer], event)
-        else:
-            for spec in self._handlers.get("error") or ():
-                self._call(spec, [invalid], None)
 
     async def _finish_async(
         self, spec: HandlerSpec, pending: Any, ack_id: int | None, event: Any
