@@ -609,6 +609,17 @@ async def test_second_websocket_for_a_session_is_closed(echo_server: Any, http: 
         assert await first.recv() == "4still"
 
 
+async def test_no_upgrade_when_upgrades_are_off(echo_server: Any, http: Any) -> None:
+    server = await echo_server(allow_upgrades=False)
+    sid = (await handshake(http, server))["sid"]
+    url = server.engine_url("ws", transport="websocket", sid=sid)
+    async with await ws_connect(url) as ws:
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert (await post(http, server, sid, "4still polling")).text == "ok"
+    assert (await poll(http, server, sid)).text == "4still polling"
+
+
 async def test_failed_probe_keeps_polling(echo_server: Any, http: Any) -> None:
     server = await echo_server()
     sid = (await handshake(http, server))["sid"]

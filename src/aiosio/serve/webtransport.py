@@ -118,17 +118,11 @@ class WebTransportStream:
             self.request.query.pop("sid", None)
             engine.authorize(self.request, self._open)
             return
-        session = engine.sessions.get(sid)
-        if (
-            session is None
-            or session.upgrade_ws is not None
-            or session.transport != "polling"
-            or not engine.allow_upgrades
-        ):
+        session = engine.begin_upgrade(sid, self)
+        if session is None:
             self.close()
             return
         self.session = session
-        session.upgrade_ws = self
 
     def _open(self, error: HTTPError | None) -> None:
         if self._closed:

@@ -423,14 +423,16 @@ class EngineServer:
             self.opened(created, request)
             # on_open may have closed it already.
             return None if created.state is State.CLOSED else created
-        session = self.sessions.get(sid)
-        if (
-            session is None
-            or session.upgrade_ws is not None
-            or session.transport != "polling"
-            or not self.allow_upgrades
-        ):
+        session = self.begin_upgrade(sid, ws)
+        if session is None:
             ws.close(1000)
+        return session
+
+    def begin_upgrade(self, sid: str, ws: WebSocketTransport) -> ServerSession | None:
+        """Make ``ws`` the upgrade of the polling session ``sid``; return that session, or
+        None if there is none to upgrade (unknown sid, an upgrade under way, upgrades off)."""
+        session = self.sessions.get(sid) if self.allow_upgrades else None
+        if session is None or session.upgrade_ws is not None or session.transport != "polling":
             return None
         session.upgrade_ws = ws
         return session
