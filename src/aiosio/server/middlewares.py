@@ -48,10 +48,17 @@ class PacketMiddlewares:
         def _send_ack(self, ack_id: int, args: list[Any], event: Any) -> None: ...
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """A packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.
+        """Add a packet middleware: ``middleware(packet)`` with ``packet = [event, *args]``.
 
-        It may change the list in place; raising refuses the packet, and the socket's
-        ``error`` handlers get the exception; an annotated packet is checked (typed events).
+        Middlewares run in the order they were added, before the event's handlers. One may
+        change the list in place; raising refuses the packet, and the socket's ``error``
+        handlers get the exception; an annotated packet is checked (typed events).
+
+        Args:
+            middleware: A function or a coroutine function of one argument.
+
+        Returns:
+            The middleware, so that ``use`` works as a decorator.
         """
         self._middlewares.append(inspect_handler(middleware, payload_from=PACKET))
         return middleware

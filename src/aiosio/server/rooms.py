@@ -37,13 +37,23 @@ class SocketRooms:
         """Join one room or several.
 
         With ``rewind``, ``rooms`` is one room with a history (``nsp.history(room)``): its
-        last ``rewind`` events are written to this socket and it joins, in one step, so
-        the live events follow with no gap and no duplicate. The :class:`Replay` returned
-        says what was sent and whether older events were trimmed.
+        last ``rewind`` events are written to this socket and it joins, in one step, so the live
+        events follow with no gap and no duplicate.
+
+        Args:
+            rooms: A room name, or an iterable of room names (a string is one room, never its
+                characters).
+            rewind: How many of the room's past events to replay before joining; None joins
+                with no replay.
+
+        Returns:
+            None without ``rewind``; with it, the :class:`Replay` that says what was sent and
+            whether older events had been trimmed.
 
         Raises:
-            ValueError: ``rewind`` is not a positive integer within the limit, or the
-                room has no history.
+            ValueError: ``rewind`` is not a positive integer within the limit, ``rooms`` is
+                not one room name, or the room has no history.
+            InvalidState: ``rewind`` is used before the socket is connected.
         """
         if rewind is None:
             self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
@@ -51,17 +61,36 @@ class SocketRooms:
         return self.nsp.rewind(self, rooms, rewind)  # type: ignore[arg-type]
 
     def leave(self, room: str) -> None:
-        """Leave a room."""
+        """Leave a room.
+
+        Args:
+            room: The room's name; leaving a room the socket is not in does nothing.
+        """
         self.nsp.adapter.delete(self.id, room)
 
     def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to these rooms, except this socket."""
+        """Broadcast to these rooms, except this socket.
+
+        Args:
+            *rooms: Room names, or iterables of them; a socket in any of them is reached.
+
+        Returns:
+            A broadcast operator for the namespace, leaving this socket out (``in_`` is the
+            same method).
+        """
         return self.broadcast.to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to everyone but these rooms and this socket."""
+        """Broadcast to everyone but these rooms and this socket.
+
+        Args:
+            *rooms: Room names, or iterables of them, whose sockets are left out.
+
+        Returns:
+            A broadcast operator for the namespace, leaving these rooms and this socket out.
+        """
         return self.broadcast.except_(*rooms)
 
     @property

@@ -26,6 +26,7 @@ from aiosio.server.acks import Unencodable, safe_call
 from aiosio.server.admission import EventLimiter
 from aiosio.server.backpressure import Backpressure
 from aiosio.server.broadcast import SocketEmitter
+from aiosio.server.disconnecting import SocketDisconnection
 from aiosio.server.middlewares import PacketMiddlewares
 from aiosio.server.rooms import SocketRooms
 from aiosio.server.users import SocketExtras, UserFeatures
@@ -74,8 +75,22 @@ def new_socket_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listening):
+class Socket(
+    SocketRooms, PacketMiddlewares, SocketDisconnection, UserFeatures, Backpressure, Listening
+):
     """A client connected to a namespace.
+
+    Sockets are made by the namespace when a client connects (applications receive them in
+    their ``connection`` handler), not by applications.
+
+    Args:
+        nsp: The namespace the client connects to.
+        conn: The Engine.IO connection the client came over (several sockets, one per
+            namespace, may share it).
+        auth: The ``auth`` payload of the client's CONNECT packet (an empty dict when it
+            sent none); it becomes ``handshake.auth``.
+        sid: The socket id to take, when connection state recovery restores a socket;
+            None draws a fresh random id.
 
     Attributes:
         id: The socket id (new on each connection, unless recovery brought it back).
@@ -154,11 +169,32 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
     # -- emitting ---------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Send an event to this client; ``callback(*answer)`` gets its acknowledgement."""
+        """Send an event to this client.
+
+        The packet is encoded at once and leaves with the other writes of this loop
+        iteration; nothing is awaited. An emit on a disconnected socket is dropped.
+
+        Args:
+            event: The event name; the reserved ones (``connect``, ``disconnect``, ...) are
+                refused.
+            *args: The event's arguments, any JSON value or ``bytes`` (sent as binary
+                attachments).
+            callback: Called as ``callback(*answer)`` with the client's acknowledgement; None
+                asks for no acknowledgement.
+
+        Raises:
+            ReservedEventError: ``event`` is a name Socket.IO or the socket uses itself.
+        """
         self._emit(event, args, callback, None, False)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit a ``message`` event."""
+        """Emit a ``message`` event (the event name of Socket.IO's ``send``).
+
+        Args:
+            *args: The message's arguments.
+            callback: Called as ``callback(*answer)`` with the client's acknowledgement; None
+                asks for none.
+        """
         self._emit("message", args, callback, None, False)
 
     def _emit(
@@ -198,15 +234,23 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
     ) -> Any:
         """Emit and wait for the client's acknowledgement.
 
+        Args:
+            event: The event name.
+            *args: The event's arguments.
+            timeout: Seconds to wait for the answer; None waits as long as the socket stays
+                connected.
+            response: A type the answer must fit (a pydantic model, a dataclass,
+                ``list[int]``...); None takes the answer as it comes.
+
         Returns:
             None for an answer with no argument, the argument for one, a tuple for several;
-            with ``response`` (a type: a model, a dataclass, ``list[int]``...), that answer
-            checked and converted to it.
+            with ``response``, that answer checked and converted to it.
 
         Raises:
             AckTimeout: No answer within ``timeout`` seconds.
             Disconnected: The socket disconnected first.
             InvalidPayload: The answer does not fit ``response``.
+            ReservedEventError: ``event`` is a reserved name.
         """
         answer = await self._emit_with_ack(event, args, timeout)
         return answer if response is None else convert(response, answer)
@@ -228,7 +272,16 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
         return future
 
     def timeout(self, seconds: float) -> SocketEmitter:
-        """Flags the next emit: its acknowledgement must come within ``seconds``."""
+        """Give the next emit's acknowledgement a deadline.
+
+        Args:
+            seconds: How long the client has to answer. Past it, a ``callback`` is called with
+                an :class:`~aiosio.exceptions.AckTimeout` as its first argument (callbacks of a
+                timed emit are error-first) and ``emit_with_ack`` raises it.
+
+        Returns:
+            An emitter for this socket carrying the deadline (``emit``, ``emit_with_ack``).
+        """
         return SocketEmitter(self, timeout=seconds, volatile=False, compress=True)
 
     @property
@@ -237,7 +290,15 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
         return SocketEmitter(self, timeout=None, volatile=True, compress=True)
 
     def compress(self, compress: bool = True) -> SocketEmitter:
-        """An emitter whose next emit may be compressed or not (``compress=False``)."""
+        """Choose whether the next emit may be compressed.
+
+        Args:
+            compress: False sends the packet uncompressed whatever the transport negotiated
+                (permessage-deflate, HTTP compression); True, the default, leaves it to them.
+
+        Returns:
+            An emitter for this socket carrying the flag.
+        """
         return SocketEmitter(self, timeout=None, volatile=False, compress=compress)
 
     @staticmethod
@@ -250,7 +311,16 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
             safe_call(spec.call, packet)
 
     def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
-        """Write a broadcast's shared encoded packets (encoded once for all recipients)."""
+        """Write a broadcast's shared encoded packets (encoded once for all recipients).
+
+        Called by the adapter for each local recipient of a broadcast.
+
+        Args:
+            wires: The encoded packet, as the Engine.IO messages to write.
+            packet: The packet they encode (the ``on_any_outgoing`` listeners get its data).
+            volatile: Whether the broadcast is volatile: then nothing is written while the
+                transport is not ready.
+        """
         if volatile and not self.conn.writable():
             return
         if self._any_outgoing and packet.data is not None:
@@ -268,8 +338,14 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
     ) -> None:
         """Send a broadcast packet with an ack id of its own (broadcast with acks).
 
-        With ``timeout`` (the broadcast's), the ack is given up when it passes: the
-        broadcast reports the timeout itself, so ``on_ack`` is not called then.
+        Args:
+            packet: The broadcast's EVENT packet; its id is replaced by one of this socket's.
+            on_ack: Called as ``on_ack(socket_id, answer)`` with the answer's arguments, or
+                with None when the socket disconnects before answering.
+            compress: False sends the packet uncompressed.
+            timeout: The broadcast's deadline in seconds; past it the ack is given up without
+                calling ``on_ack`` (the broadcast reports the timeout itself). None waits as
+                long as the socket stays connected.
         """
         ack_id = self.nsp.next_ack_id()
         sid = self.id
@@ -286,7 +362,12 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
         self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
 
     def write_packet(self, packet: Packet, compress: bool = True) -> None:
-        """Encode and write one packet to this client."""
+        """Encode and write one packet to this client.
+
+        Args:
+            packet: The packet, in this socket's namespace.
+            compress: False sends it uncompressed whatever the transport negotiated.
+        """
         session = self.conn.session
         items = self.conn.parser.encode(packet)
         for item in items if compress else _uncompressed(items):
@@ -295,7 +376,12 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
     # -- incoming -----------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
-        """Handle one packet from the client (the connection checked the namespace)."""
+        """Handle one packet from the client (the connection checked the namespace).
+
+        Args:
+            packet: An EVENT, ACK (binary or not) or DISCONNECT packet of this namespace;
+                any other type is ignored.
+        """
         kind = packet.type
         if kind is EVENT or kind is BINARY_EVENT:
             if packet.data is not None:
@@ -319,7 +405,13 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
             self.dispatch(data, ack_id)
 
     def dispatch(self, data: list[Any], ack_id: int | None) -> None:
-        """Run the handlers of one event (``data`` is ``[event, *args]``)."""
+        """Run the handlers of one event, once the catch-all listeners and middlewares had it.
+
+        Args:
+            data: The event as ``[event, *args]``.
+            ack_id: The client's ack id, when it asked for an acknowledgement: the first
+                handler answers it (its return value, or through its ``ack`` argument).
+        """
         if data[0] in _SOCKET_EVENTS:
             # "error" handlers get the exceptions of packet middlewares: a client sending an
             # event of that name must not fire them (nor "disconnect", refused earlier).
@@ -419,48 +511,19 @@ class Socket(SocketRooms, PacketMiddlewares, UserFeatures, Backpressure, Listeni
         args = data or []
         safe_call(callback, *((None, *args) if error_first else args))
 
-    # -- connecting and disconnecting ---------------------------------------------------
+    # -- connecting (disconnecting is in server/disconnecting.py) --------------------------
 
     def connect_packet(self) -> Packet:
-        """The CONNECT packet that accepts this socket (its id, and the recovery id)."""
+        """The CONNECT packet that accepts this socket.
+
+        Returns:
+            A CONNECT packet carrying the socket id, and the recovery id (``pid``) when
+            connection state recovery is on.
+        """
         payload: dict[str, Any] = {"sid": self.id}
         if self.pid is not None:
             payload["pid"] = self.pid
         return Packet(CONNECT, self.nsp.name, payload)
-
-    def disconnect(self, close: bool = False) -> Socket:
-        """Disconnect this socket; with ``close`` the whole underlying connection."""
-        if not self.connected:
-            return self
-        if close:
-            self.conn.disconnect_all()
-        else:
-            self.write_packet(Packet(DISCONNECT, self.nsp.name))
-            self.close("server namespace disconnect")
-        return self
-
-    def close(self, reason: str, description: Any = None) -> None:
-        """Leave the namespace for ``reason``: ``disconnecting``, leave rooms, ``disconnect``."""
-        if not self.connected:
-            return
-        self._fire("disconnecting", reason, description)
-        self.nsp.on_socket_closing(self, reason)
-        self.nsp.adapter.delete_all(self.id)
-        self.connected = False
-        self.nsp.remove(self)
-        self.conn.remove(self)
-        self._release_acks()
-        self._fire("disconnect", reason, description)
-
-    def _release_acks(self) -> None:
-        self._acks.disarm()
-        for callback, error_first, _ in self._acks.release_all():
-            if error_first:
-                safe_call(callback, Disconnected("the socket disconnected"))
-
-    def _fire(self, event: str, *args: Any) -> None:
-        for spec in list(self._handlers.get(event, ())):
-            self._call(spec, list(args), None)
 
 
 def _uncompressed(items: list[str | bytes]) -> list[Wire]:

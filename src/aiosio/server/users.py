@@ -149,6 +149,11 @@ class UserFeatures:
         extras: SocketExtras | None
 
     def ensure_extras(self) -> SocketExtras:
+        """The socket's users, presence and credentials state, made on first use.
+
+        Returns:
+            The socket's :class:`SocketExtras`, the same object on every call.
+        """
         extras = self.extras
         if extras is None:
             extras = self.extras = SocketExtras()  # type: ignore[misc]
