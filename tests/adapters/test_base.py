@@ -21,9 +21,11 @@ from aiosio.adapters.base import (
     BroadcastOptions,
     Host,
     LocalSocket,
+    RoomChoice,
     Session,
     SocketLike,
     encode_wires,
+    room_names,
 )
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import LocalProtocolError
@@ -287,3 +289,37 @@ async def test_emit_local_event_runs_namespace_handlers() -> None:
         io.of("/").emit_local_event("nobody-listens", "r")
         await within(done.wait())
     assert seen == [("sync", "r"), ("async", "r")]
+
+
+# -- the choosing methods every operator shares -------------------------------------------
+
+
+class Chosen(RoomChoice["Chosen"]):
+    """The smallest operator on RoomChoice: its options and nothing else."""
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: BroadcastOptions) -> None:
+        self._options = options
+
+    @property
+    def options(self) -> BroadcastOptions:
+        return self._options
+
+    def _derive(self, **changes: Any) -> Chosen:
+        return Chosen(dataclasses.replace(self._options, **changes))
+
+
+def test_room_names_flatten_strings_and_iterables() -> None:
+    assert room_names(("a", ["b", "c"], ("a",))) == {"a", "b", "c"}
+
+
+def test_room_choice_builds_new_operators_and_leaves_the_old_one_alone() -> None:
+    start = Chosen(BroadcastOptions())
+    chosen = start.to("a", ["b"]).in_("c").except_("x", {"y"}).volatile.compress(False)
+    assert chosen.options == BroadcastOptions(
+        frozenset({"a", "b", "c"}),
+        frozenset({"x", "y"}),
+        BroadcastFlags(volatile=True, compress=False),
+    )
+    assert start.options == BroadcastOptions()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
-from aiosio.adapters.emitting import BatchPublisher, EmitterOperator, room_names
+from aiosio.adapters.emitting import BatchPublisher, EmitterOperator
 from aiosio.adapters.messages import MessageType
 
 
@@ -26,10 +26,6 @@ class Recorder:
 def operator() -> tuple[Recorder, EmitterOperator]:
     recorder = Recorder()
     return recorder, EmitterOperator(recorder, BroadcastOptions(flags=BroadcastFlags()))
-
-
-def test_room_names_flatten_strings_and_iterables() -> None:
-    assert room_names(("a", ["b", "c"], ("a",))) == {"a", "b", "c"}
 
 
 def test_emit_writes_the_packet_and_options_as_node_does() -> None:

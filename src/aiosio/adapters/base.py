@@ -9,8 +9,8 @@ adapter forwards the same operations to the other servers and merges their answe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeAlias
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 from aiosio.engineio.wire import Wire
 from aiosio.socketio.packets import Packet
@@ -22,13 +22,16 @@ __all__ = [
     "Adapter",
     "BroadcastFlags",
     "BroadcastOptions",
+    "FlagChoice",
     "Host",
     "LocalSocket",
     "Recorder",
     "RecoveryLimits",
+    "RoomChoice",
     "Session",
     "SocketLike",
     "encode_wires",
+    "room_names",
 ]
 
 Recorder: TypeAlias = Callable[[Packet, "BroadcastOptions"], None]
@@ -164,6 +167,85 @@ class BroadcastOptions:
     rooms: frozenset[str] = frozenset()
     except_: frozenset[str] = frozenset()
     flags: BroadcastFlags = _NO_FLAGS
+
+
+def room_names(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
+    """The room names of ``to("a", ["b", "c"])``-style arguments."""
+    names: set[str] = set()
+    for room in rooms:
+        if isinstance(room, str):
+            names.add(room)
+        else:
+            names.update(room)
+    return names
+
+
+Op = TypeVar("Op")
+
+
+class FlagChoice(Generic[Op]):
+    """Mixin of the immutable operators (a broadcast's, an emitter's, a socket's emit):
+    ``volatile`` and ``compress``, each a new operator from :meth:`_flag`."""
+
+    __slots__ = ()
+
+    def _flag(self, **changes: Any) -> Op:
+        raise NotImplementedError
+
+    @property
+    def volatile(self) -> Op:
+        """Drop the packet for a recipient whose transport cannot take it now."""
+        return self._flag(volatile=True)
+
+    def compress(self, compress: bool = True) -> Op:
+        """Set whether the packet may be compressed (permessage-deflate, gzip).
+
+        Args:
+            compress: False sends it uncompressed.
+
+        Returns:
+            A new operator with the flag; this one is unchanged.
+        """
+        return self._flag(compress=compress)
+
+
+class RoomChoice(FlagChoice[Op]):
+    """Mixin of the broadcast operators (the server's and the emitters'): ``to``/``in_``
+    and ``except_`` over their :class:`BroadcastOptions`, each a new operator from
+    :meth:`_derive`; flags change the options' :class:`BroadcastFlags`."""
+
+    __slots__ = ()
+    _options: BroadcastOptions
+
+    def _derive(self, **changes: Any) -> Op:
+        raise NotImplementedError
+
+    def _flag(self, **changes: Any) -> Op:
+        return self._derive(flags=replace(self._options.flags, **changes))
+
+    def to(self, *rooms: str | Iterable[str]) -> Op:
+        """Also reach the sockets in these rooms.
+
+        Args:
+            *rooms: Room names (or socket ids), or iterables of them.
+
+        Returns:
+            A new operator (``in_`` is the same method).
+        """
+        return self._derive(rooms=self._options.rooms | room_names(rooms))
+
+    in_ = to
+
+    def except_(self, *rooms: str | Iterable[str]) -> Op:
+        """Leave out the sockets in these rooms (or with these ids).
+
+        Args:
+            *rooms: Room names (or socket ids), or iterables of them.
+
+        Returns:
+            A new operator.
+        """
+        return self._derive(except_=self._options.except_ | room_names(rooms))
 
 
 @dataclass(frozen=True, slots=True)

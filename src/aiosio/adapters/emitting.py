@@ -13,12 +13,12 @@ import contextlib
 import copy
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from aiosio._shortcuts import Shortcuts
-from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.adapters.base import BroadcastFlags, BroadcastOptions, RoomChoice, room_names
 from aiosio.adapters.messages import MessageType, encode_options, encode_packet
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 
@@ -28,7 +28,6 @@ __all__ = [
     "EmitterBase",
     "EmitterOperator",
     "Sender",
-    "room_names",
 ]
 
 EMITTER_UID = "emitter"  # the uid the Node emitters send, which servers never answer
@@ -45,14 +44,6 @@ class Sender(Protocol):
     def namespace(self) -> str: ...
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None: ...
-
-
-def room_names(rooms: tuple[str | Iterable[str], ...]) -> frozenset[str]:
-    """The room names of ``to("a", ["b", "c"])``-style arguments."""
-    names: set[str] = set()
-    for room in rooms:
-        names.update([room] if isinstance(room, str) else room)
-    return frozenset(names)
 
 
 def _slashed(namespace: str) -> str:
@@ -110,56 +101,23 @@ class BatchPublisher(Generic[Item]):
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
-class EmitterOperator:
-    """Who an emitter operation reaches; every method returns a new operator."""
+class EmitterOperator(RoomChoice["EmitterOperator"]):
+    """Who an emitter operation reaches; every method returns a new operator (``to``,
+    ``in_``, ``except_``, ``volatile`` and ``compress`` come from :class:`RoomChoice`)."""
 
-    emitter: Sender
-    options: BroadcastOptions = field(default_factory=BroadcastOptions)
+    __slots__ = ("_options", "emitter")
 
-    def to(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Address rooms (added to those already chosen).
-
-        Args:
-            *rooms: Room names, or iterables of them.
-
-        Returns:
-            A new operator.
-        """
-        rooms_now = self.options.rooms | room_names(rooms)
-        return replace(self, options=replace(self.options, rooms=rooms_now))
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> EmitterOperator:
-        """Leave out the sockets of rooms.
-
-        Args:
-            *rooms: Room names, or iterables of them.
-
-        Returns:
-            A new operator.
-        """
-        excluded = self.options.except_ | room_names(rooms)
-        return replace(self, options=replace(self.options, except_=excluded))
+    def __init__(self, emitter: Sender, options: BroadcastOptions | None = None) -> None:
+        self.emitter = emitter
+        self._options = options or BroadcastOptions()
 
     @property
-    def volatile(self) -> EmitterOperator:
-        """Let the servers drop the event for a socket that cannot take it now."""
-        flags = replace(self.options.flags, volatile=True)
-        return replace(self, options=replace(self.options, flags=flags))
+    def options(self) -> BroadcastOptions:
+        """The rooms, exclusions and flags this operator publishes with."""
+        return self._options
 
-    def compress(self, compress: bool = True) -> EmitterOperator:
-        """Set whether the servers may compress the event.
-
-        Args:
-            compress: False sends it uncompressed.
-
-        Returns:
-            A new operator.
-        """
-        flags = replace(self.options.flags, compress=compress)
-        return replace(self, options=replace(self.options, flags=flags))
+    def _derive(self, **changes: Any) -> EmitterOperator:
+        return EmitterOperator(self.emitter, replace(self._options, **changes))
 
     def emit(self, event: str, *args: Any) -> None:
         """Send an event to the chosen sockets of every server.

@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from aiosio.adapters.base import BroadcastFlags, BroadcastOptions
+from aiosio.adapters.base import (
+    BroadcastFlags,
+    BroadcastOptions,
+    FlagChoice,
+    RoomChoice,
+    room_names,
+)
 from aiosio.exceptions import AckTimeout, InvalidState, ReservedEventError
 from aiosio.socketio.packets import EVENT, RESERVED_EVENTS, Packet
 from aiosio.typed.validation import convert, convert_answers, convert_per_socket
@@ -25,17 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["BroadcastOperator", "RemoteSocket", "SocketEmitter"]
 
 
-def _rooms(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
-    found: set[str] = set()
-    for room in rooms:
-        if isinstance(room, str):
-            found.add(room)
-        else:
-            found.update(room)
-    return found
-
-
-class BroadcastOperator:
+class BroadcastOperator(RoomChoice["BroadcastOperator"]):
     """Who a broadcast reaches and how; every method returns a new operator."""
 
     __slots__ = ("_nsp", "_options")
@@ -57,34 +53,7 @@ class BroadcastOperator:
             self._nsp, rooms=options.rooms, except_=options.except_, flags=options.flags
         )
 
-    def _flag(self, **changes: Any) -> BroadcastOperator:
-        return self._derive(flags=replace(self._options.flags, **changes))
-
-    # -- choosing -----------------------------------------------------------------------
-
-    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Also reach the sockets in these rooms.
-
-        Args:
-            *rooms: Room names (or socket ids), or iterables of them.
-
-        Returns:
-            A new operator (``in_`` is the same method).
-        """
-        return self._derive(rooms=self._options.rooms | _rooms(rooms))
-
-    in_ = to
-
-    def except_(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
-        """Leave out the sockets in these rooms (or with these ids).
-
-        Args:
-            *rooms: Room names (or socket ids), or iterables of them.
-
-        Returns:
-            A new operator.
-        """
-        return self._derive(except_=self._options.except_ | _rooms(rooms))
+    # -- choosing (to, in_, except_, volatile and compress: RoomChoice) ------------------
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Acknowledgements must come within ``seconds``.
@@ -98,25 +67,9 @@ class BroadcastOperator:
         return self._flag(timeout=seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator:
-        """Drop the packet for recipients whose transport is not ready."""
-        return self._flag(volatile=True)
-
-    @property
     def local(self) -> BroadcastOperator:
         """Only this server's sockets (in a cluster)."""
         return self._flag(local=True)
-
-    def compress(self, compress: bool = True) -> BroadcastOperator:
-        """Set whether the broadcast may be compressed (permessage-deflate, gzip).
-
-        Args:
-            compress: False sends it uncompressed.
-
-        Returns:
-            A new operator with the flag; this one is unchanged.
-        """
-        return self._flag(compress=compress)
 
     @property
     def options(self) -> BroadcastOptions:
@@ -263,7 +216,7 @@ class BroadcastOperator:
         Args:
             rooms: A room or several.
         """
-        self._nsp.adapter.add_sockets(self._options, sorted(_rooms((rooms,))))
+        self._nsp.adapter.add_sockets(self._options, sorted(room_names((rooms,))))
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
         """Make the chosen sockets leave rooms.
@@ -271,7 +224,7 @@ class BroadcastOperator:
         Args:
             rooms: A room or several.
         """
-        self._nsp.adapter.del_sockets(self._options, sorted(_rooms((rooms,))))
+        self._nsp.adapter.del_sockets(self._options, sorted(room_names((rooms,))))
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the chosen sockets.
@@ -336,7 +289,7 @@ class _AckCollector:
         return results
 
 
-class SocketEmitter:
+class SocketEmitter(FlagChoice["SocketEmitter"]):
     """An emit with flags: ``socket.timeout(5)``, ``socket.volatile``, ``socket.compress()``."""
 
     __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
@@ -349,7 +302,7 @@ class SocketEmitter:
         self._volatile = volatile
         self._compress = compress
 
-    def _with(self, **changes: Any) -> SocketEmitter:
+    def _flag(self, **changes: Any) -> SocketEmitter:
         options: dict[str, Any] = {
             "timeout": self._timeout,
             "volatile": self._volatile,
@@ -367,23 +320,7 @@ class SocketEmitter:
         Returns:
             A new emitter with the deadline.
         """
-        return self._with(timeout=seconds)
-
-    @property
-    def volatile(self) -> SocketEmitter:
-        """Drop the next emit if the socket's transport cannot take it now."""
-        return self._with(volatile=True)
-
-    def compress(self, compress: bool = True) -> SocketEmitter:
-        """Set whether the next emit may be compressed.
-
-        Args:
-            compress: False sends it uncompressed.
-
-        Returns:
-            A new emitter with the flag.
-        """
-        return self._with(compress=compress)
+        return self._flag(timeout=seconds)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit with these flags; with a timeout the callback gets ``(error, *args)``.
