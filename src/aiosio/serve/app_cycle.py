@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from aiosio.serve.codec import reason
 
-__all__ = ["BODY_HIGH_WATER", "ClientDisconnected", "CycleOwner", "HTTPCycle"]
+__all__ = ["BODY_HIGH_WATER", "AppWaits", "ClientDisconnected", "CycleOwner", "HTTPCycle"]
 
 logger = logging.getLogger("aiosio.serve")
 access_logger = logging.getLogger("aiosio.access")
@@ -69,7 +69,31 @@ class CycleOwner(Protocol):
         """The response cannot be completed: end the connection."""
 
 
-class HTTPCycle:
+class AppWaits:
+    """Mixin of the app's cycles (HTTP here, WebSocket in :mod:`.app_websocket`): the app's
+    ``receive()`` waits on ``_waiter`` for input, its ``send()`` on ``_drain`` for the
+    client to read again; each is released once, whatever releases it first."""
+
+    # The slots are the cycles' own (a mixin with slots would clash with their bases'
+    # layouts): mypy, which checks each assignment against this class's empty __slots__,
+    # is told so at the two assignments.
+    __slots__ = ()
+    _waiter: asyncio.Future[None] | None
+    _drain: asyncio.Future[None] | None
+
+    def writable(self) -> None:
+        """The client reads again: a waiting ``send()`` goes on."""
+        drain, self._drain = self._drain, None  # type: ignore[misc]
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None  # type: ignore[misc]
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class HTTPCycle(AppWaits):
     """An ASGI ``http`` request/response cycle (receive, send) over a connection."""
 
     __slots__ = (
@@ -140,17 +164,6 @@ class HTTPCycle:
         self.disconnected = True
         self._wake()
         self.writable()
-
-    def writable(self) -> None:
-        """The client reads again: a waiting ``send()`` goes on."""
-        drain, self._drain = self._drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- running the app --------------------------------------------------------------
 

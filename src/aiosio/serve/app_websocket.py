@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from aiosio.serve.app_cycle import ClientDisconnected
+from aiosio.serve.app_cycle import AppWaits, ClientDisconnected
 from aiosio.serve.codec import reason
 from aiosio.serve.conn import Connection
 from aiosio.websocket.frames import (
@@ -54,7 +54,7 @@ App = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 Handover = Callable[["AppWebSocket"], "tuple[asyncio.Transport, bytes] | None"]
 
 
-class AppWebSocket(Connection):
+class AppWebSocket(Connection, AppWaits):
     """One WebSocket of the application: its ASGI cycle, then its asyncio Protocol."""
 
     __slots__ = (
@@ -139,11 +139,6 @@ class AppWebSocket(Connection):
                 return self._closed
             waiter = self._waiter = asyncio.get_running_loop().create_future()
             await waiter
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- ASGI send --------------------------------------------------------------------
 
@@ -278,7 +273,7 @@ class AppWebSocket(Connection):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._release_drain()
+        self.writable()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -296,12 +291,7 @@ class AppWebSocket(Connection):
         if self._closed is None:
             self._closed = {"type": "websocket.disconnect", "code": code, "reason": why}
         self._wake()
-        self._release_drain()
-
-    def _release_drain(self) -> None:
-        drain, self._drain = self._drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+        self.writable()
 
     # -- ending -----------------------------------------------------------------------
 
