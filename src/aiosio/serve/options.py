@@ -28,12 +28,7 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("serving an ASGI application (uvicorn's names)")
     group.add_argument("--uds", metavar="PATH", help="listen on this Unix socket instead")
     group.add_argument("--root-path", default="", help="ASGI root_path of the app ('')")
-    group.add_argument(
-        "--proxy-headers",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (on)",
-    )
+    _switch(group, "--proxy-headers", "trust X-Forwarded-For/-Proto from --forwarded-allow-ips")
     group.add_argument(
         "--forwarded-allow-ips",
         default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -63,17 +58,19 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ssl-keyfile", metavar="FILE", help="TLS private key (PEM)")
     group.add_argument("--ssl-certfile", metavar="FILE", help="TLS certificate chain (PEM)")
     group.add_argument("--ssl-keyfile-password", metavar="PASSWORD", help="of the key file")
-    group.add_argument(
-        "--access-log",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="log each app request to the aiosio.access logger (on)",
-    )
+    _switch(group, "--access-log", "log each app request to the aiosio.access logger")
     group.add_argument(
         "--lifespan",
         choices=("auto", "on", "off"),
         default="auto",
         help="run the app's ASGI lifespan: auto (if it has one), on (required), off",
+    )
+
+
+def _switch(group: argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """An option on by default, turned off by its ``--no-`` form (uvicorn's switches)."""
+    group.add_argument(
+        flag, action=argparse.BooleanOptionalAction, default=True, help=f"{help} (on)"
     )
 
 
