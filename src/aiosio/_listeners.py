@@ -106,7 +106,15 @@ class Handlers:
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on` (same arguments and result), for the next occurrence only."""
+        """Like :meth:`on`, for the next occurrence only.
+
+        Args:
+            event: The event name.
+            handler: Called once, then removed; omit it to use ``once`` as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.once(event, fn)
         specs = self._handlers.setdefault(event, [])
@@ -177,16 +185,33 @@ class Listening(Handlers):
         self._any = _without(self._any, handler)  # type: ignore[misc]
 
     def listeners_any(self) -> list[Callable[..., Any]]:
-        """The catch-all handlers, in calling order."""
+        """The catch-all handlers.
+
+        Returns:
+            A copy of the list, in calling order.
+        """
         return _functions(self._any)
 
     def on_any_outgoing(self, handler: F) -> F:
-        """Like :meth:`on_any`, for every event sent (acks excluded): the handler is called
-        before the event is written."""
+        """Like :meth:`on_any`, for every event sent (acks excluded).
+
+        Args:
+            handler: ``handler(event, *args)``, called before the event is written.
+
+        Returns:
+            The handler, so that this works as a decorator.
+        """
         return _register(self._any_outgoing, handler)
 
     def prepend_any_outgoing(self, handler: F) -> F:
-        """Like :meth:`on_any_outgoing`, called before the ones already added."""
+        """Like :meth:`on_any_outgoing`, called before the ones already added.
+
+        Args:
+            handler: ``handler(event, *args)``.
+
+        Returns:
+            The handler.
+        """
         return _register(self._any_outgoing, handler, first=True)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
@@ -198,5 +223,9 @@ class Listening(Handlers):
         self._any_outgoing[:] = _without(self._any_outgoing, handler)
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        """The outgoing catch-all handlers, in calling order."""
+        """The outgoing catch-all handlers.
+
+        Returns:
+            A copy of the list, in calling order.
+        """
         return _functions(self._any_outgoing)

@@ -266,38 +266,6 @@ async def test_room_events_of_the_namespace() -> None:
 # -- namespace-wide operations ------------------------------------------------------------------
 
 
-async def test_namespace_emit_reaches_only_its_sockets() -> None:
-    io = aiosio.Server()
-    news = io.of("/news")
-    async with aiosio.testing.serve(io) as served:
-        got: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        for name in ("/", "/news"):
-            client = await within(served.connect(name))
-            client.on_any(lambda event, *args, name=name: got.put_nowait((name, event, *args)))
-        news.emit("headline", 1)
-        news.send("text")
-        io.emit("end")
-        received = [await within(got.get()) for _ in range(3)]
-        assert [item for item in received if item[0] == "/news"] == [
-            ("/news", "headline", 1),
-            ("/news", "message", "text"),
-        ]
-        assert [item for item in received if item[0] == "/"] == [("/", "end")]
-
-
-async def test_server_side_emit_without_a_cluster_reaches_nobody() -> None:
-    io = aiosio.Server()
-    heard: list[Any] = []
-    io.on("ping-servers", heard.append)
-    async with aiosio.testing.serve(io):
-        assert await io.server_side_emit("ping-servers", 1) == []
-        assert await io.of("/news").server_side_emit("ping-servers", 1, timeout=0.01) == []
-        assert heard == []  # a server does not hear its own server-side emits
-        for reserved in ("connection", "connect", "new_namespace"):
-            with pytest.raises(ValueError, match="is a reserved event name"):
-                await io.server_side_emit(reserved)
-
-
 async def test_fetch_sockets_join_leave_and_disconnect_sockets() -> None:
     io = aiosio.Server()
     news = io.of("/news")

@@ -4,7 +4,6 @@ and close(), the namespace registry and the decorators, with clients in memory."
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -100,50 +99,6 @@ async def test_a_custom_path_serves_clients() -> None:
     async with aiosio.testing.serve(io) as served:
         client = await within(served.connect())
         assert (await within(client.emit_with_ack("url", timeout=1))).startswith("/custom/?")
-
-
-# -- the main namespace's shortcuts ------------------------------------------------------------
-
-
-async def test_io_emit_reaches_every_client_of_the_main_namespace_only() -> None:
-    io = aiosio.Server()
-    io.of("/other")
-    got: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    async with aiosio.testing.serve(io) as served:
-        for index in range(3):
-            client = await within(served.connect())
-            client.on_any(lambda *item, index=index: got.put_nowait((index, *item)))
-        other = await within(served.connect("/other"))
-        other.on_any(lambda *item: got.put_nowait(("other", *item)))
-        io.emit("all", 1)
-        io.send("text")
-        received = [await within(got.get()) for _ in range(6)]
-        assert sorted(received, key=repr) == sorted(
-            [(i, "all", 1) for i in range(3)] + [(i, "message", "text") for i in range(3)],
-            key=repr,
-        )
-        io.of("/other").emit("end")
-        assert await within(got.get()) == ("other", "end")  # nothing else came before it
-
-
-async def test_io_shortcuts_are_the_main_namespaces() -> None:
-    io = aiosio.Server()
-    async with aiosio.testing.serve(io) as served:
-        clients = [await within(served.connect()) for _ in range(3)]
-        for client in clients:
-            client.on("q", lambda: "pong")
-        sockets = await io.fetch_sockets()
-        assert sorted(s.id for s in sockets) == sorted(c.id for c in clients)
-        assert await within(io.timeout(1).emit_with_ack("q")) == ["pong"] * 3
-        assert await within(io.emit_with_ack("q")) == ["pong"] * 3
-        io.sockets_join("everyone")
-        assert len(await io.in_("everyone").fetch_sockets()) == 3
-        io.except_(clients[0].id).sockets_leave("everyone")
-        assert [s.id for s in await io.to("everyone").fetch_sockets()] == [clients[0].id]
-        assert len(await io.volatile.local.compress(False).fetch_sockets()) == 3
-        assert await io.server_side_emit("q") == []
-        io.disconnect_sockets()
-        assert io.sockets.sockets == {}
 
 
 # -- startup and close -----------------------------------------------------------------------------

@@ -32,7 +32,18 @@ __all__ = ["BroadcastOperator", "RemoteSocket", "SocketEmitter"]
 
 
 class BroadcastOperator(RoomChoice["BroadcastOperator"]):
-    """Who a broadcast reaches and how; every method returns a new operator."""
+    """Who a broadcast reaches and how; every method returns a new operator.
+
+    Operators come from ``io.to(...)``, ``nsp.except_(...)``, ``socket.broadcast`` and the
+    like rather than from this constructor.
+
+    Args:
+        nsp: The namespace broadcast in.
+        rooms: The rooms whose sockets are reached; empty reaches every socket.
+        except_: The rooms (socket ids included) whose sockets are left out.
+        flags: ``volatile``, ``compress``, ``local`` and the ack ``timeout``; None takes
+            the defaults.
+    """
 
     __slots__ = ("_nsp", "_options")
 
@@ -186,8 +197,10 @@ class BroadcastOperator(RoomChoice["BroadcastOperator"]):
         return presence, room
 
     async def presence(self) -> list[Member]:
-        """The users in the chosen room (one), each with its sockets' count and its
-        ``presence_info``, from every server when presence has a store.
+        """The users in the chosen room, from every server when presence has a store.
+
+        Returns:
+            One member per user, each with its sockets' count and its ``presence_info``.
 
         Raises:
             InvalidState: Presence is off.
@@ -197,13 +210,23 @@ class BroadcastOperator(RoomChoice["BroadcastOperator"]):
         return await presence.members(room)
 
     async def count_users(self) -> int:
-        """How many users are in the chosen room (one), without fetching sockets."""
+        """How many users are in the chosen room (one), without fetching sockets.
+
+        Returns:
+            The number of distinct users present.
+        """
         presence, room = self._presence_room()
         return await presence.count_users(room)
 
     async def count(self) -> int:
-        """How many sockets the chosen rooms hold: from presence (no socket fetched) for
-        one room when it is on, else by counting what :meth:`fetch_sockets` finds."""
+        """How many sockets the chosen rooms hold.
+
+        From presence (no socket fetched) for one room when it is on, else by counting what
+        :meth:`fetch_sockets` finds.
+
+        Returns:
+            The number of sockets, on every server.
+        """
         options = self._options
         if self._nsp.presence is not None and len(options.rooms) == 1 and not options.except_:
             presence, room = self._presence_room()

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from aiosio._handlers import HandlerSpec, TypedHandlerSpec, inspect_handler
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
-from aiosio.exceptions import ConnectionRefused, ReservedEventError
+from aiosio.exceptions import ConnectionRefused
 from aiosio.limits.buckets import Action, Rule
 from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
 from aiosio.server.features import Features
+from aiosio.server.namespace_emits import NamespaceEmits
 from aiosio.server.socket import Socket
 from aiosio.server.typed import TypedNamespace
 from aiosio.socketio.packets import Packet
-from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload, convert_answers
+from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, BroadcastOptions
@@ -43,8 +44,16 @@ _ALIASES = {"connect": "connection"}
 _LOCAL_EVENTS = frozenset({"connection", "create-room", "delete-room", "join-room", "leave-room"})
 
 
-class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
+class Namespace(NamespaceEmits, Features, Shortcuts[BroadcastOperator], TypedNamespace):
     """A channel of the server (``io.of("/news")``).
+
+    Namespaces are made by :meth:`Server.of` (or a dynamic parent), not by applications.
+
+    Args:
+        server: The server the namespace belongs to.
+        name: The namespace's name, starting with ``/``.
+        parent: The dynamic parent namespace this one is a child of; None for one made by
+            name.
 
     Attributes:
         name: The namespace's name (``/news``).
@@ -74,7 +83,11 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
 
     def next_ack_id(self) -> int:
-        """Ack ids count per namespace from 0, as the reference server's do."""
+        """A fresh ack id for an emit from this namespace.
+
+        Returns:
+            The next id: they count per namespace from 0, as the reference server's do.
+        """
         return next(self._ids)
 
     # -- handlers -----------------------------------------------------------------------
@@ -84,11 +97,21 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     @overload
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Listen to ``connection`` (alias ``connect``), to adapter events (``create-room``,
-        ``delete-room``, ``join-room``, ``leave-room``) or to server-side emits.
+        """Listen to ``connection`` (alias ``connect``), to adapter events or to server-side emits.
 
+        The adapter events are ``create-room``, ``delete-room``, ``join-room`` and
+        ``leave-room``; any other name hears what other servers send with ``server_side_emit``.
         Called as ``Socket.on`` is: with the handler, which it returns, or without it, as a
         decorator.
+
+        Args:
+            event: The event name.
+            handler: ``handler(socket)`` for ``connection``, ``handler(room)`` or
+                ``handler(room, sid)`` for adapter events, ``handler(*args)`` for server-side
+                emits; omit it to use ``on`` as a decorator.
+
+        Returns:
+            The handler, or a decorator that registers its function and returns it.
         """
         if handler is None:
             return lambda fn: self.on(event, fn)
@@ -97,7 +120,12 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return handler
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove ``handler`` from ``event`` (``connection`` and ``connect`` are one), or all."""
+        """Remove a handler of ``event`` (``connection`` and ``connect`` are one), or all of them.
+
+        Args:
+            event: The event name.
+            handler: The handler to remove; None removes every handler of ``event``.
+        """
         name = _ALIASES.get(event, event)
         if handler is None:
             self._handlers.pop(name, None)
@@ -149,12 +177,24 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         Credentials)``, gets the handshake's ``auth`` payload checked and converted; one
         that does not fit refuses the connection with the message ``invalid_payload`` and
         the data ``{"error": "invalid_payload", "detail": [...]}``.
+
+        Args:
+            middleware: The function or coroutine function; middlewares run in the order
+                they were added.
+
+        Returns:
+            The middleware, so that ``use`` works as a decorator.
         """
         self._middlewares.append(inspect_handler(middleware, payload_from=1))
         return middleware
 
     def emit_local_event(self, event: str, *args: Any) -> None:
-        """Run this namespace's handlers of a local event (adapter and cluster events)."""
+        """Run this namespace's handlers of a local event (adapter and cluster events).
+
+        Args:
+            event: The event name (``create-room``, ``join-room``...).
+            *args: What the handlers get.
+        """
         handlers = self._handlers.get(event)
         if not handlers:
             return
@@ -169,8 +209,12 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
         """Run the handlers of an event another server emitted (``server_side_emit``).
 
-        With ``ack``, the first handler answers: through its keyword-only ``ack`` or with
-        its return value (one argument, as the reference expects).
+        With ``ack``, the first handler answers: through its keyword-only ``ack`` or with its
+        return value (one argument, as the reference expects).
+
+        Args:
+            data: The event as ``[event, *args]``.
+            ack: Sends the answer back to the emitting server; None when it asked for none.
         """
         for spec in list(self._handlers.get(data[0], ())):
             wants = ack is not None and spec.wants_ack
@@ -188,7 +232,12 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
     # -- connecting ---------------------------------------------------------------------
 
     def add(self, conn: Connection, auth: dict[str, Any]) -> None:
-        """A client asks to join: run the middlewares, then connect or refuse."""
+        """A client asks to join: run the middlewares, then connect or refuse.
+
+        Args:
+            conn: The client's connection.
+            auth: The ``auth`` payload of its CONNECT packet.
+        """
         restored = self.server.restore_socket(self, conn, auth)
         if restored is None or isinstance(restored, Socket):
             self._admit(conn, auth, restored)
@@ -308,9 +357,16 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
                 conn.spawn(_guard(result, socket, spec))
 
     def refused_too_late(self, socket: Socket, spec: HandlerSpec) -> None:
-        """A connection handler raised ConnectionRefused: the client was told it is
-        connected already (the CONNECT ack goes first, as in the reference), so the socket
-        is disconnected instead, and the application warned once per handler."""
+        """Disconnect a socket whose ``connection`` handler raised ConnectionRefused.
+
+        The client was told it is connected already (the CONNECT ack goes first, as in the
+        reference), so the socket is disconnected instead, and the application warned once per
+        handler.
+
+        Args:
+            socket: The socket the handler refused.
+            spec: The handler that refused it.
+        """
         socket.disconnect()
         self.warn_once(
             ("refused", spec.fn),
@@ -323,17 +379,29 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         )
 
     def warn_once(self, kind: object, message: str, *args: Any) -> None:
-        """Warn about a mistake of the application, once per ``kind`` (in the parent
-        namespace's record for a dynamic child: children come and go)."""
+        """Warn about a mistake of the application, once per ``kind``.
+
+        For a dynamic child the record is the parent namespace's: children come and go.
+
+        Args:
+            kind: What identifies the mistake (a handler, an event name...).
+            message: The log message, with ``%`` placeholders.
+            *args: The placeholders' values.
+        """
         warned = (self.parent or self)._warned
         if kind not in warned:
             warned.add(kind)
             logger.warning(message + " (logged once)", *args)
 
     def warn_unheard(self, event: Any) -> None:
-        """A client event no socket handler took: warn if a namespace-level handler of
-        that name exists (python-socketio's habit; Node's handlers there also hear only
-        ``server_side_emit``)."""
+        """A client event no socket handler took: warn if a namespace-level handler has its name.
+
+        That is python-socketio's habit; Node's handlers there also hear only
+        ``server_side_emit``.
+
+        Args:
+            event: The event name the client sent.
+        """
         if event in _LOCAL_EVENTS:
             return
         if event in self._handlers or (self.parent is not None and event in self.parent._handlers):
@@ -349,7 +417,11 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
             )
 
     def remove(self, socket: Socket) -> None:
-        """Forget a disconnected socket; an empty dynamic child goes away."""
+        """Forget a disconnected socket; an empty dynamic child goes away.
+
+        Args:
+            socket: The socket that left.
+        """
         self.sockets.pop(socket.id, None)
         self._discard_if_empty()
 
@@ -368,11 +440,24 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
             self.parent.remove_child(self)
 
     def on_socket_closing(self, socket: Socket, reason: str) -> None:
-        """A socket is about to leave its rooms (recovery persists its state here)."""
+        """A socket is about to leave its rooms (recovery persists its state here).
+
+        Args:
+            socket: The socket, still in its rooms.
+            reason: Its disconnect reason.
+        """
         self.server.on_socket_closing(socket, reason)
 
     def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
-        """Encode a broadcast once, in the server's parser and with its compress flag."""
+        """Encode a broadcast once, in the server's parser and with its compress flag.
+
+        Args:
+            packet: The packet to broadcast.
+            options: The broadcast's options (its ``compress`` flag is read).
+
+        Returns:
+            The Engine.IO messages to write to each recipient.
+        """
         wires = encode_wires(packet, self.server.parser)
         if not options.flags.compress:
             for wire in wires:
@@ -385,70 +470,15 @@ class Namespace(Features, Shortcuts[BroadcastOperator], TypedNamespace):
         return self.server.recovery is not None
 
     def remote_socket(self, details: dict[str, Any]) -> RemoteSocket:
-        """A socket of another server, from its ``fetch_sockets`` answer (for the adapter)."""
-        return RemoteSocket(self.adapter, details)
-
-    # -- broadcasting shortcuts ---------------------------------------------------------
-
-    def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self)
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Send an event to every socket of the namespace.
+        """A socket of another server, from its ``fetch_sockets`` answer (for the adapter).
 
         Args:
-            event: The event name.
-            *args: The arguments; bytes travel as binary attachments.
-            callback: Called with ``(error, answers)`` (see :meth:`BroadcastOperator.emit`).
-        """
-        self._operator().emit(event, *args, callback=callback)
-
-    def send(self, *args: Any) -> None:
-        """Emit a ``message`` event to every socket of the namespace."""
-        self._operator().emit("message", *args)
-
-    async def emit_with_ack(
-        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
-    ) -> Any:
-        """As :meth:`BroadcastOperator.emit_with_ack`, to every socket of the namespace."""
-        operator = self._operator()
-        return await operator.emit_with_ack(event, *args, per_socket=per_socket, response=response)
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """As :meth:`BroadcastOperator.timeout`, to every socket of the namespace."""
-        return self._operator().timeout(seconds)
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Broadcast to this server's sockets of the namespace only (in a cluster)."""
-        return self._operator().local
-
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """The namespace's sockets in the cluster (a ``RemoteSocket`` for each elsewhere)."""
-        return await self._operator().fetch_sockets()
-
-    async def server_side_emit(
-        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
-    ) -> list[Any]:
-        """Emit to this namespace on the other servers of the cluster.
-
-        Args:
-            event: The event name.
-            *args: The arguments of the event.
-            timeout: Wait this long for the other servers' acknowledgements.
-            response: A type each answer is checked and converted to (typed events).
+            details: The socket as the other server described it (id, handshake, rooms, data).
 
         Returns:
-            Their answers (an empty list without a timeout).
-
-        Raises:
-            InvalidPayload: An answer does not fit ``response``.
-            ReservedEventError: ``event`` is a reserved name.
+            A socket proxy whose operations go through the adapter.
         """
-        if event in ("connection", "connect", "new_namespace"):
-            raise ReservedEventError(f"{event!r} is a reserved event name")
-        answers = await self.adapter.server_side_emit([event, *args], timeout=timeout)
-        return answers if response is None else convert_answers(response, answers)
+        return RemoteSocket(self.adapter, details)
 
 
 def _refusal(error: Exception) -> Exception:

@@ -20,13 +20,14 @@ from aiosio._tasks import spawn as spawn_task
 from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.limits.buckets import Action, Rule
-from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
+from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.collector import Freezer
 from aiosio.server.connection import Connection
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.features import close_features, start_features
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.namespace import Namespace
+from aiosio.server.namespace_emits import MainNamespaceEmits
 from aiosio.server.parent import ParentNamespace
 from aiosio.server.presence import PresenceSettings
 from aiosio.server.router import Limits, Router
@@ -43,7 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 AdapterFactory = Callable[[Namespace], Adapter]
 
 
-class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
+class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
     """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
     Options are the Node options in snake_case, durations in seconds; the Engine.IO ones
@@ -144,19 +145,37 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return parent
 
     def register_namespace(self, namespace: Namespace) -> None:
-        """Record a new namespace and tell the ``new_namespace`` listeners."""
+        """Record a new namespace and tell the ``new_namespace`` listeners.
+
+        Args:
+            namespace: The namespace just made (by :meth:`of`, or a dynamic parent's child).
+        """
         self.namespaces[namespace.name] = namespace
         for handler in self._handlers.get("new_namespace", ()):
             handler(namespace)
 
     def unregister_namespace(self, namespace: Namespace) -> None:
-        """Forget a namespace (an empty dynamic child) and close its adapter."""
+        """Forget a namespace (an empty dynamic child) and close its adapter.
+
+        Args:
+            namespace: The namespace to forget; one that was replaced under the same name is
+                left alone.
+        """
         if self.namespaces.get(namespace.name) is namespace:
             del self.namespaces[namespace.name]
             self.spawn(namespace.adapter.close())
 
     async def find_dynamic(self, name: str, auth: dict[str, Any]) -> Namespace | None:
-        """The child namespace for ``name`` from the first parent that accepts it."""
+        """The child namespace for ``name`` from the first parent that accepts it.
+
+        Args:
+            name: The namespace a client asked for, not registered yet.
+            auth: The client's ``auth`` payload, for parents whose matcher reads it.
+
+        Returns:
+            The existing or new child namespace, or None when no parent accepts ``name``
+            (the client is refused with "Invalid namespace").
+        """
         for parent in self._parents:
             if await parent.matches(name, auth):
                 existing = self.namespaces.get(name)
@@ -164,7 +183,14 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return None
 
     def make_adapter(self, namespace: Namespace) -> Adapter:
-        """The adapter of ``namespace``, from the adapter factory (started if the server is)."""
+        """The adapter of ``namespace``, from the adapter factory (started if the server is).
+
+        Args:
+            namespace: The namespace the adapter will serve.
+
+        Returns:
+            A new adapter; the server's recovery settings are attached to it.
+        """
         adapter = self._new_adapter(namespace)
         if self._started:
             self.spawn(adapter.init())
@@ -241,8 +267,18 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     @overload
     def on(self, event: str, handler: F) -> F: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Listen on the main namespace (``connection``/``connect``), or to
-        ``new_namespace``; called as :meth:`Namespace.on`.
+        """Listen on the main namespace (``connection``/``connect``), or to ``new_namespace``.
+
+        Called as :meth:`Namespace.on`: with the handler, or without it as a decorator.
+
+        Args:
+            event: ``connection`` (alias ``connect``), ``new_namespace`` (``handler(namespace)``
+                for each namespace made, dynamic children included), or any other event
+                :meth:`Namespace.on` takes.
+            handler: The function to call; omit it to use ``on`` as a decorator.
+
+        Returns:
+            The handler, or a decorator that registers its function and returns it.
         """
         if handler is None:
             return lambda fn: self.on(event, fn)
@@ -252,7 +288,14 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         return self.sockets.on(event, handler)
 
     def event(self, handler: F) -> F:
-        """Decorator: the function's name is the event (``connect``/``connection``)."""
+        """Decorator: the function's name is the event (``connect``/``connection``).
+
+        Args:
+            handler: The function, named after the event it handles.
+
+        Returns:
+            The handler, unchanged.
+        """
         return self.on(handler.__name__, handler)
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
@@ -287,79 +330,34 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
         rate = events_per_s
         self.event_rule = Rule(rate, max(1.0, rate) if burst is None else burst, action)
 
-    # -- main-namespace shortcuts -------------------------------------------------------
-
-    def _operator(self) -> BroadcastOperator:
-        return self.sockets._operator()
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """As :meth:`Namespace.emit`, to the main namespace."""
-        self.sockets.emit(event, *args, callback=callback)
-
-    def send(self, *args: Any) -> None:
-        """As :meth:`Namespace.send`, to the main namespace."""
-        self.sockets.send(*args)
-
-    async def emit_with_ack(
-        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
-    ) -> Any:
-        """As :meth:`Namespace.emit_with_ack`, to the main namespace."""
-        main = self.sockets
-        return await main.emit_with_ack(event, *args, per_socket=per_socket, response=response)
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """As :meth:`Namespace.timeout`, on the main namespace."""
-        return self.sockets.timeout(seconds)
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Broadcast to the main namespace's sockets of this server only (in a cluster)."""
-        return self.sockets.local
-
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """As :meth:`Namespace.fetch_sockets`, on the main namespace."""
-        return await self.sockets.fetch_sockets()
-
-    async def server_side_emit(
-        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
-    ) -> list[Any]:
-        """As :meth:`Namespace.server_side_emit`, from the main namespace."""
-        main = self.sockets
-        return await main.server_side_emit(event, *args, timeout=timeout, response=response)
-
-    def to_user(self, user: str) -> BroadcastOperator:
-        """Broadcast to every socket of ``user`` (main namespace), on every server."""
-        return self.sockets.to_user(user)
-
-    async def user_sockets(self, user: str) -> list[Socket | RemoteSocket]:
-        """The sockets of ``user`` in the main namespace, on every server."""
-        return await self.sockets.user_sockets(user)
-
-    async def disconnect_user(self, user: str, reason: str = "server namespace disconnect") -> None:
-        """Disconnect the sockets of ``user`` in the main namespace, on every server."""
-        await self.sockets.disconnect_user(user, reason)
-
-    async def revoke(self, *, user: str, reason: str = "revoked") -> None:
-        """Disconnect every socket of ``user`` in every namespace, on every server."""
-        for namespace in list(self.namespaces.values()):
-            await namespace.disconnect_user(user, reason)
-
-    def on_reauthenticate(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """``on_reauthenticate`` of the main namespace (see :class:`Namespace`)."""
-        return self.sockets.on_reauthenticate(middleware)
-
     # -- engine events (EngineHandler) --------------------------------------------------
 
     def on_open(self, session: ServerSession, request: HTTPRequest) -> None:
-        """Engine callback: a client opened an Engine.IO session."""
+        """Engine callback: a client opened an Engine.IO session.
+
+        Args:
+            session: The new session.
+            request: The HTTP request that opened it (headers, query, address: the sockets'
+                handshake is built from it).
+        """
         session.owner = Connection(self, session, request)
 
     def on_message(self, session: ServerSession, data: str | bytes) -> None:
-        """Engine callback: a Socket.IO packet arrived on a session."""
+        """Engine callback: a Socket.IO packet arrived on a session.
+
+        Args:
+            session: The session it came on.
+            data: One Engine.IO message: a packet, or a binary attachment of one.
+        """
         session.owner.receive(data)
 
     def on_close(self, session: ServerSession, reason: str) -> None:
-        """Engine callback: a session closed; its sockets disconnect with ``reason``."""
+        """Engine callback: a session closed; its sockets disconnect with ``reason``.
+
+        Args:
+            session: The closed session.
+            reason: The Engine.IO close reason (``"transport close"``, ``"ping timeout"``...).
+        """
         owner = session.owner
         if owner is not None:
             session.owner = None
@@ -375,37 +373,68 @@ class BaseServer(Shortcuts[BroadcastOperator], TypedServer):
     def restore_socket(
         self, namespace: Namespace, conn: Connection, auth: dict[str, Any]
     ) -> Socket | Awaitable[Socket | None] | None:
-        """The recovered socket of a CONNECT, or None; awaitable when an adapter that
-        keeps the sessions (across a cluster) has to be asked."""
+        """The recovered socket of a CONNECT, when connection state recovery can restore one.
+
+        Args:
+            namespace: The namespace the client connects to.
+            conn: The client's connection.
+            auth: The CONNECT payload, which carries the ``pid`` and ``offset`` to recover.
+
+        Returns:
+            The restored socket, or None (no recovery asked, or nothing to recover); an
+            awaitable of either when an adapter that keeps the sessions across a cluster has
+            to be asked.
+        """
         if self.recovery is None:
             return None
         return self.recovery.restore(namespace, conn, auth)  # type: ignore[no-any-return]
 
     def on_socket_connecting(self, socket: Socket) -> None:
-        """Before the CONNECT ack: recovery gives the socket its pid and its rooms back."""
+        """Before the CONNECT ack: recovery gives the socket its pid and its rooms back.
+
+        Args:
+            socket: The socket being accepted.
+        """
         if self.recovery is not None:
             self.recovery.connecting(socket)
 
     def on_socket_connected(self, socket: Socket) -> None:
-        """After the CONNECT ack: recovery replays what the socket missed."""
+        """After the CONNECT ack: recovery replays what the socket missed.
+
+        Args:
+            socket: The socket just accepted.
+        """
         if self.recovery is not None:
             self.recovery.connected(socket)
 
     def on_socket_closing(self, socket: Socket, reason: str) -> None:
-        """Keep what connection state recovery needs of a socket about to disconnect."""
+        """Keep what connection state recovery needs of a socket about to disconnect.
+
+        Args:
+            socket: The socket, still in its rooms.
+            reason: Its disconnect reason; only the ones a client may come back from are kept.
+        """
         if self.recovery is not None:
             self.recovery.closing(socket, reason)
 
     # -- tasks --------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a coroutine as a task owned by the server (cancelled by :meth:`close`)."""
+        """Run a coroutine as a task owned by the server (cancelled by :meth:`close`).
+
+        Args:
+            coro: The coroutine; its exception, if any, is logged.
+        """
         spawn_task(coro, self._tasks, logger, "task failed")
 
     # -- running and closing -----------------------------------------------------------
 
     def add_listener(self, listener: asyncio.Server) -> None:
-        """Close ``listener`` (a front door's listening socket) when the server closes."""
+        """Close ``listener`` (a front door's listening socket) when the server closes.
+
+        Args:
+            listener: The asyncio server listening for this server's connections.
+        """
         self._listeners.append(listener)
 
     async def wait_closed(self) -> None:

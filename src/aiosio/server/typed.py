@@ -81,8 +81,15 @@ class TypedNamespace:
         ack: object = NO_ACK,
         description: str | None = None,
     ) -> None:
-        """Declare an event the server sends: its arguments' types and, with ``ack``,
-        the type of the client's answer; or every method of a class of events.
+        """Declare an event the server sends, or every method of a class of events.
+
+        Args:
+            event: The event name, or a class whose methods, by name and annotations,
+                declare events.
+            *args: The types of the event's arguments.
+            ack: The type of the client's answer; ``NO_ACK``, the default, declares an event
+                with no acknowledgement.
+            description: What the event means, for the AsyncAPI document.
 
         Raises:
             ReservedEventError: For a reserved event name.
@@ -119,10 +126,19 @@ class TypedNamespace:
     @overload
     def handle(self, event: str, handler: F) -> F: ...
     def handle(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Handle a client event on every socket of the namespace: ``handler(socket,
-        *args)``, its annotated arguments validated; its return value answers the ack.
+        """Handle a client event on every socket of the namespace, its arguments validated.
 
-        A socket's own handlers of the event (``socket.on``) take precedence.
+        ``handler(socket, *args)``: its annotated arguments are checked and converted, and its
+        return value answers the ack. A socket's own handlers of the event (``socket.on``) take
+        precedence.
+
+        Args:
+            event: The event name.
+            handler: The function or coroutine function; omit it to use ``handle`` as a
+                decorator.
+
+        Returns:
+            The handler, or a decorator.
 
         Raises:
             ReservedEventError: For a reserved or a socket-local event name.
@@ -139,7 +155,11 @@ class TypedNamespace:
         return handler
 
     def share_contracts(self, child: TypedNamespace) -> None:
-        """Give a dynamic child namespace this parent's declarations and handlers."""
+        """Give a dynamic child namespace this parent's declarations and handlers.
+
+        Args:
+            child: The new child namespace.
+        """
         child.declared = self.declared
         child.handled = self.handled
         child.refresh_checks()
@@ -157,8 +177,13 @@ class TypedServer:
     def on_invalid(self, hook: InvalidHook) -> InvalidHook:
         """Decide what a client gets for a payload that does not fit its handler.
 
-        ``hook(socket, invalid)`` runs instead of nothing: its return value (unless None)
-        is the acknowledgement sent; it may log, count or ``socket.disconnect()``.
+        Args:
+            hook: ``hook(socket, invalid)``: its return value (unless None) is the
+                acknowledgement sent instead of ``invalid.answer()``; it may log, count or
+                ``socket.disconnect()``.
+
+        Returns:
+            The hook, so that this works as a decorator.
         """
         self.invalid_hook = hook
         return hook
@@ -175,7 +200,15 @@ class TypedServer:
             namespace.refresh_checks()
 
     def declare(self, event: str | type, *args: object, **options: Unpack[_Declaring]) -> None:
-        """:meth:`TypedNamespace.declare` on the main namespace (same arguments)."""
+        """Declare an event the server sends, on the main namespace.
+
+        As :meth:`TypedNamespace.declare`, with the same arguments.
+
+        Args:
+            event: The event name, or a class whose methods declare events.
+            *args: The types of the event's arguments.
+            **options: ``ack`` (the type of the client's answer) and ``description``.
+        """
         self.namespaces["/"].declare(event, *args, **options)
 
     @overload
@@ -183,7 +216,17 @@ class TypedServer:
     @overload
     def handle(self, event: str, handler: F) -> F: ...
     def handle(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """:meth:`TypedNamespace.handle` on the main namespace."""
+        """Handle a client event on every socket of the main namespace.
+
+        As :meth:`TypedNamespace.handle`.
+
+        Args:
+            event: The event name.
+            handler: ``handler(socket, *args)``; omit it to use ``handle`` as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.handle(event, fn)
         return self.namespaces["/"].handle(event, handler)
@@ -203,7 +246,15 @@ class TypedServer:
             routes[path] = self._serve_asyncapi
 
     def asyncapi(self, *, title: str = "aiosio application", version: str = "1.0.0") -> Any:
-        """The AsyncAPI 3.0 document of this server, as a dict (aiosio.typed.asyncapi)."""
+        """The AsyncAPI 3.0 document of this server (aiosio.typed.asyncapi).
+
+        Args:
+            title: The document's ``info.title``.
+            version: The document's ``info.version`` (the application's, not aiosio's).
+
+        Returns:
+            The document as a dict, ready for JSON.
+        """
         from aiosio.typed.asyncapi import document
 
         return document(self, title=title, version=version)  # type: ignore[arg-type]
