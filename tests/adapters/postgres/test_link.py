@@ -21,6 +21,7 @@ from aiosio.adapters.postgres.link import (
     send_all,
 )
 from aiosio.exceptions import ClusterError
+from tests.adapters.cluster_support import eventually_async
 from tests.support.waits import Watch, within
 
 
@@ -170,3 +171,46 @@ async def test_a_full_outbox_refuses_more(pg_dsn: str) -> None:
         await within(link.flush(), 5)
     finally:
         await link.release()
+
+
+async def test_a_close_ends_a_task_that_lost_its_cancel(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close cancels the link's tasks again until they end, and leaves no connection.
+
+    On Python 3.11 a cancel can be lost: ``asyncio.wait_for`` returns what it waited for
+    when that finishes in the loop iteration the cancel comes (CPython issue 86296), and
+    the task goes on. Here the listening task's connect loses the close's cancel that
+    way (the real connection is made and returned): with one cancel, the task went on to
+    LISTEN and wait forever, and the close waited for it forever.
+    """
+    name = f"aiosio-{uuid.uuid4().hex[:8]}"
+    real_connect = asyncpg.connect
+    connecting, lost = asyncio.Event(), asyncio.Event()
+
+    async def connect_losing_a_cancel(*args: Any, **kwargs: Any) -> Any:
+        attempt = asyncio.ensure_future(real_connect(*args, **kwargs))
+        connecting.set()
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            lost.set()
+            return await attempt  # as if the cancel never came
+
+    monkeypatch.setattr(asyncpg, "connect", connect_losing_a_cancel)
+    link = PostgresLink(PostgresSettings(f"{pg_dsn}?application_name={name}"))
+    link.acquire()
+    await within(connecting.wait())
+    await within(link.release(), 5)
+    assert lost.is_set() and not link.healthy
+    monkeypatch.undo()
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+
+        async def none_left() -> bool:
+            count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+            return await admin.fetchval(count, name) == 0
+
+        await eventually_async(none_left)  # the server sees the closed sockets at once
+    finally:
+        await admin.close()

@@ -29,7 +29,6 @@ from aiosio.adapters.redis.link import (
     connect,
     publish_all,
     run_pipeline,
-    stop,
     write_in_order,
 )
 from aiosio.exceptions import ClusterError
@@ -467,43 +466,6 @@ async def test_health_follows_the_answers_to_ping(
 
 
 # -- closing --------------------------------------------------------------------------------
-
-
-async def test_stop_cancels_again_a_task_that_lost_its_cancel() -> None:
-    lost = asyncio.Event()
-
-    async def lossy() -> None:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            lost.set()  # what asyncio.wait_for does on 3.11 in a close race
-        await asyncio.Event().wait()  # and the task goes on
-
-    task = asyncio.get_running_loop().create_task(lossy())
-    await asyncio.sleep(0)  # one loop iteration: the task starts waiting
-    await within(stop([task]))
-    assert lost.is_set() and task.cancelled()
-
-
-async def test_stop_leaves_a_task_that_refuses_every_cancel_after_its_patience(
-    redis_log: LogEvents,
-) -> None:
-    deaf = True
-
-    async def refusing() -> None:
-        while deaf:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
-
-    task = asyncio.get_running_loop().create_task(refusing())
-    await asyncio.sleep(0)  # one loop iteration: the task starts waiting
-    warned = redis_log.expect("went on despite cancellation")
-    await within(stop([task], patience=0.3))
-    assert warned.is_set() and not task.done()
-    deaf = False
-    task.cancel()  # the loop ends now
-    await within(asyncio.gather(task, return_exceptions=True))
-    assert task.done()
 
 
 async def test_a_close_drops_clearly_what_a_frozen_redis_did_not_confirm(

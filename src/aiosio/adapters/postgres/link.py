@@ -30,11 +30,12 @@ from typing import Any
 import asyncpg
 import orjson
 
+from aiosio._tasks import wind_down
 from aiosio.adapters.codec import has_binary, message_value, pack, to_json
 from aiosio.adapters.messages import ClusterMessage, MessageType
 from aiosio.exceptions import ClusterError
 
-__all__ = ["ATTACHED", "PostgresLink", "PostgresSettings", "encode_notification"]
+__all__ = ["ATTACHED", "FLUSH_TIMEOUT", "PostgresLink", "PostgresSettings", "encode_notification"]
 
 logger = logging.getLogger("aiosio.postgres")
 
@@ -55,6 +56,9 @@ types carry bytes as Buffer JSON)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
 MAX_CHANNEL = 63  # bytes: a longer channel name is refused by PostgreSQL
+
+FLUSH_TIMEOUT = 5.0
+"""The longest a closing link waits for PostgreSQL to take what was queued before the close."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,23 +181,31 @@ class PostgresLink:
                 await self._idle.wait()
 
     async def release(self) -> None:
-        """An adapter stops using the link (the last one closes it)."""
+        """An adapter stops using the link (the last one closes it).
+
+        The last one gives PostgreSQL up to :data:`FLUSH_TIMEOUT` seconds to take what was
+        queued, then stops the link's tasks (cancelling again one that lost its cancel:
+        :func:`aiosio._tasks.stop`) and closes its connections, even when this close is
+        itself cancelled.
+        """
         self._users -= 1
         if self._users > 0 or not self._tasks:
             return
-        await self.flush()
         self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        for connection in (self._listener, self._writer):
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close(timeout=2)
+        tasks, self._tasks = self._tasks, []
+        await wind_down(self._idle, tasks, self._close, logger, flush_timeout=FLUSH_TIMEOUT)
+
+    async def _close(self) -> None:
+        listener, writer = self._listener, self._writer
         self._listener = self._writer = None
-        self._set_listening(False)
-        self._closing = False
+        try:
+            for connection in (listener, writer):
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close(timeout=2)
+        finally:
+            self._set_listening(False)
+            self._closing = False
 
     def _set_listening(self, listening: bool) -> None:
         if listening != self.listening:

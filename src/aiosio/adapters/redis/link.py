@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from aiosio._tasks import wind_down
 from aiosio.adapters.redis import topology
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
@@ -36,8 +37,6 @@ __all__ = [
     "connect",
     "publish_all",
     "run_pipeline",
-    "stop",
-    "wind_down",
     "write_in_order",
 ]
 
@@ -116,54 +115,6 @@ async def write_in_order(
 
 FLUSH_TIMEOUT = 2.0
 """The longest a closing link waits for Redis to take what was queued before the close."""
-
-
-async def stop(tasks: Iterable[asyncio.Task[Any]], *, patience: float = 2.0) -> None:
-    """Cancel ``tasks`` and wait until every one has ended, cancelling again those that
-    go on.
-
-    One cancel is not enough on Python 3.11: ``asyncio.wait_for``, which redis-py puts
-    around every command it sends, returns normally when the cancel comes in the loop
-    iteration where what it waits for finishes (CPython issue 86296, fixed in 3.12). The
-    task then goes on as if never cancelled, and a close that waited for it hung, its
-    connections never closed. A task that outlives ``patience`` seconds of cancels is
-    left behind (logged) rather than hold the close. Exceptions the tasks end with are
-    consumed, as ``gather(return_exceptions=True)`` did.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        # A lost cancel shows only as a task still running: look again soon.
-        _, pending = await asyncio.wait(pending, timeout=0.1)
-        if pending and loop.time() >= deadline:
-            logger.warning("%d Redis tasks went on despite cancellation", len(pending))
-            break
-    for task in tasks:
-        if task.done() and not task.cancelled():
-            task.exception()
-
-
-async def wind_down(
-    idle: asyncio.Event,
-    tasks: list[asyncio.Task[None]],
-    close: Callable[[], Awaitable[None]],
-) -> None:
-    """How a link closes: wait up to :data:`FLUSH_TIMEOUT` seconds for ``idle`` (its writer
-    has sent what was queued), :func:`stop` ``tasks``, then ``close()`` (what is still
-    queued fails there, and the connections close); the last two even when this is
-    cancelled (a server's close forced), so that no connection is left open."""
-    try:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(FLUSH_TIMEOUT):
-                await idle.wait()
-    finally:
-        try:
-            await stop(tasks)
-        finally:
-            await close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +230,7 @@ class RedisLink:
             return
         self._closing = True  # publish() refuses from now on
         tasks, self._tasks = self._tasks, []
-        await wind_down(self._idle, tasks, self._close_client)
+        await wind_down(self._idle, tasks, self._close_client, logger, flush_timeout=FLUSH_TIMEOUT)
 
     async def _close_client(self) -> None:
         client, self.client = self.client, None

@@ -21,15 +21,10 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from aiosio.adapters.redis import topology
+from aiosio._tasks import wind_down
+from aiosio.adapters.redis import link, topology
 from aiosio.adapters.redis.entries import Offset, parse_offset
-from aiosio.adapters.redis.link import (
-    LinkSettings,
-    RedisLink,
-    run_pipeline,
-    wind_down,
-    write_in_order,
-)
+from aiosio.adapters.redis.link import LinkSettings, RedisLink, run_pipeline, write_in_order
 from aiosio.exceptions import ClusterError, LocalProtocolError, RemoteProtocolError
 
 __all__ = ["StreamLink", "StreamReader"]
@@ -140,7 +135,9 @@ class StreamLink:
         try:
             if not self.adapters and self.client is not None:
                 tasks, self._tasks = self._tasks, []
-                await wind_down(self._idle, tasks, self._close_clients)
+                await wind_down(
+                    self._idle, tasks, self._close_clients, logger, flush_timeout=link.FLUSH_TIMEOUT
+                )
         finally:
             await self.pubsub.release()
 
