@@ -12,39 +12,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiosio._acks import TimedAcks
-from aiosio._handlers import HandlerSpec
 from aiosio.exceptions import Disconnected
 from aiosio.server.acks import safe_call
+from aiosio.server.socket_part import SocketPart
 from aiosio.socketio.packets import DISCONNECT, Packet
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from aiosio.server.connection import Connection
-    from aiosio.server.namespace import Namespace
-
 __all__ = ["SocketDisconnection"]
 
 
-class SocketDisconnection:
+class SocketDisconnection(SocketPart):
     """Mixin of :class:`~aiosio.server.socket.Socket`: disconnecting and closing it."""
 
     __slots__ = ()
 
     if TYPE_CHECKING:
-        id: str
-        nsp: Namespace
-        conn: Connection
-        connected: bool
         _acks: TimedAcks
-        _handlers: dict[str, list[HandlerSpec]]
 
         def write_packet(self, packet: Packet, compress: bool = True) -> None:
             """Socket's: encode and write one packet to this client."""
-
-        def _call(
-            self, spec: HandlerSpec, args: list[Any], ack_id: int | None, event: Any = None
-        ) -> None: ...
 
     def disconnect(self, close: bool = False) -> Self:
         """Disconnect this socket from its namespace.

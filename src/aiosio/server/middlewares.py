@@ -15,36 +15,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import PACKET, HandlerSpec, inspect_handler
+from aiosio.server.socket_part import SocketPart
 from aiosio.typed.validation import InvalidPayload
-
-if TYPE_CHECKING:
-    from aiosio.server.connection import Connection
-    from aiosio.server.namespace import Namespace
 
 __all__ = ["PacketMiddlewares"]
 
 logger = logging.getLogger("aiosio.socket")
 
 
-class PacketMiddlewares:
+class PacketMiddlewares(SocketPart):
     """Mixin of :class:`~aiosio.server.socket.Socket`: its packet middlewares."""
 
     __slots__ = ()
 
     if TYPE_CHECKING:
-        id: str
-        nsp: Namespace
-        conn: Connection
-        connected: bool
-        _handlers: dict[str, list[HandlerSpec]]
         _middlewares: list[HandlerSpec]
 
         def dispatch(self, data: list[Any], ack_id: int | None) -> None:
             """Socket's: run the handlers of one event."""
 
-        def _call(
-            self, spec: HandlerSpec, args: list[Any], ack_id: int | None, event: Any = None
-        ) -> None: ...
         def _send_ack(self, ack_id: int, args: list[Any], event: Any) -> None: ...
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:

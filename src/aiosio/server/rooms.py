@@ -11,22 +11,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.socket_part import SocketPart
 
 if TYPE_CHECKING:
     from aiosio.presence.history import Replay
-    from aiosio.server.namespace import Namespace
 
 __all__ = ["SocketRooms"]
 
 
-class SocketRooms:
+class SocketRooms(SocketPart):
     """Mixin of :class:`~aiosio.server.socket.Socket`: its rooms and broadcasts."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-        id: str
-        nsp: Namespace
 
     @property
     def rooms(self) -> set[str]:
