@@ -203,7 +203,7 @@ def post_request(sid: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-def _echo_server(limited: bool = False) -> Any:
+def _echo_server(limited: bool = False, coroutines: bool = False) -> Any:
     import aiosio
 
     io = aiosio.Server()
@@ -212,9 +212,15 @@ def _echo_server(limited: bool = False) -> Any:
         io.sockets.limit(per_s=1e9, burst=1e9)
         io.sockets.limit("echo", per_s=1e9, burst=1e9)
 
+    async def echo_coroutine(*args: Any) -> Any:  # an ``async def`` handler that never suspends
+        return args[0] if len(args) == 1 else list(args)
+
     @io.on("connection")
     def on_connection(socket: aiosio.Socket) -> None:
-        socket.on("echo", lambda *args: args[0] if len(args) == 1 else list(args))
+        if coroutines:
+            socket.on("echo", echo_coroutine)
+        else:
+            socket.on("echo", lambda *args: args[0] if len(args) == 1 else list(args))
         socket.on("fan", lambda value: io.emit("tick", value))
 
     return io
@@ -289,12 +295,13 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
     "polling": (polling, 100, "long-polling round trip"),
     "echo+limit": (echo, 400, "echo, with permissive rate limits (server, namespace, event)"),
     "fanout+limit": (fanout, 2000, "fanout, with permissive rate limits"),
+    "echo+async": (echo, 400, "echo, the handler an ``async def`` that does not suspend"),
 }
 
 
 async def _run(name: str, ops: int) -> None:
     workload = WORKLOADS[name][0]
-    io = _echo_server(limited=name.endswith("+limit"))
+    io = _echo_server(limited=name.endswith("+limit"), coroutines=name.endswith("+async"))
     await io.startup()
     try:
         await workload(Harness(io), ops)
