@@ -7,6 +7,8 @@ a coroutine function; plain functions are read once per code object, not per fun
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import inspect
 import types
@@ -15,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from aiosio._handlers import HandlerSpec, ack_args, inspect_handler
+from aiosio._handlers import HandlerSpec, Suspended, ack_args, inspect_handler, run_eagerly
 
 # -- reading signatures ---------------------------------------------------------------------------
 
@@ -256,3 +258,104 @@ def test_ack_args() -> None:
     assert ack_args({"a": 1}) == [{"a": 1}]
     point = Point(1, 2)
     assert ack_args(point) == [point]  # only a plain tuple spreads
+
+
+# -- running coroutine handlers eagerly -------------------------------------------------------
+
+LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="none")
+
+
+async def test_run_eagerly_returns_the_result_of_a_coroutine_that_does_not_suspend() -> None:
+    async def answer(value: int) -> int:
+        return value * 2
+
+    assert run_eagerly(answer(21)) == 42
+    assert run_eagerly(answer(1), contextvars.copy_context()) == 2
+
+
+async def test_run_eagerly_hands_over_the_rest_of_one_that_suspends() -> None:
+    steps: list[str] = []
+
+    async def suspends() -> str:
+        steps.append("first")
+        await asyncio.sleep(0)  # a bare yield
+        steps.append("second")
+        value = await asyncio.get_running_loop().run_in_executor(None, lambda: "a thread")
+        return value + "!"
+
+    rest = run_eagerly(suspends())
+    assert type(rest) is Suspended and steps == ["first"]
+    assert await asyncio.create_task(_await(rest)) == "a thread!"
+    assert steps == ["first", "second"]
+
+
+async def test_run_eagerly_raises_the_first_step_and_cancels_the_rest_like_await() -> None:
+    async def fails() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        run_eagerly(fails())
+    cleaned: list[str] = []
+
+    task = asyncio.create_task(_await(run_eagerly(waits_forever(cleaned))))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == ["cleaned"]
+
+
+async def test_a_failure_after_the_first_step_reaches_the_awaiting_task() -> None:
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def waits() -> int:
+        try:
+            return await future
+        except KeyError:
+            return -1
+
+    rest = run_eagerly(waits())
+    task = asyncio.create_task(_await(rest))
+    future.set_exception(KeyError("x"))
+    assert await task == -1  # thrown into the coroutine, which caught it
+
+
+async def test_the_context_given_is_the_one_every_step_runs_in() -> None:
+    context = contextvars.copy_context()
+
+    async def labels() -> list[str]:
+        LABEL.set("mine")
+        await asyncio.sleep(0)
+        return [LABEL.get()]
+
+    rest = run_eagerly(labels(), context)
+    assert LABEL.get() == "none"  # the first step set it in ``context`` only
+    assert context[LABEL] == "mine"
+    assert await asyncio.create_task(_await(rest)) == ["mine"]
+    assert LABEL.get() == "none"
+
+
+async def test_an_awaitable_that_is_not_a_coroutine_is_run_too() -> None:
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    future.set_result("done")
+    assert run_eagerly(future) == "done"
+
+
+async def test_closing_the_rest_closes_the_coroutine() -> None:
+    cleaned: list[str] = []
+
+    steps = run_eagerly(waits_forever(cleaned)).__await__()
+    next(steps)  # as a task's first step would: the future waited on
+    steps.close()  # as a task collected unfinished would
+    assert cleaned == ["cleaned"]
+
+
+async def waits_forever(cleaned: list[str]) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        cleaned.append("cleaned")
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

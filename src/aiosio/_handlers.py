@@ -9,21 +9,34 @@ Where the caller asks for it (event handlers, not the local ``connect``/``discon
 ones), annotated payload parameters make a :class:`TypedHandlerSpec`, whose ``call``
 checks and converts the arguments first (:mod:`aiosio.typed.validation`). A handler with
 nothing to check stays a plain :class:`HandlerSpec`: its calls cost what they always did.
+
+A coroutine handler runs eagerly (:func:`run_eagerly`): its first step runs at once, and
+only one that suspends costs a task. Most ``async def`` handlers never suspend (emitting
+does not await), and a task per event was a third of an echo's cost.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from contextvars import Context
 from dataclasses import dataclass
-from types import CodeType, FunctionType
+from types import CodeType, CoroutineType, FunctionType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aiosio.typed.packets import PacketChecker
     from aiosio.typed.validation import Checker
 
-__all__ = ["PACKET", "HandlerSpec", "TypedHandlerSpec", "ack_args", "inspect_handler"]
+__all__ = [
+    "PACKET",
+    "HandlerSpec",
+    "Suspended",
+    "TypedHandlerSpec",
+    "ack_args",
+    "inspect_handler",
+    "run_eagerly",
+]
 
 PACKET = -1
 """``payload_from`` of a packet middleware: its first parameter types the whole packet."""
@@ -190,3 +203,60 @@ def ack_args(result: Any) -> list[Any]:
     if type(result) is tuple:
         return list(result)
     return [result]
+
+
+class Suspended:
+    """The rest of a coroutine whose first step :func:`run_eagerly` ran: await it in a task.
+
+    It hands the task what the coroutine waits on (the future it yielded), then sends the
+    coroutine the results and throws it the exceptions (a cancellation too), as ``await``
+    would, in the context its first step ran in.
+    """
+
+    __slots__ = ("context", "coro", "pending")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], pending: Any, context: Context | None
+    ) -> None:
+        self.coro = coro
+        self.pending = pending
+        self.context = context
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending, context = self.coro, self.pending, self.context
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # the task was cancelled, or the future failed
+                try:
+                    pending = coro.throw(exc) if context is None else context.run(coro.throw, exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent) if context is None else context.run(coro.send, sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def run_eagerly(awaitable: Awaitable[Any], context: Context | None = None) -> Any:
+    """Run a coroutine handler's result until it first suspends, in ``context`` (the
+    current one if None): what it returned if it finished, else a :class:`Suspended` to
+    await in a task. An exception of the first step is raised here.
+
+    Pass a copy of the current context to run the handler as a task would: what it sets
+    in context variables stays its own.
+    """
+    coro = awaitable if type(awaitable) is CoroutineType else _awaited(awaitable)
+    try:
+        pending = coro.send(None) if context is None else context.run(coro.send, None)
+    except StopIteration as stop:
+        return stop.value
+    return Suspended(coro, pending, context)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -134,21 +134,26 @@ def test_call_passes_the_ack_and_the_result() -> None:
     assert acks == [2] and results == ["returned", 8]
 
 
-async def test_coroutine_handlers_run_as_tasks() -> None:
+async def test_coroutine_handlers_run_eagerly_and_as_tasks_once_they_wait() -> None:
     listeners = Listeners()
     results: asyncio.Queue[Any] = asyncio.Queue()
     started: list[int] = []
+    gate = asyncio.Event()
 
     async def handler(value: int) -> int:
         started.append(value)
+        if value < 0:
+            await gate.wait()
         return value * 10
 
     listeners.on("e", handler)
     (spec,) = listeners.take("e")
     listeners.call(spec, [3], None, results.put_nowait)
-    assert started == []  # not inside the call: a task of its own
-    assert await within(results.get()) == 30
-    assert started == [3]
+    assert started == [3] and results.get_nowait() == 30  # inside the call: no task
+    listeners.call(spec, [-1], None, results.put_nowait)
+    assert started == [3, -1] and results.empty()  # it waits: the rest is a task
+    gate.set()
+    assert await within(results.get()) == -10
 
 
 async def test_failures_are_logged_and_never_raised(caplog: pytest.LogCaptureFixture) -> None:

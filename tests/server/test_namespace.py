@@ -201,8 +201,8 @@ async def test_connection_handlers_run_in_order_and_survive_each_others_errors(
         with caplog.at_level(logging.ERROR, logger="aiosio"):
             client = await within(served.connect("/news"))
             await within(done.get())
-        # A coroutine handler runs as a task: after the plain ones.
-        assert order == ["connect alias", "broken", "last", "async"]
+        # A coroutine handler runs eagerly, in its turn: a task only if it suspends.
+        assert order == ["connect alias", "broken", "async", "last"]
         assert client.connected
         messages = [r.getMessage() for r in caplog.records if r.name == "aiosio.namespace"]
         assert messages == [f"connection handler {broken!r} failed (logged once per connection)"]

@@ -9,6 +9,7 @@ has come, the earlier events have been handled).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout, ConnectionRefused
+from tests.support.servers import running
 from tests.support.sockets import pair
 from tests.support.waits import within
 
@@ -519,3 +521,164 @@ async def test_each_socket_of_a_connection_has_its_own_handshake_query_and_heade
         assert news.handshake.query["a"] == "1"
         assert news.handshake.headers["x-a"] == "1"
         await news_client.disconnect()
+
+
+# -- coroutine handlers run eagerly ---------------------------------------------------------
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+async def test_a_coroutine_handler_that_does_not_wait_answers_in_place_and_in_order() -> None:
+    io = aiosio.Server()
+    tasks: list[asyncio.Task[Any] | None] = []
+    gate = asyncio.Event()
+
+    async def quick(value: int) -> int:
+        tasks.append(asyncio.current_task())
+        return value
+
+    async def slow(value: int) -> int:
+        await gate.wait()
+        return value
+
+    io.on("connection", lambda socket: (socket.on("quick", quick), socket.on("slow", slow)))
+    async with running(io) as url:
+        client = aiosio.Client(url, force_new=True, reconnection=False, transports=["websocket"])
+        answers: list[int] = []
+        try:
+            await within(client.connect())
+            pending = [
+                client.emit_with_ack("slow", 0),
+                client.emit_with_ack("quick", 1),
+                client.emit_with_ack("quick", 2),
+            ]
+            waits = [asyncio.ensure_future(p) for p in pending]
+            for wait, number in zip(waits, (0, 1, 2), strict=True):
+                wait.add_done_callback(lambda _, n=number: answers.append(n))
+            await within(asyncio.gather(waits[1], waits[2]))
+            assert answers == [1, 2]  # the one that waits does not hold the others up
+            gate.set()
+            assert await within(waits[0]) == 0
+        finally:
+            await client.disconnect()
+    # Over a real socket, data arrives in a transport callback: no task ran the handler.
+    assert tasks == [None, None]
+    assert answers == [1, 2, 0]
+
+
+async def test_a_failing_coroutine_handler_is_logged_as_a_plain_one_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    io = aiosio.Server()
+    gate = asyncio.Event()
+
+    async def at_once() -> None:
+        raise RuntimeError("first step")
+
+    async def later() -> None:
+        await gate.wait()
+        raise RuntimeError("after a wait")
+
+    def plain() -> None:
+        raise RuntimeError("plain")
+
+    def on_connection(socket: aiosio.Socket) -> None:
+        socket.on("at_once", at_once)
+        socket.on("later", later)
+        socket.on("plain", plain)
+        socket.on("sync", lambda: "synced")
+
+    logged = asyncio.Event()  # set when the failure after the wait is logged
+
+    class Signal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info and str(record.exc_info[1]) == "after a wait":
+                logged.set()
+
+    signal = Signal()
+    logging.getLogger("aiosio.socket").addHandler(signal)
+    io.on("connection", on_connection)
+    async with running(io) as url:
+        client = aiosio.Client(url, force_new=True, reconnection=False)
+        try:
+            await within(client.connect())
+            with caplog.at_level(logging.ERROR, logger="aiosio"):
+                client.emit("at_once")
+                client.emit("later")
+                client.emit("plain")
+                await synced(client)
+                gate.set()
+                await within(logged.wait())
+        finally:
+            await client.disconnect()
+            logging.getLogger("aiosio.socket").removeHandler(signal)
+    records = [r for r in caplog.records if r.name == "aiosio.socket"]
+    messages = [r.getMessage() for r in records]
+    assert messages == [
+        f"handler {at_once!r} failed (logged once per connection)",
+        f"handler {plain!r} failed (logged once per connection)",
+        f"handler {later!r} failed (logged once per connection)",
+    ]
+    assert [str(r.exc_info[1]) for r in records if r.exc_info] == [
+        "first step",
+        "plain",
+        "after a wait",
+    ]
+
+
+async def test_a_suspended_handler_is_cancelled_when_the_server_closes() -> None:
+    io = aiosio.Server()
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    async def waits_forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    io.on("connection", lambda socket: socket.on("wait", waits_forever))
+    async with running(io) as url:
+        client = aiosio.Client(url, force_new=True, reconnection=False)
+        try:
+            await within(client.connect())
+            client.emit("wait")
+            await within(started.wait())
+        finally:
+            await client.disconnect()
+    assert ended == ["cancelled"]  # running() closed the server
+
+
+async def test_a_coroutine_handler_keeps_its_context_variables_to_itself() -> None:
+    io = aiosio.Server()
+    seen: list[tuple[str, str]] = []
+    gate, waiting = asyncio.Event(), asyncio.Event()
+
+    async def tag(name: str, wait: bool) -> str:
+        seen.append((name, REQUEST_ID.get()))
+        REQUEST_ID.set(name)
+        if wait:
+            waiting.set()
+            await gate.wait()
+        seen.append((name, REQUEST_ID.get()))  # its own value, after the wait too
+        return name
+
+    def peek() -> str:
+        return REQUEST_ID.get()
+
+    io.on("connection", lambda socket: (socket.on("tag", tag), socket.on("peek", peek)))
+    async with running(io) as url:
+        client = aiosio.Client(url, force_new=True, reconnection=False, transports=["websocket"])
+        try:
+            await within(client.connect())
+            first = asyncio.ensure_future(client.emit_with_ack("tag", "a", True))
+            await within(waiting.wait())
+            assert await within(client.emit_with_ack("tag", "b", False)) == "b"
+            assert await within(client.emit_with_ack("peek")) == "unset"
+            gate.set()
+            assert await within(first) == "a"
+        finally:
+            await client.disconnect()
+    assert seen == [("a", "unset"), ("b", "unset"), ("b", "b"), ("a", "a")]

@@ -1,7 +1,8 @@
 """Event listeners of the client-side objects (Manager and Client).
 
 Handlers are inspected once, when registered (docs/design.md, "Handlers"). A coroutine handler
-runs as a task owned by its :class:`Listeners`; those tasks are user code and are never
+runs eagerly (:func:`aiosio._handlers.run_eagerly`); one that suspends goes on as a task owned
+by its :class:`Listeners`; those tasks are user code and are never
 cancelled by the client, but their failures are logged, as are those of plain handlers.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import copy_context
 from typing import Any
 
-from aiosio._handlers import HandlerSpec
+from aiosio._handlers import HandlerSpec, Suspended, run_eagerly
 from aiosio._listeners import Handlers
 from aiosio.typed.validation import InvalidPayload
 
@@ -59,13 +61,15 @@ class Listeners(Handlers):
         """
         try:
             result = spec.call(list(args), ack)
+            if spec.is_async:  # its first step now, as a plain function's (_handlers)
+                result = run_eagerly(result, copy_context())
         except InvalidPayload as invalid:
             self._refuse(spec, invalid, ack, on_result)
             return
         except Exception:
             logger.exception("handler %r failed", spec.fn)
             return
-        if spec.is_async:
+        if type(result) is Suspended:
             task = asyncio.get_running_loop().create_task(self._finish(spec, result, on_result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

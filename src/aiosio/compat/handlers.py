@@ -9,10 +9,13 @@ handler's signature is read once, when it is registered (:class:`Handler`).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast, overload
+
+from aiosio._handlers import Suspended
+from aiosio._handlers import run_eagerly as eagerly
 
 __all__ = [
     "Handler",
@@ -76,51 +79,16 @@ async def settle(result: Any) -> Any:
     return result
 
 
-class _Rest:
-    """Awaitable: the rest of a coroutine whose first step :func:`run_eagerly` ran.
-
-    Awaited in a task, it hands the task what the coroutine waits on (the future it
-    yielded), then sends it the results and throws it the exceptions, as ``await`` would.
-    """
-
-    __slots__ = ("coro", "pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
-        self.coro = coro
-        self.pending = pending
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, pending = self.coro, self.pending
-        while True:
-            try:
-                sent = yield pending
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # the task was cancelled, or the future failed
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    pending = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
 def run_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """Run a coroutine until it first suspends: ``(True, result)`` if it finished (no
     task needed: most handlers await only the facade's methods, which never suspend),
-    or ``(False, rest)``, ``rest`` an awaitable to finish it in a task.
+    or ``(False, rest)``, ``rest`` an awaitable to finish it in a task
+    (:func:`aiosio._handlers.run_eagerly`, in the current context).
 
     An exception of the first step is raised here.
     """
-    try:
-        pending = coro.send(None)
-    except StopIteration as stop:
-        return True, stop.value
-    return False, _Rest(coro, pending)
+    value = eagerly(coro)
+    return type(value) is not Suspended, value
 
 
 def arguments(data: Any) -> tuple[Any, ...]:

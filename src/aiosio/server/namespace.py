@@ -10,9 +10,10 @@ import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aiosio._handlers import HandlerSpec, TypedHandlerSpec, inspect_handler
+from aiosio._handlers import HandlerSpec, Suspended, TypedHandlerSpec, inspect_handler, run_eagerly
 from aiosio._shortcuts import Shortcuts
 from aiosio.adapters.base import encode_wires
 from aiosio.exceptions import ConnectionRefused
@@ -347,13 +348,15 @@ class Namespace(NamespaceEmits, Features, Shortcuts[BroadcastOperator], TypedNam
         for spec in list(self._handlers.get("connection", ())):
             try:
                 result = spec.call([socket])
+                if spec.is_async:  # its first step now, as a plain function's (_handlers)
+                    result = run_eagerly(result, copy_context())
             except ConnectionRefused:
                 self.refused_too_late(socket, spec)
                 return  # the socket is gone: the other connection handlers do not run
             except Exception:
                 conn.log_once(logger, spec.fn, "connection handler %r failed", spec.fn)
                 continue
-            if spec.is_async:
+            if type(result) is Suspended:
                 conn.spawn(_guard(result, socket, spec))
 
     def refused_too_late(self, socket: Socket, spec: HandlerSpec) -> None:

@@ -2,8 +2,8 @@
 
 Emitting is synchronous: the packet is encoded and appended to the Engine.IO session's
 outbox, which leaves in one write at the end of the loop iteration. Incoming events are
-dispatched in arrival order, synchronously for plain functions; a coroutine handler runs as
-a task (the only task an event can cost).
+dispatched in arrival order, synchronously; a coroutine handler's first step too, and only
+one that suspends continues as a task (the only task an event can cost).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiosio._acks import TimedAcks, settle_future
-from aiosio._handlers import HandlerSpec, ack_args
+from aiosio._handlers import HandlerSpec, Suspended, ack_args, run_eagerly
 from aiosio._listeners import Listening
 from aiosio._reauth import REAUTHENTICATE
 from aiosio.engineio.wire import Wire
@@ -443,13 +444,15 @@ class Socket(
         ack = None if ack_id is None or not spec.wants_ack else self._ack_sender(ack_id, event)
         try:
             result = spec.call(args, ack)
+            if spec.is_async:  # its first step now, in a context of its own (as a task's)
+                result = run_eagerly(result, copy_context())
         except InvalidPayload as invalid:
             self._invalid(invalid, ack_id, event)
             return
         except Exception:
             self.conn.log_once(logger, spec.fn, "handler %r failed", spec.fn)
             return
-        if spec.is_async:
+        if type(result) is Suspended:  # it awaits something: the rest runs as a task
             self.conn.spawn(self._finish_async(spec, result, ack_id, event))
         elif ack_id is not None and not spec.wants_ack:
             self._send_ack(ack_id, ack_args(result), event)
