@@ -69,6 +69,11 @@ class ConnectionRefused(AiosioError):
     """Raise from a middleware or connection handler to refuse a CONNECT.
 
     The client's ``connect_error`` handler receives ``message`` and, when given, ``data``.
+
+    Args:
+        message: What the client is told.
+        data: Extra JSON the client gets with it (a reason code, a retry delay...); None
+            sends none.
     """
 
     def __init__(self, message: str = "Connection refused", data: Any = None) -> None:
@@ -78,7 +83,12 @@ class ConnectionRefused(AiosioError):
 
 
 class ConnectionError(AiosioError):
-    """The client could not connect to a namespace; carries the server's message and data."""
+    """The client could not connect to a namespace; carries the server's message and data.
+
+    Args:
+        message: Why (the server's refusal message, or what failed on the way).
+        data: The data the server sent with its refusal, if any.
+    """
 
     def __init__(self, message: str, data: Any = None) -> None:
         super().__init__(message)

@@ -99,7 +99,14 @@ def _engine_lines(io: Server) -> Iterator[str]:
 
 
 def render(io: Server) -> str:
-    """The metrics of ``io`` as a Prometheus text page."""
+    """The metrics of ``io`` as a Prometheus text page.
+
+    Args:
+        io: The server whose counters and gauges are read.
+
+    Returns:
+        The page, in the Prometheus text exposition format (``CONTENT_TYPE``).
+    """
     lines = [*_namespace_lines(io), *_engine_lines(io)]
     now = time.time()
     lines.extend(_family("aiosio_scrape_timestamp_seconds", "gauge", "When this page was made."))
@@ -109,6 +116,10 @@ def render(io: Server) -> str:
 
 def enable(io: Server, path: str = "/metrics") -> None:
     """Serve the metrics of ``io`` at ``path`` (either front door).
+
+    Args:
+        io: The server to measure and serve from.
+        path: The HTTP path of the page.
 
     Raises:
         ValueError: If ``path`` is not absolute or is under the Socket.IO path.

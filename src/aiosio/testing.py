@@ -45,7 +45,8 @@ from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from aiosio.app import Server
-from aiosio.client.client import AuthSource, Client
+from aiosio.client.client import Client
+from aiosio.client.client_options import AuthSource
 from aiosio.client.manager import State as ManagerState
 from aiosio.client.transports import Endpoint, Transport
 from aiosio.engineio.handshake import HTTPError
@@ -405,6 +406,10 @@ def connect(
         query: Extra query parameters (``socket.handshake.query``).
         **options: :class:`ConnectOptions`.
 
+    Returns:
+        An awaitable that gives the connected client, which is also an async context
+        manager that disconnects the client at the end of its block.
+
     Raises:
         aiosio.ConnectionError: The server refused (a middleware raised
             :class:`~aiosio.ConnectionRefused`: its message and data), or is closed.
@@ -534,7 +539,11 @@ def serve(io: Server) -> InMemoryServer:
 
 
 class InMemoryServer:
-    """A server served in memory, and the clients opened on it (see :func:`serve`)."""
+    """A server served in memory, and the clients opened on it (see :func:`serve`).
+
+    Args:
+        io: The server; :func:`serve` starts it and closes it.
+    """
 
     def __init__(self, io: Server) -> None:
         self.io = io

@@ -204,14 +204,6 @@ NOT_YET: set[str] = {
     "adapters/redis/pubsub.py",
     "adapters/redis/streams.py",
     "admin.py",
-    "client/client.py",
-    "client/manager.py",
-    "client/sync.py",
-    "exceptions.py",
-    "metrics.py",
-    "testing.py",
-    "typed/contracts.py",
-    "typed/validation.py",
 }
 
 

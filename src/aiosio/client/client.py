@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 from aiosio._handlers import HandlerSpec, ack_args
 from aiosio._listeners import Listening
 from aiosio._reauth import REAUTHENTICATE
+from aiosio.client.client_options import SOCKET_KEYS, AuthSource, ClientOptions
 from aiosio.client.events import Listeners
-from aiosio.client.manager import SOCKET_EVENTS, BaseManager, ManagerOptions, lookup
+from aiosio.client.manager import SOCKET_EVENTS, BaseManager, lookup
 from aiosio.client.outbox import NO_FLAGS, Emitter, Flags, Outbox
 from aiosio.exceptions import ConnectionError, ConnectionRefused, LocalProtocolError
 from aiosio.socketio.packets import (
@@ -43,29 +44,6 @@ __all__ = ["Client", "ClientOptions", "Manager", "State", "connect"]
 logger = logging.getLogger("aiosio.client")
 
 F = TypeVar("F", bound=Callable[..., Any])
-AuthSource = dict[str, Any] | Callable[[], Any] | None
-"""A dict, or a function (async allowed) returning the dict sent with CONNECT."""
-
-
-class ClientOptions(ManagerOptions, total=False):
-    """Options of :class:`Client`: the manager's plus these.
-
-    Attributes:
-        auth: The CONNECT payload, or a function (sync or async) returning it.
-        retries: Times an emit is sent again when not acknowledged (0: no queue).
-        ack_timeout: Default seconds to wait for acknowledgements.
-        force_new: Open a new Engine.IO connection instead of sharing one.
-        multiplex: Share connections to the same server (default True).
-    """
-
-    auth: AuthSource
-    retries: int
-    ack_timeout: float | None
-    force_new: bool
-    multiplex: bool
-
-
-_SOCKET_KEYS = frozenset({"auth", "retries", "ack_timeout", "force_new", "multiplex"})
 
 
 class State(enum.Enum):
@@ -117,7 +95,7 @@ class Client(Listening):
     ) -> None:
         self.namespace = urlsplit(url).path or "/"
         manager_options: dict[str, Any] = dict(options)
-        socket_options = {key: manager_options.pop(key) for key in _SOCKET_KEYS & set(options)}
+        socket_options = {key: manager_options.pop(key) for key in SOCKET_KEYS & set(options)}
         if manager is None:
             manager = lookup(
                 Manager,
@@ -177,11 +155,24 @@ class Client(Listening):
     # -- listeners --------------------------------------------------------------------
 
     def event(self, handler: F) -> F:
-        """Decorator: listen to the event named as the function."""
+        """Decorator: listen to the event named as the function.
+
+        Args:
+            handler: The handler; its ``__name__`` is the event it hears.
+
+        Returns:
+            The handler, unchanged.
+        """
         return self.on(handler.__name__, handler)
 
     def fire(self, event: str, *args: Any) -> None:
-        """Run the handlers of a local event (``connect``, ``reconnect``...)."""
+        """Run the handlers of a local event (``connect``, ``reconnect``...).
+
+        Args:
+            event: The local event's name; ``reconnect_failed`` also fails the pending
+                ``connect()`` calls.
+            *args: What the handlers get.
+        """
         if event == "reconnect_failed":
             self._reject_waiters(ConnectionError("reconnection failed"), retrying=True)
         self._listeners.fire(event, *args)
@@ -304,7 +295,12 @@ class Client(Listening):
         self.io.write(items)
 
     def on_error(self, error: ConnectionError) -> None:
-        """Called by the manager when the connection could not be opened."""
+        """Called by the manager when the connection could not be opened.
+
+        Args:
+            error: Why; a ``connect()`` waiting without ``retry`` raises it, and the
+                ``connect_error`` handlers get it.
+        """
         if not self.connected:
             self._reject_waiters(error, retrying=False)
             self.fire("connect_error", error)
@@ -330,7 +326,13 @@ class Client(Listening):
         await self.io.destroy(self)
 
     def on_close(self, reason: str, error: BaseException | None) -> None:
-        """Called by the manager when the connection was lost or closed."""
+        """Called by the manager when the connection was lost or closed.
+
+        Args:
+            reason: The disconnect reason the ``disconnect`` handlers get
+                (``"transport close"``, ``"ping timeout"``...).
+            error: The exception behind it, if any.
+        """
         was_connected = self.connected
         if was_connected:
             self._set_state(State.CONNECTING)
@@ -350,7 +352,12 @@ class Client(Listening):
     # -- incoming packets -------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
-        """Called by the manager with each packet of this namespace."""
+        """Called by the manager with each packet of this namespace.
+
+        Args:
+            packet: A CONNECT, CONNECT_ERROR, EVENT, ACK or DISCONNECT packet (binary ones
+                with their attachments in place).
+        """
         match packet.type:
             case PacketType.CONNECT:
                 self._on_connect(packet.data)
@@ -524,13 +531,23 @@ class Manager(BaseManager):
 
     The connection, its events and reconnection are :class:`~aiosio.client.manager.BaseManager`;
     this adds :meth:`socket`, which creates clients.
+
+    Args:
+        url: The server's URL; its path is not used (each client names its namespace).
+        **options: :class:`ManagerOptions`, shared by the clients of the connection.
     """
 
     def socket(self, namespace: str = "/", **options: Any) -> Client:
         """The socket of ``namespace`` on this connection, created on first use.
 
-        ``options`` are the socket options of :class:`Client` (``auth``, ``retries``,
-        ``ack_timeout``).
+        Args:
+            namespace: The namespace the client joins.
+            **options: The socket options of :class:`Client` (``auth``, ``retries``,
+                ``ack_timeout``), used when the client is created.
+
+        Returns:
+            The client of that namespace, sharing this manager's connection; not connected
+            yet when new (``await client.connect()``).
         """
         socket = self.nsps.get(namespace)
         if isinstance(socket, Client):
@@ -547,8 +564,13 @@ async def connect(url: str, *, retry: bool = False, **options: Unpack[ClientOpti
 
     Args:
         url: For example ``http://localhost:3000/news``.
-        retry: See :meth:`Client.connect`.
+        retry: True keeps trying, with the reconnection backoff, while the server
+            cannot be reached, instead of raising at the first failure (a refusal
+            still raises); see :meth:`Client.connect`.
         **options: :class:`ClientOptions`.
+
+    Returns:
+        The client, connected; disconnect it with ``await client.disconnect()``.
 
     Raises:
         ConnectionError: The connection failed or was refused.

@@ -27,10 +27,11 @@ import random
 import ssl as ssl_module
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, Protocol, TypedDict, TypeVar, Unpack
+from typing import Any, Protocol, TypeVar, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 from aiosio._tasks import spawn
+from aiosio.client.client_options import ManagerOptions
 from aiosio.client.cookies import CookieJar
 from aiosio.client.engine import EngineClient
 from aiosio.client.events import Listeners
@@ -54,66 +55,6 @@ SOCKET_EVENTS = frozenset({"reconnect", "reconnect_attempt", "reconnect_error", 
 """Manager events that the sockets of the manager fire too (docs/design.md, "Client")."""
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-
-
-class ManagerOptions(TypedDict, total=False):
-    """Options of a :class:`BaseManager` (and :class:`aiosio.client.Manager`); durations in seconds.
-
-    Attributes:
-        path: The Engine.IO path on the server (``/socket.io``).
-        transports: Transports to use, in order: ``polling``, ``websocket``,
-            ``webtransport`` (the last needs the ``webtransport`` extra).
-        upgrade: Whether to upgrade from polling to WebSocket (or WebTransport).
-        remember_upgrade: Open with WebSocket when the last WebSocket to this server
-            worked (False).
-        try_all_transports: When a transport fails to open, try the next one (False).
-        query: Extra query parameters of every request.
-        extra_headers: Extra HTTP headers of every request (polling and WebSocket).
-        with_credentials: Keep the cookies the server sets (the ``io`` cookie, a load
-            balancer's sticky cookie) and send them back on every request (False).
-        per_message_deflate: Offer permessage-deflate on WebSockets: True (messages of
-            1024 bytes or more compressed), a threshold in bytes, or False (True).
-        proxy: An ``http://`` proxy URL, ``""`` for none; None (the default) takes
-            ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment.
-        webtransport: Options of the WebTransport transport: ``port`` (the server's
-            HTTP/3 port, default the URL's), ``certificate_hashes`` (SHA-256 digests of
-            accepted self-signed certificates), ``verify`` (True).
-        ssl: TLS context for ``https``/``wss`` (default: the system's trust store).
-        timeout: Seconds to wait for the connection to open; None for no limit.
-        reconnection: Whether to reconnect after a connection loss.
-        reconnection_attempts: Attempts before giving up (``math.inf`` by default).
-        reconnection_delay: The first delay between attempts.
-        reconnection_delay_max: The largest delay between attempts.
-        randomization_factor: The jitter of the delays, in 0..1.
-        max_message_size: The largest WebSocket message accepted from the server.
-        parser: ``"json"`` (default), ``"msgpack"`` (socket.io-msgpack-parser) or a parser
-            object; it must be the server's.
-        transport_factory: Makes the transport of each connection attempt instead of
-            :func:`~aiosio.client.transports.create` (the network's); :mod:`aiosio.testing`
-            uses it to connect to a server in memory.
-    """
-
-    path: str
-    transports: Sequence[str]
-    upgrade: bool
-    remember_upgrade: bool
-    try_all_transports: bool
-    query: Mapping[str, str]
-    extra_headers: Mapping[str, str] | Sequence[tuple[str, str]]
-    with_credentials: bool
-    per_message_deflate: bool | int
-    proxy: str | None
-    webtransport: Mapping[str, Any]
-    ssl: ssl_module.SSLContext | None
-    timeout: float | None
-    reconnection: bool
-    reconnection_attempts: float
-    reconnection_delay: float
-    reconnection_delay_max: float
-    parser: str | Parser | None
-    randomization_factor: float
-    max_message_size: int
-    transport_factory: TransportFactory
 
 
 class State(enum.Enum):
@@ -187,7 +128,14 @@ class Socket(Protocol):
 
 
 class BaseManager:
-    """One Engine.IO connection to a server, shared by the sockets of its namespaces."""
+    """One Engine.IO connection to a server, shared by the sockets of its namespaces.
+
+    Args:
+        url: The server's URL (``http``, ``https``, ``ws`` or ``wss``); its path is not
+            used (the clients' namespaces are their own).
+        **options: :class:`ManagerOptions`: transports, timeouts, reconnection and its
+            backoff, the parser.
+    """
 
     def __init__(self, url: str = "http://localhost", **options: Unpack[ManagerOptions]) -> None:
         opts = options
@@ -230,15 +178,37 @@ class BaseManager:
     # -- listeners --------------------------------------------------------------------
 
     def on(self, event: str, handler: F) -> F:
-        """Listen to a manager event."""
+        """Listen to a manager event.
+
+        Args:
+            event: ``open``, ``close``, ``error``, ``ping``, ``upgrade``, ``reconnect``,
+                ``reconnect_attempt``, ``reconnect_error`` or ``reconnect_failed``.
+            handler: Called with the event's arguments.
+
+        Returns:
+            The handler.
+        """
         return self._listeners.on(event, handler)
 
     def once(self, event: str, handler: F) -> F:
-        """Listen to the next occurrence of a manager event."""
+        """Listen to the next occurrence of a manager event.
+
+        Args:
+            event: A manager event name, as for :meth:`on`.
+            handler: Called once, then removed.
+
+        Returns:
+            The handler.
+        """
         return self._listeners.once(event, handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler, every handler of an event, or every handler."""
+        """Remove one handler, every handler of an event, or every handler.
+
+        Args:
+            event: The event; None removes the handlers of every event.
+            handler: The handler to remove; None removes every handler of ``event``.
+        """
         self._listeners.off(event, handler)
 
     def _fire(self, event: str, *args: Any) -> None:
@@ -250,19 +220,31 @@ class BaseManager:
     # -- sockets ----------------------------------------------------------------------
 
     def register(self, socket: Socket) -> None:
-        """Attach a new socket (done by :class:`~aiosio.client.client.Client` itself)."""
+        """Attach a new socket (done by :class:`~aiosio.client.client.Client` itself).
+
+        Args:
+            socket: The client of one namespace, replacing an earlier one of that namespace.
+        """
         self.nsps[socket.namespace] = socket
 
     def _active(self) -> list[Socket]:
         return [socket for socket in self.nsps.values() if socket.active]
 
     async def destroy(self, socket: Socket) -> None:
-        """A socket became inactive: close the connection when it was the last one."""
+        """A socket became inactive: close the connection when it was the last one.
+
+        Args:
+            socket: The socket that went inactive.
+        """
         if not self._active():
             await self.disconnect()
 
     def release(self, socket: Socket) -> None:
-        """Like :meth:`destroy`, for code that cannot wait (a packet handler)."""
+        """Like :meth:`destroy`, for code that cannot wait (a packet handler).
+
+        Args:
+            socket: The socket that went inactive; the close, if any, runs in a task.
+        """
         if not self._active():
             self._closing.add(self._spawn(self._finish_close(*self._close())))
 
@@ -348,11 +330,21 @@ class BaseManager:
         return self.engine is not None and self.engine.writable
 
     def ping_expired(self) -> bool:
-        """Whether the heartbeat deadline passed (see :meth:`EngineClient.ping_expired`)."""
+        """Whether the heartbeat deadline passed (see :meth:`EngineClient.ping_expired`).
+
+        Returns:
+            True when the server has been silent past ``ping_interval + ping_timeout``, or
+            there is no connection.
+        """
         return self.engine is None or self.engine.ping_expired()
 
     def write(self, items: Sequence[str | bytes]) -> None:
-        """Send one packet as the parser encoded it (Engine.IO messages, ``4`` included)."""
+        """Send one packet as the parser encoded it (Engine.IO messages, ``4`` included).
+
+        Args:
+            items: The encoded packet: its text (or binary) message, then its attachments.
+                Nothing is sent while there is no connection.
+        """
         engine = self.engine
         if engine is None:
             return
@@ -360,7 +352,13 @@ class BaseManager:
             engine.send_encoded(item)
 
     def on_message(self, data: str | bytes) -> None:
-        """EngineHandler: decode a Socket.IO packet and hand it to its namespace."""
+        """EngineHandler: decode a Socket.IO packet and hand it to its namespace.
+
+        A packet that does not decode closes the connection ("parse error").
+
+        Args:
+            data: One Engine.IO message: a packet, or a binary attachment of one.
+        """
         decoder = self._decoder
         try:
             if isinstance(data, str):
@@ -388,11 +386,20 @@ class BaseManager:
         self._fire("ping")
 
     def on_upgrade(self, transport: str) -> None:
-        """EngineHandler: the connection was upgraded (to ``websocket``)."""
+        """EngineHandler: the connection was upgraded.
+
+        Args:
+            transport: The new transport (``websocket``), given to the ``upgrade`` handlers.
+        """
         self._fire("upgrade", transport)
 
     def on_close(self, reason: str, error: BaseException | None) -> None:
-        """EngineHandler: the connection was lost."""
+        """EngineHandler: the connection was lost.
+
+        Args:
+            reason: Why (``"transport close"``, ``"ping timeout"``...).
+            error: The exception behind it, if any.
+        """
         self._on_lost(reason, error)
 
     def _on_lost(self, reason: str, error: BaseException | None) -> None:

@@ -122,7 +122,14 @@ class _DisconnectOnExit:
 
 
 class SyncClient(_DisconnectOnExit):
-    """A blocking :class:`~aiosio.client.client.Client`; the same arguments and methods."""
+    """A blocking :class:`~aiosio.client.client.Client`; the same arguments and methods.
+
+    The asyncio client runs on a loop thread of its own; each method waits for its result.
+
+    Args:
+        url: The server's URL; its path is the namespace.
+        **options: :class:`ClientOptions`, as for :class:`Client`.
+    """
 
     def __init__(self, url: str = "http://localhost", **options: Unpack[ClientOptions]) -> None:
         self.client: Client = _call(lambda: Client(url, **options))
@@ -197,8 +204,21 @@ class SyncClient(_DisconnectOnExit):
     def call(
         self, event: str, *args: Any, timeout: float | None = 60.0, response: Any = None
     ) -> Any:
-        """Like :meth:`emit_with_ack` (same arguments and result), with a default timeout of
-        60 seconds."""
+        """Like :meth:`emit_with_ack`, with a default timeout of 60 seconds.
+
+        Args:
+            event: The event name.
+            *args: The event's arguments.
+            timeout: Seconds to wait for the answer; None waits as long as the connection
+                stays up.
+            response: A type the answer must fit (typed events).
+
+        Returns:
+            None for an answer with no argument, the argument for one, a tuple for several.
+
+        Raises:
+            AckTimeout: No answer in time.
+        """
         return self.emit_with_ack(event, *args, timeout=timeout, response=response)
 
     @overload
@@ -225,8 +245,15 @@ class SyncClient(_DisconnectOnExit):
     @overload
     def once(self, event: str, handler: F) -> F: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on` (same arguments and result), for the next time the event arrives
-        only."""
+        """Like :meth:`on`, for the next time the event arrives only.
+
+        Args:
+            event: The event name.
+            handler: The handler; omit it to use this as a decorator.
+
+        Returns:
+            The handler, or a decorator.
+        """
         decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
         return decorator if handler is None else decorator(handler)
 
@@ -270,11 +297,22 @@ class SyncClient(_DisconnectOnExit):
         _call(lambda: self.client.off_any(handler))
 
     def on_any_outgoing(self, handler: F) -> F:
-        """Like :meth:`on_any`, for every event this client sends."""
+        """Like :meth:`on_any`, for every event this client sends.
+
+        Args:
+            handler: ``handler(event, *args)``, run on the loop thread.
+
+        Returns:
+            The handler.
+        """
         return _registrar(self.client.on_any_outgoing)(handler)
 
     def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        """Like :meth:`off_any`, for the outgoing catch-all handlers."""
+        """Like :meth:`off_any`, for the outgoing catch-all handlers.
+
+        Args:
+            handler: The handler to remove; None removes all of them.
+        """
         _call(lambda: self.client.off_any_outgoing(handler))
 
 

@@ -36,7 +36,12 @@ NO_ACK: Any = _NoAck()
 class Declared:
     """The contract of one event: its arguments' types and its answer's type.
 
-    ``names`` are the arguments' names, when known (documents show them).
+    Attributes:
+        event: The event name.
+        args: The types of its arguments, in order.
+        ack: The type of the answer; ``NO_ACK`` when the event is not acknowledged.
+        names: The arguments' names, when known (documents show them).
+        description: What the event means, for the documents; None when not given.
     """
 
     event: str
@@ -47,6 +52,9 @@ class Declared:
 
     def check(self, args: Sequence[Any]) -> None:
         """Check the arguments of an emit.
+
+        Args:
+            args: The arguments about to be emitted.
 
         Raises:
             LocalProtocolError: If their number or a type is wrong (pydantic's messages,

@@ -44,6 +44,10 @@ _MAX_ERRORS = 20  # a huge list of wrong items answers with the first ones only
 class InvalidPayload(ValueError):
     """A payload (or an acknowledgement) that does not match its annotations.
 
+    Args:
+        errors: pydantic's errors, as :attr:`errors` keeps them.
+        event: The event's name, when known (it is set later otherwise).
+
     Attributes:
         errors: pydantic's errors, each ``{"type", "loc", "msg"}`` (and ``ctx`` when it is
             plain data), never the input value; ``loc`` starts with the argument's index.
@@ -57,7 +61,12 @@ class InvalidPayload(ValueError):
         super().__init__(f"invalid payload ({len(errors)} error(s): {kinds})")
 
     def answer(self) -> dict[str, Any]:
-        """The acknowledgement sent for it: ``{"error": "invalid_payload", "detail": [...]}``."""
+        """The acknowledgement sent for it.
+
+        Returns:
+            ``{"error": "invalid_payload", "detail": [...]}``, the details being
+            :attr:`errors`.
+        """
         return {"error": INVALID_PAYLOAD, "detail": self.errors}
 
 
