@@ -48,13 +48,13 @@ def serve_aiosio(port: int, key: str) -> None:
     io.run(port=port)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait(port: int) -> None:
+def wait_listening(port: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -65,33 +65,57 @@ def _wait(port: int) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def measure(peer: str, clients: int, count: int) -> dict[str, float]:
-    key = f"bench-{uuid.uuid4().hex[:8]}"
-    ports = [_free_port(), _free_port()]
-    if peer == "aiosio":
-        commands = [
-            [sys.executable, "-m", "benchmarks.cluster", "--serve", str(p), key] for p in ports
-        ]
-    else:
-        commands = [["node", str(NODE), "server", str(p), key] for p in ports]
-    servers = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
+def run_clients(
+    servers: list[list[str]],
+    ports: list[int],
+    clients: int,
+    count: int,
+    *,
+    settle: float = 0.5,
+    timeout: float = 120,
+) -> dict[str, float]:
+    """Start the ``servers`` (commands listening on ``ports``), give them ``settle``
+    seconds to subscribe, run ``cluster_node.js clients`` against them and return its
+    figures (``deliveries``, ``expected``, ``seconds``); the servers are stopped."""
+    processes = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in servers]
     try:
         for port in ports:
-            _wait(port)
-        time.sleep(0.5)  # subscriptions
+            wait_listening(port)
+        time.sleep(settle)  # subscriptions (and heartbeats) between the servers
         run = subprocess.run(
             ["node", str(NODE), "clients", str(clients), str(count), *map(str, ports)],
             capture_output=True,
             check=True,
-            timeout=120,
+            timeout=timeout,
         )
         result: dict[str, float] = json.loads(run.stdout)
         return result
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+
+
+def figures(result: dict[str, float]) -> str:
+    """The deliveries, seconds and deliveries/s columns of a row, and what was missing."""
+    seconds = result["seconds"]
+    rate = result["deliveries"] / seconds if seconds else 0.0
+    missing = result["expected"] - result["deliveries"]
+    note = f"  ({missing:.0f} missing)" if missing else ""
+    return f"{result['deliveries']:>11.0f} {seconds:>8.2f} {rate:>13,.0f}{note}"
+
+
+def measure(peer: str, clients: int, count: int) -> dict[str, float]:
+    key = f"bench-{uuid.uuid4().hex[:8]}"
+    ports = [free_port(), free_port()]
+    if peer == "aiosio":
+        servers = [
+            [sys.executable, "-m", "benchmarks.cluster", "--serve", str(p), key] for p in ports
+        ]
+    else:
+        servers = [["node", str(NODE), "server", str(p), key] for p in ports]
+    return run_clients(servers, ports, clients, count)
 
 
 def main() -> None:
@@ -106,13 +130,7 @@ def main() -> None:
         return
     print(f"{'peer':8} {'deliveries':>11} {'seconds':>8} {'deliveries/s':>13}")
     for peer in args.peers.split(","):
-        result = measure(peer, args.clients, args.count)
-        rate = result["deliveries"] / result["seconds"] if result["seconds"] else 0.0
-        missing = result["expected"] - result["deliveries"]
-        note = f"  ({missing:.0f} missing)" if missing else ""
-        print(
-            f"{peer:8} {result['deliveries']:>11.0f} {result['seconds']:>8.2f} {rate:>13,.0f}{note}"
-        )
+        print(f"{peer:8} {figures(measure(peer, args.clients, args.count))}")
 
 
 if __name__ == "__main__":

@@ -22,18 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.cluster import _free_port, _wait
+from benchmarks.cluster import figures, free_port, run_clients
 
 HERE = Path(__file__).parent
 NODE_SERVER = HERE / "cluster_backends_node.js"
-NODE_CLIENTS = HERE / "cluster_node.js"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
@@ -100,33 +97,15 @@ def backend(name: str) -> Iterator[str]:
 
 
 def measure(peer: str, url: str, clients: int, count: int) -> dict[str, float]:
-    import json
-
     key = f"bench-{uuid.uuid4().hex[:8]}"
-    ports = [_free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
     if peer == "aiosio":
         module = "benchmarks.cluster_backends"
-        commands = [[sys.executable, "-m", module, "--serve", str(p), key, url] for p in ports]
+        servers = [[sys.executable, "-m", module, "--serve", str(p), key, url] for p in ports]
     else:
-        commands = [["node", str(NODE_SERVER), str(p), key, url] for p in ports]
-    servers = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
-    try:
-        for port in ports:
-            _wait(port)
-        time.sleep(1.5 if url.startswith("postgres") else 0.5)  # subscriptions, heartbeats
-        run = subprocess.run(
-            ["node", str(NODE_CLIENTS), "clients", str(clients), str(count), *map(str, ports)],
-            capture_output=True,
-            check=True,
-            timeout=180,
-        )
-        result: dict[str, float] = json.loads(run.stdout)
-        return result
-    finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(10)
+        servers = [["node", str(NODE_SERVER), str(p), key, url] for p in ports]
+    settle = 1.5 if url.startswith("postgres") else 0.5  # PostgreSQL: heartbeats too
+    return run_clients(servers, ports, clients, count, settle=settle, timeout=180)
 
 
 def main() -> None:
@@ -145,14 +124,7 @@ def main() -> None:
         with backend(name) as url:
             for peer in args.peers.split(","):
                 result = measure(peer, url, args.clients, args.count)
-                seconds = result["seconds"]
-                rate = result["deliveries"] / seconds if seconds else 0.0
-                missing = result["expected"] - result["deliveries"]
-                note = f"  ({missing:.0f} missing)" if missing else ""
-                print(
-                    f"{name:14} {peer:8} {result['deliveries']:>11.0f} {seconds:>8.2f}"
-                    f" {rate:>13,.0f}{note}"
-                )
+                print(f"{name:14} {peer:8} {figures(result)}")
 
 
 if __name__ == "__main__":
