@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import pytest
@@ -17,7 +15,7 @@ from pydantic import BaseModel
 import aiosio
 from aiosio.server.socket import Socket
 from aiosio.typed import InvalidPayload
-from tests.support.servers import running, start_uvicorn
+from tests.interop.sio.sio_helpers import serving
 from tests.support.waits import within
 from tests.typed.support import node_client
 
@@ -56,24 +54,11 @@ def typed_server(errors: asyncio.Queue[InvalidPayload]) -> aiosio.Server:
     return io
 
 
-@asynccontextmanager
-async def serve(io: aiosio.Server, door: str) -> AsyncIterator[str]:
-    if door == "standalone":
-        async with running(io) as url:
-            yield url
-        return
-    port, stop = await start_uvicorn(io.asgi_app(), before_stop=io.close)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await stop()
-
-
 @pytest.mark.parametrize(("door", "transport"), [("standalone", "websocket"), ("asgi", "polling")])
 async def test_the_official_client_gets_answers_and_errors(door: str, transport: str) -> None:
     errors: asyncio.Queue[InvalidPayload] = asyncio.Queue()
     io = typed_server(errors)
-    async with serve(io, door) as url:
+    async with serving(io, door) as url:
         node = await node_client("interop_client.js", url, transport)
         out, err = await within(node.communicate(), 60)
         assert node.returncode == 0, err.decode()
