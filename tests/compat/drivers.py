@@ -1,7 +1,8 @@
 """The two clients that drive the transcript apps, and how the apps are loaded and served.
 
-A transcript script (a list of steps, see ``transcript_client.js`` for the step kinds) is
-run by the official socket.io-client (one long-lived Node process, :class:`NodeDriver`)
+A transcript script (a list of steps, see ``runTranscript`` in ``tests/interop/sio_driver.js``
+for the step kinds) is run by the official socket.io-client (one long-lived Node process,
+the driver's ``transcript`` scenario, :class:`NodeDriver`)
 and by python-socketio's ``AsyncClient`` (:func:`run_python`). Each returns the log of
 what the client saw; :func:`normalised` replaces socket ids, which differ on every run.
 
@@ -15,7 +16,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +33,7 @@ from tests.support.servers import start_uvicorn
 HERE = Path(__file__).parent
 APPS = HERE / "apps"
 NODE = shutil.which("node")
-NODE_MODULES = HERE.parent / "interop" / "node_modules"
+INTEROP = HERE.parent / "interop"
 IMPORT_LINE = "\nimport socketio\n"
 COMPAT_LINE = "\nfrom aiosio import compat as socketio\n"
 DEADLINE = 5.0
@@ -113,16 +113,16 @@ def normalised(log: Log) -> dict[str, Log]:
 
 
 class NodeDriver:
-    """One ``node transcript_client.js`` for the session; jobs run one at a time."""
+    """One ``node sio_driver.js transcript`` for the session; jobs run one at a time
+    (polling, then the upgrade to WebSocket)."""
 
     def __init__(self) -> None:
         assert NODE is not None
-        env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
         self.process = subprocess.Popen(
-            [NODE, str(HERE / "transcript_client.js")],
+            [NODE, str(INTEROP / "sio_driver.js"), "transcript", "-", "upgrade"],
+            cwd=INTEROP,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
             text=True,
         )
         self.lock = threading.Lock()
@@ -136,7 +136,7 @@ class NodeDriver:
             self.process.stdin.write(json.dumps(job) + "\n")
             self.process.stdin.flush()
             answer = json.loads(self.process.stdout.readline())
-        assert answer["id"] == job["id"]
+        assert answer.get("ev") == "job" and answer["id"] == job["id"], answer
         assert "error" not in answer, answer["error"]
         log: Log = answer["log"]
         return log

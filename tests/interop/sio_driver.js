@@ -12,9 +12,11 @@
 //
 // Scenarios are small async functions at the bottom of this file, built from Client,
 // which logs every event a socket receives ("event" lines), answers the server's ack
-// requests as params.answers says, and can wait for a given event.
+// requests as params.answers says, and can wait for a given event. The "transcript"
+// scenario is the exception: it runs scripts of steps for tests/compat (see runTranscript).
 "use strict";
 
+const http = require("http");
 const { io, Manager } = require("socket.io-client");
 const { Transport } = require("engine.io-client");
 
@@ -67,7 +69,10 @@ function fail(error) {
 
 process.on("unhandledRejection", fail);
 process.on("uncaughtException", fail);
-setTimeout(() => fail(new Error(`driver timeout in ${scenarioName}`)), params.deadline || 15000).unref();
+const driverDeadline = setTimeout(
+  () => fail(new Error(`driver timeout in ${scenarioName}`)),
+  params.deadline || 15000,
+).unref();
 
 // -- transport tweaks ----------------------------------------------------------------
 
@@ -293,6 +298,143 @@ async function closeCase(how, name, nsp, join) {
   await gone;
 }
 
+// -- transcripts ---------------------------------------------------------------------
+//
+// A transcript script is a list of steps {"c": client, "do": what, ...}; each client has
+// its own connection (a Manager of its own) and one socket per namespace:
+//   connect     {"ns": [names], "auth": {...}}  log each namespace's connect / connect_error
+//   emit        {"ns", "ev", "args"}             no ack
+//   call        {"ns", "ev", "args"}             log the ack's arguments (all of them)
+//   wait        {"ns", "ev", "n"}                until n events of that name arrived there
+//   wait_disconnect {"ns"}                       until the server disconnects the socket
+//   disconnect  {}                               the client leaves every namespace
+//   http        {"path"}                         GET it, log the status and the body
+// Every event the server sends is logged as it arrives, [client, ns, "event", name, args];
+// when the server asks for an ack, the client answers ["ack", name].
+
+const STEP_DEADLINE_MS = 5000;
+
+// A GET without keep-alive (agent: false): the connection closes with the answer, so no
+// idle connection is left open when the server under test stops.
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => resolve([response.statusCode, Buffer.concat(chunks).toString()]));
+    }).on("error", reject);
+  });
+}
+
+function within(promise, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_DEADLINE_MS);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Run one job's steps; return its log (binary values as they came, encoded by log()). */
+async function runTranscript(job) {
+  const entries = [];
+  const clients = {};
+  const counts = {};
+  const waiters = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      if (waiter.ready()) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  const until = (ready, what) =>
+    within(new Promise((resolve) => { waiters.push({ ready, resolve }); check(); }), what);
+
+  function client(name) {
+    if (!clients[name]) {
+      const options = { ...TRANSPORTS[mode], reconnection: false, autoConnect: false };
+      clients[name] = { manager: new Manager(job.url, options), sockets: {}, gone: {} };
+    }
+    return clients[name];
+  }
+
+  function socketOf(name, ns) {
+    const entry = client(name);
+    if (!entry.sockets[ns]) {
+      const socket = entry.manager.socket(ns, {});
+      socket.onAny((event, ...args) => {
+        const last = args[args.length - 1];
+        if (typeof last === "function") {
+          args.pop();
+          last("ack", event);
+        }
+        entries.push([name, ns, "event", event, args]);
+        const key = `${name} ${ns} ${event}`;
+        counts[key] = (counts[key] || 0) + 1;
+        check();
+      });
+      socket.on("disconnect", (reason) => {
+        if (reason === "io server disconnect") {
+          entry.gone[ns] = true;
+          entries.push([name, ns, "disconnect", reason]);
+          check();
+        }
+      });
+      entry.sockets[ns] = socket;
+    }
+    return entry.sockets[ns];
+  }
+
+  for (const step of job.steps) {
+    const name = step.c || "a";
+    if (step.do === "connect") {
+      const names = Array.isArray(step.ns) ? step.ns : [step.ns || "/"];
+      // Logged as they happen: an event the server sent before the CONNECT ack is
+      // played by the client before its connect event.
+      await Promise.all(names.map((ns) => {
+        const socket = socketOf(name, ns);
+        socket.auth = step.auth || undefined;
+        return within(new Promise((resolve) => {
+          socket.once("connect", () => { entries.push([name, ns, "connect"]); resolve(); });
+          socket.once("connect_error", (err) => { entries.push([name, ns, "connect_error", err.message, err.data]); resolve(); });
+          socket.connect();
+        }), `connect ${ns}`);
+      }));
+    } else if (step.do === "emit") {
+      socketOf(name, step.ns || "/").emit(step.ev, ...(step.args || []));
+    } else if (step.do === "call") {
+      const ns = step.ns || "/";
+      // Logged in the callback: an event in the same read as the ack stays after it.
+      await within(new Promise((resolve, reject) => {
+        socketOf(name, ns).timeout(STEP_DEADLINE_MS).emit(step.ev, ...(step.args || []), (err, ...args) => {
+          if (err) return reject(err);
+          entries.push([name, ns, "ack", step.ev, args]);
+          resolve();
+        });
+      }), `call ${step.ev}`);
+    } else if (step.do === "wait") {
+      const key = `${name} ${step.ns || "/"} ${step.ev}`;
+      await until(() => (counts[key] || 0) >= (step.n || 1), `wait ${key}`);
+    } else if (step.do === "wait_disconnect") {
+      const entry = client(name);
+      await until(() => entry.gone[step.ns || "/"], `wait_disconnect ${name}`);
+    } else if (step.do === "http") {
+      const [status, body] = await within(get(job.url + step.path), `http ${step.path}`);
+      entries.push([name, "http", status, body]);
+    } else if (step.do === "disconnect") {
+      for (const socket of Object.values(client(name).sockets)) socket.disconnect();
+    } else {
+      throw new Error(`unknown step ${JSON.stringify(step)}`);
+    }
+  }
+  for (const entry of Object.values(clients)) {
+    for (const socket of Object.values(entry.sockets)) socket.disconnect();
+    entry.manager.engine && entry.manager.engine.close();
+  }
+  return entries;
+}
+
 // -- scenarios -----------------------------------------------------------------------
 
 const scenarios = {
@@ -455,6 +597,22 @@ const scenarios = {
           throw new Error(`unknown command ${JSON.stringify(command)}`);
       }
       log("ok", { do: command.do });
+    }
+  },
+
+  // A server of transcript scripts for a whole test session (tests/compat/drivers.py), so
+  // that node starts once: one job a stdin line, {"id", "url", "steps"} (the URL on the
+  // command line is unused), answered by one line {"ev": "job", "id", "log"} or
+  // {"ev": "job", "id", "error"}. Jobs run one at a time; the end of stdin ends the process.
+  async transcript() {
+    clearTimeout(driverDeadline); // a session long: each step has a deadline of its own
+    for (;;) {
+      const job = await nextCommand();
+      try {
+        log("job", { id: job.id, log: await runTranscript(job) });
+      } catch (error) {
+        log("job", { id: job.id, error: String((error && error.stack) || error) });
+      }
     }
   },
 };
