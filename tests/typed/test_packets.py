@@ -23,9 +23,9 @@ from aiosio.exceptions import AckTimeout
 from aiosio.server.socket import Socket
 from aiosio.typed import InvalidPayload
 from aiosio.typed.packets import PacketChecker
+from tests.interop.sio.sio_helpers import serving
 from tests.support.waits import within
 from tests.typed.support import node_client
-from tests.typed.test_interop import serve
 
 
 class Note(BaseModel):
@@ -183,7 +183,7 @@ async def test_the_official_client_through_a_typed_middleware(door: str, transpo
         sockets[socket.handshake.auth["name"]] = socket
         socket.on("ready", lambda: ready.set_result(socket))
 
-    async with serve(io, door) as url:
+    async with serving(io, door) as url:
         node = await node_client("packets_client.js", url, transport)
         finished = asyncio.ensure_future(node.communicate())
         good = await within(asyncio.shield(ready), 30)
