@@ -15,8 +15,7 @@ import pytest
 
 import socketio
 from aiosio import Server, Socket
-from aiosio.admin import Admin, BasicAuth, Feature, instrument, serialize
-from aiosio.server.broadcast import RemoteSocket
+from aiosio.admin import Admin, BasicAuth, Feature, instrument
 from tests.support.recorders import RecordingClient as Recorder
 from tests.support.servers import running
 
@@ -322,24 +321,3 @@ def test_a_missing_ui_is_reported(
         instrument(io, auth=AUTH)
     assert "npm install @socket.io/admin-ui" in caplog.text
     assert "/admin-ui" not in io.router.routes
-
-
-def test_serialize_a_remote_socket_and_a_forwarded_address() -> None:
-    io = Server()
-    remote = RemoteSocket(
-        io.sockets.adapter,
-        {
-            "id": "abc",
-            "handshake": {"address": "10.0.0.1", "headers": {"x-forwarded-for": "1.2.3.4"}},
-            "rooms": ["abc", "r"],
-            "data": {"_admin": {"clientId": "cid", "transport": "polling"}, "k": b"\x00"},
-        },
-    )
-    serialized = serialize(remote, "/")
-    assert serialized["handshake"] == {
-        "address": "1.2.3.4",
-        "headers": {"x-forwarded-for": "1.2.3.4"},
-    }
-    assert (serialized["clientId"], serialized["transport"]) == ("cid", "polling")
-    assert serialized["rooms"] == ["abc", "r"]
-    assert serialized["data"] == {"k": "b'\\x00'"}  # what JSON cannot carry, as its repr

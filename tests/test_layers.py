@@ -31,6 +31,7 @@ IO_MODULES = ("asyncio", "socket", "time", "random", "secrets", "threading")
 SANS_IO_MAY_IMPORT = ("aiosio.exceptions", "aiosio._types")
 EXTENSIONS = (
     "admin",
+    "admin_sockets",
     "metrics",
     "workers",
     "balancer",

@@ -31,7 +31,6 @@ Differences from the reference, on purpose:
 from __future__ import annotations
 
 import asyncio
-import datetime
 import enum
 import hmac
 import json
@@ -47,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from aiosio.admin_sockets import serialize, timestamp, user_data
 from aiosio.exceptions import ConnectionRefused
 from aiosio.server.http import HTTPRequest, HTTPResponse
 from aiosio.server.router import PACKAGED_NPM
@@ -54,7 +54,7 @@ from aiosio.server.socket import Socket
 
 if TYPE_CHECKING:
     from aiosio.app import Server
-    from aiosio.server.broadcast import BroadcastOperator, RemoteSocket
+    from aiosio.server.broadcast import BroadcastOperator
     from aiosio.server.namespace import Namespace
 
 __all__ = ["Admin", "BasicAuth", "Feature", "find_admin_ui", "instrument", "serialize"]
@@ -93,7 +93,12 @@ _WRITE_FEATURES = (
 
 @dataclass(frozen=True, slots=True)
 class BasicAuth:
-    """The UI's credentials; ``password`` is plain text or a bcrypt hash."""
+    """The UI's credentials.
+
+    Attributes:
+        username: The name the UI's login form must be given.
+        password: The password, in plain text or as a bcrypt hash.
+    """
 
     username: str
     password: str
@@ -101,6 +106,12 @@ class BasicAuth:
     @classmethod
     def parse(cls, auth: BasicAuth | Mapping[str, Any]) -> BasicAuth:
         """Accept the reference's ``{"type": "basic", "username": ..., "password": ...}``.
+
+        Args:
+            auth: That mapping, or a :class:`BasicAuth` (returned as it is).
+
+        Returns:
+            The credentials.
 
         Raises:
             ValueError: For another type or missing fields.
@@ -129,74 +140,15 @@ def _bcrypt_checker() -> Any:
     return bcrypt
 
 
-def _now() -> str:
-    """A timestamp as JavaScript's ``Date`` serialises to JSON."""
-    moment = datetime.datetime.now(datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with anything JSON cannot carry turned into its ``repr``."""
-    try:
-        return json.loads(json.dumps(value, default=repr))
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def serialize(socket: Socket | RemoteSocket, namespace: str) -> dict[str, Any]:
-    """A socket as the UI shows it (``SerializedSocket``)."""
-    if isinstance(socket, Socket):
-        handshake = socket.handshake
-        headers = handshake.headers
-        session = socket.conn.session
-        client_id: str | None = session.sid[:12]  # the reference shows 12 characters too
-        transport: str | None = session.transport
-        details: dict[str, Any] = {
-            "address": handshake.address,
-            "headers": headers,
-            "query": handshake.query,
-            "issued": handshake.issued,
-            "secure": handshake.secure,
-            "time": handshake.time,
-            "url": handshake.url,
-            "xdomain": handshake.xdomain,
-        }
-    else:
-        details = {
-            key: value
-            for key, value in socket.handshake.items()
-            if key in ("address", "headers", "query", "issued", "secure", "time", "url", "xdomain")
-        }
-        headers = details.get("headers") or {}
-        admin = socket.data.get("_admin") if isinstance(socket.data, dict) else None
-        client_id = admin.get("clientId") if isinstance(admin, dict) else None
-        transport = admin.get("transport") if isinstance(admin, dict) else None
-    forwarded = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for")
-    if forwarded:
-        details["address"] = forwarded
-    return {
-        "id": socket.id,
-        "clientId": client_id,
-        "transport": transport,
-        "nsp": namespace,
-        "data": _user_data(socket.data),
-        "handshake": _jsonable(details),
-        "rooms": sorted(socket.rooms),
-    }
-
-
-def _user_data(data: Any) -> Any:
-    if isinstance(data, dict) and "_admin" in data:
-        data = {key: value for key, value in data.items() if key != "_admin"}
-    return _jsonable(data)
-
-
 def find_admin_ui() -> Path | None:
     """Where the built UI of the npm package ``@socket.io/admin-ui`` is.
 
     Looks at ``AIOSIO_ADMIN_UI_DIST``, then ``node_modules`` folders from the working
     directory upwards, then the copy an installed wheel carries (hatch_build.py), then the
     chat demo's (``examples/chat``) in a source checkout.
+
+    Returns:
+        The folder holding its ``index.html``, or None when none is found.
     """
     env = os.environ.get("AIOSIO_ADMIN_UI_DIST")
     candidates = [Path(env)] if env else []
@@ -212,7 +164,20 @@ def find_admin_ui() -> Path | None:
 
 
 class Admin:
-    """The admin namespace of one server; made by :func:`instrument`."""
+    """The admin namespace of one server; made by :func:`instrument`.
+
+    Args:
+        io: The server to show.
+        auth: The credentials the UI must give; None accepts any client.
+        mode: ``"development"`` reports every socket, room and event; ``"production"`` only
+            the stats.
+        namespace_name: The admin namespace.
+        server_id: Shown in the UI; None takes the host name.
+        readonly: Refuse the UI's commands (emit, join, leave, disconnect).
+
+    Raises:
+        ValueError: ``mode`` is neither of the two.
+    """
 
     def __init__(
         self,
@@ -342,7 +307,11 @@ class Admin:
             target.disconnect_sockets(bool(close))
 
     async def all_sockets(self) -> list[dict[str, Any]]:
-        """Every socket of every namespace (the cluster's, with a cluster adapter)."""
+        """Every socket of every namespace (the cluster's, with a cluster adapter).
+
+        Returns:
+            Each socket serialized as the UI shows it.
+        """
         result = []
         for namespace in list(self.io.namespaces.values()):
             for socket in await namespace.fetch_sockets():
@@ -362,37 +331,45 @@ class Admin:
 
         def on_connection(socket: Socket) -> None:
             self._known[socket] = (socket.conn.session.transport, _fingerprint(socket.data))
-            self._send("socket_connected", serialize(socket, name), _now())
+            self._send("socket_connected", serialize(socket, name), timestamp())
             if namespace is not self.namespace:
                 sid = socket.id
 
                 def received(event: str, *args: Any) -> None:
-                    self._send("event_received", name, sid, [event, *args], _now())
+                    self._send("event_received", name, sid, [event, *args], timestamp())
 
                 def sent(event: str, *args: Any) -> None:
-                    self._send("event_sent", name, sid, [event, *args], _now())
+                    self._send("event_sent", name, sid, [event, *args], timestamp())
 
                 socket.on_any(received)
                 socket.on_any_outgoing(sent)
 
             def disconnected(reason: str) -> None:
-                self._send("socket_disconnected", name, socket.id, reason, _now())
+                self._send("socket_disconnected", name, socket.id, reason, timestamp())
 
             socket.on("disconnect", disconnected)
 
         def joined(room: str, sid: str) -> None:
-            self._send("room_joined", name, room, sid, _now())
+            self._send("room_joined", name, room, sid, timestamp())
 
         def left(room: str, sid: str) -> None:
             # After the disconnect has been reported, as the reference (process.nextTick).
-            _call_soon(self._send, "room_left", name, room, sid, _now())
+            _call_soon(self._send, "room_left", name, room, sid, timestamp())
 
         namespace.on("connection", on_connection)
         namespace.on("join-room", joined)
         namespace.on("leave-room", left)
 
     def server_stats(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        """The ``server_stats`` payload."""
+        """The ``server_stats`` payload.
+
+        Args:
+            events: The aggregated event counts since the last report.
+
+        Returns:
+            The server's id, host name, process id, uptime, client counts (polling ones
+            apart), its namespaces' socket counts and the events, ready for JSON.
+        """
         engine = self.io.engine
         polling = sum(1 for s in engine.sessions.values() if s.transport == "polling")
         return {
@@ -458,7 +435,7 @@ class Admin:
             if now_transport != transport:
                 update["transport"] = now_transport
             if now_fingerprint != fingerprint:
-                update["data"] = _user_data(socket.data)
+                update["data"] = user_data(socket.data)
             self._send("socket_updated", update)
 
     def _start_ticker(self) -> None:
@@ -547,6 +524,10 @@ def instrument(
         readonly: Refuse the UI's commands (emit, join, leave, disconnect).
         ui_path: Where to serve the UI's built files from the npm package (when it is
             installed; a warning is logged otherwise), or None not to serve them.
+
+    Returns:
+        The admin namespace's handler, already listening (keep it to read its state;
+        nothing needs to be called on it).
 
     Raises:
         ValueError: For an invalid ``auth`` or ``mode``, or a bcrypt hash without bcrypt.

@@ -8,10 +8,11 @@ adapter forwards the same operations to the other servers and merges their answe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
+from aiosio.adapters.host import AckCollector, AckSink, Host, LocalSocket, SocketLike
 from aiosio.engineio.wire import Wire
 from aiosio.socketio.packets import Packet
 from aiosio.socketio.parsers import JSONParser, Parser
@@ -37,26 +38,16 @@ __all__ = [
 Recorder: TypeAlias = Callable[[Packet, "BroadcastOptions"], None]
 """What keeps room histories: ``(packet as delivered, options)`` for each local broadcast."""
 
-AckSink: TypeAlias = Callable[[str, list[Any] | None], None]
-"""Where the answers of a broadcast with acknowledgements go: ``(socket id, answer)``, the
-answer None when the socket disconnected before answering."""
-
-
-class AckCollector(Protocol):
-    """Where a broadcast with acknowledgements reports, as the server gathers it."""
-
-    def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
-        """``count`` more recipients (on one server), named by ``sids`` when known."""
-
-    def add_answer(self, sid: str, answer: list[Any] | None) -> None:
-        """The answer of recipient ``sid`` (None: it disconnected before answering)."""
-
-    def counted(self) -> None:
-        """Every server of the cluster reported its count (or the cluster gave up)."""
-
 
 def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  # noqa: B008
     """Encode a packet once into the Engine.IO packets every recipient gets.
+
+    Args:
+        packet: The packet to broadcast.
+        parser: The server's parser (JSON by default, or msgpack).
+
+    Returns:
+        The Engine.IO messages: the packet, then its binary attachments, if any.
 
     Raises:
         LocalProtocolError: When the data cannot be serialised.
@@ -64,91 +55,16 @@ def encode_wires(packet: Packet, parser: Parser = JSONParser()) -> list[Wire]:  
     return [Wire(item) for item in parser.encode(packet)]
 
 
-class SocketLike(Protocol):
-    """A socket as ``fetch_sockets`` returns it: local, or on another server."""
-
-    @property
-    def id(self) -> str:
-        """The socket id."""
-
-    @property
-    def rooms(self) -> set[str]:
-        """The rooms the socket is in."""
-
-    @property
-    def data(self) -> Any:
-        """The socket's ``data``, the application's own."""
-
-    def join(self, rooms: str | Iterable[str]) -> object:
-        """Make the socket join rooms.
-
-        Args:
-            rooms: A room or several.
-        """
-
-    def disconnect(self, close: bool = False) -> object:
-        """Disconnect the socket.
-
-        Args:
-            close: Also close its connection (every namespace of it).
-        """
-
-
-class LocalSocket(SocketLike, Protocol):
-    """What an adapter may touch of a socket of its namespace on this server."""
-
-    @property
-    def handshake(self) -> Any:
-        """A dataclass: what the client sent when it connected."""
-
-    def leave(self, room: str) -> None:
-        """Make the socket leave a room.
-
-        Args:
-            room: The room.
-        """
-
-    def write_wires(self, wires: list[Wire], packet: Packet, volatile: bool) -> None:
-        """Write a broadcast's shared encoded packets."""
-
-    def emit_packet_with_ack(
-        self, packet: Packet, on_ack: AckSink, compress: bool = True, timeout: float | None = None
-    ) -> None:
-        """Send a broadcast packet with an ack id of the socket's own; the ack is given up
-        after ``timeout`` seconds (the broadcast's), without calling ``on_ack``."""
-
-
-class Host(Protocol):
-    """What an adapter may touch of its namespace (and, through it, of the server)."""
-
-    @property
-    def name(self) -> str:
-        """The namespace's name."""
-
-    @property
-    def sockets(self) -> Mapping[str, LocalSocket]:
-        """The connected sockets of this namespace on this server, by id."""
-
-    @property
-    def recovers(self) -> bool:
-        """Whether the server has connection state recovery on."""
-
-    def prepare_broadcast(self, packet: Packet, options: BroadcastOptions) -> list[Wire]:
-        """Encode a broadcast once, in the server's parser and with its compress flag."""
-
-    def emit_local_event(self, event: str, *args: Any) -> None:
-        """Run the namespace's handlers of an adapter event (``create-room``, ...)."""
-
-    def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
-        """Run the namespace's handlers of an event another server emitted."""
-
-    def remote_socket(self, details: dict[str, Any]) -> SocketLike:
-        """A socket of another server, from what that server answered to ``fetch_sockets``."""
-
-
 @dataclass(frozen=True, slots=True)
 class BroadcastFlags:
-    """Flags of one broadcast; ``timeout`` in seconds."""
+    """Flags of one broadcast.
+
+    Attributes:
+        volatile: Drop the packet for sockets whose transport is not ready.
+        compress: False sends it uncompressed.
+        local: Reach this server's sockets only, in a cluster.
+        timeout: Seconds the recipients have to acknowledge; None for no deadline.
+    """
 
     volatile: bool = False
     compress: bool = True
@@ -161,8 +77,13 @@ _NO_FLAGS = BroadcastFlags()
 
 @dataclass(frozen=True, slots=True)
 class BroadcastOptions:
-    """Who a broadcast reaches: sockets in any of ``rooms`` (all when empty), minus
-    sockets in any of ``except_`` (room names or socket ids)."""
+    """Who a broadcast reaches: sockets in any of ``rooms``, minus sockets in any of ``except_``.
+
+    Attributes:
+        rooms: The rooms reached; empty reaches every socket of the namespace.
+        except_: The rooms (socket ids included) left out.
+        flags: How the packet travels.
+    """
 
     rooms: frozenset[str] = frozenset()
     except_: frozenset[str] = frozenset()
@@ -170,7 +91,14 @@ class BroadcastOptions:
 
 
 def room_names(rooms: tuple[str | Iterable[str], ...]) -> set[str]:
-    """The room names of ``to("a", ["b", "c"])``-style arguments."""
+    """The room names of ``to("a", ["b", "c"])``-style arguments.
+
+    Args:
+        rooms: Room names, or iterables of them (a string is one room).
+
+    Returns:
+        Every room named, once.
+    """
     names: set[str] = set()
     for room in rooms:
         if isinstance(room, str):
@@ -250,9 +178,13 @@ class RoomChoice(FlagChoice[Op]):
 
 @dataclass(frozen=True, slots=True)
 class RecoveryLimits:
-    """The bounds of what connection state recovery keeps in memory: packets for
-    ``max_age`` seconds (the ``max_disconnection_duration``), at most ``max_packets`` of
-    them and ``max_bytes`` encoded, per namespace."""
+    """The bounds of what connection state recovery keeps in memory, per namespace.
+
+    Attributes:
+        max_age: Seconds a packet is kept (the ``max_disconnection_duration``).
+        max_packets: At most this many packets are kept.
+        max_bytes: At most this many encoded bytes are kept.
+    """
 
     max_age: float = 120.0
     max_packets: int = 10_000
@@ -263,11 +195,16 @@ class RecoveryLimits:
 class Session:
     """What connection state recovery keeps of a socket lost for a recoverable reason.
 
-    ``rooms`` include the socket's own id, as the reference writes them. ``offset`` is a
-    position in the adapter's log: when persisting, where the socket joined (the replay
-    starts there for a client that received no event yet, which the reference cannot
-    recover); after a restore, how far ``missed`` reaches. Each packet of ``missed`` is
-    the data of an EVENT with its offset as the last argument.
+    Attributes:
+        sid: The socket's id, which the restored socket takes again.
+        pid: The private id the client sends to recover (never shown to other clients).
+        rooms: Its rooms, its own id included, as the reference writes them.
+        data: Its ``socket.data``.
+        offset: A position in the adapter's log: when persisting, where the socket joined
+            (the replay starts there for a client that received no event yet, which the
+            reference cannot recover); after a restore, how far ``missed`` reaches.
+        missed: The packets to replay: each the data of an EVENT with its offset as the
+            last argument.
     """
 
     sid: str
@@ -283,6 +220,10 @@ class Adapter:
 
     Subclasses for clusters override the ``*`` operations to reach other servers, calling
     the local versions (``local_*``) for this server's share.
+
+    Args:
+        namespace: The namespace the adapter serves (the server passes it to the adapter
+            factory).
     """
 
     supports_recovery: ClassVar[bool] = False
@@ -312,6 +253,7 @@ class Adapter:
         Args:
             sid: The socket id.
             rooms: The rooms.
+
         """
         raise NotImplementedError
 
@@ -321,6 +263,7 @@ class Adapter:
         Args:
             sid: The socket id.
             room: The room.
+
         """
         raise NotImplementedError
 
@@ -329,6 +272,7 @@ class Adapter:
 
         Args:
             sid: The socket id.
+
         """
         raise NotImplementedError
 
@@ -340,11 +284,20 @@ class Adapter:
 
         Returns:
             Its rooms, or None for an unknown socket.
+
         """
         raise NotImplementedError
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
-        """Ids of local sockets in any of ``rooms`` (all local sockets when empty)."""
+        """The local sockets in some rooms.
+
+        Args:
+            rooms: Room names; empty means every local socket.
+
+        Returns:
+            The ids of the local sockets in any of ``rooms``.
+
+        """
         raise NotImplementedError
 
     # -- operations (cluster-wide in cluster adapters) --------------------------------
@@ -355,6 +308,7 @@ class Adapter:
         Args:
             packet: The packet.
             options: The rooms, exclusions and flags.
+
         """
         raise NotImplementedError
 
@@ -363,12 +317,18 @@ class Adapter:
     ) -> None:
         """Broadcast asking every recipient for an ack.
 
-        ``collector.add_count(count, sids=())`` is called with the number of recipients
-        once per server (the local server also names them), and ``add_answer`` with each
-        recipient's socket id and answer (None when it disconnected before answering).
-        ``counted()`` is called once, when every server of the cluster has reported its
-        count (or the cluster gave up waiting for the missing ones); a cluster adapter
-        calls it later than the local count, after the other servers answered.
+        ``collector.add_count(count, sids=())`` is called with the number of recipients once per
+        server (the local server also names them), and ``add_answer`` with each recipient's
+        socket id and answer (None when it disconnected before answering). ``counted()`` is
+        called once, when every server of the cluster has reported its count (or the cluster
+        gave up waiting for the missing ones); a cluster adapter calls it later than the local
+        count, after the other servers answered.
+
+        Args:
+            packet: The packet, without an ack id (each recipient gets one of its own).
+            options: The rooms, exclusions and flags (``timeout`` included).
+            collector: Where the counts and answers go.
+
         """
         raise NotImplementedError
 
@@ -380,6 +340,7 @@ class Adapter:
 
         Returns:
             Local sockets, and stand-ins for remote ones.
+
         """
         raise NotImplementedError
 
@@ -389,6 +350,7 @@ class Adapter:
         Args:
             options: Which sockets.
             rooms: The rooms to join.
+
         """
         raise NotImplementedError
 
@@ -398,6 +360,7 @@ class Adapter:
         Args:
             options: Which sockets.
             rooms: The rooms to leave.
+
         """
         raise NotImplementedError
 
@@ -407,15 +370,30 @@ class Adapter:
         Args:
             options: Which sockets.
             close: Also close their connections.
+
         """
         raise NotImplementedError
 
     async def server_side_emit(self, args: list[Any], *, timeout: float | None = None) -> list[Any]:
-        """Emit to the other servers' namespace handlers; with a timeout, gather acks."""
+        """Emit to the other servers' namespace handlers.
+
+        Args:
+            args: The event as ``[event, *args]``.
+            timeout: Seconds to wait for the other servers' acknowledgements; None asks for
+                none.
+
+        Returns:
+            The other servers' answers (an empty list without a timeout).
+
+        """
         raise NotImplementedError
 
     async def server_count(self) -> int:
-        """How many servers share this namespace (this one included)."""
+        """How many servers share this namespace.
+
+        Returns:
+            The count, this server included (1 for a single server).
+        """
         return 1
 
     @property
@@ -428,22 +406,43 @@ class Adapter:
     def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
         """The server has connection state recovery on; called before :meth:`init`.
 
-        An adapter that keeps sessions in memory bounds them by ``limits``, and takes over
-        those of ``previous``, the adapter it replaces (the server closed, or the event
-        loop it ran in ended), so that clients still recover after a restart.
+        An adapter that keeps sessions in memory bounds them by ``limits``, and takes over those
+        of ``previous``, so that clients still recover after a restart.
+
+        Args:
+            limits: How much to keep.
+            previous: The adapter this one replaces (the server closed, or the event loop it
+                ran in ended), or None.
         """
 
     def recovery_offset(self) -> str | None:
-        """The offset a socket that joins now would replay from (see :class:`Session`)."""
+        """The offset a socket that joins now would replay from (see :class:`Session`).
+
+        Returns:
+            The offset, or None when the adapter keeps no log.
+        """
         return None
 
     def persist_session(self, session: Session, ttl: float) -> None:
-        """Keep a disconnected socket's state for ``ttl`` seconds. Must not block: the
-        write is queued, and :meth:`close` completes it."""
+        """Keep a disconnected socket's state.
+
+        Must not block: the write is queued, and :meth:`close` completes it.
+
+        Args:
+            session: The socket's state.
+            ttl: Seconds to keep it (the recovery window).
+        """
 
     async def restore_session(self, pid: str, offset: str | None) -> Session | None:
-        """Take (once) the session ``pid`` and the packets it missed since ``offset``
-        (since ``session.offset`` when None); None when either is gone.
+        """Take (once) a session and the packets it missed.
+
+        Args:
+            pid: The private id the client sent.
+            offset: The last offset the client received; None replays from
+                ``session.offset``.
+
+        Returns:
+            The session with its ``missed`` packets, or None when either is gone.
 
         Raises:
             ClusterError: When the store cannot be reached.
@@ -453,7 +452,13 @@ class Adapter:
     def missed_packets(self, session: Session) -> list[list[Any]]:
         """What to replay to the restored socket, called when it is connected.
 
-        A cluster adapter adds here what it delivered while the restore was in flight and
-        drops what it has yet to deliver, so nothing is lost or sent twice.
+        A cluster adapter adds here what it delivered while the restore was in flight and drops
+        what it has yet to deliver, so nothing is lost or sent twice.
+
+        Args:
+            session: The restored session.
+
+        Returns:
+            The packets to replay, each the data of an EVENT.
         """
         return session.missed

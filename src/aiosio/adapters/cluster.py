@@ -25,12 +25,12 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiosio._tasks import spawn
 from aiosio.adapters.base import AckCollector, BroadcastOptions, Host, SocketLike
+from aiosio.adapters.cluster_requests import PendingAcks, PendingRequest, Requester, new_request_id
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.adapters.messages import (
     RESPONSES,
@@ -60,75 +60,6 @@ __all__ = [
 logger = logging.getLogger("aiosio.cluster")
 
 DEFAULT_TIMEOUT = 5.0  # seconds; socket.io-adapter's DEFAULT_TIMEOUT and redis' requestsTimeout
-ANONYMOUS = "anonymous#"  # the key prefix of answers that name no socket (a '#' no sid has)
-
-
-def _request_id() -> str:
-    return secrets.token_hex(8)
-
-
-@dataclass(slots=True)
-class _Request:
-    """A request waiting for ``expected`` responses."""
-
-    future: asyncio.Future[list[Any]]
-    expected: int
-    current: int = 0
-    responses: list[Any] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _AckRequest:
-    """A broadcast with acknowledgements waiting for the other servers' counts."""
-
-    collector: AckCollector
-    servers: int
-    anonymous_asked: int = 0  # recipients counted by servers that named none
-    anonymous_answers: int = 0
-    timer: asyncio.TimerHandle | None = None
-
-    def count(self, count: int, sids: Any) -> None:
-        """One server's count: its socket ids, or as many anonymous names."""
-        if isinstance(sids, list) and len(sids) == count and all(isinstance(s, str) for s in sids):
-            self.collector.add_count(count, sids)
-            return
-        first = self.anonymous_asked + 1
-        self.anonymous_asked += count
-        self.collector.add_count(count, [f"{ANONYMOUS}{n}" for n in range(first, first + count)])
-
-    def answer(self, sid: Any, packet: Any) -> None:
-        """One socket's answer, by its id or by the next anonymous name."""
-        if not isinstance(sid, str):
-            self.anonymous_answers += 1
-            sid = f"{ANONYMOUS}{self.anonymous_answers}"
-        self.collector.add_answer(sid, [packet])
-
-
-@dataclass(frozen=True, slots=True)
-class _Requester:
-    """Reports this server's share of another server's broadcast with acks to it."""
-
-    adapter: ClusterAdapter
-    requester: str
-    request_id: str
-
-    def add_count(self, count: int, sids: Iterable[str] = ()) -> None:
-        # "sids" is our extension: Node requesters read clientCount only.
-        data = {"requestId": self.request_id, "clientCount": count, "sids": list(sids)}
-        self._send(MessageType.BROADCAST_CLIENT_COUNT, data)
-
-    def add_answer(self, sid: str, answer: list[Any] | None) -> None:
-        if answer is None:
-            return  # the socket left without answering: the reference sends nothing either
-        data = {"requestId": self.request_id, "packet": answer[0] if answer else None, "sid": sid}
-        self._send(MessageType.BROADCAST_ACK, data)
-
-    def counted(self) -> None:
-        """The requester counts the servers itself."""
-
-    def _send(self, type: MessageType, data: dict[str, Any]) -> None:
-        adapter = self.adapter
-        adapter._try_publish(adapter.message(type, data), to=self.requester)
 
 
 class LinkedAdapterFactory:
@@ -170,8 +101,8 @@ class ClusterAdapter(InMemoryAdapter):
         self.uid = secrets.token_hex(8)
         self.requests_timeout = requests_timeout
         self.max_pending_requests = max_pending_requests
-        self._requests: dict[str, _Request] = {}
-        self._ack_requests: dict[str, _AckRequest] = {}
+        self._requests: dict[str, PendingRequest] = {}
+        self._ack_requests: dict[str, PendingAcks] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_warning: dict[str, float] = {}
 
@@ -205,11 +136,25 @@ class ClusterAdapter(InMemoryAdapter):
     # -- helpers ------------------------------------------------------------------------
 
     def message(self, type: MessageType, data: dict[str, Any] | None = None) -> ClusterMessage:
-        """A message from this server in this namespace."""
+        """A message from this server in this namespace.
+
+        Args:
+            type: The message type.
+            data: Its payload; None sends an empty one.
+
+        Returns:
+            The message, with this server's uid.
+        """
         return ClusterMessage(type, self.uid, self.namespace.name, data or {})
 
     def warn(self, kind: str, text: str, *args: Any) -> None:
-        """Log a warning, at most once every 10 s per kind (a dead Redis repeats itself)."""
+        """Log a warning, at most once every 10 s per kind (a dead Redis repeats itself).
+
+        Args:
+            kind: What the warning is about; one warning per kind per 10 s.
+            text: The message, with ``%`` placeholders.
+            *args: The placeholders' values.
+        """
         now = time.monotonic()
         if now - self._last_warning.get(kind, -1e9) >= 10.0:
             self._last_warning[kind] = now
@@ -234,6 +179,12 @@ class ClusterAdapter(InMemoryAdapter):
     # -- operations ---------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Deliver to this server's matching sockets and publish to the others.
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags; with ``local`` nothing is published.
+        """
         if not options.flags.local:
             data = {"packet": encode_packet(packet), "opts": encode_options(options)}
             self._try_publish(self.message(MessageType.BROADCAST, data))
@@ -242,6 +193,16 @@ class ClusterAdapter(InMemoryAdapter):
     def broadcast_with_ack(
         self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
+        """Broadcast asking every recipient of the cluster for an ack.
+
+        The local recipients are counted at once; ``collector.counted()`` waits for the other
+        servers' counts (or the broadcast's timeout).
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags.
+            collector: Where the counts and answers go.
+        """
         self.local_broadcast_with_ack(packet, options, collector)
         if options.flags.local:
             collector.counted()
@@ -259,8 +220,8 @@ class ClusterAdapter(InMemoryAdapter):
         if others <= 0:
             collector.counted()
             return
-        request_id = _request_id()
-        ack = _AckRequest(collector, others)
+        request_id = new_request_id()
+        ack = PendingAcks(collector, others)
         # The reference forgets the request after the broadcast's timeout; so do we, and
         # then stop waiting for the counts of servers that never answered.
         delay = options.flags.timeout or self.requests_timeout
@@ -284,6 +245,17 @@ class ClusterAdapter(InMemoryAdapter):
             ack.collector.counted()
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
+        """The matching sockets of every server.
+
+        Args:
+            options: The rooms, exclusions and flags; with ``local`` only this server's.
+
+        Returns:
+            This server's sockets, and a stand-in for each socket of another server.
+
+        Raises:
+            ClusterError: The other servers did not all answer in time.
+        """
         local: list[SocketLike] = list(self._targets(options))
         if options.flags.local:
             return local
@@ -309,8 +281,8 @@ class ClusterAdapter(InMemoryAdapter):
         """
         if len(self._requests) >= self.max_pending_requests:
             raise ClusterError("too many pending cluster requests")
-        request_id = _request_id()
-        request = _Request(asyncio.get_running_loop().create_future(), expected)
+        request_id = new_request_id()
+        request = PendingRequest(asyncio.get_running_loop().create_future(), expected)
         self._requests[request_id] = request
         try:
             self.publish(self.message(type, {**data, "requestId": request_id}))
@@ -324,18 +296,36 @@ class ClusterAdapter(InMemoryAdapter):
             self._requests.pop(request_id, None)
 
     def add_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching sockets of every server join rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to join.
+        """
         if not options.flags.local:
             data = {"opts": encode_options(options), "rooms": list(rooms)}
             self._try_publish(self.message(MessageType.SOCKETS_JOIN, data))
         super().add_sockets(options, rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the matching sockets of every server leave rooms.
+
+        Args:
+            options: Which sockets.
+            rooms: The rooms to leave.
+        """
         if not options.flags.local:
             data = {"opts": encode_options(options), "rooms": list(rooms)}
             self._try_publish(self.message(MessageType.SOCKETS_LEAVE, data))
         super().del_sockets(options, rooms)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
+        """Disconnect the matching sockets of every server.
+
+        Args:
+            options: Which sockets.
+            close: Also close their connections.
+        """
         if not options.flags.local:
             data = {"opts": encode_options(options), "close": close}
             self._try_publish(self.message(MessageType.DISCONNECT_SOCKETS, data))
@@ -349,8 +339,13 @@ class ClusterAdapter(InMemoryAdapter):
     ) -> list[Any]:
         """Emit to the namespace handlers of the other servers.
 
-        Without a timeout nothing is awaited (and ``[]`` returned); with one, the answer of
-        every other server is gathered.
+        Args:
+            args: The event as ``[event, *args]``.
+            timeout: Seconds to wait for every other server's answer; None awaits nothing
+                (and ``[]`` is returned).
+
+        Returns:
+            The other servers' answers.
 
         Raises:
             ClusterError: The message cannot be sent, or some servers did not answer within
@@ -369,7 +364,12 @@ class ClusterAdapter(InMemoryAdapter):
     # -- receiving ----------------------------------------------------------------------
 
     def on_message(self, message: ClusterMessage) -> None:
-        """Handle a message from another server (or an emitter); bad ones are logged."""
+        """Handle a message from another server (or an emitter); bad ones are logged.
+
+        Args:
+            message: The decoded message; this server's own and other namespaces' are
+                ignored.
+        """
         if message.uid == self.uid or message.nsp != self.namespace.name:
             return
         try:
@@ -422,7 +422,7 @@ class ClusterAdapter(InMemoryAdapter):
     def _answer_broadcast_with_ack(
         self, requester: str, request_id: str, packet: Packet, options: BroadcastOptions
     ) -> None:
-        self.local_broadcast_with_ack(packet, options, _Requester(self, requester, request_id))
+        self.local_broadcast_with_ack(packet, options, Requester(self, requester, request_id))
 
     def _on_server_side_emit(self, message: ClusterMessage) -> None:
         packet = message.data.get("packet")
@@ -443,7 +443,11 @@ class ClusterAdapter(InMemoryAdapter):
         self.namespace.on_server_side_emit(packet, ack)
 
     def on_response(self, message: ClusterMessage) -> None:
-        """Handle a response to one of this server's requests."""
+        """Handle a response to one of this server's requests.
+
+        Args:
+            message: The response; one to an unknown or finished request is ignored.
+        """
         data = message.data
         request_id = data.get("requestId")
         if not isinstance(request_id, str):
@@ -502,6 +506,7 @@ class LinkedAdapter(ClusterAdapter):
         return bool(self.link.healthy)
 
     async def init(self) -> None:
+        """Start the link's subscriptions for this namespace, once, and wait for the link."""
         if self._started or self._closed:
             return
         self._started = True
@@ -510,6 +515,7 @@ class LinkedAdapter(ClusterAdapter):
         await self.link.wait_ready(self.requests_timeout)
 
     async def close(self) -> None:
+        """Stop: unsubscribe this namespace (an init started on first use is cancelled)."""
         self._closed = True
         await super().close()  # also cancels an init() started on first use
         if not self._started:

@@ -102,8 +102,15 @@ class BatchPublisher(Generic[Item]):
 
 
 class EmitterOperator(RoomChoice["EmitterOperator"]):
-    """Who an emitter operation reaches; every method returns a new operator (``to``,
-    ``in_``, ``except_``, ``volatile`` and ``compress`` come from :class:`RoomChoice`)."""
+    """Who an emitter operation reaches; every method returns a new operator.
+
+    ``to``, ``in_``, ``except_``, ``volatile`` and ``compress`` come from
+    :class:`RoomChoice`.
+
+    Args:
+        emitter: The emitter that publishes.
+        options: The rooms, exclusions and flags chosen so far; None chooses every socket.
+    """
 
     __slots__ = ("_options", "emitter")
 
@@ -122,6 +129,10 @@ class EmitterOperator(RoomChoice["EmitterOperator"]):
     def emit(self, event: str, *args: Any) -> None:
         """Send an event to the chosen sockets of every server.
 
+        Args:
+            event: The event name.
+            *args: Its arguments (no acknowledgement: an emitter hears nothing back).
+
         Raises:
             ValueError: For a reserved event name (``connect``, ``disconnect``, ...).
         """
@@ -132,17 +143,29 @@ class EmitterOperator(RoomChoice["EmitterOperator"]):
         self.emitter.send(MessageType.BROADCAST, data)
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets join rooms."""
+        """Make the chosen sockets join rooms.
+
+        Args:
+            rooms: A room or several.
+        """
         data = {"opts": encode_options(self.options), "rooms": sorted(room_names((rooms,)))}
         self.emitter.send(MessageType.SOCKETS_JOIN, data)
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        """Make the chosen sockets leave rooms."""
+        """Make the chosen sockets leave rooms.
+
+        Args:
+            rooms: A room or several.
+        """
         data = {"opts": encode_options(self.options), "rooms": sorted(room_names((rooms,)))}
         self.emitter.send(MessageType.SOCKETS_LEAVE, data)
 
     def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the chosen sockets (with ``close``, their whole connections)."""
+        """Disconnect the chosen sockets.
+
+        Args:
+            close: Also close their whole connections (every namespace of them).
+        """
         data = {"opts": encode_options(self.options), "close": close}
         self.emitter.send(MessageType.DISCONNECT_SOCKETS, data)
 
@@ -175,6 +198,9 @@ class EmitterBase(Shortcuts[EmitterOperator]):
 
         Args:
             namespace: The namespace; the leading slash may be left out.
+
+        Returns:
+            An emitter of that namespace sharing this one's publisher.
         """
         other = copy.copy(self)
         other.namespace = _slashed(namespace)

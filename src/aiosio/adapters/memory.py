@@ -27,7 +27,11 @@ __all__ = ["InMemoryAdapter"]
 
 
 class InMemoryAdapter(Adapter):
-    """Room membership of the local sockets of one namespace."""
+    """Room membership of the local sockets of one namespace.
+
+    Args:
+        namespace: The namespace the adapter serves.
+    """
 
     supports_recovery = True
 
@@ -155,7 +159,15 @@ class InMemoryAdapter(Adapter):
         self.local_broadcast(packet, options)
 
     def local_broadcast(self, packet: Packet, options: BroadcastOptions) -> int:
-        """Write ``packet`` to every local recipient; return how many got it."""
+        """Write ``packet`` to every local recipient.
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags.
+
+        Returns:
+            How many local sockets got it.
+        """
         log = self.log
         if log is not None and (stamped := log.stamp(packet, options.flags.volatile)) is not None:
             # Recovery: the packet goes out with its offset, and is kept for replays.
@@ -190,8 +202,15 @@ class InMemoryAdapter(Adapter):
     def local_broadcast_with_ack(
         self, packet: Packet, options: BroadcastOptions, collector: AckCollector
     ) -> None:
-        """Every local recipient gets the packet with its own ack id (per namespace);
-        ``collector.counted`` is left to the caller."""
+        """Every local recipient gets the packet with its own ack id (per namespace).
+
+        ``collector.counted`` is left to the caller.
+
+        Args:
+            packet: The packet.
+            options: The rooms, exclusions and flags (``timeout`` included).
+            collector: Gets the local count, with the recipients' ids, then their answers.
+        """
         targets = self._targets(options)
         collector.add_count(len(targets), [socket.id for socket in targets])
         compress = options.flags.compress
@@ -271,7 +290,11 @@ class InMemoryAdapter(Adapter):
             self.log = SessionLog(limits)
 
     def recovery_offset(self) -> str | None:
-        """The offset of the last logged broadcast, or None without recovery."""
+        """The offset of the last logged broadcast.
+
+        Returns:
+            The offset, or None without recovery.
+        """
         return None if self.log is None else self.log.offset()
 
     def persist_session(self, session: Session, ttl: float) -> None:

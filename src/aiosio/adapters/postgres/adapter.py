@@ -48,7 +48,20 @@ EMITTER_UID = "emitter"  # the uid emitters send; never counted as a server
 
 
 class PostgresAdapter(LinkedAdapter):
-    """The adapter of one namespace on a :class:`PostgresLink`."""
+    """The adapter of one namespace on a :class:`PostgresLink`.
+
+    Made by :func:`postgres_adapter`'s factory, whose options are documented there.
+
+    Args:
+        namespace: The namespace served.
+        link: The server's connections to PostgreSQL, shared by its namespaces.
+        requests_timeout: Seconds to wait for the other servers' answers.
+        heartbeat_interval: Seconds without publishing before a heartbeat is sent.
+        heartbeat_timeout: Seconds of silence after which a server counts as gone.
+
+    Raises:
+        ValueError: Unless ``0 < heartbeat_interval < heartbeat_timeout``.
+    """
 
     link: PostgresLink
 
@@ -86,13 +99,25 @@ class PostgresAdapter(LinkedAdapter):
     # -- ClusterAdapter backend ---------------------------------------------------------
 
     def publish(self, message: ClusterMessage, *, to: str | None = None) -> None:
-        """Notify every server of the namespace (answers too: the others ignore them)."""
+        """Notify every server of the namespace (answers too: the others ignore them).
+
+        Args:
+            message: The message.
+            to: The server an answer is meant for; unused, as every server hears the channel.
+        """
         self._ensure_started()
         self.link.publish(message)
         self._last_published = time.monotonic()
 
     async def server_count(self) -> int:
-        """This server and the others heard within ``heartbeat_timeout``."""
+        """How many servers share the namespace.
+
+        Returns:
+            This server and the others heard within ``heartbeat_timeout``.
+
+        Raises:
+            ClusterError: The listening connection is down.
+        """
         self._ensure_started()
         if not self.link.healthy:
             raise ClusterError("PostgreSQL is unreachable (the listening connection is down)")
@@ -153,6 +178,11 @@ class PostgresAdapter(LinkedAdapter):
         self.on_message(message)
 
     def on_message(self, message: ClusterMessage) -> None:
+        """Handle a message: heartbeats keep a server counted, the rest as every cluster adapter.
+
+        Args:
+            message: The message; this server's own and other namespaces' are ignored.
+        """
         uid = message.uid
         if uid == self.uid or message.nsp != self.namespace.name:
             return
@@ -170,7 +200,12 @@ class PostgresAdapter(LinkedAdapter):
 
 
 class PostgresAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`PostgresAdapter` of each namespace; all share one link."""
+    """Makes the :class:`PostgresAdapter` of each namespace; all share one link.
+
+    Args:
+        link: The shared link.
+        **options: The :class:`PostgresAdapter` options, given to every adapter made.
+    """
 
     adapter_class = PostgresAdapter
 
@@ -208,6 +243,10 @@ def postgres_adapter(
         max_outbox: Messages waiting for PostgreSQL; beyond it publishing fails.
         health_timeout: Seconds PostgreSQL may leave a ``SELECT 1`` unanswered before the
             adapter counts as unhealthy.
+
+    Returns:
+        The factory to pass as ``Server(adapter=...)``: it makes each namespace's
+        :class:`PostgresAdapter`, all sharing one :class:`PostgresLink`.
     """
     settings = PostgresSettings(
         dsn,

@@ -56,7 +56,16 @@ class _Publisher(BatchPublisher[Outgoing]):
 
 
 class Emitter(EmitterBase):
-    """Publishes to the sockets of a cluster of servers sharing a PostgreSQL database."""
+    """Publishes to the sockets of a cluster of servers sharing a PostgreSQL database.
+
+    Args:
+        dsn: The database the cluster uses.
+        namespace: The namespace emitted to; :meth:`of` gives the others.
+        channel_prefix: The servers' channel prefix (their adapter's ``channel_prefix``).
+        table_name: The attachments table (their adapter's ``table_name``).
+        payload_threshold: Messages whose JSON has this many bytes or more go through the
+            attachments table (NOTIFY's limit is 8000).
+    """
 
     def __init__(
         self,
@@ -76,6 +85,11 @@ class Emitter(EmitterBase):
         super().__init__(namespace, _Publisher(self.settings))
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None:
-        """Queue one cluster message."""
+        """Queue one cluster message.
+
+        Args:
+            type: The message type (a broadcast, a join, a disconnection...).
+            data: Its payload, as the adapters read it.
+        """
         message = ClusterMessage(type, EMITTER_UID, self.namespace, data)
         self._publisher.put((self.settings.channel(self.namespace), message))

@@ -99,6 +99,14 @@ class PostgresSettings:
             raise ValueError("payload_threshold must be within 1..8000 (the NOTIFY limit)")
 
     def channel(self, nsp: str) -> str:
+        """The channel of a namespace.
+
+        Args:
+            nsp: The namespace's name.
+
+        Returns:
+            ``<channel_prefix>#<nsp>``, as the Node adapter names it.
+        """
         return f"{self.channel_prefix}#{nsp}"
 
 
@@ -114,7 +122,13 @@ Outgoing = tuple[str, ClusterMessage]
 
 
 class PostgresLink:
-    """Two connections shared by the adapters of every namespace of one server."""
+    """Two connections shared by the adapters of every namespace of one server.
+
+    One listens to the namespaces' channels, the other writes.
+
+    Args:
+        settings: How to reach PostgreSQL and the limits of the link.
+    """
 
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
@@ -168,14 +182,25 @@ class PostgresLink:
             ]
 
     async def wait_ready(self, timeout: float) -> bool:
-        """Wait until the listening connection is up; False after ``timeout`` seconds."""
+        """Wait until the listening connection is up.
+
+        Args:
+            timeout: The most seconds to wait.
+
+        Returns:
+            Whether it is up; False once ``timeout`` passed.
+        """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._ready.wait()
         return self.healthy
 
     async def flush(self, timeout: float = 5.0) -> None:
-        """Wait (at most ``timeout`` seconds) until the outbox is sent."""
+        """Wait until the outbox is sent.
+
+        Args:
+            timeout: The most seconds to wait; what is left is sent later all the same.
+        """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
@@ -223,7 +248,15 @@ class PostgresLink:
     # -- listening ----------------------------------------------------------------------
 
     async def listen(self, nsp: str, handler: Handler) -> None:
-        """Hear the channel of namespace ``nsp`` with ``handler``."""
+        """Hear the channel of a namespace.
+
+        Args:
+            nsp: The namespace's name.
+            handler: Called with each notification of the channel.
+
+        Raises:
+            ClusterError: The channel's name is longer than PostgreSQL allows.
+        """
         channel = self.settings.channel(nsp)
         if len(channel.encode()) > MAX_CHANNEL:
             raise ClusterError(f"channel {channel!r} is longer than {MAX_CHANNEL} bytes")
@@ -234,6 +267,11 @@ class PostgresLink:
                 await listener.add_listener(channel, self._notified)
 
     async def unlisten(self, nsp: str) -> None:
+        """Stop hearing the channel of a namespace.
+
+        Args:
+            nsp: The namespace's name.
+        """
         channel = self.settings.channel(nsp)
         if self._handlers.pop(channel, None) is not None and self._listener is not None:
             with contextlib.suppress(asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
@@ -331,6 +369,9 @@ class PostgresLink:
 
     def publish(self, message: ClusterMessage) -> None:
         """Queue a message for its namespace's channel; sent in order by the writer task.
+
+        Args:
+            message: The message (large ones go through the attachments table).
 
         Raises:
             ClusterError: While PostgreSQL is unreachable, or when the queue is full.

@@ -47,7 +47,18 @@ class _Publisher(BatchPublisher[tuple[str, bytes, bool]]):
 
 
 class Emitter(EmitterBase):
-    """Publishes to the sockets of a cluster of servers sharing a Redis."""
+    """Publishes to the sockets of a cluster of servers sharing a Redis.
+
+    For a process that is not a Socket.IO server (a worker, a script): what it emits reaches
+    the servers' sockets through their Redis adapter.
+
+    Args:
+        url: The Redis server the cluster uses.
+        key: The servers' channel prefix (their adapter's ``key``).
+        namespace: The namespace emitted to; :meth:`of` gives the others.
+        sharded: Speak the sharded adapter's format (``SPUBLISH``), as the servers do.
+        cluster: ``url`` names a Redis Cluster.
+    """
 
     def __init__(
         self,
@@ -65,7 +76,12 @@ class Emitter(EmitterBase):
         self.cluster = cluster
 
     def send(self, type: MessageType, data: dict[str, Any]) -> None:
-        """Queue one cluster message in this emitter's format."""
+        """Queue one cluster message in this emitter's format.
+
+        Args:
+            type: The message type (a broadcast, a join, a disconnection...).
+            data: Its payload, as the adapters read it.
+        """
         message = ClusterMessage(type, EMITTER_UID, self.namespace, data)
         if not self.sharded:
             channel, payload = encode_classic(message, ClassicChannels(self.key, self.namespace))

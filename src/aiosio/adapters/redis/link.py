@@ -47,25 +47,43 @@ _KINDS = ("channel", "pattern", "shard")
 
 
 def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
-    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too): a
-    ``Redis``, a ``RedisCluster`` (several hosts, or ``cluster=True``) or the primary a
-    ``redis+sentinel://`` URL names (:mod:`.topology`)."""
+    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too).
+
+    Args:
+        url: ``redis://host:port/db``, several hosts (``redis://h1:p1,h2:p2``) for a
+            Redis Cluster, or ``redis+sentinel://h1:p1,h2:p2/service`` (:mod:`.topology`).
+        cluster: Take a one-host ``url`` for a Redis Cluster.
+        **options: Passed to the client (``client_name``...).
+
+    Returns:
+        A ``Redis``, a ``RedisCluster``, or the primary the Sentinel service names.
+    """
     return topology.connect(url, cluster=cluster, **options)
 
 
 async def run_pipeline(
     client: Any, fill: Callable[[Any], None], *, raise_on_error: bool = True
 ) -> list[Any]:
-    """Run the commands ``fill`` puts in a pipeline, once more on a fresh connection when
-    the pooled one turns out dead.
+    """Run the commands ``fill`` puts in a pipeline, once more on a fresh connection when the
+    pooled one turns out dead.
 
     After a Redis restart the pool still holds the old connection, and only using it tells
     it is closed: without the second try the first batch after every restart is lost. (When
     a connection dies after Redis received the batch, the retry repeats it: a lost message
     would be worse than a duplicate.)
 
+    Args:
+        client: A ``Redis`` or ``RedisCluster`` client.
+        fill: Puts the commands in the pipeline (or a cluster's batch) it is given.
+        raise_on_error: False returns a command's error among the results instead of
+            raising it.
+
+    Returns:
+        The commands' results, in order.
+
     Raises:
-        RedisError, OSError: When the second try fails too (or on any other Redis error).
+        RedisError: On a Redis error, or when the second try fails too.
+        OSError: When the second try cannot reach Redis either.
     """
     for attempt in (1, 2):
         try:
@@ -144,13 +162,27 @@ class LinkSettings:
     client: Any = field(default=None, compare=False)
 
     def connect(self, **options: Any) -> Any:
-        """The given client, or a new one for ``url``."""
+        """The given client, or a new one for ``url``.
+
+        Args:
+            **options: Passed to :func:`connect` (the ``naming`` of the connections).
+
+        Returns:
+            The client given as ``client``, or a new client.
+        """
         if self.client is not None:
             return self.client
         return connect(self.url, cluster=self.cluster, **options)
 
     def naming(self, name: str) -> dict[str, Any]:
-        """The option of :meth:`connect` that names the connections ``name``."""
+        """The option of :meth:`connect` that names the connections.
+
+        Args:
+            name: The name ``CLIENT LIST`` shows.
+
+        Returns:
+            The keyword arguments to pass to :meth:`connect`.
+        """
         return {"client_name": name}
 
 
@@ -159,6 +191,9 @@ class RedisLink:
 
     Every connection it opens is named :attr:`name` (``aiosio:`` and 12 hex digits, as
     ``CLIENT LIST`` shows it), so that an operator can tell which connections are whose.
+
+    Args:
+        settings: How to reach Redis and the limits of the link.
     """
 
     def __init__(self, settings: LinkSettings) -> None:
@@ -210,8 +245,14 @@ class RedisLink:
             ]
 
     async def wait_ready(self, timeout: float) -> bool:
-        """Wait until the link is healthy (subscribed, and Redis answers); False after
-        ``timeout`` seconds."""
+        """Wait until the link is healthy (subscribed, and Redis answers).
+
+        Args:
+            timeout: The most seconds to wait.
+
+        Returns:
+            Whether the link is healthy; False once ``timeout`` passed.
+        """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._ready.wait()
@@ -352,7 +393,13 @@ class RedisLink:
     # -- subscriptions ------------------------------------------------------------------
 
     async def subscribe(self, kind: str, name: str, handler: Handler) -> None:
-        """Hear ``name`` (a channel, a pattern or a shard channel) with ``handler``."""
+        """Hear a channel, a pattern or a shard channel.
+
+        Args:
+            kind: ``"channel"``, ``"pattern"`` or ``"shard"``.
+            name: The channel or the pattern.
+            handler: Called as ``handler(channel, payload)`` with each message.
+        """
         key = name.encode()
         self._handlers[kind][key] = handler
         await self._command(kind, True, key)
@@ -481,6 +528,11 @@ class RedisLink:
     def publish(self, channel: str, payload: bytes, *, shard: bool = False) -> None:
         """Queue a message; the writer task publishes queued messages in order.
 
+        Args:
+            channel: Where to publish.
+            payload: The encoded message.
+            shard: Publish with ``SPUBLISH`` (a shard channel).
+
         Raises:
             ClusterError: While the link is down or closing, or when the queue is full.
         """
@@ -508,6 +560,13 @@ class RedisLink:
     async def numsub(self, channel: str, *, shard: bool = False) -> int:
         """How many connections subscribe to ``channel`` (``PUBSUB [SHARD]NUMSUB``).
 
+        Args:
+            channel: The channel.
+            shard: Count the subscribers of a shard channel.
+
+        Returns:
+            The count, summed over the primaries on a Redis Cluster.
+
         Raises:
             ClusterError: When Redis cannot be asked.
         """
@@ -526,7 +585,12 @@ class RedisLink:
 
 
 def publish_all(pipe: Any, batch: list[tuple[str, bytes, bool]]) -> None:
-    """Queue ``(channel, payload, sharded)`` publications in a pipeline."""
+    """Queue publications in a pipeline.
+
+    Args:
+        pipe: The pipeline (or a cluster's batch).
+        batch: ``(channel, payload, sharded)`` for each message, in order.
+    """
     for channel, payload, shard in batch:
         if shard:
             pipe.spublish(channel, payload)

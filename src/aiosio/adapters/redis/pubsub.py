@@ -51,7 +51,24 @@ logger = logging.getLogger("aiosio.redis")
 
 
 class RedisAdapter(LinkedAdapter):
-    """The adapter of one namespace on a :class:`RedisLink`."""
+    """The adapter of one namespace on a :class:`RedisLink`.
+
+    Made by :func:`redis_adapter`'s factory, whose options are documented there.
+
+    Args:
+        namespace: The namespace served.
+        link: The server's connection to Redis, shared by its namespaces.
+        key: The channel prefix.
+        sharded: Speak the sharded adapter's format.
+        subscription_mode: With ``sharded``: ``"static"``, ``"dynamic"`` or
+            ``"dynamic-private"``.
+        requests_timeout: Seconds to wait for the other servers' answers.
+        publish_on_specific_response_channel: Answer requests on the requester's own
+            response channel.
+
+    Raises:
+        ValueError: ``subscription_mode`` is none of the three.
+    """
 
     link: RedisLink
 
@@ -235,7 +252,12 @@ class RedisAdapter(LinkedAdapter):
 
 
 class RedisAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`."""
+    """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`.
+
+    Args:
+        link: The shared link.
+        **options: The :class:`RedisAdapter` options, given to every adapter made.
+    """
 
     adapter_class = RedisAdapter
 
@@ -275,6 +297,10 @@ def redis_adapter(
             sharded adapter.
         client: A ``redis.asyncio`` client (a ``RedisCluster``...) to use instead of
             connecting to ``url``; never closed by the adapter.
+
+    Returns:
+        The factory to pass as ``Server(adapter=...)``: it makes each namespace's
+        :class:`RedisAdapter`, all sharing one :class:`RedisLink`.
     """
     settings = LinkSettings(
         url,

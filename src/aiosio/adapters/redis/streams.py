@@ -84,7 +84,19 @@ class _Delivered:
 
 
 class StreamsAdapter(LinkedAdapter):
-    """The adapter of one namespace on a :class:`StreamLink`."""
+    """The adapter of one namespace on a :class:`StreamLink`.
+
+    Made by :func:`streams_adapter`'s factory, whose options are documented there.
+
+    Args:
+        namespace: The namespace served.
+        link: The server's stream reader and pub/sub link, shared by its namespaces.
+        channel_prefix: The prefix of the pub/sub channels.
+        session_key_prefix: The prefix of the session keys.
+        requests_timeout: Seconds to wait for the other servers' answers.
+        delivered_kept: Recent broadcasts kept to complete restores.
+        live_sessions: Keep each connected socket's session in Redis.
+    """
 
     link: StreamLink
 
@@ -191,6 +203,10 @@ class StreamsAdapter(LinkedAdapter):
     def on_entry(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         """Handle an entry of the stream in this namespace (ours included).
 
+        Args:
+            entry_id: The entry's id, which is the offset of a recoverable broadcast.
+            fields: The entry's fields, as Redis returns them.
+
         Raises:
             RemoteProtocolError: When the entry is not a valid cluster message.
         """
@@ -214,7 +230,12 @@ class StreamsAdapter(LinkedAdapter):
     # -- connection state recovery ------------------------------------------------------
 
     def enable_recovery(self, limits: RecoveryLimits, previous: Adapter | None = None) -> None:
-        """Nothing kept in memory: sessions are in Redis, and the offsets are entry ids."""
+        """Nothing kept in memory: sessions are in Redis, and the offsets are entry ids.
+
+        Args:
+            limits: Only ``max_age`` is read: how long a session is kept.
+            previous: Unused: a restarted server finds the sessions in Redis.
+        """
         self._window = limits.max_age
 
     # -- live sessions: a session in Redis while its socket is connected ------------------
@@ -235,8 +256,14 @@ class StreamsAdapter(LinkedAdapter):
         self._changed(sid)
 
     def delete_all(self, sid: str) -> None:
-        """A socket leaves: its live session goes too, unless it was lost for a
-        recoverable reason (then :meth:`persist_session` has just written it)."""
+        """A socket leaves its rooms; its live session goes too.
+
+        Unless it was lost for a recoverable reason: then :meth:`persist_session` has just
+        written it.
+
+        Args:
+            sid: The socket id.
+        """
         super().delete_all(sid)
         self._dirty.discard(sid)
         self._first.pop(sid, None)
@@ -318,6 +345,9 @@ class StreamsAdapter(LinkedAdapter):
 
         Returns:
             The session, or None if it is unknown, expired, or the offset is invalid.
+
+        Raises:
+            ClusterError: The adapter is not started, or Redis cannot be reached.
         """
         if offset is not None and parse_offset(offset) is None:
             return None  # the reference rejects it: "invalid offset"
@@ -427,7 +457,12 @@ def _takes_offset(raw: Any, options: BroadcastOptions) -> bool:
 
 
 class StreamsAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`."""
+    """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`.
+
+    Args:
+        link: The shared link.
+        **options: The :class:`StreamsAdapter` options, given to every adapter made.
+    """
 
     adapter_class = StreamsAdapter
 
@@ -473,6 +508,10 @@ def streams_adapter(
         client: A ``redis.asyncio`` client (a ``RedisCluster``...) to use instead of
             connecting to ``url``; never closed by the adapter. Its socket timeout must
             exceed ``block_time``.
+
+    Returns:
+        The factory to pass as ``Server(adapter=...)``: it makes each namespace's
+        :class:`StreamsAdapter`, all sharing one stream reader.
     """
     settings = LinkSettings(
         url, max_outbox=max_outbox, health_timeout=health_timeout, cluster=cluster, client=client
