@@ -12,6 +12,7 @@ import pytest
 
 import socketio as psio
 from aiosio import compat as socketio
+from aiosio.compat.client import connect_options
 from tests.support.servers import start_uvicorn
 
 
@@ -132,3 +133,31 @@ def test_bad_options() -> None:
         socketio.AsyncClient(serializer="pickle")
     with pytest.raises(ValueError):
         socketio.AsyncClient(json=object())
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "transports", "expected"),
+    [
+        pytest.param("socket.io", None, None, {"path": "/socket.io"}, id="defaults"),
+        pytest.param("/io/", {}, "", {"path": "/io"}, id="empty-headers-and-transports"),
+        pytest.param(
+            "io",
+            {"X-A": "1"},
+            "websocket",
+            {"path": "/io", "extra_headers": {"X-A": "1"}, "transports": ("websocket",)},
+            id="one-transport-as-a-string",
+        ),
+        pytest.param(
+            "io",
+            None,
+            ["polling", "websocket"],
+            {"path": "/io", "transports": ("polling", "websocket")},
+            id="transports-as-a-list",
+        ),
+    ],
+)
+def test_connect_options_map_the_arguments_onto_the_native_client(
+    path: str, headers: dict[str, str] | None, transports: Any, expected: dict[str, Any]
+) -> None:
+    base = {"reconnection": False}
+    assert connect_options(base, path, headers, transports) == {**expected, **base}

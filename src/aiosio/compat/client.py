@@ -23,10 +23,27 @@ from aiosio.exceptions import ConnectionError as NativeConnectionError
 if TYPE_CHECKING:
     from aiosio.compat.namespace import AsyncClientNamespace
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "connect_options"]
 
 
 _LOCAL = frozenset({"connect", "connect_error", "disconnect", "*"})
+
+
+def connect_options(
+    base: dict[str, Any],
+    socketio_path: str,
+    headers: dict[str, str] | None,
+    transports: str | Sequence[str] | None,
+) -> dict[str, Any]:
+    """The native client's options for python-socketio's ``connect`` arguments (the path,
+    extra headers and transports), over ``base``: the constructor's reconnection options.
+    Both compat clients connect through it."""
+    options: dict[str, Any] = {"path": "/" + socketio_path.strip("/"), **base}
+    if headers:
+        options["extra_headers"] = dict(headers)
+    if transports:
+        options["transports"] = (transports,) if isinstance(transports, str) else tuple(transports)
+    return options
 
 
 class AsyncClient(Registry):
@@ -107,17 +124,11 @@ class AsyncClient(Registry):
         """
         if self.connected:
             raise ConnectionError("Already connected")
-        if isinstance(transports, str):
-            transports = [transports]
         if isinstance(namespaces, str):
             namespaces = [namespaces]
         names = list(namespaces or {*self.handlers, *self.namespace_handlers} or ["/"])
         parts = urlsplit(url)
-        options: dict[str, Any] = {"path": "/" + socketio_path.strip("/"), **self._options}
-        if headers:
-            options["extra_headers"] = dict(headers)
-        if transports:
-            options["transports"] = tuple(transports)
+        options = connect_options(self._options, socketio_path, headers, transports)
         self.manager = Manager(f"{parts.scheme}://{parts.netloc}", **options)
         self.connection_url = url
         self._done.clear()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 from aiosio.client import SimpleClient
+from aiosio.compat.client import connect_options
 from aiosio.compat.exceptions import ConnectionError, DisconnectedError, TimeoutError
 from aiosio.compat.handlers import arguments
 from aiosio.exceptions import AckTimeout, Disconnected, InvalidState
@@ -63,14 +64,8 @@ class AsyncSimpleClient:
         if self.client.connected:
             raise ConnectionError("Already connected")
         self.namespace = namespace
-        options: dict[str, Any] = {"path": "/" + socketio_path.strip("/"), **self._options}
+        options = connect_options(self._options, socketio_path, headers, transports)
         options["timeout"] = wait_timeout
-        if headers:
-            options["extra_headers"] = dict(headers)
-        if transports:
-            options["transports"] = (
-                (transports,) if isinstance(transports, str) else tuple(transports)
-            )
         if auth is not None:
             options["auth"] = auth
         try:
