@@ -28,11 +28,13 @@ import aiosio.testing
 import socketio
 from aiosio.server.router import find_client_bundle
 from tests.support.cli_process import CLIProcess
+from tests.support.ports import free_port
 from tests.support.servers import running, start_uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
+FRAMEWORKS = EXAMPLES / "frameworks"
 
 
 @pytest.fixture(autouse=True)
@@ -340,6 +342,47 @@ def test_the_fastapi_example_under_aiosio_serve(tmp_path: Path) -> None:
             assert client.call("ping", timeout=5) == "pong"
             assert httpx.get(url + "/api/online").json() == {"online": 1}
         assert process.stop(signal.SIGTERM) == 0, process.output()
+
+
+# Django and Quart run in processes of their own: Django's settings are configured once per
+# process (tests/serve configures its own), and each runner is the one the guide names.
+FRAMEWORK_RUNS = [
+    pytest.param("django_app:app", "aiosio", id="django-aiosio-serve"),
+    pytest.param("django_app:app", "uvicorn", id="django-uvicorn"),
+    pytest.param("quart_app:asgi", "aiosio", id="quart-aiosio-serve"),
+    pytest.param("quart_app:asgi", "uvicorn", id="quart-uvicorn"),
+]
+_UVICORN_RUNNING = re.compile(r"Uvicorn running on (http://\S+) ")
+
+
+@pytest.mark.parametrize(("target", "runner"), FRAMEWORK_RUNS)
+def test_the_django_and_quart_examples_serve_socketio_and_their_views(
+    target: str, runner: str, tmp_path: Path
+) -> None:
+    """As the frameworks guide says: ``aiosio serve`` or ``uvicorn`` with the example's
+    target, in its folder; our client connects (long-polling, then the WebSocket upgrade)
+    and calls, and the framework's own view counts it."""
+    if runner == "aiosio":
+        process = CLIProcess(["serve", target, "--port", "0"], cwd=FRAMEWORKS, log=tmp_path / "log")
+    else:
+        args = [target, "--host", "127.0.0.1", "--port", str(free_port())]
+        process = CLIProcess(args, module="uvicorn", cwd=FRAMEWORKS, log=tmp_path / "log")
+    with process:
+        if runner == "aiosio":
+            url = process.url()
+        else:
+            url = _UVICORN_RUNNING.findall(process.wait_for(_UVICORN_RUNNING))[0]
+        with aiosio.SyncSimpleClient() as client:
+            client.connect(url)
+            assert client.call("ping", timeout=5) == "pong"
+            assert httpx.get(url + "/api/online").json() == {"online": 1}
+        assert httpx.get(url + "/api/online").json() == {"online": 0}
+        status = process.stop(signal.SIGTERM)
+    if runner == "aiosio":
+        assert status == 0, process.output()
+    else:  # uvicorn stops gracefully, then ends by the signal it was sent
+        assert status in (0, -signal.SIGTERM), process.output()
+        assert "Finished server process" in process.output()
 
 
 def test_the_deployment_configs_name_what_the_examples_serve() -> None:
