@@ -103,6 +103,22 @@ async def test_requests_span_the_cluster(pair: Any) -> None:
     assert await servers[0].timeout(1).emit_with_ack("ask") == ["yes", "yes"]
 
 
+async def test_room_operations_reach_the_other_server_unless_local(pair: Any) -> None:
+    bus, servers, _clients = pair
+    servers[0].sockets_join("joined")
+    servers[0].local.sockets_join("here-only")
+    servers[0].in_("joined").sockets_leave("room")
+    sent = [(m.type.name, m.data.get("rooms")) for m in bus.sent]
+    assert sent == [("SOCKETS_JOIN", ["joined"]), ("SOCKETS_LEAVE", ["room"])]
+    # The bus delivers in order: the request of a fetch comes after the operations.
+    assert len(await servers[0].in_("joined").fetch_sockets()) == 2
+    assert len(await servers[0].in_("here-only").fetch_sockets()) == 1
+    assert await servers[0].in_("room").fetch_sockets() == []
+    servers[0].in_("joined").disconnect_sockets()
+    assert bus.sent[-1].type.name == "DISCONNECT_SOCKETS"
+    assert bus.sent[-1].data["close"] is False
+
+
 async def test_unanswered_requests_time_out(pair: Any) -> None:
     bus, servers, _clients = pair
     bus.adapters.append(Deaf(servers[0].sockets, bus))

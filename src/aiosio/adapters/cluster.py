@@ -302,9 +302,7 @@ class ClusterAdapter(InMemoryAdapter):
             options: Which sockets.
             rooms: The rooms to join.
         """
-        if not options.flags.local:
-            data = {"opts": encode_options(options), "rooms": list(rooms)}
-            self._try_publish(self.message(MessageType.SOCKETS_JOIN, data))
+        self._tell_others(MessageType.SOCKETS_JOIN, options, rooms=list(rooms))
         super().add_sockets(options, rooms)
 
     def del_sockets(self, options: BroadcastOptions, rooms: list[str]) -> None:
@@ -314,9 +312,7 @@ class ClusterAdapter(InMemoryAdapter):
             options: Which sockets.
             rooms: The rooms to leave.
         """
-        if not options.flags.local:
-            data = {"opts": encode_options(options), "rooms": list(rooms)}
-            self._try_publish(self.message(MessageType.SOCKETS_LEAVE, data))
+        self._tell_others(MessageType.SOCKETS_LEAVE, options, rooms=list(rooms))
         super().del_sockets(options, rooms)
 
     def disconnect_sockets(self, options: BroadcastOptions, close: bool) -> None:
@@ -326,10 +322,14 @@ class ClusterAdapter(InMemoryAdapter):
             options: Which sockets.
             close: Also close their connections.
         """
-        if not options.flags.local:
-            data = {"opts": encode_options(options), "close": close}
-            self._try_publish(self.message(MessageType.DISCONNECT_SOCKETS, data))
+        self._tell_others(MessageType.DISCONNECT_SOCKETS, options, close=close)
         super().disconnect_sockets(options, close)
+
+    def _tell_others(self, type: MessageType, options: BroadcastOptions, **data: Any) -> None:
+        """Publish an operation on the sockets ``options`` match to the other servers,
+        unless it is local: ``{"opts": ..., **data}``, as the reference sends it."""
+        if not options.flags.local:
+            self._try_publish(self.message(type, {"opts": encode_options(options), **data}))
 
     async def server_side_emit(
         self,
