@@ -119,9 +119,15 @@ class ClusterAdapter(InMemoryAdapter):
         raise NotImplementedError
 
     async def server_count(self) -> int:
+        """How many servers share the namespace, this one included (the backend counts).
+
+        Returns:
+            The count.
+        """
         raise NotImplementedError
 
     async def close(self) -> None:
+        """Stop: cancel the adapter's tasks and forget its pending requests."""
         for task in list(self._tasks):
             task.cancel()
         for request in self._requests.values():
@@ -503,6 +509,7 @@ class LinkedAdapter(ClusterAdapter):
 
     @property
     def healthy(self) -> bool:
+        """Whether the shared link is up."""
         return bool(self.link.healthy)
 
     async def init(self) -> None:

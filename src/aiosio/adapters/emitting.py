@@ -41,9 +41,16 @@ class Sender(Protocol):
     """An emitter: its namespace, and how it sends one cluster message."""
 
     @property
-    def namespace(self) -> str: ...
+    def namespace(self) -> str:
+        """The namespace emitted to."""
 
-    def send(self, type: MessageType, data: dict[str, Any]) -> None: ...
+    def send(self, type: MessageType, data: dict[str, Any]) -> None:
+        """Queue one cluster message.
+
+        Args:
+            type: The message type.
+            data: Its payload.
+        """
 
 
 def _slashed(namespace: str) -> str:

@@ -111,20 +111,27 @@ class Socket(Protocol):
     :class:`~aiosio.client.client.Client`)."""
 
     @property
-    def namespace(self) -> str: ...
+    def namespace(self) -> str:
+        """The namespace it joins."""
 
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether it wants the connection (connected, or trying to be)."""
 
-    def fire(self, event: str, *args: Any) -> None: ...
+    def fire(self, event: str, *args: Any) -> None:
+        """Run its handlers of a manager event it hears too (``reconnect``...)."""
 
-    def on_open(self) -> None: ...
+    def on_open(self) -> None:
+        """The connection is open: send its CONNECT."""
 
-    def on_error(self, error: ConnectionError) -> None: ...
+    def on_error(self, error: ConnectionError) -> None:
+        """The connection could not be opened."""
 
-    def on_close(self, reason: str, error: BaseException | None) -> None: ...
+    def on_close(self, reason: str, error: BaseException | None) -> None:
+        """The connection was lost or closed."""
 
-    def on_packet(self, packet: Packet) -> None: ...
+    def on_packet(self, packet: Packet) -> None:
+        """A packet of its namespace arrived."""
 
 
 class BaseManager:

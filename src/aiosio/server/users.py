@@ -88,6 +88,7 @@ class SocketExtras:
     reauth_running: bool = False
 
     def cancel(self) -> None:
+        """Cancel the timer of the credentials' expiry, if one runs."""
         if self.expiry is not None:
             self.expiry.cancel()
             self.expiry = None
