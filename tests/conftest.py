@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -216,3 +217,15 @@ def redis_url() -> str:
 def key() -> str:
     """A channel prefix of this test's own."""
     return f"t-{uuid.uuid4().hex[:10]}"
+
+
+# -- mypy -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``--cache-dir`` for the tests that run ``mypy --strict`` on examples (README's
+    and the docs'): the second run reuses the first one's analysis of aiosio and its
+    dependencies instead of redoing it. The cache is keyed by each module's options and
+    source, so a run checks exactly what it would check with a cache of its own."""
+    return tmp_path_factory.mktemp("mypy-cache")

@@ -160,7 +160,7 @@ async def test_the_readme_client_gets_the_readme_servers_answer(
     assert capsys.readouterr().out == "delivered\n"  # the chat handler's return value
 
 
-def test_the_examples_and_the_decorators_pass_mypy_strict(tmp_path: Path) -> None:
+def test_the_examples_and_the_decorators_pass_mypy_strict(tmp_path: Path, mypy_cache: Path) -> None:
     found = programs()
     assert found
     files = []
@@ -179,7 +179,7 @@ def test_the_examples_and_the_decorators_pass_mypy_strict(tmp_path: Path) -> Non
             "--config-file",
             str(config),
             "--cache-dir",
-            str(tmp_path / ".mypy_cache"),
+            str(mypy_cache),
             *files,
         ],
         cwd=tmp_path,

@@ -308,8 +308,7 @@ def test_every_example_file_is_included_into_a_page() -> None:
     assert included() <= files
 
 
-def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
-    cache = tmp_path / "mypy-cache"
+def test_every_example_passes_mypy_strict(mypy_cache: Path) -> None:
     sources = [str(path) for path in example_files() if path.suffix == ".py"]
     result = subprocess.run(
         [
@@ -319,7 +318,7 @@ def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
             "--strict",
             "--explicit-package-bases",
             "--cache-dir",
-            str(cache),
+            str(mypy_cache),
             *sources,
         ],
         cwd=ROOT,
