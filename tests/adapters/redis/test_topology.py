@@ -119,12 +119,6 @@ async def test_classic_and_streams_adapters_on_a_given_cluster_client(
         await client.aclose()
 
 
-@pytest.mark.xfail(
-    reason="known bug, open: about half the runs on a quiet machine, the room's first "
-    "broadcast never reaches the other server's client within 5 s (before any slot "
-    "moves: the sharded subscription on a Redis Cluster is sometimes not made)",
-    strict=False,
-)
 async def test_a_slot_move_and_a_failover_are_survived(
     redis_cluster: RedisCluster, key: str, caplog: pytest.LogCaptureFixture
 ) -> None:

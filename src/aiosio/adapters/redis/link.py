@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from aiosio._tasks import wind_down
 from aiosio.adapters.redis import topology
+from aiosio.adapters.redis.shards import FAILURES, ShardSubscriber
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
 __all__ = [
@@ -44,6 +45,7 @@ logger = logging.getLogger("aiosio.redis")
 
 Handler = Callable[[bytes, bytes], None]  # (channel, payload)
 _KINDS = ("channel", "pattern", "shard")
+_PREFIXES = {"channel": "", "pattern": "p", "shard": "s"}  # of (un)subscribe, by kind
 
 
 def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
@@ -210,6 +212,7 @@ class RedisLink:
         self._subscriptions = 0  # how many times the reader subscribed
         self._handlers: dict[str, dict[bytes, Handler]] = {kind: {} for kind in _KINDS}
         self._pubsub: Any = None
+        self._shards: ShardSubscriber | None = None  # on a Redis Cluster
         self._outbox: deque[tuple[str, bytes, bool]] = deque()
         self._in_flight = 0  # messages of the batch being sent (unconfirmed if cancelled)
         self._wake = asyncio.Event()
@@ -370,8 +373,10 @@ class RedisLink:
         pubsub = self._pubsub
         if pubsub is None:
             raise RedisConnectionError("not subscribed")
-        if self._sharded_cluster:
-            return  # one connection per node, watched by the reader (see _deliver)
+        if self._shards is not None:
+            await self._shards.ping()  # the connection of each node, read apart
+            if not pubsub.subscribed:
+                return
         token = secrets.token_hex(8).encode()
         pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pongs[token] = pong
@@ -413,13 +418,23 @@ class RedisLink:
         """
         key = name.encode()
         if self._handlers[kind].pop(key, None) is not None:
+            self._lost.pop(key, None)  # a channel no longer wanted keeps nothing unhealthy
             await self._command(kind, False, key)
 
     async def _command(self, kind: str, on: bool, *keys: bytes) -> None:
-        pubsub = self._pubsub
+        pubsub, shards = self._pubsub, self._shards
         if pubsub is None or not keys:
             return  # the reader subscribes to everything registered when it (re)connects
-        prefix = {"channel": "", "pattern": "p", "shard": "s"}[kind]
+        if kind == "shard" and shards is not None:
+            try:
+                if on:
+                    await shards.subscribe(keys)  # and confirmed
+                else:
+                    await shards.unsubscribe(*keys)
+            except FAILURES as exc:
+                self._warn("sub", "Redis (un)subscribe failed: %s", exc)
+            return
+        prefix = _PREFIXES[kind]
         method = getattr(pubsub, f"{prefix}{'subscribe' if on else 'unsubscribe'}")
         try:
             await method(*keys)
@@ -431,56 +446,60 @@ class RedisLink:
         assert self.client is not None
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=not self._cluster)
+            shards = None
+            if self._cluster:  # shard channels are read from a connection per node
+                timeout = self.settings.health_timeout
+                shards = ShardSubscriber(self.client, self._deliver, confirm_timeout=timeout)
             try:
-                self._pubsub = pubsub
+                self._pubsub, self._shards = pubsub, shards
                 for kind in _KINDS:
-                    await self._command_strict(pubsub, kind, list(self._handlers[kind]))
+                    keys = list(self._handlers[kind])
+                    if kind == "shard" and shards is not None:
+                        await shards.subscribe(keys)
+                    elif keys:
+                        await getattr(pubsub, f"{_PREFIXES[kind]}subscribe")(*keys)
                 self._set_subscribed(True)
                 delay = 0.05
-                # A cluster reads shard channels from a connection per node, apart.
-                get = pubsub.get_sharded_message if self._sharded_cluster else pubsub.get_message
-                while True:
-                    message = await get(timeout=1.0)
-                    if message is not None:
-                        self._deliver(message)
-            except (RedisError, OSError) as exc:
+                await self._listen(pubsub, shards)
+            except FAILURES as exc:
                 self._warn("read", "Redis subscription failed: %s", exc)
                 await topology.refresh(self.client)
             finally:
-                self._pubsub = None
+                self._pubsub = self._shards = None
                 self._set_subscribed(False)
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+                try:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+                finally:
+                    if shards is not None:
+                        await shards.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.max_retry_delay)
 
-    @staticmethod
-    async def _command_strict(pubsub: Any, kind: str, keys: list[bytes]) -> None:
-        if keys:
-            prefix = {"channel": "", "pattern": "p", "shard": "s"}[kind]
-            await getattr(pubsub, f"{prefix}subscribe")(*keys)
+    async def _listen(self, pubsub: Any, shards: ShardSubscriber | None) -> None:
+        """Hand what Redis sends to :meth:`_deliver` until a connection fails."""
+        while True:
+            if shards is None or pubsub.subscribed:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    self._deliver(message)
+            if shards is not None:
+                await shards.check(0.0 if pubsub.subscribed else 1.0)
 
     @property
     def _cluster(self) -> bool:
         return isinstance(self.client, RedisCluster)
 
-    @property
-    def _sharded_cluster(self) -> bool:
-        return self._cluster and bool(self._handlers["shard"])
-
     def _moved(self, kind: Any, channel: Any) -> None:
         """Redis unsubscribed a shard channel this link still wants (its slot moved, or
-        its node failed over): subscribe again, and count and log the time it was off,
-        during which what was published to it was lost."""
+        its node failed over), and the :class:`ShardSubscriber` subscribed it again on
+        its new owner: count and log the time it was off, during which what was
+        published to it was lost (the link is unhealthy meanwhile)."""
         if not isinstance(channel, bytes) or channel not in self._handlers["shard"]:
             return
         now = time.monotonic()
         if kind == "sunsubscribe" and not self._closing:
             self._lost.setdefault(channel, now)
-            pubsub = self._pubsub
-            if pubsub is not None:
-                loop = asyncio.get_running_loop()
-                self._tasks.append(loop.create_task(self._command("shard", True, channel)))
         elif kind == "ssubscribe" and channel in self._lost:
             window = now - self._lost.pop(channel)
             self.loss_windows += 1
