@@ -114,6 +114,25 @@ def test_message_of_is_emit_of_message_with_emits_parameters() -> None:
     assert loud.calls == [("MESSAGE", 2, None)]
 
 
+def test_message_of_documents_emits_arguments_but_the_event() -> None:
+    def emit(event: str, data: Any = None) -> None:
+        """Send an event.
+
+        Args:
+            event: The event name,
+                on two lines.
+            data: What goes with it.
+
+        Raises:
+            ValueError: Never.
+        """
+
+    doc = message_of(emit).__doc__ or ""
+    assert doc.startswith("Emit a ``message`` event")
+    assert "    event:" not in doc and "two lines" not in doc and "Send an event" not in doc
+    assert "    data: What goes with it." in doc and "ValueError: Never." in doc
+
+
 def test_in_namespace_defaults_the_namespace_and_keeps_the_signature() -> None:
     owner = _Owner()
     room = _Room(owner)

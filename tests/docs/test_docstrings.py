@@ -2,7 +2,8 @@
 
 The API reference is generated from the docstrings (mkdocstrings, Google style), so a
 parameter missing from a docstring is missing from the reference. This walks every name in
-the ``__all__`` of every public package (``PUBLIC`` of tests/docs/test_site.py): each
+the ``__all__`` of every public package (``PUBLIC`` of tests/docs/test_site.py, and
+``aiosio.compat``): each
 function, each class's constructor and each public method (inherited ones included, as the
 reference shows them), and checks, with the parser the reference is rendered with:
 
@@ -44,6 +45,11 @@ PRODUCED = {"returns", "yields"}
 PACKAGE = Path(aiosio.__file__).parent
 
 
+# aiosio.compat is public too (the migration guide imports it) but has no API page: it
+# is python-socketio's API, whose meaning its docstrings give in aiosio's terms.
+WALKED = [*PUBLIC, "aiosio.compat"]
+
+
 def _is_ours(obj: object) -> bool:
     return str(getattr(obj, "__module__", "") or "").startswith("aiosio")
 
@@ -62,7 +68,7 @@ def public_callables() -> list[tuple[str, Callable[..., Any], type | None]]:
     function once (a mixin's method reached from several classes, an alias like
     ``in_ = to``) but each class's constructor, in a stable order."""
     found: dict[object, tuple[str, Callable[..., Any], type | None]] = {}
-    for module_name in PUBLIC:
+    for module_name in WALKED:
         module = importlib.import_module(module_name)
         for export in module.__all__:
             obj = getattr(module, export)
@@ -225,6 +231,7 @@ def test_the_walk_reaches_the_api() -> None:
         "aiosio.connect",  # a function
         "aiosio.testing.serve",
         "aiosio.adapters.redis.redis_adapter",
+        "aiosio.compat.AsyncServer.emit",  # python-socketio's API
     ):
         assert expected in names, expected
     assert len(CALLABLES) > 300

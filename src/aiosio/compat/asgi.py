@@ -74,7 +74,21 @@ class StaticFiles:
 
 
 class ASGIApp:
-    """An ASGI application serving ``socketio_server`` (and ``other_asgi_app``)."""
+    """An ASGI application serving ``socketio_server`` (and ``other_asgi_app``).
+
+    Args:
+        socketio_server: The server to serve.
+        other_asgi_app: The ASGI app that gets every other request, and the lifespan.
+        static_files: URL paths mapped to files or folders (or to
+            ``{"filename": ..., "content_type": ...}``), served as they are.
+        socketio_path: The path clients connect to.
+        on_startup: Called (awaited if a coroutine function) at the lifespan's startup.
+        on_shutdown: Called at the lifespan's shutdown.
+
+    Raises:
+        ValueError: A ``static_files`` entry is neither a path nor a dict with a
+            ``filename``.
+    """
 
     def __init__(
         self,

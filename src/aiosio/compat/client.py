@@ -49,8 +49,21 @@ def connect_options(
 class AsyncClient(Registry):
     """python-socketio 5's ``AsyncClient``, running on aiosio's client.
 
-    ``reconnection_attempts=0`` means no limit, as in python-socketio; delays are in
-    seconds.
+    Args:
+        reconnection: Reconnect after a connection loss.
+        reconnection_attempts: Attempts before giving up; 0, as in python-socketio, means
+            no limit.
+        reconnection_delay: The first delay between attempts, in seconds.
+        reconnection_delay_max: The largest delay between attempts.
+        randomization_factor: The jitter of the delays, in 0..1.
+        logger: Accepted; aiosio logs through ``logging``.
+        serializer: ``"default"`` (JSON) or ``"msgpack"``.
+        json: Must be None: aiosio encodes with orjson.
+        handle_sigint: Accepted; aiosio's client leaves signals to the application.
+        **engineio_options: Accepted and not used.
+
+    Raises:
+        ValueError: For another ``serializer``, or a ``json`` module.
     """
 
     def __init__(
@@ -90,7 +103,11 @@ class AsyncClient(Registry):
     # -- handlers -------------------------------------------------------------------------
 
     def register_namespace(self, namespace_handler: AsyncClientNamespace) -> None:
-        """Register a class-based namespace (its ``on_<event>`` methods)."""
+        """Register a class-based namespace (its ``on_<event>`` methods).
+
+        Args:
+            namespace_handler: An instance of an :class:`AsyncClientNamespace` subclass.
+        """
         namespace_handler.client = self
         self.namespace_handlers[namespace_handler.namespace] = namespace_handler
 
@@ -115,8 +132,18 @@ class AsyncClient(Registry):
         wait_timeout: float = 1,
         retry: bool = False,
     ) -> None:
-        """Connect to the server at ``url`` and to ``namespaces`` (by default those with
-        handlers, or ``/``).
+        """Connect to the server at ``url`` and to ``namespaces``.
+
+        Args:
+            url: The server's URL (its path is not a namespace here).
+            headers: Extra HTTP headers of every request.
+            auth: The CONNECT payload, or a function returning it.
+            transports: ``"polling"``, ``"websocket"`` or both, in order.
+            namespaces: The namespaces to join; None joins those with handlers, or ``/``.
+            socketio_path: The server's path (``socket.io``).
+            wait: Wait until every namespace is connected; False returns at once.
+            wait_timeout: Seconds to wait.
+            retry: Keep trying while the server cannot be reached.
 
         Raises:
             ConnectionError: Already connected, refused, or not connected in
@@ -219,11 +246,23 @@ class AsyncClient(Registry):
         return self.get_sid("/")
 
     def get_sid(self, namespace: str | None = None) -> str | None:
+        """The sid in a namespace.
+
+        Args:
+            namespace: The namespace; None means ``/``.
+
+        Returns:
+            The sid, or None when not connected there.
+        """
         client = self.clients.get(namespace or "/")
         return None if client is None else client.id
 
     def transport(self) -> str | None:
-        """``"websocket"`` or ``"polling"``."""
+        """How the client is connected now.
+
+        Returns:
+            ``"websocket"`` or ``"polling"``, or None when not connected.
+        """
         return next((c.transport for c in self.clients.values() if c.connected), None)
 
     # -- emitting -------------------------------------------------------------------------
@@ -241,7 +280,17 @@ class AsyncClient(Registry):
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
     ) -> None:
-        """Send an event; ``callback(*answer)`` gets the server's acknowledgement."""
+        """Send an event.
+
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            namespace: The namespace; None means ``/``.
+            callback: Called as ``callback(*answer)`` with the server's acknowledgement.
+
+        Raises:
+            BadNamespaceError: The namespace is not connected.
+        """
         self._connected_client(namespace).emit(event, *arguments(data), callback=callback)
 
     send = message_of(emit)
@@ -249,10 +298,19 @@ class AsyncClient(Registry):
     async def call(
         self, event: str, data: Any = None, namespace: str | None = None, timeout: float = 60
     ) -> Any:
-        """Emit and wait for the server's acknowledgement (its one argument, a tuple of
-        several, or None).
+        """Emit and wait for the server's acknowledgement.
+
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            namespace: The namespace; None means ``/``.
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The server's one answer argument, a tuple of several, or None.
 
         Raises:
+            BadNamespaceError: The namespace is not connected.
             TimeoutError: No answer within ``timeout`` seconds.
         """
         client = self._connected_client(namespace)
@@ -266,12 +324,27 @@ class AsyncClient(Registry):
     def start_background_task(
         self, target: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
+        """Run ``target(*args, **kwargs)`` as a task, kept until it ends.
+
+        Args:
+            target: A coroutine function.
+            *args: Its positional arguments.
+            **kwargs: Its keyword arguments.
+
+        Returns:
+            The task.
+        """
         task = asyncio.get_running_loop().create_task(settle(target(*args, **kwargs)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def sleep(self, seconds: float = 0) -> None:
+        """``asyncio.sleep``, python-socketio's way.
+
+        Args:
+            seconds: How long to sleep.
+        """
         await asyncio.sleep(seconds)
 
 

@@ -40,8 +40,9 @@ class ConnectionError(SocketIOError):
 class ConnectionRefusedError(ConnectionError):
     """Raise in a ``connect`` handler to refuse the client.
 
-    The first argument is the message the client's ``connect_error`` gets; further
-    arguments travel as its ``data`` (one argument as itself, several as a list).
+    Args:
+        *args: The message the client's ``connect_error`` gets, then its ``data`` (one
+            argument as itself, several as a list).
     """
 
     def __init__(self, *args: Any) -> None:

@@ -118,9 +118,18 @@ class Registry:
     def on(
         self, event: str, handler: F | None = None, namespace: str | None = None
     ) -> F | Callable[[F], F]:
-        """Register ``handler`` for ``event`` in ``namespace`` (``/``); a decorator without
-        a handler. ``"*"`` is the catch-all, for the events no handler of their own takes:
-        ``handler(event, sid, *args)`` on a server, ``handler(event, *args)`` on a client."""
+        """Register ``handler`` for ``event`` in ``namespace``; a decorator without a handler.
+
+        Args:
+            event: The event name; ``"*"`` is the catch-all, for the events no handler of
+                their own takes.
+            handler: ``handler(sid, *args)`` on a server, ``handler(*args)`` on a client; the
+                catch-all gets the event name first.
+            namespace: The namespace; None means ``/``.
+
+        Returns:
+            The handler, or a decorator that registers its function.
+        """
         if handler is None:
             return lambda fn: self.on(event, fn, namespace)
         name = namespace or "/"
@@ -135,8 +144,17 @@ class Registry:
     def event(
         self, handler: F | None = None, *, namespace: str | None = None
     ) -> F | Callable[[F], F]:
-        """Decorator: the function's name is the event (``@sio.event`` or
-        ``@sio.event(namespace="/chat")``)."""
+        """Decorator: the function's name is the event.
+
+        ``@sio.event``, or ``@sio.event(namespace="/chat")``.
+
+        Args:
+            handler: The function; omitted when a namespace is given.
+            namespace: The namespace; None means ``/``.
+
+        Returns:
+            The handler, or a decorator.
+        """
         if handler is None:
             return lambda fn: self.on(fn.__name__, fn, namespace)
         return self.on(handler.__name__, handler, namespace)
@@ -155,9 +173,22 @@ def message_of(emit: Callable[Concatenate[S, str, P], R]) -> Callable[Concatenat
 
     signature = inspect.signature(emit)
     params = list(signature.parameters.values())
-    send.__doc__ = "Emit a ``message`` event."
+    send.__doc__ = _without_event(emit.__doc__ or "")
     send.__signature__ = signature.replace(parameters=[params[0], *params[2:]])  # type: ignore[attr-defined]
     return send
+
+
+def _without_event(emit_doc: str) -> str:
+    """``send``'s docstring: ``emit``'s sections but its ``event`` argument."""
+    kept: list[str] = []
+    skipping = False
+    for line in inspect.cleandoc(emit_doc).splitlines()[1:]:  # emit's summary is not send's
+        if line.strip().startswith("event:"):
+            skipping = True
+        elif not (skipping and line.startswith(" " * 8)):  # the entry's continuation lines
+            skipping = False
+            kept.append(line)
+    return 'Emit a ``message`` event: ``emit("message", ...)``.\n' + "\n".join(kept)
 
 
 def in_namespace(

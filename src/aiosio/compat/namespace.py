@@ -31,19 +31,37 @@ class _BaseNamespace:
         self.namespace = namespace or "/"
 
     def events(self) -> list[str]:
-        """The events this class handles: its ``on_<event>`` methods."""
+        """The events this class handles: its ``on_<event>`` methods.
+
+        Returns:
+            The event names.
+        """
         return [name[3:] for name in dir(type(self)) if name.startswith("on_") and len(name) > 3]
 
     def handlers(self) -> dict[str, Handler]:
-        """One handler per event, each through :meth:`trigger_event`."""
+        """One handler per event, each through :meth:`trigger_event`.
+
+        Returns:
+            The handlers by event name.
+        """
         return {
             event: Handler(_trigger(self, event), is_async=True, max_args=None)
             for event in self.events()
         }
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Run ``on_<event>(*args)`` (awaited if it is a coroutine function); its return
-        value answers the ack. Override to act on every event."""
+        """Run ``on_<event>(*args)`` (awaited if it is a coroutine function).
+
+        Override to act on every event.
+
+        Args:
+            event: The event name.
+            *args: The event's arguments (on a server, the sid first).
+
+        Returns:
+            What the method returned, which answers the ack; None when there is no such
+            method.
+        """
         method = getattr(self, "on_" + event, None)
         if method is None:
             return None
@@ -60,7 +78,11 @@ def _trigger(instance: _BaseNamespace, event: str) -> Callable[..., Any]:
 
 
 class AsyncNamespace(_BaseNamespace):
-    """A server namespace as a class: ``sio.register_namespace(MyNamespace("/chat"))``."""
+    """A server namespace as a class: ``sio.register_namespace(MyNamespace("/chat"))``.
+
+    Args:
+        namespace: The namespace's name; None means ``/``.
+    """
 
     server: AsyncServer  # set by its register_namespace
 
@@ -78,7 +100,11 @@ class AsyncNamespace(_BaseNamespace):
 
 
 class AsyncClientNamespace(_BaseNamespace):
-    """A client namespace as a class: ``client.register_namespace(MyNamespace("/chat"))``."""
+    """A client namespace as a class: ``client.register_namespace(MyNamespace("/chat"))``.
+
+    Args:
+        namespace: The namespace's name; None means ``/``.
+    """
 
     client: AsyncClient  # set by its register_namespace
 

@@ -92,8 +92,17 @@ class SidOperations:
     ) -> None:
         """Emit to one client (``to=sid``), a room or several, or everyone.
 
-        ``data`` is one argument, a tuple of several, or None for none; ``callback``
-        (with a single client only) gets the client's acknowledgement.
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            to: A sid or a room, or several; None (with no ``room``) reaches every client of
+                the namespace.
+            room: The same as ``to`` (python-socketio's older name); ``to`` wins.
+            skip_sid: A sid or room, or several, left out (the sender, usually).
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+            callback: Called with the client's answer; only when ``to`` is one client.
+            ignore_queue: Accepted for python-socketio's sake; aiosio has no message queue to
+                skip.
         """
         op = partial(self._emit, event, arguments(data), to if to is not None else room)
         op = partial(op, skip_sid, namespace, callback)
@@ -145,10 +154,20 @@ class SidOperations:
     ) -> Any:
         """Emit to one client and wait for its acknowledgement.
 
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            to: The client's sid.
+            sid: The same as ``to`` (python-socketio's older name).
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+            timeout: Seconds to wait for the answer.
+            ignore_queue: Accepted and ignored (no message queue to skip).
+
         Returns:
             The client's one answer argument, a tuple for several, None for none.
 
         Raises:
+            ValueError: Neither ``to`` nor ``sid`` names the client.
             TimeoutError: No answer within ``timeout`` seconds.
             DisconnectedError: The client is not connected, or left before answering.
         """
@@ -178,13 +197,25 @@ class SidOperations:
     # -- rooms ------------------------------------------------------------------------------
 
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Put the client ``sid`` in ``room``."""
+        """Put the client ``sid`` in ``room``.
+
+        Args:
+            sid: The client (on this server or, with a cluster manager, on another).
+            room: The room.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+        """
         op = partial(self._rooms_op, sid, room, namespace, True)
         if not self._defer(op):
             op()
 
     async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Take the client ``sid`` out of ``room``."""
+        """Take the client ``sid`` out of ``room``.
+
+        Args:
+            sid: The client.
+            room: The room; leaving one the client is not in does nothing.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+        """
         op = partial(self._rooms_op, sid, room, namespace, False)
         if not self._defer(op):
             op()
@@ -202,13 +233,26 @@ class SidOperations:
             nsp.in_(sid).sockets_leave(room)
 
     async def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Take every client out of ``room``."""
+        """Take every client out of ``room``.
+
+        Args:
+            room: The room.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+        """
         nsp = self._namespace(namespace)
         if nsp is not None:
             nsp.in_(room).sockets_leave(room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms the client ``sid`` is in (its own sid among them)."""
+        """The rooms the client ``sid`` is in.
+
+        Args:
+            sid: The client, on this server.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Returns:
+            Its rooms, its own sid first; empty for a client not here.
+        """
         socket = self._socket(sid, namespace)
         if socket is None:
             return []
@@ -224,7 +268,18 @@ class SidOperations:
         return socket
 
     async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
-        """The client's session: a dict kept with its socket (``socket.data``)."""
+        """The client's session: a dict kept with its socket (``socket.data``).
+
+        Args:
+            sid: The client, on this server.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Returns:
+            The session itself (changes to it are kept), a new empty dict the first time.
+
+        Raises:
+            KeyError: The client is not connected here.
+        """
         socket = self._session_socket(sid, namespace)
         if not isinstance(socket.data, dict):
             socket.data = {}
@@ -233,14 +288,31 @@ class SidOperations:
     async def save_session(
         self, sid: str, session: dict[str, Any], namespace: str | None = None
     ) -> None:
-        """Replace the client's session."""
+        """Replace the client's session.
+
+        Args:
+            sid: The client, on this server.
+            session: The new session.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Raises:
+            KeyError: The client is not connected here.
+        """
         self._session_socket(sid, namespace).data = session
 
     @contextlib.asynccontextmanager
     async def session(
         self, sid: str, namespace: str | None = None
     ) -> AsyncIterator[dict[str, Any]]:
-        """``async with sio.session(sid) as session:`` reads it, and saves it at the end."""
+        """``async with sio.session(sid) as session:`` reads it, and saves it at the end.
+
+        Args:
+            sid: The client, on this server.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Yields:
+            The session, saved back when the block ends.
+        """
         session = await self.get_session(sid, namespace)
         yield session
         await self.save_session(sid, session, namespace)
@@ -250,7 +322,13 @@ class SidOperations:
     async def disconnect(
         self, sid: str, namespace: str | None = None, ignore_queue: bool = False
     ) -> None:
-        """Disconnect the client ``sid`` from the namespace."""
+        """Disconnect the client ``sid`` from the namespace.
+
+        Args:
+            sid: The client (on this server or, with a cluster manager, on another).
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+            ignore_queue: Accepted and ignored (no message queue to skip).
+        """
         op = partial(self._disconnect, sid, namespace)
         if not self._defer(op):
             op()
@@ -266,12 +344,31 @@ class SidOperations:
             nsp.in_(sid).disconnect_sockets()
 
     def transport(self, sid: str, namespace: str | None = None) -> str:
-        """``"websocket"`` or ``"polling"``: how the client ``sid`` is connected now."""
+        """How the client ``sid`` is connected now.
+
+        Args:
+            sid: The client, on this server.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Returns:
+            ``"websocket"`` or ``"polling"``.
+
+        Raises:
+            KeyError: The client is not connected here.
+        """
         socket = self._session_socket(sid, namespace)
         return str(socket.conn.session.transport)
 
     def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any] | None:
-        """The environ of the client's handshake request, or None if it is not here."""
+        """The environ of the client's handshake request (a WSGI-style dict, built on demand).
+
+        Args:
+            sid: The client, on this server.
+            namespace: The namespace; None means ``/`` (in a class-based namespace, its own).
+
+        Returns:
+            The environ, or None if the client is not here.
+        """
         socket = self._socket(sid, namespace)
         return None if socket is None else build_environ(socket.conn.request)
 
@@ -280,7 +377,17 @@ class SidOperations:
     def start_background_task(
         self, target: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
-        """Run ``target(*args, **kwargs)`` (a coroutine function) as a task, kept until it ends."""
+        """Run ``target(*args, **kwargs)`` as a task, kept until it ends.
+
+        Args:
+            target: A coroutine function (or a function, whose result is awaited if it is
+                awaitable).
+            *args: Its positional arguments.
+            **kwargs: Its keyword arguments.
+
+        Returns:
+            The task; its exception, if any, is logged.
+        """
         task = asyncio.get_running_loop().create_task(settle(target(*args, **kwargs)))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -292,7 +399,11 @@ class SidOperations:
             logger.error("background task failed", exc_info=task.exception())
 
     async def sleep(self, seconds: float = 0) -> None:
-        """``asyncio.sleep``, python-socketio's way."""
+        """``asyncio.sleep``, python-socketio's way.
+
+        Args:
+            seconds: How long to sleep.
+        """
         await asyncio.sleep(seconds)
 
 

@@ -20,14 +20,26 @@ class AsyncManager:
     """The default manager: one server, rooms in memory (the native memory adapter)."""
 
     def adapter_factory(self) -> Any:
-        """The native ``adapter`` option (None: the default, in memory)."""
+        """The native ``adapter`` option.
+
+        Returns:
+            None: the default adapter, in memory.
+        """
         return None
 
 
 class AsyncRedisManager(AsyncManager):
     """A cluster over Redis: every server of it uses the same ``url`` and ``channel``.
 
-    ``redis_options`` are not supported (the URL carries the database and credentials).
+    Args:
+        url: The Redis server (the URL carries the database and credentials).
+        channel: The channel prefix, shared by the cluster.
+        write_only: This process only emits (a worker, not a server): see :meth:`emit`.
+        logger: Accepted; aiosio logs through ``logging``.
+        redis_options: Not supported: put the options in ``url``.
+
+    Raises:
+        ValueError: ``redis_options`` is given.
     """
 
     def __init__(
@@ -46,6 +58,14 @@ class AsyncRedisManager(AsyncManager):
         self._emitter: Any = None
 
     def adapter_factory(self) -> Any:
+        """The native ``adapter`` option: a Redis adapter on ``url`` and ``channel``.
+
+        Returns:
+            The adapter factory for :class:`aiosio.Server`.
+
+        Raises:
+            ValueError: The manager is ``write_only`` (it emits from outside a server).
+        """
         if self.write_only:
             raise ValueError("a write_only manager emits from outside a server; it is not one")
         from aiosio.adapters.redis import redis_adapter
@@ -72,6 +92,16 @@ class AsyncRedisManager(AsyncManager):
         **kwargs: Any,
     ) -> None:
         """Emit to the cluster's clients from this process (``write_only``); no acks.
+
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            namespace: The namespace; None means ``/``.
+            room: A room or several (python-socketio's older name for ``to``).
+            to: A sid or room, or several; None reaches every client.
+            skip_sid: A sid or room, or several, left out.
+            callback: Must be None: acknowledgements cannot come back to an emitter.
+            **kwargs: Accepted and not used.
 
         Raises:
             ValueError: With ``callback``: acks cannot come back to an emitter.

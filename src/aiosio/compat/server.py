@@ -83,6 +83,40 @@ class AsyncServer(Registry, SidOperations):
     The options are python-socketio's (durations in seconds). The native server is
     :attr:`io`; serve it with :class:`aiosio.compat.ASGIApp` under uvicorn, or with
     :meth:`run` / :meth:`serve` on aiosio's own (faster) front door.
+
+    Args:
+        client_manager: :class:`AsyncRedisManager` for a cluster over Redis; None keeps the
+            rooms in memory (one server).
+        logger: Accepted; aiosio logs through ``logging`` (``aiosio.*`` loggers).
+        serializer: ``"default"`` (JSON) or ``"msgpack"``.
+        json: Must be None: aiosio encodes with orjson.
+        async_handlers: Accepted; False is ignored (with a warning): coroutine handlers
+            always run as tasks.
+        always_connect: Accept the client before the ``connect`` handler runs (it may
+            then only disconnect it).
+        namespaces: The namespaces clients may connect to besides those with handlers;
+            ``"*"`` accepts any.
+        async_mode: None or ``"asgi"``: aiosio runs on asyncio only.
+        cors_allowed_origins: The origins allowed (``"*"`` for any); None sends no CORS
+            headers and checks no origin.
+        cors_credentials: Allow credentials in cross-origin requests.
+        ping_interval: Seconds between pings (python-socketio's ``(interval, grace)`` form
+            is accepted; the grace is not used).
+        ping_timeout: Seconds to wait for a pong.
+        max_http_buffer_size: The largest message accepted, in bytes.
+        allow_upgrades: Let clients upgrade from polling to WebSocket.
+        http_compression: Compress long-polling answers.
+        compression_threshold: Accepted (aiosio's own threshold applies).
+        cookie: The session cookie: True for ``io``, a name, or a dict of its attributes;
+            None or False sets none.
+        transports: The transports allowed (``"polling"``, ``"websocket"``).
+        monitor_clients: Accepted (aiosio always checks heartbeats).
+        engineio_logger: Accepted, as ``logger``.
+        **unsupported: Refused: an option python-socketio has and aiosio does not.
+
+    Raises:
+        TypeError: For an unknown option.
+        ValueError: For another ``async_mode`` or ``serializer``, or a ``json`` module.
     """
 
     reason = DisconnectReason
@@ -178,6 +212,14 @@ class AsyncServer(Registry, SidOperations):
     ) -> Server:
         """Make the native server with these front-door options (once).
 
+        Args:
+            socketio_path: The path clients connect to (``socket.io``).
+            static_files: URL paths mapped to folders to serve.
+            other_app: The ASGI app that gets the other requests.
+
+        Returns:
+            The native server; a second call changes only ``other_app``.
+
         Raises:
             RuntimeError: The native server exists already, with another path.
         """
@@ -219,15 +261,33 @@ class AsyncServer(Registry, SidOperations):
             self._io.of(name).use(partial(self._admit, name))
 
     async def start(self, host: str = "127.0.0.1", port: int = 3000) -> int:
-        """Serve on aiosio's standalone front door in the running loop; the bound port."""
+        """Serve on aiosio's standalone front door in the running loop.
+
+        Args:
+            host: The address to listen on.
+            port: The port; 0 takes a free one.
+
+        Returns:
+            The bound port.
+        """
         return await self.io.start(host, port)
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3000) -> None:
-        """Serve on the standalone front door until :meth:`shutdown`."""
+        """Serve on the standalone front door until :meth:`shutdown`.
+
+        Args:
+            host: The address to listen on.
+            port: The port.
+        """
         await self.io.serve(host, port)
 
     def run(self, host: str = "127.0.0.1", port: int = 3000) -> None:
-        """Serve on the standalone front door until SIGINT or SIGTERM (blocking)."""
+        """Serve on the standalone front door until SIGINT or SIGTERM (blocking).
+
+        Args:
+            host: The address to listen on.
+            port: The port.
+        """
         self.io.run(host, port)
 
     async def shutdown(self) -> None:
@@ -242,7 +302,15 @@ class AsyncServer(Registry, SidOperations):
         self._attach(namespace)
 
     def register_namespace(self, namespace_handler: AsyncNamespace) -> None:
-        """Register a class-based namespace: its ``on_<event>`` methods are its handlers."""
+        """Register a class-based namespace: its ``on_<event>`` methods are its handlers.
+
+        Args:
+            namespace_handler: An instance of an :class:`AsyncNamespace` subclass, made with
+                the namespace's name.
+
+        Raises:
+            ValueError: ``namespace_handler`` is not an :class:`AsyncNamespace`.
+        """
         from aiosio.compat.namespace import AsyncNamespace
 
         if not isinstance(namespace_handler, AsyncNamespace):
@@ -391,7 +459,20 @@ class AsyncServer(Registry, SidOperations):
     ) -> Any:
         """Open the server to the official Admin UI (:func:`aiosio.admin.instrument`).
 
-        ``auth`` is None or ``{"username": ..., "password": ...}``.
+        Args:
+            auth: None for no authentication, or ``{"username": ..., "password": ...}``.
+            mode: ``"development"`` or ``"production"`` (the stats only).
+            read_only: Refuse the UI's commands.
+            server_id: Shown in the UI; None takes the host name.
+            namespace: The admin namespace.
+            server_stats_interval: Accepted (the stats are sent every 2 seconds).
+
+        Returns:
+            The native :class:`aiosio.admin.Admin`.
+
+        Raises:
+            TypeError: ``auth`` is not None nor a dict with both keys.
+            ValueError: ``mode`` is neither of the two.
         """
         from aiosio import admin
 

@@ -23,7 +23,13 @@ __all__ = ["AsyncSimpleClient"]
 
 
 class AsyncSimpleClient:
-    """python-socketio 5's ``AsyncSimpleClient``: one namespace, events queued."""
+    """python-socketio 5's ``AsyncSimpleClient``: one namespace, events queued.
+
+    Args:
+        *args: Accepted and not used.
+        **kwargs: python-socketio's client options; ``reconnection``,
+            ``reconnection_attempts`` (0: no limit) and ``reconnection_delay`` apply.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # python-socketio hands these to its AsyncClient; the reconnection ones apply.
@@ -58,6 +64,15 @@ class AsyncSimpleClient:
     ) -> None:
         """Connect to ``namespace`` of the server at ``url``.
 
+        Args:
+            url: The server's URL.
+            headers: Extra HTTP headers of every request.
+            auth: The CONNECT payload.
+            transports: ``"polling"``, ``"websocket"`` or both, in order.
+            namespace: The namespace to join.
+            socketio_path: The server's path (``socket.io``).
+            wait_timeout: Seconds to wait for the connection.
+
         Raises:
             ConnectionError: Already connected, refused, or not reached in time.
         """
@@ -76,6 +91,10 @@ class AsyncSimpleClient:
     async def emit(self, event: str, data: Any = None) -> None:
         """Send an event.
 
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+
         Raises:
             DisconnectedError: The client is not connected.
         """
@@ -84,6 +103,14 @@ class AsyncSimpleClient:
 
     async def call(self, event: str, data: Any = None, timeout: float = 60) -> Any:
         """Emit and wait for the server's acknowledgement.
+
+        Args:
+            event: The event name.
+            data: The event's one argument, a tuple of several, or None for none.
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The server's one answer argument, a tuple of several, or None.
 
         Raises:
             TimeoutError: No answer in ``timeout`` seconds.
@@ -98,7 +125,13 @@ class AsyncSimpleClient:
             raise DisconnectedError() from None
 
     async def receive(self, timeout: float | None = None) -> list[Any]:
-        """The next event from the server, ``[event, *args]``.
+        """The next event from the server.
+
+        Args:
+            timeout: Seconds to wait; None waits as long as the client stays connected.
+
+        Returns:
+            The event as ``[event, *args]``.
 
         Raises:
             TimeoutError: Nothing came within ``timeout`` seconds.
