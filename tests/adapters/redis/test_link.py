@@ -12,14 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from aiosio.adapters.redis import link as link_module
 from aiosio.adapters.redis.link import (
@@ -29,21 +25,11 @@ from aiosio.adapters.redis.link import (
     connect,
     publish_all,
     run_pipeline,
-    write_in_order,
 )
 from aiosio.exceptions import ClusterError
 from tests.support.waits import within
 
 pytestmark = pytest.mark.redis
-
-
-@asynccontextmanager
-async def redis_client(url: str) -> AsyncIterator[aioredis.Redis]:
-    client = connect(url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @asynccontextmanager
@@ -68,96 +54,6 @@ class Inbox:
         return await within(self.queue.get())
 
 
-# -- connect ------------------------------------------------------------------------------
-
-
-async def test_connect_gives_a_client_answering_in_bytes(redis_url: str, key: str) -> None:
-    async with redis_client(redis_url) as client:
-        assert await client.ping()
-        await client.set(f"{key}:x", "é")
-        assert await client.get(f"{key}:x") == "é".encode()
-        await client.delete(f"{key}:x")
-
-
-# -- run_pipeline ---------------------------------------------------------------------------
-
-
-async def test_run_pipeline_runs_what_fill_queued_in_order(redis_url: str, key: str) -> None:
-    async with redis_client(redis_url) as client:
-
-        def fill(pipe: Any) -> None:
-            pipe.rpush(key, b"a")
-            pipe.rpush(key, b"b")
-            pipe.lrange(key, 0, -1)
-            pipe.delete(key)
-
-        assert await run_pipeline(client, fill) == [1, 2, [b"a", b"b"], 1]
-
-
-async def test_run_pipeline_tries_once_more_on_a_fresh_connection(redis_url: str) -> None:
-    async with redis_client(redis_url) as client:
-        killed = await client.client_id()  # the one pooled connection
-        calls = 0
-
-        def fill(pipe: Any) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 1:  # Redis answers OK, then drops the connection: the rest is lost
-                pipe.client_kill_filter(_id=killed, skipme=False)
-            pipe.client_id()
-
-        results = await run_pipeline(client, fill)
-        assert calls == 2
-        assert len(results) == 1 and results[0] != killed  # answered on a new connection
-        assert await client.ping()
-
-
-async def test_run_pipeline_gives_up_after_the_second_try(redis_url: str) -> None:
-    async with redis_client(redis_url) as client:
-        calls = 0
-
-        def fill(pipe: Any) -> None:  # every try loses the connection it runs on
-            nonlocal calls
-            calls += 1
-            pipe.execute_command("QUIT")  # Redis answers OK and closes the connection
-            pipe.ping()
-
-        with pytest.raises((RedisConnectionError, OSError)):
-            await run_pipeline(client, fill)
-        assert calls == 2
-        assert await client.ping()  # the client itself is fine: next time, a new connection
-
-
-async def test_run_pipeline_without_raising_returns_the_errors(redis_url: str, key: str) -> None:
-    async with redis_client(redis_url) as client:
-
-        def fill(pipe: Any) -> None:
-            pipe.set(key, b"text")
-            pipe.incr(key)  # not an integer
-            pipe.delete(key)
-
-        ok, error, deleted = await run_pipeline(client, fill, raise_on_error=False)
-        assert ok is True and deleted == 1
-        assert isinstance(error, Exception)
-
-
-async def test_run_pipeline_on_a_dead_address_raises_after_two_tries() -> None:
-    client = connect("redis://127.0.0.1:1")
-    calls = 0
-
-    def fill(pipe: Any) -> None:
-        nonlocal calls
-        calls += 1
-        pipe.ping()
-
-    try:
-        with pytest.raises((RedisConnectionError, OSError)):
-            await run_pipeline(client, fill)
-        assert calls == 2
-    finally:
-        await client.aclose()
-
-
 # -- publish_all ------------------------------------------------------------------------------
 
 
@@ -173,66 +69,15 @@ async def test_publish_all_publishes_and_spublishes_in_order(redis_url: str, key
             (f"{key}:shard", b"2", True),
             (f"{key}:plain", b"3", False),
         ]
-        async with redis_client(redis_url) as client:
+        client = connect(redis_url)
+        try:
             results = await run_pipeline(client, lambda pipe: publish_all(pipe, batch))
+        finally:
+            await client.aclose()
         assert results == [1, 1, 1]  # one subscriber each
         assert await plain.get() == (f"{key}:plain".encode(), b"1")
         assert await plain.get() == (f"{key}:plain".encode(), b"3")
         assert await shard.get() == (f"{key}:shard".encode(), b"2")
-
-
-# -- write_in_order -------------------------------------------------------------------------
-
-
-async def test_write_in_order_sends_oldest_first_in_batches_then_idles() -> None:
-    wake = asyncio.Event()
-    outbox: deque[int] = deque(range(BATCH * 2 + 10))
-    batches: list[list[int]] = []
-    idle = asyncio.Event()
-
-    async def send(batch: list[int]) -> None:
-        batches.append(batch)
-        if len(batches) == 1:
-            outbox.append(-1)  # queued while sending: goes out before idling
-
-    task = asyncio.create_task(write_in_order(wake, outbox, send, idle.set))
-    try:
-        wake.set()
-        await within(idle.wait())
-        assert [len(batch) for batch in batches] == [BATCH, BATCH, 11]
-        assert [item for batch in batches for item in batch] == [*range(BATCH * 2 + 10), -1]
-        assert not outbox and not wake.is_set()
-        idle.clear()
-        outbox.extend([7, 8])
-        wake.set()
-        await within(idle.wait())
-        assert batches[-1] == [7, 8]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def test_write_in_order_without_on_idle_waits_for_the_next_wake() -> None:
-    wake = asyncio.Event()
-    outbox: deque[str] = deque()
-    sent: asyncio.Queue[list[str]] = asyncio.Queue()
-
-    async def send(batch: list[str]) -> None:
-        sent.put_nowait(batch)
-
-    task = asyncio.create_task(write_in_order(wake, outbox, send))
-    try:
-        outbox.append("a")
-        wake.set()
-        assert await within(sent.get()) == ["a"]
-        outbox.append("b")  # not woken: stays queued
-        wake.set()
-        assert await within(sent.get()) == ["b"]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # -- RedisLink ------------------------------------------------------------------------------

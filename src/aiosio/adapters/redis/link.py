@@ -17,9 +17,9 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,9 +28,17 @@ from redis.exceptions import RedisError
 from aiosio._tasks import wind_down
 from aiosio.adapters.redis import topology
 from aiosio.adapters.redis.shards import FAILURES, ShardSubscriber
+from aiosio.adapters.redis.writing import (
+    BATCH,
+    connect,
+    publish_all,
+    run_pipeline,
+    write_in_order,
+)
 from aiosio.exceptions import ClusterError, RemoteProtocolError
 
 __all__ = [
+    "BATCH",
     "FLUSH_TIMEOUT",
     "LinkSettings",
     "RedisError",
@@ -46,91 +54,6 @@ logger = logging.getLogger("aiosio.redis")
 Handler = Callable[[bytes, bytes], None]  # (channel, payload)
 _KINDS = ("channel", "pattern", "shard")
 _PREFIXES = {"channel": "", "pattern": "p", "shard": "s"}  # of (un)subscribe, by kind
-
-
-def connect(url: str, *, cluster: bool = False, **options: Any) -> Any:
-    """A ``redis.asyncio`` client for ``url`` that returns bytes (for the emitter too).
-
-    Args:
-        url: ``redis://host:port/db``, several hosts (``redis://h1:p1,h2:p2``) for a
-            Redis Cluster, or ``redis+sentinel://h1:p1,h2:p2/service`` (:mod:`.topology`).
-        cluster: Take a one-host ``url`` for a Redis Cluster.
-        **options: Passed to the client (``client_name``...).
-
-    Returns:
-        A ``Redis``, a ``RedisCluster``, or the primary the Sentinel service names.
-    """
-    return topology.connect(url, cluster=cluster, **options)
-
-
-async def run_pipeline(
-    client: Any, fill: Callable[[Any], None], *, raise_on_error: bool = True
-) -> list[Any]:
-    """Run the commands ``fill`` puts in a pipeline, once more on a fresh connection when the
-    pooled one turns out dead.
-
-    After a Redis restart the pool still holds the old connection, and only using it tells
-    it is closed: without the second try the first batch after every restart is lost. (When
-    a connection dies after Redis received the batch, the retry repeats it: a lost message
-    would be worse than a duplicate.)
-
-    Args:
-        client: A ``Redis`` or ``RedisCluster`` client.
-        fill: Puts the commands in the pipeline (or a cluster's batch) it is given.
-        raise_on_error: False returns a command's error among the results instead of
-            raising it.
-
-    Returns:
-        The commands' results, in order.
-
-    Raises:
-        RedisError: On a Redis error, or when the second try fails too.
-        OSError: When the second try cannot reach Redis either.
-    """
-    for attempt in (1, 2):
-        try:
-            if topology.is_cluster(client):
-                batch = topology.ClusterBatch()
-                fill(batch)
-                return await topology.run_cluster_batch(
-                    client, batch, raise_on_error=raise_on_error
-                )
-            pipe = client.pipeline(transaction=False)
-            fill(pipe)
-            results: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
-        except (RedisConnectionError, OSError):
-            if attempt == 2:
-                raise
-            await topology.refresh(client)
-        else:
-            return results
-    raise AssertionError("unreachable")
-
-
-T = TypeVar("T")
-
-BATCH = 256
-"""The most queued writes sent in one pipeline."""
-
-
-async def write_in_order(
-    wake: asyncio.Event,
-    outbox: deque[T],
-    send: Callable[[list[T]], Awaitable[None]],
-    on_idle: Callable[[], None] | None = None,
-) -> None:
-    """The writer task of a link: each time ``wake`` is set, ``send`` what ``outbox``
-    holds, oldest first, in batches of at most :data:`BATCH` (one pipeline each), then
-    call ``on_idle``. One task sends, so the order of the queue is the order in Redis;
-    ``send`` handles its own failures.
-    """
-    while True:
-        await wake.wait()
-        wake.clear()
-        while outbox:
-            await send([outbox.popleft() for _ in range(min(len(outbox), BATCH))])
-        if on_idle is not None:
-            on_idle()
 
 
 FLUSH_TIMEOUT = 2.0
@@ -601,17 +524,3 @@ class RedisLink:
         except (RedisError, OSError) as exc:
             raise ClusterError(f"Redis is unreachable: {exc}") from None
         return int(reply[0][1]) if reply else 0
-
-
-def publish_all(pipe: Any, batch: list[tuple[str, bytes, bool]]) -> None:
-    """Queue publications in a pipeline.
-
-    Args:
-        pipe: The pipeline (or a cluster's batch).
-        batch: ``(channel, payload, sharded)`` for each message, in order.
-    """
-    for channel, payload, shard in batch:
-        if shard:
-            pipe.spublish(channel, payload)
-        else:
-            pipe.publish(channel, payload)
