@@ -21,7 +21,7 @@ from aiosio.engineio.wire import (
 )
 from aiosio.exceptions import LocalProtocolError
 from aiosio.websocket.deflate import Deflater, FrameCompressor, Inflater
-from aiosio.websocket.frames import BINARY, TEXT, FrameParser, Message
+from aiosio.websocket.frames import BINARY, TEXT, FrameParser, Message, binary_frame
 
 
 def read(frames: bytes, *, compressed: bool = False) -> list[Message]:
@@ -147,6 +147,13 @@ def test_frames_of_joins_the_frames_of_every_kind_of_item() -> None:
     assert frames == b"\x81\x013" + b"\x82\x02\x01\x02" + wire.frame
     assert read(frames) == [(TEXT, "3"), (BINARY, b"\x01\x02"), (TEXT, '42["shared"]')]
     assert frames_of([]) == b""
+
+
+def test_frames_of_copies_a_large_binary_payload_once_into_the_write() -> None:
+    small, large = b"\x01" * 1023, bytes(range(256)) * 4  # 1 KiB: header and payload apart
+    frames = frames_of(["3", small, large, "4"])
+    assert frames == b"\x81\x013" + binary_frame(small) + binary_frame(large) + b"\x81\x014"
+    assert read(frames) == [(TEXT, "3"), (BINARY, small), (BINARY, large), (TEXT, "4")]
 
 
 def test_frames_of_uses_the_cached_frame_of_a_wire() -> None:

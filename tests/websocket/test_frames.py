@@ -34,6 +34,7 @@ from aiosio.websocket.frames import (
     apply_mask_c,
     apply_mask_python,
     binary_frame,
+    binary_header,
     close_frame,
     encode_frame,
     parse_close,
@@ -413,6 +414,21 @@ def load_without_c_masking(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.parametrize("size", [1023, 1024, 70_000])
+def test_large_payloads_are_unmasked_in_place_after_other_frames(size: int) -> None:
+    # From 1 KiB the C masking reads the received bytes through a memoryview, at the
+    # payload's offset in the chunk: here after a first frame, and on both sides of the size.
+    payload = os.urandom(size)
+    chunk = raw(0x81, b"first") + raw(0x82, payload) + raw(0x82, payload[:7])
+    assert server().feed(chunk) == [(TEXT, "first"), (BINARY, payload), (BINARY, payload[:7])]
+
+
+def test_binary_header_is_what_binary_frame_puts_before_the_payload() -> None:
+    for size in (0, 125, 126, 65535, 65536):
+        payload = bytes(size)
+        assert binary_frame(payload) == binary_header(size) + payload
 
 
 def test_pure_python_fallback(monkeypatch: pytest.MonkeyPatch) -> None:

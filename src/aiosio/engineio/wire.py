@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from aiosio.engineio.packets import encode_payload
 from aiosio.websocket.deflate import FrameCompressor
-from aiosio.websocket.frames import binary_frame, text_frame
+from aiosio.websocket.frames import binary_frame, binary_header, text_frame
 
 __all__ = ["Wire", "compressed_frames_of", "compressible", "frames_of", "payload_of"]
 
@@ -55,6 +55,11 @@ class Wire:
         return frame
 
 
+# From this size, a binary packet's frame header and payload are joined with the rest of
+# the write, not first into a frame of their own: the payload is copied once, not twice.
+_SPLIT_FROM = 1024
+
+
 def frames_of(items: Iterable[object]) -> bytes:
     """The WebSocket frames of queued packets, joined for one write."""
     parts = []
@@ -63,7 +68,12 @@ def frames_of(items: Iterable[object]) -> bytes:
         if kind is str:
             parts.append(text_frame(item))  # type: ignore[arg-type]
         elif kind is bytes:
-            parts.append(binary_frame(item))  # type: ignore[arg-type]
+            n = len(item)  # type: ignore[arg-type]
+            if n < _SPLIT_FROM:
+                parts.append(binary_frame(item))  # type: ignore[arg-type]
+            else:
+                parts.append(binary_header(n))
+                parts.append(item)  # type: ignore[arg-type]
         else:
             parts.append(item.frame)  # type: ignore[attr-defined]
     return b"".join(parts)

@@ -44,6 +44,7 @@ __all__ = [
     "apply_mask_c",
     "apply_mask_python",
     "binary_frame",
+    "binary_header",
     "close_frame",
     "encode_frame",
     "parse_close",
@@ -148,6 +149,18 @@ except ImportError:
 #: in C when ``websockets`` is installed, else in pure Python.
 apply_mask: Callable[[bytes, bytes], bytes] = apply_mask_c or apply_mask_python
 
+# From this size, the C masking reads a large payload in place (a memoryview of the
+# received bytes) rather than from a slice of them: one copy of the payload fewer.
+_UNMASK_IN_PLACE_FROM = 1024
+_apply_mask_view: Callable[[memoryview, bytes], bytes] | None = apply_mask_c  # type: ignore[assignment]
+
+
+def _unmask_in_place(data: bytes, start: int, stop: int, mask: bytes) -> bytes:
+    """The payload ``data[start:stop]``, unmasked with ``mask`` by the C masking."""
+    assert _apply_mask_view is not None
+    with memoryview(data) as view:
+        return _apply_mask_view(view[start:stop], mask)
+
 
 # --- Encoding (section 5.2) ---------------------------------------------------------------
 
@@ -188,12 +201,17 @@ def text_frame(data: str) -> bytes:
 
 def binary_frame(data: bytes) -> bytes:
     """Encode ``data`` as one unmasked FIN binary frame, as a server sends it."""
-    n = len(data)
+    return binary_header(len(data)) + data
+
+
+def binary_header(n: int) -> bytes:
+    """The header of an unmasked FIN binary frame of ``n`` bytes: a large payload can
+    follow it in the same write without being copied into a frame first."""
     if n < 126:
-        return _BINARY_HEADERS[n] + data
+        return _BINARY_HEADERS[n]
     if n < 65536:
-        return _HEADER_16(_FIN_BINARY, 126, n) + data
-    return _HEADER_64(_FIN_BINARY, 127, n) + data
+        return _HEADER_16(_FIN_BINARY, 126, n)
+    return _HEADER_64(_FIN_BINARY, 127, n)
 
 
 def encode_frame(
@@ -447,10 +465,12 @@ class FrameParser:
             if stop > end:
                 self._need = stop - pos
                 return pos
-            if mask_bit:
+            if not mask_bit:
+                payload = data[start:stop]
+            elif length < _UNMASK_IN_PLACE_FROM or _apply_mask_view is None:
                 payload = apply_mask(data[start + 4 : stop], data[start : start + 4])
             else:
-                payload = data[start:stop]
+                payload = _unmask_in_place(data, start + 4, stop, data[start : start + 4])
             pos = stop
             if b0 == _FIN_TEXT:  # an unfragmented message: the common case, handled inline
                 messages.append((TEXT, _decode(payload)))
