@@ -193,6 +193,40 @@ async def emit(server: PyServer | NodeServer, rooms: list[str], *args: Any) -> N
         server.io.to(*rooms).emit("news", *args)
 
 
+async def broadcasts_cross_once(cluster: Cluster, payload: bytes) -> None:
+    """Each server broadcasts to ``room`` its name with ``payload``, then an end marker:
+    every client in ``room`` gets each once, and those in ``other`` get nothing.
+
+    A server's messages on one channel arrive in order: once its end marker is in, a
+    duplicate of what came before it would be in too.
+    """
+    names = [server.name for server in cluster.servers]
+    for server in cluster.servers:
+        await emit(server, ["room"], server.name, payload)
+        await emit(server, ["room"], f"{server.name}-end")
+    expected = {n + s for n in names for s in ("", "-end")}
+    room = members(cluster, "room")
+    await eventually(lambda: all(expected <= {n[0] for n in c.news} for c in room), 10)
+    for client in room:
+        assert sorted(n[0] for n in client.news) == sorted(expected), client
+    assert all(not client.news for client in members(cluster, "other"))
+
+
+def shard_rooms_heard(cluster: Cluster, key: str, rooms: list[str]) -> Any:
+    """``await check()``: every server of ``cluster`` subscribed to the shard channel of
+    each of ``rooms`` (a sharded adapter subscribes to it when a socket joins the room;
+    a broadcast sent before then is not heard)."""
+    server = cluster.servers[0]
+    assert isinstance(server, PyServer)
+    link = server.io.sockets.adapter.link  # type: ignore[attr-defined]
+
+    async def check() -> bool:
+        counts = [await link.numsub(f"{key}#/#{room}#", shard=True) for room in rooms]
+        return counts == [len(cluster.servers)] * len(rooms)
+
+    return check
+
+
 _MARKERS = itertools.count()
 
 

@@ -1,5 +1,6 @@
-"""Redis Cluster and Sentinel set-ups of the machine's ``redis-server``, on private ports
-and in a temporary folder, for the cluster tests (started once per session by fixtures).
+"""Redis Cluster and Sentinel set-ups of the machine's ``redis-server``, and one server of
+another binary (Valkey's), on private ports and in a temporary folder, for the cluster
+tests (started once per module by the fixtures of tests/adapters/redis/conftest.py).
 
 Each process is ours and never daemonized: :meth:`Topology.stop` kills them all (by their
 own pids) and removes the folder.
@@ -54,17 +55,23 @@ class Topology:
 
     folder: Path
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    binary: str = "redis-server"
 
     def start_server(self, port: int, *extra: str) -> None:
-        """A redis-server on ``port`` (its files in a folder of its own)."""
+        """A server on ``port`` (its files in a folder of its own)."""
         home = self.folder / str(port)
         home.mkdir(exist_ok=True)
-        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        args = [self.binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
         args += ["--appendonly", "no", "--dir", str(home), *extra]
-        self.processes[port] = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _wait(lambda: _answers(port), f"redis-server on {port}")
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes[port] = process
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.binary} on {port} exited ({process.returncode})")
+            return _answers(port)
+
+        _wait(up, f"{self.binary} on {port}")
 
     def kill(self, port: int) -> None:
         """SIGKILL one server (a crash: no goodbye to its clients)."""
@@ -76,6 +83,28 @@ class Topology:
         for port in list(self.processes):
             self.kill(port)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Server(Topology):
+    """One server of ``binary`` (a ``redis-server`` or a ``valkey-server``)."""
+
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, binary: str = "redis-server") -> Server:
+        server = cls(Path(tempfile.mkdtemp(prefix="aiosio-redis-")), binary=binary)
+        try:
+            server.port = free_port()
+            server.start_server(server.port)
+        except BaseException:
+            server.stop()
+            raise
+        return server
 
 
 @dataclass

@@ -4,36 +4,36 @@ their cluster through a failover to the replica."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiosio.adapters.redis import RedisAdapter
 from tests.adapters.cluster_support import (
-    Client,
+    Cluster,
     PyServer,
     crossing,
     eventually,
     eventually_async,
+    members,
 )
 from tests.support.redis_topologies import Sentinels
 
 
-async def test_the_adapter_follows_a_failover(sentinels: Sentinels, key: str) -> None:
-    servers = [await PyServer.start(sentinels.url, key, name, health_timeout=2.0) for name in "ab"]
-    clients = [await Client.connect(server, "room") for server in servers]
-    adapters = [server.io.sockets.adapter for server in servers]
+async def test_the_adapter_follows_a_failover(
+    cluster_factory: Any, sentinels: Sentinels, key: str
+) -> None:
+    cluster: Cluster = await cluster_factory(key, url=sentinels.url, node=False, health_timeout=2.0)
+    adapters = [server.io.sockets.adapter for server in cluster.servers]  # type: ignore[union-attr]
     assert all(isinstance(adapter, RedisAdapter) for adapter in adapters)
-    delivered = crossing(servers[0], clients[1])
+    sender = cluster.servers[0]
+    assert isinstance(sender, PyServer)
+    heard = members(cluster, "room")[1]  # the other server's client in the room
+    delivered = crossing(sender, heard)
 
-    try:
-        await eventually_async(delivered)
-        assert await adapters[0].server_count() == 2
-        await asyncio.to_thread(sentinels.fail_over)
-        await eventually_async(delivered, 20)
-        await eventually(lambda: all(adapter.healthy for adapter in adapters), 10)
-        assert await adapters[1].server_count() == 2
-        markers = [n[0] for n in clients[1].news]
-        assert len(markers) == len(set(markers))
-    finally:
-        for client in clients:
-            await client.sio.disconnect()
-        for server in servers:
-            await server.close()
+    await eventually_async(delivered)
+    assert await adapters[0].server_count() == 2
+    await asyncio.to_thread(sentinels.fail_over)
+    await eventually_async(delivered, 20)
+    await eventually(lambda: all(adapter.healthy for adapter in adapters), 10)
+    assert await adapters[1].server_count() == 2
+    markers = [n[0] for n in heard.news]
+    assert len(markers) == len(set(markers))

@@ -16,16 +16,16 @@ import aiosio
 from aiosio.adapters.redis import Emitter, RedisAdapter, redis_adapter, streams_adapter
 from aiosio.adapters.redis.topology import connect, hosts_of, is_cluster
 from tests.adapters.cluster_support import (
-    Client,
     Cluster,
     NodeServer,
     PyServer,
+    broadcasts_cross_once,
     crossing,
-    emit,
     eventually,
     eventually_async,
     members,
     node_available,
+    shard_rooms_heard,
 )
 from tests.support.redis_topologies import RedisCluster
 
@@ -50,25 +50,8 @@ async def test_a_mixed_sharded_cluster_on_redis_cluster(
     names = [server.name for server in cluster.servers]
     py0 = cluster.servers[0]
     assert isinstance(py0, PyServer)
-    link = py0.io.sockets.adapter.link  # type: ignore[attr-defined]
-
-    async def rooms_heard_everywhere() -> bool:
-        # each server subscribes to a room's shard channel when a socket joins it
-        counts = [await link.numsub(f"{key}#/#{room}#", shard=True) for room in ("room", "other")]
-        return counts == [len(names)] * 2
-
-    await eventually_async(rooms_heard_everywhere, 10)
-    for server in cluster.servers:
-        await emit(server, ["room"], server.name, b"\x00\x01")
-        await emit(server, ["room"], f"{server.name}-end")
-    # a server's messages on one channel arrive in order: once its marker is in, a
-    # duplicate of what came before it would be in too
-    expected = {n + s for n in names for s in ("", "-end")}
-    room = members(cluster, "room")
-    await eventually(lambda: all(expected <= {n[0] for n in c.news} for c in room), 10)
-    for client in room:
-        assert sorted(n[0] for n in client.news) == sorted(expected), client
-    assert all(not client.news for client in members(cluster, "other"))
+    await eventually_async(shard_rooms_heard(cluster, key, ["room", "other"]), 10)
+    await broadcasts_cross_once(cluster, b"\x00\x01")
     sockets = await py0.io.fetch_sockets()
     assert sorted({s.data["server"] for s in sockets}) == sorted(names)
     assert sorted(await py0.io.server_side_emit("hello", "a", timeout=3)) == sorted(
@@ -120,37 +103,32 @@ async def test_classic_and_streams_adapters_on_a_given_cluster_client(
 
 
 async def test_a_slot_move_and_a_failover_are_survived(
-    redis_cluster: RedisCluster, key: str, caplog: pytest.LogCaptureFixture
+    cluster_factory: Any,
+    redis_cluster: RedisCluster,
+    key: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    servers = []
-    clients: list[Client] = []
-    for name in ("a", "b"):
-        server = await PyServer.start(redis_cluster.url, key, name, sharded=True)
-        servers.append(server)
-        clients.append(await Client.connect(server, "room"))
-    adapter = servers[1].io.sockets.adapter
+    cluster: Cluster = await cluster_factory(key, sharded=True, url=redis_cluster.url, node=False)
+    sender, receiver = cluster.servers
+    assert isinstance(sender, PyServer) and isinstance(receiver, PyServer)
+    adapter = receiver.io.sockets.adapter
     assert isinstance(adapter, RedisAdapter)
     link = adapter.link
     slot = key_slot(f"{key}#/#room#".encode())  # the channel of the room
-    delivered = crossing(servers[0], clients[1])
+    heard = members(cluster, "room")[1]  # the receiver's client in the room
+    delivered = crossing(sender, heard)
 
-    try:
-        await eventually_async(delivered)
-        caplog.set_level(logging.WARNING, "aiosio.redis")
-        others = [p for p in redis_cluster.primaries if p != redis_cluster.owner(slot)]
-        await asyncio.to_thread(redis_cluster.move_slot, slot, others[0])
-        await eventually_async(delivered, 10)
-        await eventually(lambda: link.healthy and link.loss_windows >= 1, 5)
-        assert "was unsubscribed by Redis" in caplog.text
-        # the primary that serves the room now dies; its replica takes over
-        await asyncio.to_thread(redis_cluster.fail_over, redis_cluster.owner(slot))
-        await eventually_async(delivered, 15)
-        await eventually(lambda: link.healthy, 5)
-        # nothing twice: each marker b's client got, it got once
-        markers = [n[0] for n in clients[1].news]
-        assert len(markers) == len(set(markers))
-    finally:
-        for client in clients:
-            await client.sio.disconnect()
-        for server in servers:
-            await server.close()
+    await eventually_async(delivered)
+    caplog.set_level(logging.WARNING, "aiosio.redis")
+    others = [p for p in redis_cluster.primaries if p != redis_cluster.owner(slot)]
+    await asyncio.to_thread(redis_cluster.move_slot, slot, others[0])
+    await eventually_async(delivered, 10)
+    await eventually(lambda: link.healthy and link.loss_windows >= 1, 5)
+    assert "was unsubscribed by Redis" in caplog.text
+    # the primary that serves the room now dies; its replica takes over
+    await asyncio.to_thread(redis_cluster.fail_over, redis_cluster.owner(slot))
+    await eventually_async(delivered, 15)
+    await eventually(lambda: link.healthy, 5)
+    # nothing twice: each marker the receiver's client got, it got once
+    markers = [n[0] for n in heard.news]
+    assert len(markers) == len(set(markers))
