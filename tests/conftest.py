@@ -226,6 +226,12 @@ def key() -> str:
 def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``--cache-dir`` for the tests that run ``mypy --strict`` on examples (README's
     and the docs'): the second run reuses the first one's analysis of aiosio and its
-    dependencies instead of redoing it. The cache is keyed by each module's options and
-    source, so a run checks exactly what it would check with a cache of its own."""
-    return tmp_path_factory.mktemp("mypy-cache")
+    dependencies instead of redoing it. It starts as a copy of the project's own cache,
+    when there is one (``make test`` type-checks the package just before the tests), so
+    even the first run finds aiosio analysed. mypy keys each module's entry by its options
+    and source, so a run checks exactly what it would check with a cache of its own."""
+    cache = tmp_path_factory.mktemp("mypy-cache")
+    project = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    if project.is_dir():
+        shutil.copytree(project, cache, dirs_exist_ok=True)
+    return cache
