@@ -21,10 +21,12 @@ await run(async (browser) => {
   for (const id of ids) {
     await admin.getByText(id, { exact: true }).waitFor();
   }
-  await admin.waitForTimeout(800); // let the page transition finish before the picture
-  await admin.screenshot({ path: `${artifacts}/admin-sockets.png` });
+  // Transitions still running are finished at once for the picture.
+  await admin.screenshot({ path: `${artifacts}/admin-sockets.png`, animations: "disabled" });
 
   await admin.goto(`${base}/admin-ui/#/`);
-  await admin.waitForTimeout(2500); // one round of server_stats
-  await admin.screenshot({ path: `${artifacts}/admin-dashboard.png` });
+  // The servers card counts our server healthy once a round of server_stats has come.
+  const servers = admin.locator(".v-card", { hasText: "Servers" });
+  await servers.getByText("100.0 %").waitFor();
+  await admin.screenshot({ path: `${artifacts}/admin-dashboard.png`, animations: "disabled" });
 });

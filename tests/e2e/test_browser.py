@@ -79,9 +79,11 @@ def test_two_browsers_chat_in_a_room(demo: CLIProcess) -> None:
 
 
 def test_admin_ui_lists_the_demo_sockets(demo: CLIProcess) -> None:
-    (ARTIFACTS / "admin-sockets.png").unlink(missing_ok=True)
+    for name in ("admin-sockets.png", "admin-dashboard.png"):
+        (ARTIFACTS / name).unlink(missing_ok=True)
     _node("admin.mjs", demo.url(), str(ARTIFACTS), "admin", PASSWORD)
     assert (ARTIFACTS / "admin-sockets.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "admin-dashboard.png").stat().st_size > 10_000
 
 
 def test_admin_ui_refuses_a_wrong_password(demo: CLIProcess) -> None:
