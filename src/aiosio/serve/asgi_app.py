@@ -197,13 +197,6 @@ class AppHTTPConnection(HTTPConnection):
         super().connection_lost(exc)
         self.front.connections.discard(self)
 
-    def close_if_idle(self) -> None:
-        """At shutdown: close now if nothing is being answered, else after the answer."""
-        transport = self.transport
-        if transport is not None and self._answer is _ANSWER_NONE and not self._queue:
-            self._phase = _PHASE_CLOSING
-            transport.close()
-
     def abort(self) -> None:
         transport = self.transport
         if transport is not None:
@@ -465,6 +458,7 @@ class AppHTTPConnection(HTTPConnection):
         # A body still coming when the answer is complete: the connection ends rather
         # than reading (and dropping) the rest of it.
         keep_alive = cycle.keep_alive and not cycle.more_body and not self.front.closing
+        keep_alive = keep_alive and not self._ending  # the server closes: the last answer
         self._next(_ANSWER_DEFERRED, keep_alive)
 
     def cycle_abort(self) -> None:

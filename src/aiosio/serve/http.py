@@ -96,6 +96,7 @@ class HTTPConnection(Timed):
         "_answer",
         "_body",
         "_body_size",
+        "_ending",
         "_final",
         "_handle",
         "_head_bytes",
@@ -140,6 +141,7 @@ class HTTPConnection(Timed):
         self._queue: deque[tuple[HTTPRequest, bool]] = deque()
         self._keep_alive = True  # of the request being answered
         self._final = False  # a request that ends the connection was read: read no more
+        self._ending = False  # the server is closing: the request being read is the last
         self._write_paused = False  # the peer does not read our answers (pause_writing)
         self._reading = True
         self._abort: Callable[[], None] | None = None
@@ -152,6 +154,7 @@ class HTTPConnection(Timed):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.router.connections.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.client = (str(peer[0]), int(peer[1]))
@@ -167,6 +170,7 @@ class HTTPConnection(Timed):
         # Forget the transport first: whatever the engine does now (answer a poll) must
         # not write to it or arm timers on it.
         self.transport = None
+        self.router.connections.discard(self)
         if self._phase is _PHASE_BODY:
             self._abandon()
         self._phase = _PHASE_CLOSED
@@ -271,6 +275,28 @@ class HTTPConnection(Timed):
         self._write(encode_response(response, keep_alive=False))
         self._shutdown()
 
+    def close_if_idle(self) -> None:
+        """The server is closing: close now between requests, else after the answer owed
+        (a held long-poll is answered by the engine's close), with ``Connection: close``;
+        a request still coming in is read and answered first, as the last one."""
+        transport = self.transport
+        phase = self._phase
+        if transport is None or phase is _PHASE_CLOSING or phase is _PHASE_CLOSED:
+            return
+        if phase is _PHASE_IDLE and self._answer is _ANSWER_NONE and not self._queue:
+            self._phase = _PHASE_CLOSING
+            transport.close()
+            self._arm(self.limits.close_timeout)
+            return
+        self._ending = True  # a request's head or body coming in is the last one
+        if phase is _PHASE_IDLE:  # an answer is owed
+            self._final = True  # read nothing more
+            if self._queue:
+                request, _ = self._queue[-1]
+                self._queue[-1] = (request, False)
+            else:
+                self._keep_alive = False
+
     def _shutdown(self) -> None:
         if self._phase is not _PHASE_CLOSED:
             self._phase = _PHASE_CLOSING
@@ -367,7 +393,7 @@ class HTTPConnection(Timed):
             return
         self._phase = _PHASE_IDLE
         self._disarm()
-        keep_alive = self.parser.should_keep_alive()
+        keep_alive = self.parser.should_keep_alive() and not self._ending
         if not keep_alive:
             self._final = True  # Connection: close, or HTTP/1.0: the last request
         request = self._head_request
@@ -564,6 +590,7 @@ class HTTPConnection(Timed):
         self._phase = _PHASE_CLOSED
         self._cancel_timer()
         self.transport = None
+        self.router.connections.discard(self)
         self.parser = None  # type: ignore[assignment]
         self._url = b""
         self._headers = {}

@@ -169,6 +169,7 @@ class EngineServer:
         self.high_water_mark, self.low_water_mark = marks(options, self.max_buffered_bytes)
         self.stats = Counters()
         self.admission = Admission.configured(self.stats, options)  # None: no checks
+        self.closing = False  # handshakes refused: the port may be open for CLOSEs owed
         self.sessions: dict[str, ServerSession] = {}
         self._dirty: list[ServerSession] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -218,7 +219,7 @@ class EngineServer:
             return
         respond = session.poll
         if respond is not None and session.state is State.OPEN:
-            session.poll = None
+            session.poll, session.answered = None, self.loop.time()
             respond(self.poll_response(session.take_outbox()))
         elif (
             len(session.outbox) > self.max_buffered_packets
@@ -299,6 +300,9 @@ class EngineServer:
         """
         if "sid" in request.query:
             done(None)
+            return
+        if self.closing:
+            done(HTTPError(503, b"Server shutting down", "text/plain"))
             return
         if self.admission is not None:
             refusal = self.admission.check(request, self.loop.time())
@@ -563,6 +567,7 @@ class EngineServer:
         an earlier ``asyncio.run`` closed) is dropped: its handles would answer every
         request with "Event loop is closed"."""
         loop = asyncio.get_running_loop()
+        self.closing = False
         stale = self._loop
         self._loop = loop
         if stale is None or stale is loop:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["LongPolling"]
 
 Respond = Callable[[HTTPResponse], None]
+# A polling client sends its next GET as soon as it has read an answer: one that has not
+# within this many seconds is gone or stalled, and a shutdown does not wait for it.
+NEXT_POLL = 1.0
 
 
 def _ok() -> HTTPResponse:
@@ -40,12 +43,40 @@ def _ok() -> HTTPResponse:
 class LongPolling:
     """The long-polling requests of one engine's sessions."""
 
-    __slots__ = ("closing", "engine")
+    __slots__ = ("_due", "_taken", "closing", "engine")
 
     def __init__(self, engine: EngineServer) -> None:
         self.engine = engine
         # Polling sessions closed by the server: what the next GET still gets before CLOSE.
         self.closing: dict[str, tuple[list[object], asyncio.TimerHandle]] = {}
+        # Those of them whose client is between two polls (a GET answered NEXT_POLL ago
+        # at most): the loop time by which its next GET should have come.
+        self._due: dict[str, float] = {}
+        self._taken: asyncio.Event | None = None  # set when no client is due any more
+
+    async def until_taken(self, timeout: float) -> None:
+        """Wait until every polling client that is between two polls has fetched its
+        CLOSE packet with its next GET (at most ``timeout`` seconds, and no longer than
+        each was due): a closing front door keeps its port and connections open until
+        then, or that GET is refused or cut and the client sees a transport error. The
+        reference server does not wait (its client sees "transport error" then)."""
+        if not self._due:
+            return
+        wait = min(timeout, max(self._due.values()) - self.engine.loop.time())
+        taken = self._taken = asyncio.Event()
+        try:
+            async with asyncio.timeout(wait):
+                await taken.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._taken = None
+
+    def _forget(self, sid: str) -> tuple[list[object], asyncio.TimerHandle] | None:
+        left = self.closing.pop(sid, None)
+        if self._due.pop(sid, None) is not None and not self._due and self._taken is not None:
+            self._taken.set()
+        return left
 
     def handle_request(self, request: HTTPRequest, respond: Respond) -> Callable[[], None] | None:
         """Answer a polling or handshake request through ``respond``.
@@ -145,6 +176,7 @@ class LongPolling:
             respond(engine.poll_response([NOOP_TEXT]))
             return None
         if session.outbox:
+            session.answered = engine.loop.time()
             respond(engine.poll_response(session.take_outbox()))
             return None
         session.poll = respond
@@ -240,19 +272,23 @@ class LongPolling:
         """The server closed a polling session with ``items`` still to send: they go
         first, and CLOSE in a response of its own, as the reference server does (its
         transport's "drain", then close); without a held GET, both wait for the next one."""
-        if respond is not None:
-            respond(self.engine.poll_response(items))
-            items = []
         engine = self.engine
+        now = engine.loop.time()
+        if respond is not None:
+            respond(engine.poll_response(items))
+            items = []
+            session.answered = now
         timer = engine.loop.call_later(
-            engine.ping_interval + engine.ping_timeout, self.closing.pop, session.sid, None
+            engine.ping_interval + engine.ping_timeout, self._forget, session.sid
         )
         self.closing[session.sid] = (items, timer)
+        if now - session.answered < NEXT_POLL:
+            self._due[session.sid] = session.answered + NEXT_POLL
 
     def take_left(self, sid: str) -> list[object] | None:
         """What a session closed mid-upgrade left to send, for its WebSocket; None when a
         GET took it already."""
-        left = self.closing.pop(sid, None)
+        left = self._forget(sid)
         if left is None:
             return None
         left[1].cancel()
@@ -269,7 +305,7 @@ class LongPolling:
         if items:
             self.closing[sid] = ([], timer)
             return self.engine.poll_response(items)
-        del self.closing[sid]
+        self._forget(sid)
         timer.cancel()
         return self.engine.poll_response([CLOSE_TEXT])
 
@@ -278,3 +314,4 @@ class LongPolling:
         for _, timer in self.closing.values():
             timer.cancel()
         self.closing.clear()
+        self._due.clear()

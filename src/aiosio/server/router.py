@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiosio.server.engine import EngineServer
 from aiosio.server.http import HTTPRequest, HTTPResponse
@@ -78,7 +78,8 @@ class Limits:
         body_timeout: Between two chunks of a request body; then 408, and the polling
             session the request is for is closed.
         close_timeout: How long a closing connection may take to send what it still
-            has to a peer that does not read; then it is aborted.
+            has to a peer that does not read; then it is aborted. Also how long
+            ``io.close()`` keeps the port open for polling clients to fetch their CLOSE.
     """
 
     max_head: int = 16 * 1024
@@ -87,6 +88,13 @@ class Limits:
     header_timeout: float = 20.0
     body_timeout: float = 20.0
     close_timeout: float = 5.0
+
+
+class IdleClosable(Protocol):
+    """What the router asks of a front door's HTTP connection when the server closes."""
+
+    def close_if_idle(self) -> None:
+        """Close now if no request is in progress, else after the answer owed."""
 
 
 class Router:
@@ -114,6 +122,14 @@ class Router:
         # Exact paths answered by a function (the metrics page, the Admin UI's redirect).
         self.routes: dict[str, Callable[[HTTPRequest], HTTPResponse]] = {}
         self._bundle: Path | None = None
+        # The front door's HTTP connections (not WebSockets: the engine closes those), so
+        # that closing the server ends the idle ones instead of leaving them to the client.
+        self.connections: set[IdleClosable] = set()
+
+    def close_idle(self) -> None:
+        """The server is closing: end every HTTP connection once nothing is owed on it."""
+        for connection in list(self.connections):
+            connection.close_if_idle()
 
     def mount_at(self, prefix: str) -> None:
         """Answer Socket.IO under ``prefix`` too: the standalone server serving an app that

@@ -491,8 +491,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
 
     async def _close(self) -> None:
         try:
-            for listener in self._listeners:
-                listener.close()
+            self.engine.closing = True  # no new session; the port closes after the drain
             graceful = asyncio.get_running_loop().create_task(self._close_gracefully())
             graceful.add_done_callback(self._log_failure)
             if not await self._finished(graceful, self.shutdown_timeout):
@@ -500,6 +499,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
                 await asyncio.wait({graceful}, timeout=1.0)
                 self.engine.abort()
             await self._cancel_tasks(timeout=1.0)
+            self._stop_listening()
             for listener in self._listeners:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener.wait_closed(), 1.0)
@@ -536,9 +536,22 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
         if self.recovery is not None:
             await self.recovery.shutdown()
         await self.engine.close()
+        if self._listeners:
+            # The polling clients fetch their CLOSE packet with their next GET, which may
+            # come on a new connection (Node's client opens one per request): the port and
+            # the kept-alive connections stay until they have (at most close_timeout).
+            await self.engine.polling.until_taken(self.router.limits.close_timeout)
+        self._stop_listening()
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
         await close_features(self)
+
+    def _stop_listening(self) -> None:
+        """Close the front doors' ports and their idle HTTP connections (asyncio's
+        ``Server.close()`` leaves accepted connections open)."""
+        for listener in self._listeners:
+            listener.close()
+        self.router.close_idle()
 
     async def _cancel_tasks(self, timeout: float) -> None:
         """Cancel the server's tasks (not those awaiting the close) and give them

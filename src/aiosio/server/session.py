@@ -50,6 +50,7 @@ class ServerSession(EngineSession):
     """A server-side session with its I/O attachments."""
 
     __slots__ = (
+        "answered",
         "dirty",
         "engine",
         "flow",
@@ -75,6 +76,7 @@ class ServerSession(EngineSession):
         self.ws: WebSocketTransport | None = None
         self.upgrade_ws: WebSocketTransport | None = None
         self.poll: Callable[[HTTPResponse], None] | None = None
+        self.answered = now  # the loop time of the last GET answered (the handshake's)
         self.posting = False  # a POST's head has come and its body is being read
         self.timer: asyncio.TimerHandle | None = None
         self.owner: Any = None
