@@ -8,13 +8,16 @@ against small asyncio servers in this process standing in for workers.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
-from aiosio.balancer import MAX_HEAD, StickyBalancer, request_sid, request_target
+from aiosio.balancer import MAX_HEAD, StickyBalancer, forwarding, request_sid, request_target
+from aiosio.serve.options import add_app_options
 from tests.support.ports import free_port
 from tests.support.waits import within
 
@@ -282,3 +285,39 @@ async def test_a_dead_backend_gets_a_502() -> None:
     finally:
         server.close()
         await balancer.shutdown(1)
+
+
+# -- the client's address, for the workers ------------------------------------------------
+
+
+def _forward(*flags: str) -> Callable[[bytes, Any], bytes]:
+    parser = argparse.ArgumentParser()
+    add_app_options(parser)
+    return forwarding(parser.parse_args(list(flags)), "http")
+
+
+def test_forwarding_tells_the_worker_the_clients_address() -> None:
+    rewrite = _forward()
+    forwarded = rewrite(head("/pid"), ("10.1.2.3", 5000))
+    assert forwarded == head("/pid", "X-Forwarded-For: 10.1.2.3", "X-Forwarded-Proto: http")
+
+
+def test_forwarding_drops_what_an_untrusted_client_claims() -> None:
+    rewrite = _forward()  # 127.0.0.1 only is trusted
+    spoofed = head("/pid", "X-Forwarded-For: 6.6.6.6", "x-forwarded-proto: https")
+    assert rewrite(spoofed, ("10.1.2.3", 5000)) == head(
+        "/pid", "X-Forwarded-For: 10.1.2.3", "X-Forwarded-Proto: http"
+    )
+    assert _forward("--no-proxy-headers")(spoofed, ("127.0.0.1", 5000)) == head(
+        "/pid", "X-Forwarded-For: 127.0.0.1", "X-Forwarded-Proto: http"
+    )
+
+
+def test_forwarding_keeps_what_a_trusted_proxy_says() -> None:
+    rewrite = _forward("--forwarded-allow-ips", "10.0.0.0/8")
+    proxied = head("/pid", "X-Forwarded-For: 1.2.3.4", "X-Forwarded-Proto: https")
+    assert rewrite(proxied, ("10.1.2.3", 5000)) == head(
+        "/pid", "X-Forwarded-For: 1.2.3.4, 10.1.2.3", "X-Forwarded-Proto: https"
+    )
+    unix = rewrite(head("/pid"), "")  # a Unix socket has no address
+    assert unix == head("/pid", "X-Forwarded-Proto: http")

@@ -6,6 +6,7 @@ import asyncio
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import socketio
 from aiosio import Server, cli
 from aiosio.cli import (
     TargetError,
@@ -421,12 +423,60 @@ def test_a_failing_startup_exits_non_zero_with_the_apps_error(tmp_path: Path) ->
     assert "serving on" not in p.output()
 
 
-def test_workers_refuse_an_application_target(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "workersmain.py").write_text(FASTAPI_APP)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    assert main(["serve", "workersmain:app", "--workers", "2"]) == 2
-    assert "the workers serve an aiosio.Server only" in capsys.readouterr().err
-    sys.modules.pop("workersmain", None)
+WORKERS_APP = FASTAPI_APP + textwrap.dedent(
+    """
+
+    import os
+
+
+    @app.get("/pid")
+    async def pid(request: Request):
+        return {"pid": os.getpid(), "resource": request.state.resource}
+
+
+    @io.on("connection")
+    def connection(socket):
+        socket.on("whoami", os.getpid)
+    """
+)
+
+
+async def test_workers_serve_an_application_each_with_its_lifespan(tmp_path: Path) -> None:
+    (tmp_path / "workersmain.py").write_text(WORKERS_APP)
+    args = ["serve", "workersmain:app", "--port", "0", "--workers", "2", "--lifespan", "on"]
+    with CLIProcess(args, cwd=tmp_path, log=tmp_path / "out.log") as process:
+        url = await asyncio.to_thread(process.url)
+        output = process.output()
+        assert output.count("app startup") == 2  # before the front listens
+        assert output.index("app startup") < output.index("serving on")
+        answers = [json.loads(await asyncio.to_thread(_get, url + "/pid")) for _ in range(4)]
+        assert {answer["resource"] for answer in answers} == {"open"}  # each lifespan's state
+        pids = {answer["pid"] for answer in answers}
+        assert len(pids) == 2 and process.process is not None
+        assert process.process.pid not in pids  # answered by the two workers
+        # Socket.IO where the app mounts it, over WebSocket (no stickiness needed) and
+        # long-polling (the front keeps the session on its worker).
+        for transport in ("websocket", "polling"):
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(url, socketio_path="/ws/socket.io", transports=[transport])
+            try:
+                seen = {await client.call("whoami", timeout=10) for _ in range(3)}
+                assert len(seen) == 1 and seen <= pids
+            finally:
+                await client.disconnect()
+        assert await asyncio.to_thread(process.stop) == 0
+    output = process.output()
+    assert output.count("app shutdown") == 2, output
+    assert output.count("worker 0 stopped") == output.count("worker 1 stopped") == 1
+    assert output.rstrip().endswith("stopped") and "Traceback" not in output
+
+
+def test_a_worker_failing_its_startup_fails_the_front(tmp_path: Path) -> None:
+    (tmp_path / "failworkers.py").write_text(WORKERS_APP.replace("FAIL = False", "FAIL = True"))
+    args = ["serve", "failworkers:app", "--port", "0", "--workers", "2"]
+    with CLIProcess(args, cwd=tmp_path, log=tmp_path / "out.log") as process:
+        assert process.wait(60) == 1
+    output = process.output()
+    assert "application startup failed" in output and "the cache is unreachable" in output
+    assert "exited with 3" in output  # the worker's status for a failed startup
+    assert "serving on" not in output

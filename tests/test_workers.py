@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 import pytest
 
 import socketio
-from aiosio.workers import Backoff, StickyBalancer, request_sid
+from aiosio.workers import (
+    Backoff,
+    StickyBalancer,
+    WorkerOptions,
+    app_arguments,
+    make_parser,
+    request_sid,
+)
 from tests.adapters.cluster_support import eventually
 from tests.support.cli_process import CLIProcess
 from tests.support.ports import free_port
@@ -56,6 +63,27 @@ def test_balancer_skips_unavailable_workers_and_obeys_a_worker_parameter() -> No
     assert [balancer.owner(None)[0] for _ in range(4)] == [0, 2, 0, 2]
     assert balancer.route(b"GET /metrics?worker=1 HTTP/1.1\r\n\r\n") == (1, False)
     assert balancer.route(b"GET /metrics?worker=9 HTTP/1.1\r\n\r\n")[0] in (0, 2)
+
+
+def test_the_workers_get_the_application_options_and_trust_the_front() -> None:
+    parser = make_parser()
+    args = parser.parse_args(["main:app", "--root-path", "/api", "--no-access-log"])
+    extra = app_arguments(args)
+    assert extra == (
+        "--root-path",
+        "/api",
+        "--no-access-log",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "127.0.0.1,127.0.0.1",
+    )
+    worker = parser.parse_args(["main:app", *extra])  # what a worker parses back
+    assert (worker.root_path, worker.access_log) == ("/api", False)
+    # Where to listen is the front's; the front's verdict on proxies is the worker's.
+    args = parser.parse_args(["main:app", "--uds", "/tmp/s", "--no-proxy-headers"])
+    assert app_arguments(args)[-3:] == ("--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
+    options = WorkerOptions("main:app", app_args=extra)
+    assert options.command(0, 4000)[-len(extra) :] == list(extra)
 
 
 def test_the_restart_delay_doubles_up_to_its_cap() -> None:

@@ -7,16 +7,19 @@ pipes connections, and knows nothing of processes.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-__all__ = ["MAX_HEAD", "StickyBalancer", "request_sid", "request_target"]
+from aiosio.serve.asgi_app import AppFront, AppOptions
+
+__all__ = ["MAX_HEAD", "Rewrite", "StickyBalancer", "forwarding", "request_sid", "request_target"]
 
 MAX_HEAD = 16 * 1024  # docs/limits.md: request line + headers
 _SID_IN_ANSWER = re.compile(rb'"sid":"([A-Za-z0-9_\-]{1,128})"')
@@ -60,13 +63,16 @@ def _close_after(head: bytes) -> bytes:
 
 Available = Callable[[int], bool]
 LocalAnswer = Callable[[bytes], Awaitable[bytes | None]]
+Rewrite = Callable[[bytes, Any], bytes]  # (request head, client's peername) -> head to forward
 
 
 class StickyBalancer:
     """Forwards connections to backends, keeping each Engine.IO session on its worker.
 
     ``available`` says whether a backend takes new sessions (a restarting worker does not);
-    ``local`` may answer a request in the front (the health view) instead of forwarding it.
+    ``local`` may answer a request in the front (the health view) instead of forwarding it;
+    ``rewrite`` edits a request head before it is forwarded (the client's address, for the
+    worker's ``X-Forwarded-For``).
     """
 
     def __init__(
@@ -76,12 +82,14 @@ class StickyBalancer:
         max_sessions: int = 100_000,
         available: Available | None = None,
         local: LocalAnswer | None = None,
+        rewrite: Rewrite | None = None,
     ) -> None:
         self.backends = backends
         self.max_sessions = max_sessions
         self.owners: OrderedDict[str, int] = OrderedDict()
         self.available = available or (lambda index: True)
         self.local = local
+        self.rewrite = rewrite
         self._turn = itertools.cycle(range(len(backends)))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clients: set[asyncio.StreamWriter] = set()
@@ -164,6 +172,8 @@ class StickyBalancer:
             with contextlib.suppress(OSError):
                 await writer.drain()
             return
+        if self.rewrite is not None:
+            head = self.rewrite(head, writer.get_extra_info("peername"))
         index, learn = self.route(head)
         upgrade = _is_upgrade(head)
         try:
@@ -220,6 +230,38 @@ class StickyBalancer:
                 if sink.can_write_eof():
                     sink.write_eof()
             sink.close()
+
+
+_FORWARDED_HEADER = re.compile(rb"(?im)^x-forwarded-(for|proto):([^\r\n]*)\r\n")
+
+
+def forwarding(args: argparse.Namespace, scheme: str) -> Rewrite:
+    """The front's edit of a request head: the client's address goes in ``X-Forwarded-For``
+    (and the scheme in ``X-Forwarded-Proto``), since the worker sees the front's address.
+
+    What the client itself sent in those headers is kept only when ``--proxy-headers``
+    and ``--forwarded-allow-ips`` trust the client (a proxy in front), as one process
+    would; otherwise it is dropped, so that a client cannot pose as another address.
+    """
+    options = AppOptions(
+        proxy_headers=getattr(args, "proxy_headers", True),
+        forwarded_allow_ips=getattr(args, "forwarded_allow_ips", "127.0.0.1"),
+    )
+    judge = AppFront(cast(Any, None), options)  # only its rule of trust is used
+
+    def rewrite(head: bytes, peer: Any) -> bytes:
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        sent = {m.group(1).lower(): m.group(2).strip() for m in _FORWARDED_HEADER.finditer(head)}
+        trusted = host is not None and judge.trusts(host)
+        hops = [sent[b"for"]] if trusted and sent.get(b"for") else []
+        proto = sent.get(b"proto") if trusted else None
+        added = b""
+        if host is not None:
+            added += b"X-Forwarded-For: " + b", ".join([*hops, host.encode()]) + b"\r\n"
+        added += b"X-Forwarded-Proto: " + (proto or scheme.encode()) + b"\r\n"
+        return _FORWARDED_HEADER.sub(b"", head)[:-2] + added + b"\r\n"
+
+    return rewrite
 
 
 # -- processes ---------------------------------------------------------------------------

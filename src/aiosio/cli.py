@@ -1,11 +1,12 @@
 """The command line: ``aiosio serve module:attr``, ``aiosio demo``; ``python -m aiosio`` too.
 
 ``serve`` imports ``attr`` from ``module`` (the working directory is on ``sys.path``, as
-for uvicorn) and serves it with the standalone server: an :class:`aiosio.Server`, or the
-ASGI app of one (``io.asgi_app(...)``). Any other ASGI application is handed to uvicorn
-when it is installed. SIGINT and SIGTERM stop the server cleanly: it stops accepting,
-every open connection is closed ("server shutting down" for its sockets), and the process
-exits 0.
+for uvicorn) and serves it with the standalone server: an :class:`aiosio.Server`, the
+ASGI app of one (``io.asgi_app(...)``), or an application that mounts one. Any other ASGI
+application is handed to uvicorn when it is installed. ``--workers N`` runs N processes
+behind the sticky front of :mod:`aiosio.workers`. SIGINT and SIGTERM stop the server
+cleanly: it stops accepting, every open connection is closed ("server shutting down" for
+its sockets), and the process exits 0.
 
 ``--reload`` (for development) runs the server in a child process and restarts it when a
 ``.py`` file under the watched folders changes; it polls modification times, so it needs no
@@ -94,11 +95,12 @@ def _run_foreign(app: Any, args: argparse.Namespace, use_uvloop: bool) -> int:
         logger.error("%s is not an aiosio server; install uvicorn to serve it", args.target)
         return 1
     uvicorn.run(
-        app,
+        app,  # an import string with workers, as uvicorn wants it
         host=args.host,
         port=args.port,
         loop="uvloop" if use_uvloop else "asyncio",
         log_level=args.log_level,
+        workers=args.workers,
     )
     return 0
 
@@ -196,13 +198,9 @@ def _serve_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.workers < 1:
         raise TargetError(f"--workers {args.workers}: at least 1")
     if args.workers > 1:
-        if importlib.util.find_spec(args.target.partition(":")[0]) is not None:
-            served = find_served(load_target(args.target))
-            if served is None or served.app is not None:
-                raise TargetError(
-                    f"--workers {args.workers}: the workers serve an aiosio.Server only, not "
-                    "an application beside it (yet); run one aiosio serve per process"
-                )
+        target = load_target(args.target)
+        if server_of(target) is None and find_served(target) is None:
+            return _run_foreign(args.target, args, _wants_uvloop(args.uvloop))
         return _run_workers(args)
     if args.reload:
         folders = [Path(folder).resolve() for folder in args.reload_dir or [os.getcwd()]]
@@ -326,7 +324,15 @@ def make_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve an aiosio.Server or ASGI app")
     serve.add_argument("target", help="module:attribute, such as myapp:io")
     _common(serve, 3000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each importing the target and running the app's lifespan, "
+        "behind a front process on the port. Socket.IO across workers needs sticky "
+        "sessions or WebSocket-only clients: the front keeps each long-polling session on "
+        "its worker (by session id); broadcasts need a cluster adapter (Redis) (1)",
+    )
     serve.add_argument("--reload", action="store_true", help="restart when a .py file changes")
     serve.add_argument(
         "--reload-dir", action="append", metavar="DIR", help="folder to watch (repeatable; cwd)"

@@ -5,7 +5,10 @@
     python -m aiosio.workers myapp:io --workers 4 --host 0.0.0.0 --port 3000
 
 ``myapp:io`` names an :class:`aiosio.Server` (or a function returning one), normally with a
-cluster adapter (``redis_adapter``) so that broadcasts reach the clients of every worker.
+cluster adapter (``redis_adapter``) so that broadcasts reach the clients of every worker;
+or an ASGI application with Socket.IO mounted (``main:app``, as ``aiosio serve`` serves
+it): each worker then runs the app and its lifespan, with the application options
+(``--root-path``, ``--lifespan`` ...), and a worker whose startup fails stops them all.
 Each worker listens on a private port of 127.0.0.1; this front process accepts the public
 connections, reads each request head and forwards the connection to a worker:
 
@@ -15,7 +18,9 @@ connections, reads each request head and forwards the connection to a worker:
   its answer is remembered (bounded, least recently used first out);
 * polling requests are forwarded with ``Connection: close``, so that a kept-alive browser
   connection can never carry another session's request to the wrong worker; WebSocket
-  connections are piped as they are.
+  connections are piped as they are;
+* the client's address goes to the worker in ``X-Forwarded-For`` (see
+  :func:`aiosio.balancer.forwarding`).
 
 * ``GET /healthz`` (``--health-path``) is answered by the front itself, with the state of
   every worker (503 when one is unhealthy, unresponsive or down), and
@@ -51,17 +56,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiosio.balancer import MAX_HEAD, StickyBalancer, request_sid, request_target
+from aiosio.balancer import (
+    MAX_HEAD,
+    Rewrite,
+    StickyBalancer,
+    forwarding,
+    request_sid,
+    request_target,
+)
 from aiosio.logs import LEVELS, configure
-from aiosio.targets import load_server
+from aiosio.serve.lifespan import LifespanError
+from aiosio.serve.options import add_app_options, app_settings, listen_of
+from aiosio.serve.run import Listen, run_server
+from aiosio.targets import find_served, load_server, load_target
 
 __all__ = [
     "Backoff",
     "StickyBalancer",
     "Supervisor",
     "WorkerOptions",
+    "app_arguments",
     "load_server",
     "main",
+    "make_parser",
     "request_sid",
     "run",
     "run_parsed",
@@ -103,6 +120,7 @@ class WorkerOptions:
     log_format: str = "text"
     metrics_path: str | None = None
     uvloop: bool | None = None
+    app_args: tuple[str, ...] = ()  # how to serve an application (app_arguments)
 
     def command(self, index: int, port: int) -> list[str]:
         """The command line of worker ``index`` listening on ``port``."""
@@ -113,7 +131,40 @@ class WorkerOptions:
             command += ["--metrics-path", self.metrics_path]
         if self.uvloop is not None:
             command.append("--uvloop" if self.uvloop else "--no-uvloop")
-        return command
+        return [*command, *self.app_args]
+
+
+_FRONT_ONLY = frozenset({"uds", "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password"})
+_PROXY = frozenset({"proxy_headers", "forwarded_allow_ips"})
+
+
+def app_arguments(args: argparse.Namespace) -> tuple[str, ...]:
+    """The application options (``--root-path``, ``--lifespan`` ...) of a parsed command
+    line, as the workers' command lines carry them.
+
+    Where to listen (``--uds``, TLS) is the front's; the proxy headers are the front's
+    too: it decides which ``X-Forwarded-*`` to believe (:func:`aiosio.balancer.forwarding`),
+    and each worker believes what comes from the front.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    add_app_options(parser)
+    argv: list[str] = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, action.default)
+        if action.dest in _FRONT_ONLY | _PROXY or value == action.default:
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            argv.append(action.option_strings[0 if value else 1])
+        else:
+            argv += [action.option_strings[0], str(value)]
+    return (*argv, "--proxy-headers", "--forwarded-allow-ips", _worker_trust(args))
+
+
+def _worker_trust(args: argparse.Namespace) -> str:
+    allowed = getattr(args, "forwarded_allow_ips", "127.0.0.1")
+    if not getattr(args, "proxy_headers", True):
+        return "127.0.0.1"
+    return f"127.0.0.1,{allowed}"
 
 
 @dataclass
@@ -336,18 +387,28 @@ def run(
     uvloop: bool | None = None,
     health_path: str = "/healthz",
     backoff: Backoff | None = None,
+    listen: Listen | None = None,
+    app_args: Sequence[str] = (),
+    rewrite: Rewrite | None = None,
 ) -> int:
     """Start ``workers`` processes serving ``target`` and balance ``host:port`` over them.
 
-    Returns the exit status: 0 after SIGINT or SIGTERM, 1 when the workers cannot start.
+    ``listen`` overrides ``host``/``port`` (a Unix socket, TLS: the front's); ``app_args``
+    go to each worker (:func:`app_arguments`), and ``rewrite`` edits each request head
+    before it is forwarded (:func:`aiosio.balancer.forwarding`).
+
+    Returns the exit status: 0 after SIGINT or SIGTERM, 1 when the workers cannot start
+    (an application whose startup fails: its error is in the worker's log, on this
+    process's standard error).
 
     Raises:
         OSError: If ``host:port`` cannot be bound.
     """
-    options = WorkerOptions(target, log_level, log_format, metrics_path, uvloop)
+    options = WorkerOptions(target, log_level, log_format, metrics_path, uvloop, tuple(app_args))
     supervisor = Supervisor(options, workers, health_path=health_path, backoff=backoff)
+    where = listen or Listen(host, port)
     try:
-        return asyncio.run(_front(host, port, supervisor))
+        return asyncio.run(_front(where, supervisor, rewrite))
     finally:
         supervisor.kill()
 
@@ -355,6 +416,7 @@ def run(
 def run_parsed(args: argparse.Namespace, **options: Any) -> int:
     """:func:`run` with what a command line parsed (``aiosio serve --workers N`` and
     ``python -m aiosio.workers``); ``options`` adds the other keywords of :func:`run`."""
+    listen = listen_of(args)
     return run(
         args.target,
         host=args.host,
@@ -364,11 +426,14 @@ def run_parsed(args: argparse.Namespace, **options: Any) -> int:
         log_format=args.log_format,
         metrics_path=args.metrics_path,
         uvloop=args.uvloop,
+        listen=listen,
+        app_args=app_arguments(args),
+        rewrite=forwarding(args, "https" if listen.ssl is not None else "http"),
         **options,
     )
 
 
-async def _front(host: str, port: int, supervisor: Supervisor) -> int:
+async def _front(listen: Listen, supervisor: Supervisor, rewrite: Rewrite | None) -> int:
     try:
         await supervisor.boot()
     except RuntimeError as exc:
@@ -376,11 +441,21 @@ async def _front(host: str, port: int, supervisor: Supervisor) -> int:
         await supervisor.stop()
         return 1
     balancer = StickyBalancer(
-        supervisor.backends, available=supervisor.available, local=supervisor.answer_health
+        supervisor.backends,
+        available=supervisor.available,
+        local=supervisor.answer_health,
+        rewrite=rewrite,
     )
     supervisor.on_exit = balancer.forget
     try:
-        server = await asyncio.start_server(balancer.handle, host, port, limit=MAX_HEAD)
+        if listen.uds is not None:
+            server = await asyncio.start_unix_server(
+                balancer.handle, listen.uds, limit=MAX_HEAD, ssl=listen.ssl
+            )
+        else:
+            server = await asyncio.start_server(
+                balancer.handle, listen.host, listen.port, limit=MAX_HEAD, ssl=listen.ssl
+            )
     except OSError:
         await supervisor.stop()
         raise
@@ -389,10 +464,10 @@ async def _front(host: str, port: int, supervisor: Supervisor) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    bound = server.sockets[0].getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
+    bound = server.sockets[0].getsockname()[1] if listen.uds is None else listen.port
     count = len(supervisor.workers)
-    logger.info("serving on http://%s:%d (%d workers, pid %d)", shown, bound, count, os.getpid())
+    url = listen.url(bound)
+    logger.info("serving on %s (%d workers, pid %d)", url, count, os.getpid())
     await supervisor.watch(stop)
     logger.info("shutting down: stopping %d workers", count)
     server.close()
@@ -405,43 +480,69 @@ async def _front(host: str, port: int, supervisor: Supervisor) -> int:
 # -- a worker process --------------------------------------------------------------------
 
 
-def _run_worker(args: argparse.Namespace) -> None:
-    """Serve the app on the private port until SIGTERM (the front's), or the front is gone.
+def _run_worker(args: argparse.Namespace) -> int:
+    """Serve the target on the private port until SIGTERM (the front's), or the front is
+    gone; return the exit status (3: the application's startup failed).
 
     SIGINT is ignored: a Ctrl-C in a terminal reaches the whole process group, and the front
     is the one that tells its workers to stop.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    io = load_server(args.target)
+    served = find_served(load_target(args.target))
+    if served is not None and served.app is not None:
+        io = served.io  # an application with Socket.IO inside: served as aiosio serve does
+        front, lifespan = app_settings(io, served.app, served.prefix, args)
+    else:
+        io, front, lifespan = load_server(args.target), None, None
     if args.metrics_path:
         from aiosio import metrics
 
         metrics.enable(io, args.metrics_path)
-    serving = _serve_worker(io, args.worker_port, args.worker_index)
-    if args.uvloop is not False and importlib.util.find_spec("uvloop") is not None:
-        import uvloop
+    serving = _serve_worker(io, args.worker_port, args.worker_index, front, lifespan)
+    try:
+        if args.uvloop is not False and importlib.util.find_spec("uvloop") is not None:
+            import uvloop
 
-        uvloop.run(serving)
-    else:
-        asyncio.run(serving)
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
+    except LifespanError as exc:
+        logger.error("worker %d: application startup failed: %s", args.worker_index, exc)
+        return 3
+    return 0
 
 
-async def _serve_worker(io: Any, port: int, index: int) -> None:
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    parent = os.getppid()
-    await io.start("127.0.0.1", port)
-    logger.info("worker %d listening on 127.0.0.1:%d (pid %d)", index, port, os.getpid())
-    while not stop.is_set():
-        if os.getppid() != parent:  # the front died without stopping us
-            logger.warning("worker %d: the front process is gone; stopping", index)
-            break
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1):
-                await stop.wait()
-    logger.info("worker %d: closing %d connection(s)", index, len(io.engine.sessions))
-    await io.close()
+async def _serve_worker(
+    io: Any, port: int, index: int, front: Any = None, lifespan: Any = None
+) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, io.stop)
+    orphaned = loop.create_task(_stop_when_orphaned(io, index))
+
+    def ready(url: str) -> None:
+        logger.info("worker %d listening on %s (pid %d)", index, url[7:], os.getpid())
+
+    try:
+        await run_server(
+            io,
+            Listen("127.0.0.1", port),
+            front=front,
+            lifespan=lifespan,
+            ready=ready,
+            signals=False,
+            announce=False,
+        )
+    finally:
+        orphaned.cancel()
     logger.info("worker %d stopped", index)
+
+
+async def _stop_when_orphaned(io: Any, index: int) -> None:
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 (a parent's death sets no event)
+        await asyncio.sleep(1)
+    logger.warning("worker %d: the front process is gone; stopping", index)
+    io.stop()
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -459,6 +560,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--restart-delay", type=float, default=1.0, help="first restart delay, doubling (1 s)"
     )
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=None)
+    add_app_options(parser)
     parser.add_argument("--worker-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     return parser
@@ -470,8 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(args.log_level, args.log_format)
     if args.worker_port is not None:
         sys.path.insert(0, "")
-        _run_worker(args)
-        return 0
+        return _run_worker(args)
     try:
         return run_parsed(
             args, health_path=args.health_path, backoff=Backoff(first=args.restart_delay)

@@ -63,13 +63,20 @@ async def run_server(
     loop_name: str = "asyncio",
     ready: Callable[[str], None] | None = None,
     graceful_timeout: float = 5.0,
+    signals: bool = True,
+    announce: bool = True,
 ) -> None:
     """Serve ``io`` (and ``front``'s application beside it) until the server closes.
+
+    ``signals``: SIGINT and SIGTERM stop the server (a worker process of
+    :mod:`aiosio.workers` takes its orders from the front instead); ``announce``: log
+    "serving on" and "stopped" (a worker's private port is not for the user).
 
     Raises:
         LifespanError: The application's startup failed (nothing listened).
     """
-    io.handle_signals()  # the first signal closes gracefully, a second forces it
+    if signals:
+        io.handle_signals()  # the first signal closes gracefully, a second forces it
     if lifespan is not None:
         state = await lifespan.startup()
         if front is not None:
@@ -84,7 +91,8 @@ async def run_server(
         if listen.uds is None:
             bound = listener.sockets[0].getsockname()[1]
         url = listen.url(bound)
-        logger.info("serving on %s (%s, pid %d)", url, loop_name, os.getpid())
+        if announce:
+            logger.info("serving on %s (%s, pid %d)", url, loop_name, os.getpid())
         if ready is not None:
             ready(url)
         await io.wait_closed()
@@ -94,4 +102,5 @@ async def run_server(
             await front.close(graceful_timeout)
         if lifespan is not None:
             await lifespan.shutdown()
-    logger.info("stopped")
+    if announce:
+        logger.info("stopped")
