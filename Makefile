@@ -94,6 +94,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.presence_history
 	$(BIN)/python -m benchmarks.compat
 	$(BIN)/python -m benchmarks.http_apps
+	$(BIN)/python -m benchmarks.asgi_instructions
 	$(BIN)/python -m benchmarks.typed
 	$(BIN)/python -m benchmarks.flood
 	$(BIN)/python -m benchmarks.cluster_backends

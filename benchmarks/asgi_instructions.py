@@ -7,14 +7,20 @@ operations are counted; the difference divided by ``2n`` is one operation.
 
 * ``polling``: one long-polling echo round, a POST carrying ``echo`` and the held GET
   that carries its ack (two connections, as a browser has them).
-* ``echo``: one WebSocket ``echo`` with its ack. It runs (``--ops``), but under callgrind
-  on a loaded machine it has stalled and is not counted by default (not investigated:
-  uvicorn's legacy ``websockets`` protocol waits on something the in-memory transport
-  never gives); ``--workload echo`` asks for it.
+* ``echo``: one WebSocket ``echo`` with its ack.
+
+The clocks keep running while callgrind slows the process down fifty times, so no deadline
+may stand between the client bytes and the answer: uvicorn's WebSocket protocol gets the
+handshake no deadline (websockets' ``open_timeout``, 10 s, expired under callgrind before the
+app accepted; the protocol then closed the connection, which an in-memory transport never
+told anyone, and the run waited for an answer for ever) and no pings. A transport closed
+by the server fails the run at once instead, and ends its protocol as a socket would (so
+the WebSocket's closing handshake does not wait out its timeouts at the end of a run).
 
 Usage::
 
-    python -m benchmarks.asgi_instructions                       # both, a table
+    python -m benchmarks.asgi_instructions                       # both, a table (make bench)
+    python -m benchmarks.asgi_instructions --record              # and into instructions.csv
     python -m benchmarks.asgi_instructions --workload echo --ops 200   # one run, no valgrind
 """
 
@@ -28,7 +34,7 @@ import shutil
 import sys
 from typing import Any
 
-from benchmarks.instructions import callgrind
+from benchmarks.instructions import HISTORY, callgrind, record
 
 ZERO_MASK = b"\x00\x00\x00\x00"
 
@@ -41,6 +47,7 @@ class MemoryTransport(asyncio.Transport):
         self.protocol: Any = None
         self.data = bytearray()
         self.event = asyncio.Event()
+        self.closed = False
         self._extra = {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 3000)}
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -54,6 +61,7 @@ class MemoryTransport(asyncio.Transport):
     async def until(self, marker: bytes) -> bytes:
         """What was written up to and including ``marker`` (then forgotten)."""
         while (end := self.data.find(marker)) < 0:
+            self._check_open()
             self.event.clear()
             await self.event.wait()
         end += len(marker)
@@ -61,11 +69,15 @@ class MemoryTransport(asyncio.Transport):
         del self.data[:end]
         return taken
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"the server closed the connection; it wrote {bytes(self.data)!r}")
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra.get(name, default)
 
     def is_closing(self) -> bool:
-        return False
+        return self.closed
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -86,10 +98,14 @@ class MemoryTransport(asyncio.Transport):
         return True
 
     def close(self) -> None:
-        pass
+        """As a socket's: the protocol learns of it in a later loop iteration."""
+        if not self.closed:
+            self.closed = True
+            self.event.set()
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
 
     def abort(self) -> None:
-        pass
+        self.close()
 
     def can_write_eof(self) -> bool:
         return True
@@ -106,13 +122,21 @@ class MemoryTransport(asyncio.Transport):
 
 def _config() -> Any:
     from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+
+    class NoDeadlineProtocol(WebSocketProtocol):
+        """uvicorn's legacy ``websockets`` protocol without the handshake deadline."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.open_timeout = None
 
     from benchmarks.servers import aiosio_app
 
     config = Config(
         aiosio_app.io.asgi_app(),
         http="httptools",
-        ws="websockets",
+        ws=NoDeadlineProtocol,
         ws_per_message_deflate=False,
         ws_ping_interval=None,  # under callgrind a run outlasts the ping timeout
         lifespan="off",
@@ -142,6 +166,7 @@ async def _answer(transport: MemoryTransport) -> bytes:
     head = await transport.until(b"\r\n\r\n")
     length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
     while len(transport.data) < length:
+        transport._check_open()
         transport.event.clear()
         await transport.event.wait()
     body = bytes(transport.data[:length])
@@ -197,6 +222,8 @@ async def echo(ops: int) -> None:
     for _ in range(ops):
         ws.data_received(message)
         await transport.until(b"]")
+    transport.close()  # the client goes: nothing is left to wait out at the end
+    await ws.handler_task  # the app has seen the disconnect and returned
 
 
 WORKLOADS = {"polling": polling, "echo": echo}
@@ -211,17 +238,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workload", choices=tuple(WORKLOADS))
     parser.add_argument("--ops", type=int, help="one run of this many operations, no valgrind")
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument(
+        "--record", action="store_true", help=f"append to {HISTORY.name} (asgi-<workload>)"
+    )
     args = parser.parse_args(argv)
     if args.ops is not None:
         asyncio.run(WORKLOADS[args.workload or "echo"](args.ops))
         return 0
     if shutil.which("valgrind") is None:
-        print("valgrind is not installed", file=sys.stderr)
-        return 1
+        print("valgrind is not installed: no ASGI instruction counts", file=sys.stderr)
+        return 0
     print("instructions per operation, ASGI door under uvicorn (callgrind):")
-    for name in [args.workload] if args.workload else ["polling"]:
+    figures = {}
+    for name in [args.workload] if args.workload else list(WORKLOADS):
         short, long = count(name, args.n), count(name, 3 * args.n)
-        print(f"  {name:<8} {(long - short) / (2 * args.n):,.0f}")
+        figures[f"asgi-{name}"] = (long - short) / (2 * args.n)
+        print(f"  {name:<8} {figures[f'asgi-{name}']:,.0f}")
+    if args.record:
+        record(figures)
     return 0
 
 

@@ -4,20 +4,23 @@ A FastAPI JSON route and a Starlette plaintext route (benchmarks/servers/http_ap
 each served by ``aiosio serve``, by uvicorn (httptools, uvloop) and by granian, one
 process pinned to one CPU, loaded by 50 keep-alive connections (benchmarks/http_load.js)
 on the other CPU. Runs are interleaved (run 1 of each server, then run 2...) and the
-median is reported, with each server's figure against uvicorn's. ``make bench`` runs it
-after the Socket.IO scenarios.
+median is reported, with each server's figure against uvicorn's (issue 13's target:
+``aiosio serve`` at least 1.0x uvicorn). ``make bench`` runs it after the Socket.IO
+scenarios; a full run (not ``--quick``, all three servers) writes its table into
+benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
 import subprocess
 import sys
 import time
 
-from benchmarks import runner
+from benchmarks import report, runner
 
 APPS = (
     ("fastapi", "/json", "FastAPI JSON route"),
@@ -26,6 +29,7 @@ APPS = (
 SERVERS = ("aiosio", "uvicorn", "granian")
 SERVER_SCRIPT = runner.BENCH_DIR / "servers" / "http_apps.py"
 LOAD = runner.BENCH_DIR / "http_load.js"
+README_BEGIN, README_END = "<!-- http-apps:begin -->", "<!-- http-apps:end -->"
 
 
 def measure(server: str, app: str, path: str, args: argparse.Namespace) -> float:
@@ -73,14 +77,26 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runner.stop_all()
     print(f"\nrequests/s, {args.connections} keep-alive connections, median of {args.runs}:")
+    rows = []
     for app, _path, label in APPS:
         base = statistics.median(figures.get((app, "uvicorn"), [0.0])) or None
         cells = []
         for server in servers:
             value = statistics.median(figures[(app, server)])
             ratio = f" ({value / base:.2f}x uvicorn)" if base and server != "uvicorn" else ""
-            cells.append(f"{server} {value:,.0f}{ratio}")
-        print(f"  {label:<22} " + ", ".join(cells))
+            cells.append(f"{value:,.0f}{ratio}")
+        print(
+            f"  {label:<22} " + ", ".join(f"{s} {c}" for s, c in zip(servers, cells, strict=True))
+        )
+        rows.append([label, *cells])
+    if not args.quick and servers == list(SERVERS):
+        section = (
+            f"Latest full run: {datetime.date.today().isoformat()}, requests/s with "
+            f"{args.connections} keep-alive connections, median of {args.runs} runs.\n\n"
+            + report.markdown_table(["route", *SERVERS], rows)
+        )
+        if report.replace_section(README_BEGIN, README_END, section):
+            print("updated benchmarks/README.md")
     return 0
 
 

@@ -443,16 +443,24 @@ def write(results: Results, out_dir: Path, stem: str) -> list[Path]:
     return [md, js, *([png] if has_chart else [])]
 
 
-def update_readme(results: Results, md: Path, png: Path | None) -> bool:
-    """Replace the README's results section with this run's summary."""
+def replace_section(begin: str, end: str, body: str) -> bool:
+    """Put ``body`` between the README's ``begin`` and ``end`` markers (False: no such
+    section)."""
     if not README.exists():
         return False
     text = README.read_text()
-    if README_BEGIN not in text or README_END not in text:
+    if begin not in text or end not in text:
         return False
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    README.write_text(head + begin + "\n" + body + "\n" + end + tail)
+    return True
+
+
+def update_readme(results: Results, md: Path, png: Path | None) -> bool:
+    """Replace the README's results section with this run's summary."""
     rel = md.relative_to(BENCH_DIR)
     parts = [
-        README_BEGIN,
         f"Latest full run: {machine_line(results.meta)} (median of {results.runs} runs; "
         f"full report: [{rel}]({rel})).",
         "",
@@ -462,8 +470,5 @@ def update_readme(results: Results, md: Path, png: Path | None) -> bool:
     parts += [main_table(results), ""]
     if png is not None:
         parts += [f"![ratios to Node]({png.relative_to(BENCH_DIR)})", ""]
-    parts += [targets_table(results), README_END]
-    head, rest = text.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
-    README.write_text(head + "\n".join(parts) + tail)
-    return True
+    parts.append(targets_table(results))
+    return replace_section(README_BEGIN, README_END, "\n".join(parts))
