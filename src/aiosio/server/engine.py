@@ -301,9 +301,8 @@ class EngineServer:
         if "sid" in request.query:
             done(None)
             return
-        if self.closing:
-            done(HTTPError(503, b"Server shutting down", "text/plain"))
-            return
+        if self.closing:  # the server is closing: no new session
+            return done(HTTPError(503, b"Server shutting down", "text/plain"))
         if self.admission is not None:
             refusal = self.admission.check(request, self.loop.time())
             if refusal is not None:
@@ -567,7 +566,6 @@ class EngineServer:
         an earlier ``asyncio.run`` closed) is dropped: its handles would answer every
         request with "Event loop is closed"."""
         loop = asyncio.get_running_loop()
-        self.closing = False
         stale = self._loop
         self._loop = loop
         if stale is None or stale is loop:

@@ -246,6 +246,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
         self._closer = None
         self._force = None
         self.engine.bind()
+        self.engine.closing = False  # a server closed before takes new sessions again
 
     @property
     def healthy(self) -> bool:
