@@ -334,3 +334,32 @@ async def test_a_close_drops_clearly_what_a_frozen_redis_did_not_confirm(
             link.publish(key, b"3")
     finally:
         await proxy.close()
+
+
+async def test_a_subscription_returns_once_redis_confirmed_it(redis_url: str, key: str) -> None:
+    """``subscribe`` returns when Redis has answered the SUBSCRIBE, not when it was sent:
+    a broadcast another server makes after it is heard. Redis's answers are held back:
+    the subscription waits for them (it returned at once before)."""
+    proxy = await FreezingProxy().start()
+    link = RedisLink(LinkSettings(proxy.url))
+    inbox = Inbox()
+    try:
+        link.acquire()
+        await link.subscribe("channel", key, inbox)
+        assert await link.wait_ready(5)
+        proxy.flowing.clear()
+        subscribing = asyncio.ensure_future(link.subscribe("channel", key + "-b", inbox))
+        done, _ = await asyncio.wait([subscribing], timeout=0.3)
+        assert not done  # no answer, no subscription yet
+        proxy.flowing.set()
+        await within(subscribing, 5)
+        client = connect(redis_url)
+        try:
+            assert await client.pubsub_numsub(key + "-b") == [((key + "-b").encode(), 1)]
+            await client.publish(key + "-b", b"heard")
+        finally:
+            await client.aclose()
+        assert await within(inbox.get(), 5) == ((key + "-b").encode(), b"heard")
+    finally:
+        await link.release()
+        await proxy.close()

@@ -300,6 +300,12 @@ class RedisLink:
             await self._shards.ping()  # the connection of each node, read apart
             if not pubsub.subscribed:
                 return
+        await self._pong(pubsub)
+
+    async def _pong(self, pubsub: Any) -> None:
+        """A PING on the subscriber connection, and its answer, which the reader task
+        finds among the messages by its token. Redis answers a connection's commands in
+        order: the (S)SUBSCRIBEs sent before it are in force once it is answered."""
         token = secrets.token_hex(8).encode()
         pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pongs[token] = pong
@@ -361,7 +367,10 @@ class RedisLink:
         method = getattr(pubsub, f"{prefix}{'subscribe' if on else 'unsubscribe'}")
         try:
             await method(*keys)
-        except (RedisError, OSError) as exc:
+            if on:  # return once Redis confirmed it
+                async with asyncio.timeout(self.settings.health_timeout):
+                    await self._pong(pubsub)
+        except FAILURES as exc:
             self._warn("sub", "Redis (un)subscribe failed: %s", exc)
 
     async def _read(self) -> None:
@@ -381,6 +390,8 @@ class RedisLink:
                         await shards.subscribe(keys)
                     elif keys:
                         await getattr(pubsub, f"{_PREFIXES[kind]}subscribe")(*keys)
+                if shards is None or pubsub.subscribed:
+                    await self._answered(pubsub)  # healthy once the subscriptions are in force
                 self._set_subscribed(True)
                 delay = 0.05
                 await self._listen(pubsub, shards)
@@ -398,6 +409,21 @@ class RedisLink:
                         await shards.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.max_retry_delay)
+
+    async def _answered(self, pubsub: Any) -> None:
+        """:meth:`_pong` before the reader runs: read here until the answer comes, handing
+        on what comes before it."""
+        reading = asyncio.get_running_loop().create_task(self._pong(pubsub))
+        try:
+            async with asyncio.timeout(self.settings.health_timeout):
+                while not reading.done():
+                    message = await pubsub.get_message(timeout=0.1)
+                    if message is not None:
+                        self._deliver(message)
+        finally:
+            reading.cancel()  # a timeout's: the PING's answer never came
+            await asyncio.wait([reading])
+        reading.result()
 
     async def _listen(self, pubsub: Any, shards: ShardSubscriber | None) -> None:
         """Hand what Redis sends to :meth:`_deliver` until a connection fails."""
