@@ -222,8 +222,14 @@ def _echo_server(limited: bool = False, coroutines: bool = False) -> Any:
         else:
             socket.on("echo", lambda *args: args[0] if len(args) == 1 else list(args))
         socket.on("fan", lambda value: io.emit("tick", value))
+        # A broadcast asking every recipient for an ack (never given: the ids pile up).
+        socket.on("fan-ack", lambda value: io.emit("tick", value, callback=_unanswered))
 
     return io
+
+
+def _unanswered(*args: Any) -> None:
+    """The callback of a broadcast with acks that no recipient answers."""
 
 
 async def echo(h: Harness, ops: int) -> None:
@@ -246,15 +252,20 @@ async def echo_one(h: Harness, ops: int) -> None:
         await ws.wait_writes(writes + 1)
 
 
-async def fanout(h: Harness, ops: int) -> None:
+async def fanout(h: Harness, ops: int, event: bytes = b"fan") -> None:
     """``io.emit`` to 100 sockets; an operation is one delivery (so ops/100 broadcasts)."""
     sockets = [await h.websocket() for _ in range(FANOUT_RECIPIENTS)]
     trigger = sockets[0]
     for i in range(ops // FANOUT_RECIPIENTS):
         last = sockets[-1]
         writes = last.writes
-        h.send(trigger, frame(b'42["fan",%d]' % i))
+        h.send(trigger, frame(b'42["%s",%d]' % (event, i)))
         await last.wait_writes(writes + 1)
+
+
+async def fanout_ack(h: Harness, ops: int) -> None:
+    """``fanout``, each broadcast asking its 100 recipients for an ack (one id each)."""
+    await fanout(h, ops, b"fan-ack")
 
 
 async def connect(h: Harness, ops: int) -> None:
@@ -295,6 +306,7 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
     "polling": (polling, 100, "long-polling round trip"),
     "echo+limit": (echo, 400, "echo, with permissive rate limits (server, namespace, event)"),
     "fanout+limit": (fanout, 2000, "fanout, with permissive rate limits"),
+    "fanout+ack": (fanout_ack, 2000, "delivery of a broadcast with acks to 100"),
     "echo+async": (echo, 400, "echo, the handler an ``async def`` that does not suspend"),
 }
 

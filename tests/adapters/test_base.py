@@ -225,6 +225,7 @@ def test_protocols_declare_what_adapters_use() -> None:
         "sockets",
         "recovers",
         "prepare_broadcast",
+        "prepare_broadcast_with_ack",
         "emit_local_event",
         "on_server_side_emit",
         "remote_socket",

@@ -26,6 +26,7 @@ from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.engineio.wire import Wire
 from aiosio.exceptions import AckTimeout
 from aiosio.socketio.packets import EVENT, Packet
+from aiosio.socketio.parsers import AckSlot, JSONParser, ack_slot
 
 T = TypeVar("T")
 
@@ -74,8 +75,9 @@ class FakeSocket:
         on_ack: Callable[[str, list[Any] | None], None],
         compress: bool = True,
         timeout: float | None = None,
+        slot: AckSlot | None = None,
     ) -> None:
-        self.asked.append((packet, on_ack, compress))
+        self.asked.append((packet, on_ack, compress, slot))
 
 
 class FakeHost:
@@ -87,6 +89,7 @@ class FakeHost:
         self.recovers = False
         self.events: list[tuple[Any, ...]] = []
         self.prepared: list[tuple[Packet, BroadcastOptions, list[Wire]]] = []
+        self.prepared_with_ack: list[tuple[Packet, AckSlot | None]] = []
         self.adapter = InMemoryAdapter(self)
 
     def connect(self, *sids: str) -> list[FakeSocket]:
@@ -103,6 +106,11 @@ class FakeHost:
         wires = encode_wires(packet)
         self.prepared.append((packet, options, wires))
         return wires
+
+    def prepare_broadcast_with_ack(self, packet: Packet) -> AckSlot | None:
+        slot = ack_slot(JSONParser(), packet.namespace, packet.data)
+        self.prepared_with_ack.append((packet, slot))
+        return slot
 
     def emit_local_event(self, event: str, *args: Any) -> None:
         self.events.append((event, *args))
@@ -324,10 +332,12 @@ def test_broadcast_with_ack_counts_then_asks_each_socket() -> None:
     )
     host.adapter.broadcast_with_ack(PACKET, options(rooms=["r"], compress=False), collector)
     assert calls == [("count", 2, ["a", "b"]), ("counted",)]
-    assert host.prepared == []  # each socket encodes it with its own ack id
+    assert host.prepared == []  # no shared wires: each socket has an ack id of its own
+    ((prepared, slot),) = host.prepared_with_ack  # but the packet is encoded once
+    assert prepared is PACKET and slot is not None
     for socket in (a, b):
-        ((packet, sink, compress),) = socket.asked
-        assert packet is PACKET and sink is on_ack and compress is False
+        ((packet, sink, compress, given),) = socket.asked
+        assert packet is PACKET and sink is on_ack and compress is False and given is slot
     assert c.asked == []
 
 

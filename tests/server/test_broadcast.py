@@ -14,6 +14,7 @@ import pytest
 import aiosio
 import aiosio.testing
 from aiosio.exceptions import AckTimeout
+from tests.support.servers import running
 from tests.support.waits import within
 
 NAMES = ("alice", "bob", "carol")
@@ -292,3 +293,31 @@ async def test_broadcast_acks_from_a_socket_skip_the_sender() -> None:
         answers = await within(alice.broadcast.timeout(1).emit_with_ack("question"))
         assert sorted(answers) == ["b", "c"]
         assert await within(alice.to("ab").timeout(1).emit_with_ack("question")) == ["b"]
+
+
+@pytest.mark.parametrize("parser", ["json", "msgpack"])
+async def test_a_broadcast_with_acks_gives_each_client_its_own_id(parser: str) -> None:
+    # The packet is encoded once, the ack id slotted in per recipient (JSON; msgpack
+    # encodes each): over real sockets, in a namespace, with an attachment, uncompressed.
+    io = aiosio.Server(parser=parser)
+    news = io.of("/news")
+    async with running(io) as url:
+        clients = [
+            aiosio.Client(url + "/news", force_new=True, reconnection=False, parser=parser)
+            for _ in range(3)
+        ]
+        try:
+            for number, client in enumerate(clients):
+                client.on("question", lambda blob, n=number: [n, blob])
+                await within(client.connect())
+            for _ in range(2):  # the ids differ from one broadcast to the next too
+                answers = await within(
+                    news.compress(False)
+                    .timeout(2)
+                    .emit_with_ack("question", b"\x00\xff", per_socket=True)
+                )
+                by_client = {client.id: [[n, b"\x00\xff"]] for n, client in enumerate(clients)}
+                assert answers == by_client
+        finally:
+            for client in clients:
+                await client.disconnect()

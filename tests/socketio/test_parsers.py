@@ -19,7 +19,7 @@ from aiosio.socketio.packets import (
     Packet,
     PacketType,
 )
-from aiosio.socketio.parsers import JSONParser, MsgpackParser, get_parser
+from aiosio.socketio.parsers import JSONParser, MsgpackParser, ack_slot, get_parser
 
 LIMITS = {"max_attachments": 10, "max_depth": 64, "max_attachment_size": None}
 
@@ -177,3 +177,25 @@ def test_msgpack_folds_binary_types_and_checks_namespace_limits() -> None:
     decoder = parser.decoder(**LIMITS)
     with pytest.raises(RemoteProtocolError):
         decoder.receive_binary(msgpack.packb({"type": 2, "nsp": "/\x00", "data": ["a"]}))
+
+
+@given(
+    st.sampled_from(["/", "/chat", "/a-b_c", "/x[y]"]),
+    st.lists(_JSONISH, max_size=4),
+    st.lists(st.integers(0, 2**53 - 1), min_size=1, max_size=3),
+)
+def test_an_ack_slot_is_the_event_encoded_with_each_id(
+    namespace: str, args: list[object], ids: list[int]
+) -> None:
+    slot = ack_slot(JSONParser(), namespace, ["question", *args])
+    assert slot is not None
+    for id in ids:  # one encoding, every recipient's id
+        assert slot.items(id) == JSONParser.encode_event(namespace, ["question", *args], id)
+
+
+def test_an_ack_slot_refuses_what_encode_event_refuses_and_msgpack_has_none() -> None:
+    with pytest.raises(LocalProtocolError):
+        ack_slot(JSONParser(), "/", ["disconnect"])
+    with pytest.raises(LocalProtocolError):
+        ack_slot(JSONParser(), "no-slash", ["e"])
+    assert ack_slot(MsgpackParser(), "/", ["e", 1]) is None

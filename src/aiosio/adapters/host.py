@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from aiosio.engineio.wire import Wire
 from aiosio.socketio.packets import Packet
+from aiosio.socketio.parsers import AckSlot
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import BroadcastOptions
@@ -111,7 +112,12 @@ class LocalSocket(SocketLike, Protocol):
         """
 
     def emit_packet_with_ack(
-        self, packet: Packet, on_ack: AckSink, compress: bool = True, timeout: float | None = None
+        self,
+        packet: Packet,
+        on_ack: AckSink,
+        compress: bool = True,
+        timeout: float | None = None,
+        slot: AckSlot | None = None,
     ) -> None:
         """Send a broadcast packet with an ack id of the socket's own.
 
@@ -122,6 +128,8 @@ class LocalSocket(SocketLike, Protocol):
             compress: False sends the packet uncompressed.
             timeout: The broadcast's deadline in seconds: then the ack is given up without
                 calling ``on_ack``. None waits as long as the socket stays connected.
+            slot: The packet as :meth:`Host.prepare_broadcast_with_ack` encoded it once for
+                every recipient; None has the socket encode it.
         """
 
 
@@ -150,6 +158,18 @@ class Host(Protocol):
 
         Returns:
             What the adapter hands to each recipient's :meth:`LocalSocket.write_wires`.
+        """
+
+    def prepare_broadcast_with_ack(self, packet: Packet) -> AckSlot | None:
+        """Have the server encode a broadcast with acknowledgements once, but for the ack
+        id each recipient gets.
+
+        Args:
+            packet: The EVENT the adapter delivers.
+
+        Returns:
+            What the adapter hands to each recipient's
+            :meth:`LocalSocket.emit_packet_with_ack`, or None (each recipient encodes).
         """
 
     def emit_local_event(self, event: str, *args: Any) -> None:

@@ -216,8 +216,9 @@ class InMemoryAdapter(Adapter):
         compress = options.flags.compress
         timeout = options.flags.timeout
         on_ack = collector.add_answer
+        slot = self.namespace.prepare_broadcast_with_ack(packet) if targets else None
         for socket in targets:
-            socket.emit_packet_with_ack(packet, on_ack, compress, timeout)
+            socket.emit_packet_with_ack(packet, on_ack, compress, timeout, slot)
 
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketLike]:
         """The matching local sockets.

@@ -23,7 +23,8 @@ from aiosio.server.features import Features
 from aiosio.server.namespace_emits import NamespaceEmits
 from aiosio.server.socket import Socket
 from aiosio.server.typed import TypedNamespace
-from aiosio.socketio.packets import Packet
+from aiosio.socketio.packets import EVENT, Packet
+from aiosio.socketio.parsers import AckSlot, ack_slot
 from aiosio.typed.validation import INVALID_PAYLOAD, InvalidPayload
 
 if TYPE_CHECKING:
@@ -466,6 +467,21 @@ class Namespace(NamespaceEmits, Features, Shortcuts[BroadcastOperator], TypedNam
             for wire in wires:
                 wire.compress = False
         return wires
+
+    def prepare_broadcast_with_ack(self, packet: Packet) -> AckSlot | None:
+        """Encode a broadcast with acknowledgements once, but for each recipient's ack id.
+
+        Args:
+            packet: The EVENT to broadcast (without an ack id).
+
+        Returns:
+            What the adapter hands to each recipient's ``emit_packet_with_ack``; None when
+            the server's parser cannot slot an id into one encoding (msgpack), or the
+            packet is not an EVENT with a list of arguments.
+        """
+        if packet.type is not EVENT or type(packet.data) is not list:
+            return None
+        return ack_slot(self.server.parser, packet.namespace, packet.data)
 
     @property
     def recovers(self) -> bool:

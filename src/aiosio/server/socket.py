@@ -41,6 +41,7 @@ from aiosio.socketio.packets import (
     RESERVED_EVENTS,
     Packet,
 )
+from aiosio.socketio.parsers import AckSlot
 from aiosio.socketio.session import PendingAck
 from aiosio.typed.validation import InvalidPayload, convert
 
@@ -336,6 +337,7 @@ class Socket(
         on_ack: Callable[[str, list[Any] | None], None],
         compress: bool = True,
         timeout: float | None = None,
+        slot: AckSlot | None = None,
     ) -> None:
         """Send a broadcast packet with an ack id of its own (broadcast with acks).
 
@@ -347,6 +349,8 @@ class Socket(
             timeout: The broadcast's deadline in seconds; past it the ack is given up without
                 calling ``on_ack`` (the broadcast reports the timeout itself). None waits as
                 long as the socket stays connected.
+            slot: The packet encoded once for every recipient, but for the ack id
+                (:meth:`Namespace.prepare_broadcast_with_ack`); None encodes it here.
         """
         ack_id = self.nsp.next_ack_id()
         sid = self.id
@@ -360,7 +364,10 @@ class Socket(
             self._acks.add(ack_id, answered, True)
         else:
             self._acks.add_timed(ack_id, answered, timeout, self._acks_expired)
-        self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
+        if slot is None:
+            self.write_packet(Packet(packet.type, packet.namespace, packet.data, ack_id), compress)
+        else:
+            self._write_items(slot.items(ack_id), compress)
 
     def write_packet(self, packet: Packet, compress: bool = True) -> None:
         """Encode and write one packet to this client.
@@ -369,8 +376,10 @@ class Socket(
             packet: The packet, in this socket's namespace.
             compress: False sends it uncompressed whatever the transport negotiated.
         """
+        self._write_items(self.conn.parser.encode(packet), compress)
+
+    def _write_items(self, items: list[str | bytes], compress: bool) -> None:
         session = self.conn.session
-        items = self.conn.parser.encode(packet)
         for item in items if compress else _uncompressed(items):
             session.write(item)
 

@@ -35,7 +35,15 @@ from aiosio.socketio.packets import (
 )
 from aiosio.socketio.plain import plain_value
 
-__all__ = ["JSONParser", "MsgpackParser", "PacketDecoder", "Parser", "get_parser"]
+__all__ = [
+    "AckSlot",
+    "JSONParser",
+    "MsgpackParser",
+    "PacketDecoder",
+    "Parser",
+    "ack_slot",
+    "get_parser",
+]
 
 
 class PacketDecoder(Protocol):
@@ -215,3 +223,42 @@ def get_parser(parser: str | Parser | None) -> Parser:
     if isinstance(parser, str):
         raise ValueError(f"unknown parser {parser!r}")
     return parser
+
+
+class AckSlot:
+    """An EVENT encoded once for recipients that each get an ack id of their own (a
+    broadcast with acknowledgements): the text around the id, and the shared attachments.
+
+    In the text format the id is the last thing before the payload, after the type (with
+    its attachment count) and the namespace (socket.io-protocol, "Format"), so only the
+    id differs from one recipient to the next.
+    """
+
+    __slots__ = ("attachments", "body", "head")
+
+    def __init__(self, head: str, body: str, attachments: list[bytes]) -> None:
+        self.head = head
+        self.body = body
+        self.attachments = attachments
+
+    def items(self, id: int) -> list[str | bytes]:
+        """The Engine.IO messages of the EVENT with ack id ``id`` (from the namespace's
+        counter: an int in range)."""
+        text = self.head + str(id) + self.body
+        return [text, *self.attachments] if self.attachments else [text]
+
+
+def ack_slot(parser: Parser, namespace: str, args: Sequence[JSON]) -> AckSlot | None:
+    """Encode an EVENT once for many ack ids, or None when the parser has no text form to
+    slot an id into (msgpack: each recipient's packet is encoded whole).
+
+    Raises:
+        LocalProtocolError: As :func:`~aiosio.socketio.packets.encode_event`.
+    """
+    if type(parser) is not JSONParser:
+        return None
+    text, attachments = encode_event(namespace, args)
+    # The payload is a JSON array; before it, "4", the type and attachment count ("2",
+    # "51-"), and a namespace other than "/" ending in a comma it cannot contain itself.
+    cut = text.index("[") if namespace == "/" else text.index(",") + 1
+    return AckSlot("4" + text[:cut], text[cut:], attachments)
