@@ -87,6 +87,20 @@ def build_aiosio(
     return io
 
 
+def node_config(options: dict[str, Any], port: int = 0) -> str:
+    """node_server.js's command-line argument for ``options`` (those of build_aiosio)."""
+    config = {
+        "port": port,
+        "transports": list(options.get("transports", ("polling", "websocket"))),
+        "pingInterval": round(options.get("ping_interval", 25.0) * 1000),
+        "pingTimeout": round(options.get("ping_timeout", 20.0) * 1000),
+        "maxHttpBufferSize": options.get("max_http_buffer_size", 1_000_000),
+        "recovery": options.get("recovery", False),
+        "parser": options.get("parser", "json"),
+    }
+    return json.dumps(config)
+
+
 @dataclass
 class RunningServer:
     """A server on 127.0.0.1 that a test can stop and start again on the same port."""
@@ -112,19 +126,10 @@ class RunningServer:
 
     async def _start_node(self) -> None:
         assert NODE is not None
-        config = {
-            "port": self.port,
-            "transports": list(self.options.get("transports", ("polling", "websocket"))),
-            "pingInterval": round(self.options.get("ping_interval", 25.0) * 1000),
-            "pingTimeout": round(self.options.get("ping_timeout", 20.0) * 1000),
-            "maxHttpBufferSize": self.options.get("max_http_buffer_size", 1_000_000),
-            "recovery": self.options.get("recovery", False),
-            "parser": self.options.get("parser", "json"),
-        }
         process = await asyncio.create_subprocess_exec(
             NODE,
             str(NODE_SERVER),
-            json.dumps(config),
+            node_config(self.options, self.port),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -156,6 +161,20 @@ class RunningServer:
         """Stop, then start a new server on the same port."""
         await self.stop()
         await self.start()
+
+
+class SharedNodeServer(RunningServer):
+    """The Node server with default options that the tests of one module share (see the
+    ``server`` fixture); it runs outside any test's event loop, and no test stops it."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__("node", {}, port)
+
+    async def start(self) -> RunningServer:
+        raise AssertionError("a shared server is started once: use start_server()")
+
+    async def stop(self) -> None:
+        raise AssertionError("a shared server is never stopped by a test: use start_server()")
 
 
 StartServer = Callable[..., Awaitable[RunningServer]]

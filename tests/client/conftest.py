@@ -4,16 +4,31 @@
 ``node`` (the official socket.io 4.8 server, a subprocess). ``start_server(port,
 **options)`` starts one more server of the same kind; every server is stopped when its test
 ends.
+
+The Node ``server`` (default options) is one per test module: starting Node and loading
+socket.io was most of a Node test's set-up. The tests that share it only connect clients
+of their own to it (names and keys of their own; their clients gone by their end); a test
+that stops or restarts its server, or gives it options, takes one from ``start_server()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from tests.client.client_support import NODE, NODE_MODULES, RunningServer, StartServer
+from tests.client.client_support import (
+    NODE,
+    NODE_MODULES,
+    NODE_SERVER,
+    RunningServer,
+    SharedNodeServer,
+    StartServer,
+    node_config,
+)
 
 KINDS = ("aiosio", "node")
 FAST = {"ping_interval": 0.5, "ping_timeout": 0.5}
@@ -46,7 +61,33 @@ async def start_server(server_kind: str) -> AsyncIterator[StartServer]:
         await server.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_node_server() -> Iterator[SharedNodeServer]:
+    """node_server.js with default options for the tests of a module (killed at its end)."""
+    assert NODE is not None
+    process = subprocess.Popen(
+        [NODE, str(NODE_SERVER), node_config({})],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # {"port": N} once listening
+        assert line, "the Node server exited before listening"
+        yield SharedNodeServer(json.loads(line)["port"])
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 @pytest.fixture
-async def server(start_server: StartServer) -> RunningServer:
-    """A server with default options."""
+async def server(
+    server_kind: str, start_server: StartServer, request: pytest.FixtureRequest
+) -> RunningServer:
+    """A server with default options, not to be stopped (the Node one is shared)."""
+    if server_kind == "node":
+        shared: SharedNodeServer = request.getfixturevalue("shared_node_server")
+        return shared
     return await start_server()

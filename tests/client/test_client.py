@@ -277,7 +277,8 @@ async def test_disconnect_reasons_from_either_side(server: RunningServer, mode: 
 
 
 @pytest.mark.parametrize("mode", ["polling", "websocket"])
-async def test_transport_loss_reasons(server: RunningServer, mode: str) -> None:
+async def test_transport_loss_reasons(start_server: StartServer, mode: str) -> None:
+    server = await start_server()  # of its own: stopped here
     client = await connected(server.url, transports=MODES[mode], reconnection=False)
     events = Recorder(client, "disconnect")
     await server.stop()
@@ -306,7 +307,8 @@ async def test_offline_emits_are_buffered_and_volatile_ones_dropped(server: Runn
     await client.disconnect()
 
 
-async def test_pending_acks_fail_on_disconnect(server: RunningServer) -> None:
+async def test_pending_acks_fail_on_disconnect(start_server: StartServer) -> None:
+    server = await start_server()  # of its own: stopped here
     client = await connected(server.url, reconnection=False)
     pending = asyncio.ensure_future(client.emit_with_ack("nobody-acks-this"))
     await client.emit_with_ack("echo")  # the first emit is on the wire

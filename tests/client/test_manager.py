@@ -123,7 +123,8 @@ async def test_reconnection_gives_up_after_its_attempts(start_server: StartServe
     await client.disconnect()
 
 
-async def test_no_reconnection_when_disabled(server: RunningServer) -> None:
+async def test_no_reconnection_when_disabled(start_server: StartServer) -> None:
+    server = await start_server()  # of its own: stopped here
     client = Client(server.url, reconnection=False, force_new=True)
     events = Recorder(client, "disconnect")
     await client.connect()
