@@ -441,7 +441,10 @@ WORKERS_APP = FASTAPI_APP + textwrap.dedent(
 )
 
 
-async def test_workers_serve_an_application_each_with_its_lifespan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_workers_serve_an_application_each_with_its_lifespan(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     (tmp_path / "workersmain.py").write_text(WORKERS_APP)
     args = ["serve", "workersmain:app", "--port", "0", "--workers", "2", "--lifespan", "on"]
     with CLIProcess(args, cwd=tmp_path, log=tmp_path / "out.log") as process:
@@ -464,7 +467,7 @@ async def test_workers_serve_an_application_each_with_its_lifespan(tmp_path: Pat
                 assert len(seen) == 1 and seen <= pids
             finally:
                 await client.disconnect()
-        assert await asyncio.to_thread(process.stop) == 0
+        assert await asyncio.to_thread(process.stop, sig) == 0  # to the front only
     output = process.output()
     assert output.count("app shutdown") == 2, output
     assert output.count("worker 0 stopped") == output.count("worker 1 stopped") == 1
