@@ -10,7 +10,8 @@ operations are counted; the difference divided by ``2n`` is one operation.
 * ``echo``: one WebSocket ``echo`` with its ack.
 
 The clocks keep running while callgrind slows the process down fifty times, so no deadline
-may stand between the client bytes and the answer: uvicorn's WebSocket protocol gets the
+may stand between the client bytes and the answer: the server sends no PING (its session
+would time out, the client here never answering), and uvicorn's WebSocket protocol gets the
 handshake no deadline (websockets' ``open_timeout``, 10 s, expired under callgrind before the
 app accepted; the protocol then closed the connection, which an in-memory transport never
 told anyone, and the run waited for an answer for ever) and no pings. A transport closed
@@ -133,6 +134,11 @@ def _config() -> Any:
 
     from benchmarks.servers import aiosio_app
 
+    # No heartbeat: the client here never answers a PING, and a run under callgrind lasts
+    # longer than ping_interval + ping_timeout (45 s): its session would be closed halfway
+    # and the rest of the run would count refusals (or wait for an ack that never comes).
+    engine = aiosio_app.io.engine
+    engine.ping_interval = engine.ping_timeout = 3600.0
     config = Config(
         aiosio_app.io.asgi_app(),
         http="httptools",
