@@ -203,13 +203,17 @@ def post_request(sid: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-def _echo_server(limited: bool = False, coroutines: bool = False) -> Any:
+def _echo_server(limited: bool | str = False, coroutines: bool = False) -> Any:
+    """The benchmarks' server; ``limited`` (True, or one of "server", "event") adds rate
+    limits on every event that never bite: what checking them costs."""
     import aiosio
 
     io = aiosio.Server()
-    if limited:  # rate limits on every event that never bite: what checking them costs
+    if limited in (True, "server"):
         io.limit(events_per_s=1e9, burst=1e9)
+    if limited is True:
         io.sockets.limit(per_s=1e9, burst=1e9)
+    if limited in (True, "event"):
         io.sockets.limit("echo", per_s=1e9, burst=1e9)
 
     async def echo_coroutine(*args: Any) -> Any:  # an ``async def`` handler that never suspends
@@ -306,6 +310,8 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
     "polling": (polling, 100, "long-polling round trip"),
     "echo+limit": (echo, 400, "echo, with permissive rate limits (server, namespace, event)"),
     "fanout+limit": (fanout, 2000, "fanout, with permissive rate limits"),
+    "echo+server-limit": (echo, 400, "echo, with the server's rule only"),
+    "echo+event-limit": (echo, 400, "echo, with a rule on the echo event only"),
     "fanout+ack": (fanout_ack, 2000, "delivery of a broadcast with acks to 100"),
     "echo+async": (echo, 400, "echo, the handler an ``async def`` that does not suspend"),
 }
@@ -313,7 +319,10 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
 
 async def _run(name: str, ops: int) -> None:
     workload = WORKLOADS[name][0]
-    io = _echo_server(limited=name.endswith("+limit"), coroutines=name.endswith("+async"))
+    limited: bool | str = name.endswith("+limit")
+    if name.endswith("-limit"):
+        limited = name.rsplit("+", 1)[1].removesuffix("-limit")
+    io = _echo_server(limited=limited, coroutines=name.endswith("+async"))
     await io.startup()
     try:
         await workload(Harness(io), ops)

@@ -104,3 +104,11 @@ def test_session_caps_refuse_nonsense(bad: object) -> None:
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:
     assert [seconds(0.0), seconds(0.2), seconds(1.0), seconds(1.01)] == [1, 1, 1, 2]
+
+
+@pytest.mark.parametrize("now", [0.0, 3600.0, 1e6 + 0.1])
+def test_float_rounding_of_the_clock_never_refuses_a_token_that_is_there(now: float) -> None:
+    bucket = TokenBucket(per_s=10.0, burst=3, now=now)
+    assert [bucket.take(now) for _ in range(3)] == [0.0, 0.0, 0.0]  # 0.1 is not exact
+    assert bucket.take(now) == pytest.approx(0.1)
+    assert [bucket.take(now + 0.1 * i) for i in range(1, 30)] == [0.0] * 29  # at its rate

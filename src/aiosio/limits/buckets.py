@@ -17,7 +17,16 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ACTIONS", "Action", "KeyedBuckets", "Rule", "SessionCaps", "TokenBucket", "seconds"]
+__all__ = [
+    "ACTIONS",
+    "SLACK",
+    "Action",
+    "KeyedBuckets",
+    "Rule",
+    "SessionCaps",
+    "TokenBucket",
+    "seconds",
+]
 
 Action = Literal["drop", "disconnect"]
 ACTIONS: tuple[Action, ...] = ("drop", "disconnect")
@@ -50,32 +59,42 @@ class Rule:
         return TokenBucket(self.per_s, self.burst, now)
 
 
-class TokenBucket:
-    """``burst`` tokens at most, ``per_s`` more each second, refilled on use."""
+# Float rounding on clock values (``3600.1 + 0.1 - 3600``) must not refuse a token that
+# is there: a microsecond of slack, nothing against any rate a rule can have in practice.
+SLACK = 1e-6
 
-    __slots__ = ("burst", "per_s", "stamp", "tokens")
+
+class TokenBucket:
+    """``burst`` tokens at most, ``per_s`` more each second.
+
+    Kept as the time it is full again (``due``, the virtual scheduling form of the same
+    bucket, GCRA): ``burst - (due - now) * per_s`` tokens are in it. Taking one is then
+    a comparison, two additions and one store, on the path of every limited event
+    (:class:`aiosio.server.admission.EventLimiter` inlines it).
+    """
+
+    __slots__ = ("burst", "due", "interval", "per_s", "reach", "window")
 
     def __init__(self, per_s: float, burst: float, now: float) -> None:
         self.per_s = per_s
         self.burst = burst
-        self.tokens = float(burst)
-        self.stamp = now
+        self.interval = 1.0 / per_s  # what one token adds to ``due``
+        self.window = burst * self.interval  # how far ahead ``due`` may run: the burst
+        self.reach = self.window + SLACK
+        self.due = now
 
     def take(self, now: float) -> float:
         """Take one token: 0.0 if there was one, else the seconds until there is one."""
-        tokens = self.tokens + (now - self.stamp) * self.per_s
-        if tokens > self.burst:
-            tokens = self.burst
-        self.stamp = now
-        if tokens >= 1.0:
-            self.tokens = tokens - 1.0
-            return 0.0
-        self.tokens = tokens
-        return (1.0 - tokens) / self.per_s
+        due = self.due if self.due > now else now  # a bucket full since: no more saved
+        due += self.interval
+        if due > now + self.reach:
+            return due - now - self.window
+        self.due = due
+        return 0.0
 
     def full(self, now: float) -> bool:
         """Whether the bucket has refilled to its burst (it can be forgotten)."""
-        return self.tokens + (now - self.stamp) * self.per_s >= self.burst
+        return self.due <= now
 
 
 class KeyedBuckets:

@@ -151,11 +151,22 @@ class Admission:
         self.keys.clear()
 
 
+# What a bucket of an EventLimiter limits: the rule to act on is found from it when a
+# bucket is empty (off the hot path).
+_EVENT, _NAMESPACE, _CONNECTION = 0, 1, 2
+
+
 class EventLimiter:
     """The buckets of one socket: its connection's (the server's rule, shared by the
-    connection's sockets), its namespace's, and one per limited event."""
+    connection's sockets), its namespace's, and one per limited event.
 
-    __slots__ = ("clock", "conn_bucket", "event_rules", "events", "nsp_bucket", "stats")
+    Checking is on the path of every event: the buckets of the limited events are made
+    with the socket (rules are few), so an event costs one dict lookup, and the bucket
+    arithmetic of :meth:`TokenBucket.take` is inlined in one loop over the buckets that
+    apply.
+    """
+
+    __slots__ = ("buckets", "clock", "event_buckets", "event_rules", "stats")
 
     def __init__(
         self,
@@ -167,11 +178,18 @@ class EventLimiter:
     ) -> None:
         self.clock = clock
         self.stats = stats
-        self.conn_bucket = conn_bucket
         now = clock()
-        self.nsp_bucket = None if nsp_rule is None else nsp_rule.bucket(now)
+        buckets: list[tuple[TokenBucket, int]] = []
+        if nsp_rule is not None:
+            buckets.append((nsp_rule.bucket(now), _NAMESPACE))
+        if conn_bucket is not None:
+            buckets.append((conn_bucket, _CONNECTION))
+        self.buckets = tuple(buckets)  # checked after the event's own, in this order
         self.event_rules = event_rules
-        self.events: dict[Any, TokenBucket] = {}
+        # None without event rules: one test, not a lookup, on the path of every event.
+        self.event_buckets = {
+            event: ((rule.bucket(now), _EVENT), *buckets) for event, rule in event_rules.items()
+        } or None
 
     @classmethod
     def for_socket(
@@ -194,27 +212,31 @@ class EventLimiter:
     def refuses(self, socket: Socket, data: list[Any], ack_id: int | None) -> bool:
         """Count one event; over a rule, act on it and return True (the event is dropped)."""
         now = self.clock()
-        event = data[0]
-        rule = self.event_rules.get(event) if self.event_rules else None
-        if rule is not None:
-            bucket = self.events.get(event)
-            if bucket is None:
-                bucket = self.events[event] = rule.bucket(now)
-            wait = bucket.take(now)
-            if wait:
-                return self._over(socket, rule, wait, event, ack_id, whole=False)
-        bucket = self.nsp_bucket
-        if bucket is not None and (wait := bucket.take(now)):
-            return self._over(socket, socket.nsp.limits[None], wait, event, ack_id, whole=False)
-        bucket = self.conn_bucket
-        if bucket is not None and (wait := bucket.take(now)):
-            rule = socket.server.event_rule
-            return self._over(socket, rule, wait, event, ack_id, whole=True)
+        event_buckets = self.event_buckets
+        buckets = (
+            self.buckets if event_buckets is None else event_buckets.get(data[0], self.buckets)
+        )
+        for bucket, scope in buckets:  # the event's, then the namespace's and connection's
+            # TokenBucket.take, inlined: a method call per bucket cost more than it does.
+            due = bucket.due
+            if due < now:
+                due = now
+            due += bucket.interval
+            if due > now + bucket.reach:
+                return self._over(socket, scope, due - now - bucket.window, data[0], ack_id)
+            bucket.due = due
         return False
 
     def _over(
-        self, socket: Socket, rule: Rule, wait: float, event: Any, ack_id: int | None, whole: bool
+        self, socket: Socket, scope: int, wait: float, event: Any, ack_id: int | None
     ) -> bool:
+        if scope == _EVENT:
+            rule = self.event_rules[event]
+        elif scope == _NAMESPACE:
+            rule = socket.nsp.limits[None]
+        else:
+            rule = socket.server.event_rule
+        whole = scope == _CONNECTION
         limited = self.stats.limited
         limited[rule.action] = limited.get(rule.action, 0) + 1
         if rule.action == "drop":
