@@ -32,6 +32,7 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeAlias
 
+from aiosio._handlers import Suspended, run_eagerly
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.engineio.wire import Wire
@@ -305,69 +306,60 @@ class ASGIApp:
             TimeoutError: If the next chunk did not come within ``limits.body_timeout``.
         """
         limit = self.engine.max_http_buffer_size
-        timeout = self.router.limits.body_timeout
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return None  # refused from the header alone: the body is never read
         chunks: list[bytes] = []
         size = 0
-        if (
-            request.method == "GET"
-            and length is None
-            and "transfer-encoding" not in request.headers
-        ):
-            # A long-poll GET: the ASGI server has the whole request already, so its one
-            # message comes at once and needs no deadline (a body, should one come
-            # after all, is read below with it).
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _ClientGone
-            if not message.get("more_body", False):
-                body: bytes = message.get("body", b"")
-                return body
-            first: bytes = message.get("body", b"")
-            if len(first) > limit:
-                return None
-            chunks.append(first)
-            size = len(first)
         while True:
-            async with asyncio.timeout(timeout):
-                message = await receive()
+            # The ASGI server has usually read the chunk already (a poll's whole request
+            # comes in one read): its receive() then returns without suspending, and the
+            # deadline, a timer armed and cancelled, is only paid for a chunk not yet there.
+            message = run_eagerly(receive())
+            if type(message) is Suspended:
+                async with asyncio.timeout(self.router.limits.body_timeout):
+                    message = await message
             if message["type"] != "http.request":
                 raise _ClientGone
             chunk: bytes = message.get("body", b"")
+            if not message.get("more_body", False) and not chunks:
+                return chunk if len(chunk) <= limit else None  # one chunk: no join, no copy
             size += len(chunk)
             if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+                return b"".join(chunks)
 
     async def _answer(self, request: HTTPRequest, receive: Receive) -> HTTPResponse | None:
         """The engine's answer; None if the client went away while it was deferred."""
-        answer: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[HTTPResponse] | None = None
+        at_once: list[HTTPResponse] = []
 
         def respond(response: HTTPResponse) -> None:
-            if not answer.done():
+            if answer is None:
+                at_once.append(response)  # answered within handle_http: no future needed
+            elif not answer.done():
                 answer.set_result(response)
 
         abort = self.router.handle_http(request, respond)
-        if answer.done():
-            return answer.result()
+        if at_once:
+            return at_once[0]
+        future: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
+        answer = future
         # Deferred (a held long-poll, or an async allow_request): watch for the client
         # going away meanwhile, since the session must close at once if it does. The
         # watcher ends the wait by cancelling the answer (no asyncio.wait and its futures).
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
-        watcher.add_done_callback(lambda _: answer.cancel())
+        watcher.add_done_callback(lambda _: future.cancel())
         try:
-            return await answer
+            return await future
         except asyncio.CancelledError:
             if not watcher.done():
                 raise  # this task is cancelled (the server shuts down), not the answer
             return None  # the client went away first
         finally:
-            if (not answer.done() or answer.cancelled()) and abort is not None:
+            if (not future.done() or future.cancelled()) and abort is not None:
                 abort()
             if not watcher.done():
                 watcher.cancel()
