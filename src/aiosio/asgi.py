@@ -11,8 +11,10 @@ and :class:`~aiosio.server.engine.EngineServer` as the standalone server:
 * other ``http`` paths: the client bundle and static files, else ``other_app`` with the
   original ``scope``/``receive``/``send`` (no buffering), else 404.
 * ``websocket`` under the engine path: the engine's checks and ``allow_request`` run before
-  the handshake is accepted; then one writer task per WebSocket sends what the engine
-  queues, in order, while this coroutine pumps received messages into the engine.
+  the handshake is accepted; then this coroutine pumps received messages into the engine
+  and, when there is nothing more to read, sends their replies itself; a writer task per
+  WebSocket sends the rest (broadcasts, heartbeats, the close), in order
+  (:mod:`aiosio.asgi_websocket`).
 * ``lifespan``: forwarded to ``other_app`` when there is one, else answered here; either
   way the engine is closed at shutdown.
 
@@ -26,16 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeAlias
 
 from aiosio._handlers import Suspended, run_eagerly
+from aiosio.asgi_websocket import ASGIWebSocket
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
-from aiosio.engineio.wire import Wire
 from aiosio.server.backpressure import drained
 from aiosio.server.engine import ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse, parse_query
@@ -423,7 +424,17 @@ class ASGIApp:
             if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
                 held, ws.held = ws.held, 0.0
                 await asyncio.sleep(held)
-            message = await receive()
+            message = run_eagerly(receive())
+            if type(message) is Suspended:
+                # Nothing more to read for now: the replies to what was read go out from
+                # here, one flush, before the wait (no wake-up of the writer task).
+                if session is not None and session.dirty and session.ws is ws:
+                    try:
+                        await ws.send_now(engine.flush, session)
+                    except BaseException:
+                        message.coro.close()  # the receive never to be awaited
+                        raise
+                message = await message
             if message["type"] != "websocket.receive":
                 break  # websocket.disconnect
             if session is None:
@@ -494,82 +505,3 @@ async def _refuse_websocket(scope: Scope, send: Send, refusal: HTTPError) -> Non
         )
     else:
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
-
-
-class ASGIWebSocket:
-    """An accepted ASGI WebSocket as the engine sees it (a ``WebSocketTransport``).
-
-    The engine calls :meth:`send_items` and :meth:`close` synchronously; they queue, and
-    :meth:`run` (one task per WebSocket) sends in order, everything queued at each wake-up.
-    """
-
-    __slots__ = (
-        "_queued",
-        "_send",
-        "_size",
-        "_wakeup",
-        "close_code",
-        "closing",
-        "drained",
-        "held",
-    )
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._queued: deque[object] = deque()
-        self._size = 0
-        self._wakeup = asyncio.Event()
-        self.closing = False
-        self.close_code = 1000
-        self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
-        self.held = 0.0  # seconds to read nothing for, from the next receive
-
-    def hold(self, seconds: float) -> None:
-        """Read nothing more from the peer for ``seconds`` (it is over a rate limit)."""
-        self.held = max(self.held, seconds)
-
-    def send_items(self, items: list[object]) -> None:
-        """Queue engine packets (str, bytes or Wire); each becomes one message."""
-        if self.closing or not items:
-            return
-        for item in items:
-            data = item.data if type(item) is Wire else item
-            self._size += len(data)  # type: ignore[arg-type]
-            self._queued.append(data)
-        self._wakeup.set()
-
-    def close(self, code: int = 1000) -> None:
-        """Close once everything queued so far has been sent."""
-        if self.closing:
-            return
-        self.closing = True
-        self.close_code = code
-        self._wakeup.set()
-
-    def buffered(self) -> int:
-        """Bytes queued and not yet handed to the ASGI server (characters for text)."""
-        return self._size
-
-    async def run(self) -> None:
-        """Send what is queued, in order, until closed."""
-        queued = self._queued
-        send = self._send
-        try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while queued:
-                    data = queued.popleft()
-                    self._size -= len(data)  # type: ignore[arg-type]
-                    if type(data) is str:
-                        await send({"type": "websocket.send", "text": data})
-                    else:
-                        await send({"type": "websocket.send", "bytes": data})
-                if self.drained is not None:
-                    self.drained()
-                if self.closing:
-                    await send({"type": "websocket.close", "code": self.close_code})
-                    return
-        except OSError as exc:  # the connection broke under a send (uvicorn raises these)
-            logger.debug("WebSocket send failed: %r", exc)
-            self.closing = True

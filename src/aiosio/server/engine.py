@@ -202,16 +202,16 @@ class EngineServer:
         for session in dirty:
             session.dirty = False
             if session.outbox and session.state is not State.CLOSED:
-                self._flush(session)
+                self.flush(session)
 
-    def _flush(self, session: ServerSession) -> None:
+    def flush(self, session: ServerSession) -> None:
+        """Send what ``session`` queued now (the ASGI door sends its replies before it reads on)."""
         ws = session.ws
         if ws is not None:
             items = session.take_outbox()
             self.stats.packets_out += len(items)
             ws.send_items(items)
-            buffered = ws.buffered()
-            if buffered > self.high_water_mark:
+            if (buffered := ws.buffered()) > self.high_water_mark:
                 if buffered > self.max_buffered_bytes:
                     self.close_session(session, CloseReason.BUFFER_FULL, flush=False)
                 else:
@@ -245,7 +245,7 @@ class EngineServer:
         session.timer = None
         event = session.handle_timer(max(self.loop.time(), when))
         if event is TimerEvent.PING:
-            self._flush(session)
+            self.flush(session)
         elif event is TimerEvent.TIMED_OUT:
             self._finish(session, flush=False)
             return
@@ -464,7 +464,7 @@ class EngineServer:
         elif event is UpgradeEvent.UPGRADED:
             session.ws, session.upgrade_ws = ws, None
             if session.outbox:
-                self._flush(session)
+                self.flush(session)
         else:
             session.upgrade_ws = None
             if session.state is State.CLOSED and session.timer is not None:

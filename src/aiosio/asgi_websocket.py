@@ -1,0 +1,157 @@
+"""An accepted ASGI WebSocket as the engine sees it: what the engine queues, sent in order.
+
+ASGI forces one ``websocket.send`` message, and one awaited ``send``, per Engine.IO
+packet; what is ours is everything around those calls. Two coroutines send, never at
+once (``_busy`` says one is):
+
+* the receiving coroutine of :class:`~aiosio.asgi.ASGIApp` sends the replies to what it
+  just received (:meth:`ASGIWebSocket.send_now`) before it reads on, so an echo costs no
+  wake-up of another task;
+* the writer task (:meth:`ASGIWebSocket.run`) sends what the engine queues at any other
+  time (a broadcast, an emit from a task, a heartbeat), and the close.
+
+Whichever sends takes everything queued, so the order is the order of
+:meth:`ASGIWebSocket.send_items` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeVar
+
+from aiosio.engineio.wire import Wire
+
+__all__ = ["ASGIWebSocket"]
+
+logger = logging.getLogger("aiosio.asgi")
+
+_S = TypeVar("_S")
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class ASGIWebSocket:
+    """An accepted ASGI WebSocket as the engine sees it (a ``WebSocketTransport``).
+
+    The engine calls :meth:`send_items` and :meth:`close` synchronously; they queue.
+
+    Args:
+        send: The ASGI ``send`` of the WebSocket's connection.
+    """
+
+    __slots__ = (
+        "_busy",
+        "_queued",
+        "_send",
+        "_size",
+        "_waiter",
+        "close_code",
+        "closing",
+        "drained",
+        "held",
+    )
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._queued: deque[str | bytes] = deque()
+        self._size = 0
+        # What the parked writer waits on: a bare future, set at most once per wake-up.
+        self._waiter: asyncio.Future[None] | None = None
+        self._busy = False  # a coroutine is sending the queue: it takes what comes meanwhile
+        self.closing = False
+        self.close_code = 1000
+        self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
+        self.held = 0.0  # seconds to read nothing for, from the next receive
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing more from the peer for ``seconds`` (it is over a rate limit)."""
+        self.held = max(self.held, seconds)
+
+    def send_items(self, items: list[object]) -> None:
+        """Queue engine packets (str, bytes or Wire); each becomes one message."""
+        if self.closing or not items:
+            return
+        for item in items:
+            data: str | bytes = item.data if type(item) is Wire else item  # type: ignore[assignment]
+            self._size += len(data)
+            self._queued.append(data)
+        self._wake()
+
+    def close(self, code: int = 1000) -> None:
+        """Close once everything queued so far has been sent."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self._wake()
+
+    def buffered(self) -> int:
+        """Bytes queued and not yet handed to the ASGI server (characters for text)."""
+        return self._size
+
+    def _wake(self) -> None:
+        """Wake the parked writer, unless a coroutine that will see the queue is sending."""
+        waiter = self._waiter
+        if waiter is not None and not self._busy:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _send_queued(self) -> None:
+        """Send everything queued, what is queued meanwhile too (``_busy`` is held)."""
+        queued = self._queued
+        send = self._send
+        while queued:
+            data = queued.popleft()
+            self._size -= len(data)
+            if type(data) is str:
+                await send({"type": "websocket.send", "text": data})
+            else:
+                await send({"type": "websocket.send", "bytes": data})
+        if self.drained is not None:
+            self.drained()
+
+    async def send_now(self, flush: Callable[[_S], None], session: _S) -> None:
+        """Call ``flush(session)``, and send what it queues from the calling coroutine.
+
+        The receiving coroutine calls this after a message with replies: they go out
+        without waking the writer task. Nothing happens while the writer is sending (the
+        replies leave with the loop iteration's flush, and the writer takes them).
+        """
+        if self._busy or self.closing:
+            return
+        self._busy = True
+        try:
+            flush(session)  # its send_items wakes no one: this coroutine is the sender
+            await self._send_queued()
+        except OSError as exc:  # the connection broke under a send (uvicorn raises these)
+            logger.debug("WebSocket send failed: %r", exc)
+            self.closing = True
+        finally:
+            self._busy = False
+        if self.closing or self._queued:
+            self._wake()  # the close is the writer's to send
+
+    async def run(self) -> None:
+        """Send what is queued, in order, until closed (the writer task)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if self._busy or not (self._queued or self.closing):
+                    waiter = self._waiter = loop.create_future()
+                    await waiter
+                    continue
+                self._busy = True
+                try:
+                    await self._send_queued()
+                finally:
+                    self._busy = False
+                if self.closing:
+                    await self._send({"type": "websocket.close", "code": self.close_code})
+                    return
+        except OSError as exc:  # the connection broke under a send (uvicorn raises these)
+            logger.debug("WebSocket send failed: %r", exc)
+            self.closing = True

@@ -1,0 +1,104 @@
+"""ASGIWebSocket: the engine's packets sent through an ASGI ``send``, in order, by one
+coroutine at a time (the receiving one for its replies, else the writer task)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import MutableMapping
+from typing import Any
+
+from aiosio.asgi_websocket import ASGIWebSocket
+from aiosio.engineio.wire import Wire
+
+
+class RecordingSend:
+    """An ASGI ``send`` that records messages; it can be made to block, or to fail."""
+
+    def __init__(self) -> None:
+        self.messages: list[MutableMapping[str, Any]] = []
+        self.active = 0
+        self.overlapped = False
+        self.gate: asyncio.Event | None = None  # when set up, each send waits on it
+        self.entered = asyncio.Event()
+        self.error: OSError | None = None
+
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+        self.active += 1
+        self.overlapped |= self.active > 1
+        try:
+            self.entered.set()
+            if self.error is not None:
+                raise self.error
+            if self.gate is not None:
+                await self.gate.wait()
+            self.messages.append(message)
+        finally:
+            self.active -= 1
+
+    def texts(self) -> list[Any]:
+        return [m.get("text", m.get("bytes", m.get("code"))) for m in self.messages]
+
+
+def replies(*texts: str) -> list[object]:
+    """What a flush queues: the engine's packets."""
+    return list(texts)
+
+
+async def test_the_writer_sends_in_order_then_the_close() -> None:
+    send = RecordingSend()
+    ws = ASGIWebSocket(send)
+    writer = asyncio.create_task(ws.run())
+    ws.send_items(["a", b"b", Wire("c")])
+    ws.close(1001)
+    ws.send_items(["after the close"])
+    await asyncio.wait_for(writer, 5)
+    assert send.texts() == ["a", b"b", "c", 1001]
+    assert send.messages[-1]["type"] == "websocket.close"
+    assert ws.buffered() == 0
+
+
+async def test_send_now_sends_from_the_caller_without_the_writer() -> None:
+    send = RecordingSend()
+    ws = ASGIWebSocket(send)
+    drained: list[bool] = []
+    ws.drained = lambda: drained.append(True)
+    await ws.send_now(ws.send_items, replies("reply 1", "reply 2"))  # no writer task runs at all
+    assert send.texts() == ["reply 1", "reply 2"]
+    assert drained == [True]
+    assert ws.buffered() == 0
+
+
+async def test_one_sender_at_a_time_and_the_order_kept() -> None:
+    send = RecordingSend()
+    ws = ASGIWebSocket(send)
+    writer = asyncio.create_task(ws.run())
+    await asyncio.sleep(0)  # the writer parks
+    send.gate = asyncio.Event()
+    pump = asyncio.create_task(ws.send_now(ws.send_items, replies("1")))
+    await send.entered.wait()  # the receiving coroutine is inside send("1")
+    ws.send_items(["2"])  # a broadcast meanwhile: the sender takes it, not the writer
+    ws.close()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not send.overlapped
+    send.gate.set()
+    await asyncio.wait_for(pump, 5)
+    await asyncio.wait_for(writer, 5)
+    assert send.texts() == ["1", "2", 1000]
+    assert not send.overlapped
+
+
+async def test_a_broken_connection_under_send_now_closes_quietly() -> None:
+    send = RecordingSend()
+    send.error = ConnectionResetError("gone")
+    ws = ASGIWebSocket(send)
+    writer = asyncio.create_task(ws.run())
+    await ws.send_now(ws.send_items, replies("lost"))  # does not raise into the receiving coroutine
+    assert ws.closing
+    ws.send_items(["dropped"])
+    assert ws.buffered() == 0
+    await asyncio.wait_for(writer, 5)  # the writer ends too (its send fails the same way)
+    with contextlib.suppress(asyncio.CancelledError):
+        writer.cancel()
+    assert send.messages == []
