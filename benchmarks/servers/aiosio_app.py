@@ -3,7 +3,8 @@
 Standalone (``python benchmarks/servers/aiosio_app.py --port P``): aiosio's own server,
 on uvloop when it is installed. ``--fastapi``: ``aiosio serve main:app`` with a FastAPI
 app that mounts ``io``. ASGI (``--asgi``): ``io.asgi_app()`` under uvicorn with
-uvloop, httptools and the ``websockets`` implementation, as the python-socketio peer.
+uvloop, httptools and the WebSocket protocol of the python-socketio peer (uvicorn's
+``websockets-sansio`` where it has it: see pysocketio_app.ws_implementation).
 Behaviour as every app under test: join "bench" on connection; "echo" and "binecho" ack
 with their arguments; "broadcast" re-emits its arguments to the room as "msg".
 """
@@ -36,6 +37,15 @@ def on_connection(socket: aiosio.Socket) -> None:
     socket.on("echo")(echo)
     socket.on("binecho")(echo)
     socket.on("broadcast")(broadcast)
+
+
+def ws_implementation() -> str:
+    """uvicorn's fastest WebSocket protocol here, as the python-socketio peer's."""
+    from uvicorn.config import WS_PROTOCOLS
+
+    if importlib.util.find_spec("websockets") is None:
+        return "wsproto"
+    return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
 
 
 def serve_fastapi(host: str, port: int) -> None:
@@ -84,7 +94,7 @@ def main() -> None:
         port=args.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets" if importlib.util.find_spec("websockets") else "wsproto",
+        ws=ws_implementation(),
         ws_per_message_deflate=False,
         log_level="warning",
         access_log=False,
