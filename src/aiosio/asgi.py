@@ -133,10 +133,14 @@ async def _send_response(send: Send, response: HTTPResponse) -> None:
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
 
-async def _wait_disconnect(receive: Receive) -> None:
-    """Return when the client goes away (the body has been read already)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
+async def _wait_disconnect(receive: Receive, answer: asyncio.Future[HTTPResponse]) -> None:
+    """Cancel ``answer`` when the client goes away (the body has been read already), or
+    when receiving fails; a given answer stays (cancelling a done future does nothing)."""
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    finally:
+        answer.cancel()
 
 
 def _head_problem(scope: Scope, limits: Limits) -> int | None:
@@ -351,8 +355,7 @@ class ASGIApp:
         # Deferred (a held long-poll, or an async allow_request): watch for the client
         # going away meanwhile, since the session must close at once if it does. The
         # watcher ends the wait by cancelling the answer (no asyncio.wait and its futures).
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
-        watcher.add_done_callback(lambda _: future.cancel())
+        watcher = asyncio.ensure_future(_wait_disconnect(receive, future))
         try:
             return await future
         except asyncio.CancelledError:
