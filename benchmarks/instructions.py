@@ -203,7 +203,9 @@ def post_request(sid: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-def _echo_server(limited: bool | str = False, coroutines: bool = False) -> Any:
+def _echo_server(
+    limited: bool | str = False, coroutines: bool = False, broadcast_acks: bool = False
+) -> Any:
     """The benchmarks' server; ``limited`` (True, or one of "server", "event") adds rate
     limits on every event that never bite: what checking them costs."""
     import aiosio
@@ -226,8 +228,9 @@ def _echo_server(limited: bool | str = False, coroutines: bool = False) -> Any:
         else:
             socket.on("echo", lambda *args: args[0] if len(args) == 1 else list(args))
         socket.on("fan", lambda value: io.emit("tick", value))
-        # A broadcast asking every recipient for an ack (never given: the ids pile up).
-        socket.on("fan-ack", lambda value: io.emit("tick", value, callback=_unanswered))
+        if broadcast_acks:  # only there: a handler more per connection costs every connect
+            # A broadcast asking every recipient for an ack (never given: the ids pile up).
+            socket.on("fan-ack", lambda value: io.emit("tick", value, callback=_unanswered))
 
     return io
 
@@ -317,12 +320,19 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
 }
 
 
-async def _run(name: str, ops: int) -> None:
-    workload = WORKLOADS[name][0]
+def server_for(name: str) -> Any:
+    """The server the workload ``name`` runs against."""
     limited: bool | str = name.endswith("+limit")
     if name.endswith("-limit"):
         limited = name.rsplit("+", 1)[1].removesuffix("-limit")
-    io = _echo_server(limited=limited, coroutines=name.endswith("+async"))
+    return _echo_server(
+        limited=limited, coroutines=name.endswith("+async"), broadcast_acks=name == "fanout+ack"
+    )
+
+
+async def _run(name: str, ops: int) -> None:
+    workload = WORKLOADS[name][0]
+    io = server_for(name)
     await io.startup()
     try:
         await workload(Harness(io), ops)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", list(instructions.WORKLOADS))
 async def test_every_workload_runs_to_the_end(name: str) -> None:
     workload, n, _ = instructions.WORKLOADS[name]
-    io = instructions._echo_server()
+    io = instructions.server_for(name)
     await io.startup()
     try:
         await asyncio.wait_for(workload(Harness(io), min(n, 200)), 30)
