@@ -293,6 +293,24 @@ async def binary64k(h: Harness, ops: int) -> None:
         await ws.wait_writes(writes + 1, size + len(blob))
 
 
+SPLIT = 16384  # bytes a read hands over when a large frame comes over TCP (16-64 KiB)
+
+
+async def binary64k_split(h: Harness, ops: int) -> None:
+    """As ``binary64k``, each send cut into 16 KiB reads, as TCP delivers a 64 KiB frame:
+    it counts the reassembly of a frame that spans several reads."""
+    ws = await h.websocket()
+    blob = bytes(range(256)) * 256
+    attachment = frame(blob, opcode=2)
+    for i in range(ops):
+        writes, size = ws.writes, ws.written
+        head = b'451-%d["echo",{"_placeholder":true,"num":0}]' % i
+        data = frame(head) + attachment
+        for at in range(0, len(data), SPLIT):
+            h.send(ws, data[at : at + SPLIT])
+        await ws.wait_writes(writes + 1, size + len(blob))
+
+
 async def polling(h: Harness, ops: int) -> None:
     """A long-polling round trip: a held GET answered by an acked event POSTed."""
     getter, poster, sid = await h.polling()
@@ -310,6 +328,7 @@ WORKLOADS: dict[str, tuple[Callable[[Harness, int], Awaitable[None]], int, str]]
     "fanout": (fanout, 2000, "delivery of a broadcast to 100"),
     "connect": (connect, 60, "WebSocket connect + namespace"),
     "bin64k": (binary64k, 40, "64 KiB binary echo with ack"),
+    "bin64k-split": (binary64k_split, 40, "bin64k, each frame in 16 KiB reads"),
     "polling": (polling, 100, "long-polling round trip"),
     "echo+limit": (echo, 400, "echo, with permissive rate limits (server, namespace, event)"),
     "fanout+limit": (fanout, 2000, "fanout, with permissive rate limits"),
