@@ -42,6 +42,7 @@ _IMPORTED = (
     "exceptions.py",
     "_types.py",
     "socketio/plain.py",
+    "websocket/codes.py",
     "websocket/deflate.py",
     "websocket/handshake.py",
 )

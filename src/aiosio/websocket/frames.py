@@ -23,7 +23,19 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aiosio.exceptions import LocalProtocolError, RemoteProtocolError
+from aiosio.exceptions import LocalProtocolError
+from aiosio.websocket.codes import (
+    BINARY,
+    CLOSE,
+    CONTINUATION,
+    PING,
+    PONG,
+    TEXT,
+    CloseCode,
+    Message,
+    Opcode,
+    WebSocketError,
+)
 
 if TYPE_CHECKING:
     from aiosio.websocket.deflate import Inflater
@@ -50,60 +62,6 @@ __all__ = [
     "parse_close",
     "text_frame",
 ]
-
-
-class Opcode(enum.IntEnum):
-    """Frame opcodes (RFC 6455, section 5.2)."""
-
-    CONTINUATION = 0
-    TEXT = 1
-    BINARY = 2
-    CLOSE = 8
-    PING = 9
-    PONG = 10
-
-
-CONTINUATION = Opcode.CONTINUATION
-TEXT = Opcode.TEXT
-BINARY = Opcode.BINARY
-CLOSE = Opcode.CLOSE
-PING = Opcode.PING
-PONG = Opcode.PONG
-
-
-class CloseCode(enum.IntEnum):
-    """Close status codes (RFC 6455, section 7.4.1)."""
-
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    PROTOCOL_ERROR = 1002
-    UNSUPPORTED_DATA = 1003
-    NO_STATUS = 1005
-    ABNORMAL = 1006
-    INVALID_DATA = 1007
-    POLICY_VIOLATION = 1008
-    MESSAGE_TOO_BIG = 1009
-    MANDATORY_EXTENSION = 1010
-    INTERNAL_ERROR = 1011
-
-
-#: One received message or control frame: ``(TEXT, str)``, ``(BINARY, bytes)``,
-#: ``(PING, bytes)``, ``(PONG, bytes)`` or ``(CLOSE, raw close payload)``.
-Message = tuple[Opcode, str | bytes]
-
-
-class WebSocketError(RemoteProtocolError):
-    """The peer broke RFC 6455; the connection must be failed (section 7.1.7).
-
-    Attributes:
-        code: The close code to send back, so the I/O layer needs no mapping table.
-        reason: A short human-readable reason, fit for the close frame (<= 123 bytes).
-    """
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 # --- Masking (section 5.3) ----------------------------------------------------------------
@@ -150,7 +108,9 @@ except ImportError:
 apply_mask: Callable[[bytes, bytes], bytes] = apply_mask_c or apply_mask_python
 
 # From this size, the C masking reads a large payload in place (a memoryview of the
-# received bytes) rather than from a slice of them: one copy of the payload fewer.
+# received bytes) rather than from a slice of them: one copy of the payload fewer. And a
+# payload of this size that spans several reads is collected into a buffer of its exact
+# size as they come, rather than re-buffered and copied again at each read.
 _UNMASK_IN_PLACE_FROM = 1024
 _apply_mask_view: Callable[[memoryview, bytes], bytes] | None = apply_mask_c  # type: ignore[assignment]
 
@@ -321,6 +281,11 @@ class FrameParser:
 
     __slots__ = (
         "_buffer",
+        "_collect",
+        "_collect_b0",
+        "_collect_got",
+        "_collect_mask",
+        "_collect_size",
         "_compressed",
         "_decoder",
         "_error",
@@ -367,6 +332,11 @@ class FrameParser:
         self._fast_limit = min(_MAX_CONTROL, max_message_size)
         self._buffer = bytearray()
         self._need = 0  # bytes the frame at the start of the buffer needs, once known
+        self._collect: list[bytes | bytearray | memoryview] | None = None  # a payload's reads
+        self._collect_got = 0  # bytes of it received
+        self._collect_size = 0  # its length; 0 when no payload is being collected
+        self._collect_b0 = 0  # its first header byte
+        self._collect_mask = b""  # its masking key (empty when unmasked)
         self._fast = True  # no buffered bytes, no open fragmented message, phase OPEN
         self._phase = _Phase.OPEN
         self._error: WebSocketError | None = None
@@ -413,6 +383,17 @@ class FrameParser:
             if self._error is not None:
                 raise self._error
             return []
+        if self._collect_size:  # (not "_collect is not None": mypyc would narrow it below)
+            messages: list[Message] = []
+            try:
+                used = self._fill(data, messages)
+            except WebSocketError as exc:
+                self._fail(exc)
+                raise
+            if used < len(data):
+                return messages + self._feed(data[used:])  # the frames after the payload
+            self._fast = not self._collect_size and not self._fragment_opcode
+            return messages
         buffer = self._buffer
         if buffer:
             buffer += data
@@ -420,19 +401,69 @@ class FrameParser:
                 return []  # the frame at the start is still incomplete: no re-parsing
             data = bytes(buffer)  # so payloads are plain slices: one copy each
             buffer.clear()
-        messages: list[Message] = []
+        messages = []
         try:
             consumed = self._parse(data, messages)
         except WebSocketError as exc:
-            self._phase = _Phase.FAILED
-            self._error = exc
-            self._fast = False
+            self._fail(exc)
             raise
         if consumed < len(data):
             with memoryview(data) as view:  # keep only the incomplete tail, copied once
                 buffer += view[consumed:]
-        self._fast = not buffer and not self._fragment_opcode and self._phase is _Phase.OPEN
+        is_open = self._phase is _Phase.OPEN
+        self._fast = is_open and not buffer and not self._fragment_opcode and not self._collect_size
         return messages
+
+    def _fail(self, exc: WebSocketError) -> None:
+        self._phase = _Phase.FAILED
+        self._error = exc
+        self._fast = False
+
+    def _start_collect(self, b0: int, data: bytes, at: int, length: int, mask: bytes) -> None:
+        # A large payload goes on past ``data``: the reads that carry it are kept as they
+        # are and joined once it is complete (one copy); small reads are merged as they
+        # come, so a peer's 1-byte reads cost a byte each, not an object each.
+        self._collect = [memoryview(data)[at:]]
+        self._collect_got = len(data) - at
+        self._collect_size = length
+        self._collect_b0 = b0
+        self._collect_mask = mask
+
+    def _fill(self, data: bytes, messages: list[Message]) -> int:
+        # Add ``data`` to the payload being collected; once it is whole, unmask it in one
+        # pass and append its message. Return the bytes of ``data`` it took.
+        pieces = self._collect
+        assert pieces is not None
+        used = min(self._collect_size - self._collect_got, len(data))
+        piece = data if used == len(data) else data[:used]
+        last = pieces[-1]
+        if used >= _UNMASK_IN_PLACE_FROM:
+            pieces.append(piece)
+        elif isinstance(last, bytearray):
+            last += piece
+        else:
+            pieces.append(bytearray(piece))
+        self._collect_got += used
+        if self._collect_got < self._collect_size:
+            return used
+        self._collect = None
+        self._collect_size = 0
+        payload = b"".join(pieces)
+        mask = self._collect_mask
+        if not mask:
+            whole = payload
+        elif _apply_mask_view is None:
+            whole = apply_mask(payload, mask)
+        else:  # in C, from the joined bytes: no slice of them first
+            whole = _unmask_in_place(payload, 0, len(payload), mask)
+        b0 = self._collect_b0
+        if b0 == _FIN_BINARY:
+            messages.append((BINARY, whole))
+        elif b0 == _FIN_TEXT:
+            messages.append((TEXT, _decode(whole)))
+        else:
+            self._on_frame(b0 & 0x0F, b0 & _FIN, b0 & _RSV1, whole, messages)
+        return used
 
     def _parse(self, data: bytes, messages: list[Message]) -> int:
         """Append the complete frames at the start of ``data``; return the bytes used."""
@@ -463,6 +494,10 @@ class FrameParser:
             self._check_header(b0, opcode, length)
             stop = start + length + (4 if mask_bit else 0)
             if stop > end:
+                if length >= _UNMASK_IN_PLACE_FROM and stop - length <= end:  # the mask is here
+                    mask = data[start : start + 4] if mask_bit else b""
+                    self._start_collect(b0, data, stop - length, length, mask)
+                    return end
                 self._need = stop - pos
                 return pos
             if not mask_bit:
