@@ -281,34 +281,30 @@ async def connect(h: Harness, ops: int) -> None:
         await h.websocket()
 
 
-async def binary64k(h: Harness, ops: int) -> None:
-    """One socket echoing a 64 KiB binary attachment with an ack."""
-    ws = await h.websocket()
-    blob = bytes(range(256)) * 256
-    attachment = frame(blob, opcode=2)
-    for i in range(ops):
-        writes, size = ws.writes, ws.written
-        head = b'451-%d["echo",{"_placeholder":true,"num":0}]' % i
-        h.send(ws, frame(head) + attachment)
-        await ws.wait_writes(writes + 1, size + len(blob))
-
-
 SPLIT = 16384  # bytes a read hands over when a large frame comes over TCP (16-64 KiB)
 
 
-async def binary64k_split(h: Harness, ops: int) -> None:
-    """As ``binary64k``, each send cut into 16 KiB reads, as TCP delivers a 64 KiB frame:
-    it counts the reassembly of a frame that spans several reads."""
+async def binary64k(h: Harness, ops: int, split: int | None = None) -> None:
+    """One socket echoing a 64 KiB binary attachment with an ack; with ``split``, each
+    send is cut into reads of that size, as TCP delivers a large frame."""
     ws = await h.websocket()
     blob = bytes(range(256)) * 256
     attachment = frame(blob, opcode=2)
     for i in range(ops):
         writes, size = ws.writes, ws.written
-        head = b'451-%d["echo",{"_placeholder":true,"num":0}]' % i
-        data = frame(head) + attachment
-        for at in range(0, len(data), SPLIT):
-            h.send(ws, data[at : at + SPLIT])
+        data = frame(b'451-%d["echo",{"_placeholder":true,"num":0}]' % i) + attachment
+        if split is None:
+            h.send(ws, data)
+        else:
+            for at in range(0, len(data), split):
+                h.send(ws, data[at : at + split])
         await ws.wait_writes(writes + 1, size + len(blob))
+
+
+async def binary64k_split(h: Harness, ops: int) -> None:
+    """``binary64k`` in 16 KiB reads: it counts the reassembly of a frame that spans
+    several reads."""
+    await binary64k(h, ops, SPLIT)
 
 
 async def polling(h: Harness, ops: int) -> None:
