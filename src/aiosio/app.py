@@ -32,36 +32,6 @@ class Server(BaseServer):
     (``ping_interval``, ``cors_allowed_origins``, ``per_message_deflate``...) are
     :class:`~aiosio.server.engine.EngineOptions`. Everything but the front doors is
     :class:`~aiosio.server.server.BaseServer`.
-
-    Args:
-        path: Where Socket.IO is answered (``/socket.io/``, as the clients expect).
-        connect_timeout: Seconds a new connection may take to join a namespace (45).
-        http_header_timeout: Seconds an HTTP request may take to send its head (20).
-        http_body_timeout: Seconds an HTTP request may take to send its body (20).
-        serve_client: Serve the official browser client at ``<path>socket.io.js``.
-        adapter: Makes each namespace's adapter (``redis_adapter(...)`` for a cluster);
-            None keeps rooms in memory, for one server.
-        connection_state_recovery: True, or its options (``max_disconnection_duration``
-            120, ``skip_middlewares`` True, ``shutdown_spread`` 0...): clients that lose
-            their connection get their id, rooms, data and missed broadcasts back.
-        cleanup_empty_child_namespaces: Remove a dynamic namespace's empty children.
-        max_attachments: Binary attachments one packet may carry (10).
-        max_depth: Nesting levels a decoded packet may have (64; 1 to 254).
-        max_namespaces: Namespaces one connection may join (100).
-        static_files: URL prefixes mapped to folders served as they are.
-        other_app: An ASGI application that gets every other request.
-        parser: ``"json"`` (the default), ``"msgpack"`` or a parser object.
-        health_path: A path answered 200 while healthy, 503 while an adapter is cut off.
-        presence: Presence tracking: True, or its settings (``interval``, ``event``...).
-        shutdown_timeout: Seconds :meth:`close` waits for handlers and adapters (10).
-        gc_freeze_interval: Seconds between collections that freeze long-lived objects
-            out of the garbage collector's way (None: never).
-        **engine_options: The Engine.IO options
-            (:class:`~aiosio.server.engine.EngineOptions`).
-
-    Raises:
-        ValueError: An option out of its range (``max_depth``, ``gc_freeze_interval``...).
-        TypeError: An unknown option.
     """
 
     webtransport_port: int | None = None

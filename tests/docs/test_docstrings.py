@@ -8,8 +8,12 @@ function, each class's constructor and each public method (inherited ones includ
 reference shows them), and checks, with the parser the reference is rendered with:
 
 * every parameter but ``self``/``cls`` is in an ``Args:`` section (``*args`` as ``*args``
-  or ``args``; a constructor's in the class's docstring, or in ``Attributes:`` for a
-  dataclass), and nothing documented there is not a parameter;
+  or ``args``; a constructor's in the class's docstring or its ``__init__``'s, or in
+  ``Attributes:`` for a dataclass), and nothing documented there is not a parameter;
+* a constructor that classes inherit is documented once, in the ``__init__`` of the class
+  defining it (the first in the MRO with ``__init__`` in its ``__dict__``): the reference
+  shows that docstring on each subclass's page, so a subclass's own ``Args:`` would say it
+  all again;
 * a ``Returns:`` (or ``Yields:``) section when the return annotation is not ``None``;
 * a ``Raises:`` section naming each exception the function raises itself (a ``raise
   Name(...)`` in its own body), but for the ``NotImplementedError`` of an abstract
@@ -77,8 +81,14 @@ def public_callables() -> list[tuple[str, Callable[..., Any], type | None]]:
             where = f"{module_name}.{export}"
             if inspect.isclass(obj):
                 init = _function(inspect.getattr_static(obj, "__init__", None))
-                if init is not None:  # a constructor is documented by each class's docstring
-                    found.setdefault((obj, init), (where, init, obj))
+                if init is not None:
+                    definer = constructor_owner(obj)
+                    if definer is obj:  # documented by the class's docstring and its own
+                        found.setdefault((obj, init), (where, init, obj))
+                    else:  # inherited: by its __init__ alone, once for all who inherit it
+                        name = f"{definer.__module__}.{definer.__qualname__}.__init__"
+                        found.setdefault(init, (name, init, None))
+                        found.setdefault(obj, (where, init, obj))
                 for name in sorted(dir(obj)):
                     if name.startswith("_"):
                         continue
@@ -88,6 +98,11 @@ def public_callables() -> list[tuple[str, Callable[..., Any], type | None]]:
             elif inspect.isfunction(obj):
                 found.setdefault(obj, (where, obj, None))
     return sorted(found.values(), key=lambda item: item[0])
+
+
+def constructor_owner(cls: type) -> type:
+    """The class that defines ``cls``'s constructor: the first in its MRO with ``__init__``."""
+    return next(klass for klass in cls.__mro__ if "__init__" in vars(klass))
 
 
 def _sections(doc: str | None) -> dict[str, list[Any]]:
@@ -166,6 +181,12 @@ def _covers(fn: Callable[..., Any], documented: set[str], raised: str) -> bool:
 def problems(qualname: str, fn: Callable[..., Any], owner: type | None = None) -> list[str]:
     """What the docstring of ``fn`` lacks (``owner``: the class it constructs)."""
     doc = fn.__doc__
+    if owner is not None and constructor_owner(owner) is not owner:
+        # The reference shows an inherited __init__'s docstring on each subclass's page,
+        # under the subclass's own: an Args section there would say it all a second time.
+        if owner.__doc__ and "parameters" in _sections(owner.__doc__):
+            return [f"{qualname}: Args repeat the constructor it inherits; document its __init__"]
+        return []
     if owner is not None:  # the reference merges __init__'s docstring into the class's
         doc = "\n\n".join(inspect.cleandoc(d) for d in (owner.__doc__, fn.__doc__) if d)
     if not doc:
@@ -226,6 +247,7 @@ def test_the_walk_reaches_the_api() -> None:
     names = {name for name, _, _ in CALLABLES}
     for expected in (
         "aiosio.Server",  # a constructor
+        "aiosio.server.server.BaseServer.__init__",  # the constructor Server inherits
         "aiosio.Socket.emit_with_ack",  # a method of its own
         "aiosio.Socket.join",  # from a mixin (server/rooms.py)
         "aiosio.connect",  # a function
@@ -306,6 +328,36 @@ class _Point:
     y: int
 
 
+class _Factory:
+    """A base whose constructor its subclasses inherit."""
+
+    def __init__(self, link: int) -> None:
+        """Keep the link.
+
+        Args:
+            link: Shared.
+        """
+
+
+class _Made(_Factory):
+    """Inherits a documented constructor and says nothing more of it."""
+
+
+class _Bare:
+    """A base whose constructor says nothing of its argument."""
+
+    def __init__(self, link: int) -> None:
+        """Keep the link."""
+
+
+class _Repeating(_Bare):
+    """Documents, in its own docstring, a constructor it inherits.
+
+    Args:
+        link: Shared.
+    """
+
+
 @pytest.mark.parametrize(
     ("fn", "owner", "expected"),
     [
@@ -328,6 +380,15 @@ class _Point:
             None,
             ["s: raises NotImplementedError, not in a Raises section"],
             id="not-only-a-placeholder",
+        ),
+        pytest.param(_Factory.__init__, None, [], id="inherited-constructor-documented-once"),
+        pytest.param(_Factory.__init__, _Made, [], id="subclass-inheriting-it"),
+        pytest.param(_Bare.__init__, None, ["s: Args lacks link"], id="base-lacking-args"),
+        pytest.param(
+            _Bare.__init__,
+            _Repeating,
+            ["s: Args repeat the constructor it inherits; document its __init__"],
+            id="subclass-documenting-it-again",
         ),
     ],
 )

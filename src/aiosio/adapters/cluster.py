@@ -71,6 +71,12 @@ class LinkedAdapterFactory:
     adapter_class: Callable[..., ClusterAdapter]
 
     def __init__(self, link: Any, **options: Any) -> None:
+        """Keep what every adapter made gets: the one link, and the same options.
+
+        Args:
+            link: The link to the backend, shared by every adapter made.
+            **options: The options of :attr:`adapter_class`, given to every adapter made.
+        """
         self.link = link
         self.options = options
 

@@ -531,10 +531,6 @@ class Manager(BaseManager):
 
     The connection, its events and reconnection are :class:`~aiosio.client.manager.BaseManager`;
     this adds :meth:`socket`, which creates clients.
-
-    Args:
-        url: The server's URL; its path is not used (each client names its namespace).
-        **options: :class:`ManagerOptions`, shared by the clients of the connection.
     """
 
     def socket(self, namespace: str = "/", **options: Any) -> Client:

@@ -135,16 +135,17 @@ class Socket(Protocol):
 
 
 class BaseManager:
-    """One Engine.IO connection to a server, shared by the sockets of its namespaces.
-
-    Args:
-        url: The server's URL (``http``, ``https``, ``ws`` or ``wss``); its path is not
-            used (the clients' namespaces are their own).
-        **options: :class:`ManagerOptions`: transports, timeouts, reconnection and its
-            backoff, the parser.
-    """
+    """One Engine.IO connection to a server, shared by the sockets of its namespaces."""
 
     def __init__(self, url: str = "http://localhost", **options: Unpack[ManagerOptions]) -> None:
+        """Set the options; nothing connects until a socket asks.
+
+        Args:
+            url: The server's URL (``http``, ``https``, ``ws`` or ``wss``); its path is not
+                used (each client names its namespace).
+            **options: :class:`ManagerOptions`, shared by the clients of the connection:
+                transports, timeouts, reconnection and its backoff, the parser.
+        """
         opts = options
         self.url = url
         self.endpoint = _endpoint(url, opts)

@@ -28,6 +28,11 @@ class _BaseNamespace:
     methods are those of its server (or client), ``namespace`` defaulting to this one."""
 
     def __init__(self, namespace: str | None = None) -> None:
+        """Name the namespace; the server (or client) is set when it is registered.
+
+        Args:
+            namespace: The namespace's name; None means ``/``.
+        """
         self.namespace = namespace or "/"
 
     def events(self) -> list[str]:
@@ -78,11 +83,7 @@ def _trigger(instance: _BaseNamespace, event: str) -> Callable[..., Any]:
 
 
 class AsyncNamespace(_BaseNamespace):
-    """A server namespace as a class: ``sio.register_namespace(MyNamespace("/chat"))``.
-
-    Args:
-        namespace: The namespace's name; None means ``/``.
-    """
+    """A server namespace as a class: ``sio.register_namespace(MyNamespace("/chat"))``."""
 
     server: AsyncServer  # set by its register_namespace
 
@@ -100,11 +101,7 @@ class AsyncNamespace(_BaseNamespace):
 
 
 class AsyncClientNamespace(_BaseNamespace):
-    """A client namespace as a class: ``client.register_namespace(MyNamespace("/chat"))``.
-
-    Args:
-        namespace: The namespace's name; None means ``/``.
-    """
+    """A client namespace as a class: ``client.register_namespace(MyNamespace("/chat"))``."""
 
     client: AsyncClient  # set by its register_namespace
 

@@ -200,12 +200,7 @@ class PostgresAdapter(LinkedAdapter):
 
 
 class PostgresAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`PostgresAdapter` of each namespace; all share one link.
-
-    Args:
-        link: The shared link.
-        **options: The :class:`PostgresAdapter` options, given to every adapter made.
-    """
+    """Makes the :class:`PostgresAdapter` of each namespace; all share one link."""
 
     adapter_class = PostgresAdapter
 

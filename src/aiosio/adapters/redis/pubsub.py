@@ -252,12 +252,7 @@ class RedisAdapter(LinkedAdapter):
 
 
 class RedisAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`.
-
-    Args:
-        link: The shared link.
-        **options: The :class:`RedisAdapter` options, given to every adapter made.
-    """
+    """Makes the :class:`RedisAdapter` of each namespace; all share one :class:`RedisLink`."""
 
     adapter_class = RedisAdapter
 

@@ -457,12 +457,7 @@ def _takes_offset(raw: Any, options: BroadcastOptions) -> bool:
 
 
 class StreamsAdapterFactory(LinkedAdapterFactory):
-    """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`.
-
-    Args:
-        link: The shared link.
-        **options: The :class:`StreamsAdapter` options, given to every adapter made.
-    """
+    """Makes the :class:`StreamsAdapter` of each namespace; all share one :class:`StreamLink`."""
 
     adapter_class = StreamsAdapter
 
