@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from aiosio.engineio.handshake import HTTPError
-from aiosio.limits.buckets import KeyedBuckets, Rule, SessionCaps, TokenBucket, seconds
+from aiosio.limits.buckets import Action, KeyedBuckets, Rule, SessionCaps, TokenBucket, seconds
 from aiosio.socketio.packets import DISCONNECT, Packet
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from aiosio.server.socket import Socket
     from aiosio.server.stats import Counters
 
-__all__ = ["Admission", "EventLimiter", "RateOption", "client_ip", "rule_of"]
+__all__ = ["Admission", "EventLimiter", "EventLimits", "RateOption", "client_ip", "rule_of"]
 
 RateOption = float | tuple[float, float] | None
 """A rate option: events a second (the burst is as many), or ``(per_s, burst)``; None: off."""
@@ -149,6 +149,34 @@ class Admission:
         """The engine dropped its sessions without closing them (a new event loop)."""
         self.caps = SessionCaps(self.caps.max_total, self.caps.max_per_key)
         self.keys.clear()
+
+
+class EventLimits:
+    """Mixin of :class:`~aiosio.server.server.BaseServer`: ``io.limit``, the rule each
+    client connection's events are counted against (by its sockets' :class:`EventLimiter`)."""
+
+    event_rule: Rule | None
+
+    def limit(
+        self, *, events_per_s: float, burst: float | None = None, action: Action = "drop"
+    ) -> None:
+        """Limit the events each client connection may emit, all namespaces together.
+
+        Over the limit, ``action`` applies: ``"drop"`` (the event is not handled; an ack
+        answers ``{"error": "rate_limited", "retry_after": seconds}``) or ``"disconnect"``
+        (every socket of the connection leaves with "rate limited", the client sees ``io
+        server disconnect``, the connection closes). Applies to sockets connecting later.
+
+        Args:
+            events_per_s: Events a second, refilled continuously (a token bucket).
+            burst: Events at once after a quiet spell (``events_per_s`` if not given).
+            action: What a client over the limit gets.
+
+        Raises:
+            ValueError: A rate or burst that is not a positive number, or an unknown action.
+        """
+        rate = events_per_s
+        self.event_rule = Rule(rate, max(1.0, rate) if burst is None else burst, action)
 
 
 # What a bucket of an EventLimiter limits: the rule to act on is found from it when a

@@ -19,7 +19,7 @@ from aiosio._shortcuts import Shortcuts
 from aiosio._tasks import spawn as spawn_task
 from aiosio.adapters.base import Adapter
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.limits.buckets import Action, Rule
+from aiosio.server.admission import EventLimits
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.collector import Freezer
 from aiosio.server.connection import Connection
@@ -44,7 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 AdapterFactory = Callable[[Namespace], Adapter]
 
 
-class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
+class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer, EventLimits):
     """A Socket.IO server without its front doors; :class:`aiosio.Server` is the one to use.
 
     Options are the Node options in snake_case, durations in seconds; the Engine.IO ones
@@ -148,7 +148,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
         self._closers: set[asyncio.Task[Any]] = set()  # tasks awaiting it: never cancelled
         self._force: asyncio.Event | None = None  # set by a second stop(): skip the graceful part
         self._started = False
-        self.event_rule: Rule | None = None  # io.limit(): each connection's event rate
+        self.event_rule = None  # io.limit(): each connection's event rate
         self.of("/")
 
     # -- namespaces ---------------------------------------------------------------------
@@ -341,27 +341,6 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer):
             The middleware, so that this works as a decorator.
         """
         return self.sockets.use(middleware)
-
-    def limit(
-        self, *, events_per_s: float, burst: float | None = None, action: Action = "drop"
-    ) -> None:
-        """Limit the events each client connection may emit, all namespaces together.
-
-        Over the limit, ``action`` applies: ``"drop"`` (the event is not handled; an ack
-        answers ``{"error": "rate_limited", "retry_after": seconds}``) or ``"disconnect"``
-        (every socket of the connection leaves with "rate limited", the client sees ``io
-        server disconnect``, the connection closes). Applies to sockets connecting later.
-
-        Args:
-            events_per_s: Events a second, refilled continuously (a token bucket).
-            burst: Events at once after a quiet spell (``events_per_s`` if not given).
-            action: What a client over the limit gets.
-
-        Raises:
-            ValueError: A rate or burst that is not a positive number, or an unknown action.
-        """
-        rate = events_per_s
-        self.event_rule = Rule(rate, max(1.0, rate) if burst is None else burst, action)
 
     # -- engine events (EngineHandler) --------------------------------------------------
 
