@@ -45,6 +45,11 @@ PEERS = (
         (PY, str(SERVERS_DIR / "aiosio_app.py"), "--asgi", "--port", "{port}"),
     ),
     Peer(
+        "asgi-floor",
+        "least ASGI app (uvicorn): the ceiling of any ASGI door",
+        (PY, str(SERVERS_DIR / "asgi_floor.py"), "--port", "{port}"),
+    ),
+    Peer(
         "aiosio-app",
         "aiosio serve main:app (FastAPI mounting io)",
         (PY, str(SERVERS_DIR / "aiosio_app.py"), "--fastapi", "--port", "{port}"),
@@ -242,6 +247,16 @@ TARGETS = (
         True,
     ),
     Target("polling", "acks_per_s", "ASGI long-polling acks/s", "aiosio-asgi", "node", 0.6, True),
+    # The same bounds for the floor (the least ASGI app under the same uvicorn): where it
+    # misses one, no ASGI server can meet it under uvicorn on the machine.
+    *(
+        Target(name, metric, f"ceiling: {label}", "asgi-floor", "node", bound, True)
+        for name, metric, label, bound in (
+            ("echo-100x10", "acks_per_s", "ASGI echo acks/s (100 x 10)", 0.8),
+            ("fanout-steady", "deliveries_per_s", "ASGI steady fan-out deliveries/s", 1.0),
+            ("polling", "acks_per_s", "ASGI long-polling acks/s", 0.6),
+        )
+    ),
     *(
         Target(name, metric, f"{name} under serve main:app", "aiosio-app", "aiosio", 0.95, True)
         for name, metric in (

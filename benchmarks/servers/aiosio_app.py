@@ -2,9 +2,9 @@
 
 Standalone (``python benchmarks/servers/aiosio_app.py --port P``): aiosio's own server,
 on uvloop when it is installed. ``--fastapi``: ``aiosio serve main:app`` with a FastAPI
-app that mounts ``io``. ASGI (``--asgi``): ``io.asgi_app()`` under uvicorn with
-uvloop, httptools and the WebSocket protocol of the python-socketio peer (uvicorn's
-``websockets-sansio`` where it has it: see pysocketio_app.ws_implementation).
+app that mounts ``io``. ASGI (``--asgi``): ``io.asgi_app()`` under uvicorn as the
+python-socketio peer and the floor run (under_uvicorn.py: uvloop, httptools, uvicorn's
+``websockets-sansio`` where it has it).
 Behaviour as every app under test: join "bench" on connection; "echo" and "binecho" ack
 with their arguments; "broadcast" re-emits its arguments to the room as "msg".
 """
@@ -12,7 +12,6 @@ with their arguments; "broadcast" re-emits its arguments to the room as "msg".
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from typing import Any
 
@@ -37,15 +36,6 @@ def on_connection(socket: aiosio.Socket) -> None:
     socket.on("echo")(echo)
     socket.on("binecho")(echo)
     socket.on("broadcast")(broadcast)
-
-
-def ws_implementation() -> str:
-    """uvicorn's fastest WebSocket protocol here, as the python-socketio peer's."""
-    from uvicorn.config import WS_PROTOCOLS
-
-    if importlib.util.find_spec("websockets") is None:
-        return "wsproto"
-    return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
 
 
 def serve_fastapi(host: str, port: int) -> None:
@@ -86,20 +76,9 @@ def main() -> None:
     if not args.asgi:
         io.run(host=args.host, port=args.port)
         return
-    import uvicorn
+    from under_uvicorn import serve  # a sibling module: this file runs as a script
 
-    uvicorn.run(
-        io.asgi_app(),
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws=ws_implementation(),
-        ws_per_message_deflate=False,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
+    serve(io.asgi_app(), args.host, args.port)
 
 
 if __name__ == "__main__":

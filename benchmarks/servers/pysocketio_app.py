@@ -13,11 +13,9 @@ Run: ``python benchmarks/servers/pysocketio_app.py --port P``.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 from typing import Any
 
-import uvicorn
+import under_uvicorn  # a sibling module: this file runs as a script
 
 import socketio
 
@@ -51,35 +49,5 @@ async def broadcast(sid: str, *args: Any) -> None:
     await sio.emit("msg", args, to="bench")
 
 
-def ws_implementation() -> str:
-    """The fastest WebSocket implementation uvicorn can use here: its protocol on
-    websockets' sans-I/O core where it has one (what ``--ws auto`` picks), about half the
-    instructions per message of its deprecated ``websockets`` one; wsproto without it."""
-    from uvicorn.config import WS_PROTOCOLS
-
-    if importlib.util.find_spec("websockets") is None:
-        return "wsproto"
-    return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws=ws_implementation(),
-        ws_per_message_deflate=False,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
-
-
 if __name__ == "__main__":
-    main()
+    under_uvicorn.main(app, __doc__)
