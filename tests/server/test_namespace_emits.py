@@ -5,6 +5,7 @@ shortcuts for its main namespace, through clients connected in memory (aiosio.te
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
@@ -90,3 +91,23 @@ async def test_io_shortcuts_are_the_main_namespaces() -> None:
         assert await io.server_side_emit("q") == []
         io.disconnect_sockets()
         assert io.sockets.sockets == {}
+
+
+def test_on_main_forwarders_carry_the_namespace_methods_signature_and_docstring() -> None:
+    from aiosio.server.features import Features
+    from aiosio.server.namespace_emits import MainNamespaceEmits, NamespaceEmits
+
+    pairs = [
+        (MainNamespaceEmits.emit, NamespaceEmits.emit),
+        (MainNamespaceEmits.emit_with_ack, NamespaceEmits.emit_with_ack),
+        (MainNamespaceEmits.to_user, Features.to_user),
+        (MainNamespaceEmits.user_sockets, Features.user_sockets),
+    ]
+    for forwarder, method in pairs:
+        assert inspect.signature(forwarder) == inspect.signature(method)
+        assert inspect.iscoroutinefunction(forwarder) == inspect.iscoroutinefunction(method)
+        assert forwarder.__module__ == "aiosio.server.namespace_emits"
+        doc = forwarder.__doc__ or ""
+        assert doc.startswith(inspect.cleandoc(method.__doc__ or "").split("\n")[0])
+        assert "main namespace ``/``" in doc
+        assert "Args:" in doc

@@ -8,11 +8,14 @@ other main-namespace shortcuts: the same call on ``io.sockets``, the namespace `
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from aiosio.exceptions import ReservedEventError
 from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.features import Features
 from aiosio.typed.validation import convert_answers
 
 if TYPE_CHECKING:
@@ -21,7 +24,10 @@ if TYPE_CHECKING:
     from aiosio.server.namespace import Namespace
     from aiosio.server.socket import Socket
 
-__all__ = ["MainNamespaceEmits", "NamespaceEmits"]
+__all__ = ["MainNamespaceEmits", "NamespaceEmits", "on_main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class NamespaceEmits:
@@ -118,6 +124,42 @@ class NamespaceEmits:
         return answers if response is None else convert_answers(response, answers)
 
 
+def on_main(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """``method`` of a namespace as a method of the server, called on its main namespace.
+
+    The forwarder keeps ``method``'s signature (for type checkers, and ``__wrapped__`` for
+    :func:`inspect.signature`) and its docstring, so that ``io.emit`` and ``nsp.emit`` are
+    written and documented once; a coroutine function stays one.
+
+    Args:
+        method: A method of :class:`~aiosio.server.namespace.Namespace` (of a mixin of it).
+
+    Returns:
+        The method for the server's class body: ``emit = on_main(NamespaceEmits.emit)``.
+    """
+    name = method.__name__
+    if inspect.iscoroutinefunction(method):
+
+        async def forward_async(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+            return await getattr(self.sockets, name)(*args, **kwargs)
+
+        forward = cast(Callable[Concatenate[Any, P], R], forward_async)
+    else:
+
+        def forward(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return cast(R, getattr(self.sockets, name)(*args, **kwargs))
+
+    # Its name and docstring, and __wrapped__ for its signature; not its module: it is
+    # the server's, here.
+    update_wrapper(forward, method, assigned=("__name__", "__doc__"))
+    summary, _, rest = inspect.cleandoc(method.__doc__ or "").partition("\n\n")
+    forward.__doc__ = f"{summary}\n\n{_ON_MAIN}\n\n{rest}" if rest else f"{summary}\n\n{_ON_MAIN}"
+    return forward
+
+
+_ON_MAIN = "On the server: the same call on its main namespace ``/`` (``io.sockets``)."
+
+
 class MainNamespaceEmits:
     """Mixin of :class:`~aiosio.server.server.Server`: the main namespace's emits, users
     and reauthentication, each the same call on ``io.sockets``."""
@@ -132,116 +174,21 @@ class MainNamespaceEmits:
     def _operator(self) -> BroadcastOperator:
         return self.sockets._operator()
 
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        """Emit to every socket of the main namespace, as :meth:`Namespace.emit`.
-
-        Args:
-            event: The event name.
-            *args: The event's arguments.
-            callback: Called once per socket as ``callback(*answer)`` with its acknowledgement;
-                None asks for none.
-        """
-        self.sockets.emit(event, *args, callback=callback)
-
-    def send(self, *args: Any) -> None:
-        """Emit a ``message`` event to every socket of the main namespace.
-
-        Args:
-            *args: The message's arguments.
-        """
-        self.sockets.send(*args)
-
-    async def emit_with_ack(
-        self, event: str, *args: Any, per_socket: bool = False, response: Any = None
-    ) -> Any:
-        """Emit to the main namespace and gather the acknowledgements (as
-        :meth:`BroadcastOperator.emit_with_ack`).
-
-        Args:
-            event: The event name.
-            *args: The event's arguments.
-            per_socket: True returns a dict from socket id to answer instead of a list.
-            response: A type each answer is checked and converted to (typed events).
-
-        Returns:
-            The answers: a list, or with ``per_socket`` a dict by socket id.
-        """
-        main = self.sockets
-        return await main.emit_with_ack(event, *args, per_socket=per_socket, response=response)
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """Give the next broadcast on the main namespace a deadline for its acknowledgements.
-
-        Args:
-            seconds: How long the recipients have to answer.
-
-        Returns:
-            A broadcast operator for the main namespace carrying the deadline.
-        """
-        return self.sockets.timeout(seconds)
+    emit = on_main(NamespaceEmits.emit)
+    send = on_main(NamespaceEmits.send)
+    emit_with_ack = on_main(NamespaceEmits.emit_with_ack)
+    timeout = on_main(NamespaceEmits.timeout)
 
     @property
     def local(self) -> BroadcastOperator:
         """Broadcast to the main namespace's sockets of this server only (in a cluster)."""
         return self.sockets.local
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        """The main namespace's sockets across the cluster, as :meth:`Namespace.fetch_sockets`.
-
-        Returns:
-            This server's sockets, and a ``RemoteSocket`` for each socket of another server.
-        """
-        return await self.sockets.fetch_sockets()
-
-    async def server_side_emit(
-        self, event: str, *args: Any, timeout: float | None = None, response: Any = None
-    ) -> list[Any]:
-        """Emit to the main namespace of the other servers of the cluster.
-
-        Args:
-            event: The event name (not ``connection``, ``connect`` or ``new_namespace``).
-            *args: The event's arguments.
-            timeout: Seconds to wait for the other servers' acknowledgements; None asks for
-                none.
-            response: A type each answer is checked and converted to (typed events).
-
-        Returns:
-            The other servers' answers (an empty list without a timeout).
-        """
-        main = self.sockets
-        return await main.server_side_emit(event, *args, timeout=timeout, response=response)
-
-    def to_user(self, user: str) -> BroadcastOperator:
-        """Broadcast to every socket of ``user`` (main namespace), on every server.
-
-        Args:
-            user: The application's user id (what ``socket.user`` was set to).
-
-        Returns:
-            A broadcast operator targeting the user's room.
-        """
-        return self.sockets.to_user(user)
-
-    async def user_sockets(self, user: str) -> list[Socket | RemoteSocket]:
-        """The sockets of ``user`` in the main namespace, on every server.
-
-        Args:
-            user: The application's user id.
-
-        Returns:
-            Its sockets (a ``RemoteSocket`` for each of another server); an unknown user has
-            none.
-        """
-        return await self.sockets.user_sockets(user)
-
-    async def disconnect_user(self, user: str, reason: str = "server namespace disconnect") -> None:
-        """Disconnect the sockets of ``user`` in the main namespace, on every server.
-
-        Args:
-            user: The application's user id.
-            reason: What the sockets' ``disconnect`` handlers get as the reason.
-        """
-        await self.sockets.disconnect_user(user, reason)
+    fetch_sockets = on_main(NamespaceEmits.fetch_sockets)
+    server_side_emit = on_main(NamespaceEmits.server_side_emit)
+    to_user = on_main(Features.to_user)
+    user_sockets = on_main(Features.user_sockets)
+    disconnect_user = on_main(Features.disconnect_user)
 
     async def revoke(self, *, user: str, reason: str = "revoked") -> None:
         """Disconnect every socket of ``user`` in every namespace, on every server.
@@ -253,15 +200,4 @@ class MainNamespaceEmits:
         for namespace in list(self.namespaces.values()):
             await namespace.disconnect_user(user, reason)
 
-    def on_reauthenticate(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """Check the new credentials clients send on the main namespace.
-
-        As :meth:`Namespace.on_reauthenticate`.
-
-        Args:
-            middleware: ``middleware(socket, auth)``, sync or async; raising refuses them.
-
-        Returns:
-            The middleware, so that this works as a decorator.
-        """
-        return self.sockets.on_reauthenticate(middleware)
+    on_reauthenticate = on_main(Features.on_reauthenticate)
