@@ -1,10 +1,14 @@
-"""aiosio._forward: the read-only forwarding attribute of the client-side classes."""
+"""aiosio._forward: the read-only forwarding attribute of the client-side classes, and
+the name, signature and docstring a forwarding method carries."""
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import pytest
 
-from aiosio._forward import Forward
+from aiosio._forward import Forward, carry
 
 
 class Inner:
@@ -52,3 +56,31 @@ def test_a_missing_target_raises_attribute_error() -> None:
     del outer.inner
     with pytest.raises(AttributeError):
         _ = outer.count
+
+
+def test_carry_gives_the_forwarder_the_methods_name_signature_and_docstring() -> None:
+    def target(self: Any, room: str, *, limit: int = 3) -> int:
+        """Count the room.
+
+        Args:
+            room: Which.
+            limit: At most.
+
+        Returns:
+            The count.
+        """
+        return limit
+
+    def forward(self: Any, *args: Any, **kwargs: Any) -> int:
+        return int(target(self, *args, **kwargs))
+
+    carried = carry(forward, target, "Elsewhere: the same call on another object.")
+    assert carried is forward
+    assert forward.__name__ == "target"
+    assert forward.__module__ == __name__
+    assert inspect.signature(forward) == inspect.signature(target)
+    assert (forward.__doc__ or "").split("\n\n")[:2] == [
+        "Count the room.",
+        "Elsewhere: the same call on another object.",
+    ]
+    assert "Args:\n    room: Which." in (forward.__doc__ or "")

@@ -123,9 +123,9 @@ def test_every_exported_name_has_an_entry_in_the_api_reference(site: Path) -> No
     assert not missing, f"not in the API reference (no docstring?): {missing}"
 
 
-def test_the_servers_main_namespace_shortcuts_show_as_documented_methods(site: Path) -> None:
-    # Made by on_main (server/namespace_emits.py), they read as attributes in the source:
-    # docs/extensions/forwarders.py inspects them.
+def test_forwarded_methods_show_as_documented_methods(site: Path) -> None:
+    # Made by on_main (server/namespace_emits.py) and on_loop (client/sync.py), they read
+    # as attributes in the source: docs/extensions/forwarders.py inspects them.
     page = (site / "reference" / "server" / "index.html").read_text(encoding="utf-8")
     for name in ("emit", "emit_with_ack", "to_user", "on_reauthenticate"):
         start = page.index(f'id="aiosio.Server.{name}"')
@@ -133,6 +133,12 @@ def test_the_servers_main_namespace_shortcuts_show_as_documented_methods(site: P
         assert "Parameters:" in entry, name
         assert "main namespace" in entry, name
     assert re.search(r'id="aiosio.Server.emit_with_ack".{0,400}async', page, re.S)
+    page = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
+    for name in ("on_any", "off"):  # the sync client's, made by on_loop (client/sync.py)
+        start = page.index(f'id="aiosio.SyncClient.{name}"')
+        entry = re.sub(r"<[^>]+>", " ", page[start : start + 4000])
+        assert "Parameters:" in entry, name
+        assert "loop thread" in entry, name
 
 
 def test_the_benchmark_chart_is_the_one_of_the_results() -> None:

@@ -14,9 +14,9 @@ import atexit
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar, Unpack, overload
 
-from aiosio._forward import Forward
+from aiosio._forward import Forward, carry
 from aiosio.client.client import Client, ClientOptions
 from aiosio.client.simple import SimpleClient
 
@@ -24,6 +24,8 @@ __all__ = ["SyncClient", "SyncSimpleClient"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _LoopThread:
@@ -101,6 +103,33 @@ def _registrar(register: Callable[[Any], object]) -> Callable[[F], F]:
         return fn
 
     return decorator
+
+
+def on_loop(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """``method`` of :class:`Client` as a method of the sync client: the same call on its
+    client, made on the loop thread (its signature and docstring are ``method``'s).
+
+    For what returns at once (registering and removing handlers): a registration
+    returns the handler itself, so a decorator form works as on the client.
+
+    Args:
+        method: A method of :class:`Client` that does not block.
+
+    Returns:
+        The method for the sync client's class body: ``off = on_loop(Client.off)``.
+    """
+    name = method.__name__
+
+    def forward(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        target: Callable[..., R] = getattr(self.client, name)
+        return _call(lambda: target(*args, **kwargs))
+
+    return carry(forward, method, _ON_LOOP)
+
+
+_ON_LOOP = (
+    "On the sync client: called on its event loop thread, where handlers run (they must not block)."
+)
 
 
 class _DisconnectOnExit:
@@ -257,63 +286,12 @@ class SyncClient(_DisconnectOnExit):
         decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
         return decorator if handler is None else decorator(handler)
 
-    def event(self, handler: F) -> F:
-        """Register a handler named after its event (``def chat(...)`` hears ``chat``).
-
-        Args:
-            handler: The function; its name is the event.
-
-        Returns:
-            The handler.
-        """
-        return _registrar(self.client.event)(handler)
-
-    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove handlers.
-
-        Args:
-            event: The event; None removes the handlers of every event.
-            handler: One handler to remove; None removes all of ``event``.
-        """
-        _call(lambda: self.client.off(event, handler))
-
-    def on_any(self, handler: F) -> F:
-        """Register a handler for every incoming event, called as ``handler(event, *args)``.
-
-        Args:
-            handler: The catch-all handler.
-
-        Returns:
-            The handler.
-        """
-        return _registrar(self.client.on_any)(handler)
-
-    def off_any(self, handler: Callable[..., Any] | None = None) -> None:
-        """Remove a catch-all handler.
-
-        Args:
-            handler: The handler to remove; None removes all of them.
-        """
-        _call(lambda: self.client.off_any(handler))
-
-    def on_any_outgoing(self, handler: F) -> F:
-        """Like :meth:`on_any`, for every event this client sends.
-
-        Args:
-            handler: ``handler(event, *args)``, run on the loop thread.
-
-        Returns:
-            The handler.
-        """
-        return _registrar(self.client.on_any_outgoing)(handler)
-
-    def off_any_outgoing(self, handler: Callable[..., Any] | None = None) -> None:
-        """Like :meth:`off_any`, for the outgoing catch-all handlers.
-
-        Args:
-            handler: The handler to remove; None removes all of them.
-        """
-        _call(lambda: self.client.off_any_outgoing(handler))
+    event = on_loop(Client.event)
+    off = on_loop(Client.off)
+    on_any = on_loop(Client.on_any)
+    off_any = on_loop(Client.off_any)
+    on_any_outgoing = on_loop(Client.on_any_outgoing)
+    off_any_outgoing = on_loop(Client.off_any_outgoing)
 
 
 class SyncSimpleClient(_DisconnectOnExit):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
+from aiosio._forward import carry
 from aiosio.exceptions import ReservedEventError
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.features import Features
@@ -149,15 +149,7 @@ def on_main(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[An
         def forward(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
             return cast(R, getattr(self.sockets, name)(*args, **kwargs))
 
-    # Its name and docstring, and __wrapped__ for its signature; not its module: it is
-    # the server's, here.
-    update_wrapper(forward, method, assigned=("__name__", "__doc__"))
-    summary, _, rest = inspect.cleandoc(method.__doc__ or "").partition("\n\n")
-    forward.__doc__ = f"{summary}\n\n{_ON_MAIN}\n\n{rest}" if rest else f"{summary}\n\n{_ON_MAIN}"
-    return forward
-
-
-_ON_MAIN = "On the server: the same call on its main namespace ``/`` (``io.sockets``)."
+    return carry(forward, method, "On the server: the same call on its main namespace ``/``.")
 
 
 class MainNamespaceEmits:
