@@ -3,10 +3,10 @@
 The server's main-namespace shortcuts are written once, as the namespace's methods, and
 made methods of the server by :func:`aiosio.server.namespace_emits.on_main`
 (``emit = on_main(NamespaceEmits.emit)``); the sync client's non-blocking ones are the
-client's, by :func:`aiosio.client.sync.on_loop`. Read from the source, such a line is an
-attribute; this imports the module that holds it and takes each one as the function it is
-at run time (the signature and docstring of the method it forwards to), so that the
-reference shows them as methods, documented. Loaded by mkdocs.yml (``extensions:`` of the
+client's, by :func:`aiosio.client.sync.on_loop` (and ``registering_on_loop``). Read from
+the source, such a line is an attribute; this imports the module that holds it and takes
+each one as the function it is at run time (the signature and docstring of the method it
+forwards to), so that the reference shows them as methods, documented. Loaded by mkdocs.yml (``extensions:`` of the
 python handler).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import griffe
 from docs.extensions.sphinx_roles import plain
 
-FACTORIES = ("on_main(", "on_loop(")
+FACTORIES = ("on_main(", "on_loop(", "registering_on_loop(")
 """The calls whose result is a method: an attribute assigned one is inspected."""
 
 

@@ -134,7 +134,7 @@ def test_forwarded_methods_show_as_documented_methods(site: Path) -> None:
         assert "main namespace" in entry, name
     assert re.search(r'id="aiosio.Server.emit_with_ack".{0,400}async', page, re.S)
     page = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
-    for name in ("on_any", "off"):  # the sync client's, made by on_loop (client/sync.py)
+    for name in ("on", "on_any", "off"):  # the sync client's: the client's (client/sync.py)
         start = page.index(f'id="aiosio.SyncClient.{name}"')
         entry = re.sub(r"<[^>]+>", " ", page[start : start + 4000])
         assert "Parameters:" in entry, name

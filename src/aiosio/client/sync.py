@@ -14,7 +14,7 @@ import atexit
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar, Unpack, overload
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, Unpack, cast, overload
 
 from aiosio._forward import Forward, carry
 from aiosio.client.client import Client, ClientOptions
@@ -125,6 +125,37 @@ def on_loop(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[An
         return _call(lambda: target(*args, **kwargs))
 
     return carry(forward, method, _ON_LOOP)
+
+
+class _Registration(Protocol):
+    """What ``on``/``once`` of the sync client are to a type checker: the client's two forms."""
+
+    @overload
+    def __call__(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def __call__(self, event: str, handler: F) -> F: ...
+
+
+def registering_on_loop(method: Callable[[Client, str, Any], object]) -> _Registration:
+    """``method`` of :class:`Client` that registers a handler (``on``, ``once``), called
+    directly or as a decorator, as a method of the sync client: the registration is made
+    on the loop thread, in both forms (the client's own decorator would make it on the
+    thread that applies it).
+
+    Args:
+        method: ``Client.on`` or ``Client.once``.
+
+    Returns:
+        The method for the sync client's class body: ``on = registering_on_loop(Client.on)``.
+    """
+    name = method.__name__
+
+    def forward(self: Any, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        register = getattr(self.client, name)
+        decorator: Callable[[F], F] = _registrar(lambda fn: register(event, fn))
+        return decorator if handler is None else decorator(handler)
+
+    return cast(_Registration, carry(forward, method, _ON_LOOP))
 
 
 _ON_LOOP = (
@@ -250,42 +281,8 @@ class SyncClient(_DisconnectOnExit):
         """
         return self.emit_with_ack(event, *args, timeout=timeout, response=response)
 
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a handler for an event, directly or as a decorator.
-
-        The handler runs on the loop thread; it must not block for long.
-
-        Args:
-            event: The event name (or ``connect``, ``disconnect``, ``connect_error``).
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator that registers one.
-        """
-        decorator: Callable[[F], F] = _registrar(lambda fn: self.client.on(event, fn))
-        return decorator if handler is None else decorator(handler)
-
-    @overload
-    def once(self, event: str) -> Callable[[F], F]: ...
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for the next time the event arrives only.
-
-        Args:
-            event: The event name.
-            handler: The handler; omit it to use this as a decorator.
-
-        Returns:
-            The handler, or a decorator.
-        """
-        decorator: Callable[[F], F] = _registrar(lambda fn: self.client.once(event, fn))
-        return decorator if handler is None else decorator(handler)
-
+    on = registering_on_loop(Client.on)
+    once = registering_on_loop(Client.once)
     event = on_loop(Client.event)
     off = on_loop(Client.off)
     on_any = on_loop(Client.on_any)
