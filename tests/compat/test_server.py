@@ -18,6 +18,7 @@ import pytest
 import aiosio.testing
 import socketio as psio
 from aiosio import compat as socketio
+from aiosio._handlers import HandlerSpec
 from tests.support.servers import start_uvicorn
 
 
@@ -239,6 +240,28 @@ async def test_disconnect_reason_and_session_in_the_disconnect_handler() -> None
     client = await aiosio.testing.connect(sio.io)
     await client.disconnect()
     assert await asyncio.wait_for(ended, 5) == (sio.reason.CLIENT_DISCONNECT, "ada")
+    await sio.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_the_catch_all_listener_is_not_validated(kind: str) -> None:
+    """python-socketio checks no annotation, so the native "*" listener behind a catch-all
+    is a plain one: checked, it imported pydantic on the first connection (the event loop
+    blocked meanwhile) and validated every event name it caught."""
+    sio = socketio.AsyncServer()
+
+    def anything(event: str, sid: str, *args: Any) -> str:
+        return f"caught {event} {list(args)}"
+
+    async def anything_async(event: str, sid: str, *args: Any) -> str:
+        return anything(event, sid, *args)
+
+    sio.on("*", anything if kind == "sync" else anything_async)
+    async with aiosio.testing.connect(sio.io) as client:
+        assert await client.emit_with_ack("unknown", 2, timeout=5) == "caught unknown [2]"
+        (socket,) = sio.io.of("/").sockets.values()
+        specs = socket._handlers["*"]
+        assert specs and all(type(spec) is HandlerSpec for spec in specs)
     await sio.shutdown()
 
 

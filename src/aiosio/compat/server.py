@@ -517,10 +517,18 @@ def _bound(handler: Handler, sid: str, spawn: Spawn) -> Callable[..., Any]:
 
 
 def _bound_catch_all(handler: Handler, sid: str, spawn: Spawn) -> Callable[..., Any]:
+    """The native ``"*"`` listener for one socket: ``handler(event, sid, *args)``.
+
+    Its parameters are ``Any``: the native server checks the annotated parameters of a
+    listener of the client's events (aiosio.typed), and ``event: str`` would have been
+    checked by pydantic, which python-socketio never does. That check imported pydantic
+    (an optional dependency) on the first connection, with the event loop blocked for as
+    long as the import took, and cost a validation on every event caught.
+    """
     fn = handler.fn
     if handler.is_async:
 
-        def call_eagerly(event: str, *args: Any, ack: Ack | None = None) -> None:
+        def call_eagerly(event: Any, *args: Any, ack: Ack | None = None) -> None:
             done, value = run_eagerly(fn(event, sid, *args))
             if not done:
                 spawn(_answer_later(value, ack))
@@ -529,7 +537,7 @@ def _bound_catch_all(handler: Handler, sid: str, spawn: Spawn) -> Callable[..., 
 
         return call_eagerly
 
-    def call(event: str, *args: Any) -> Any:
+    def call(event: Any, *args: Any) -> Any:
         return fn(event, sid, *args)
 
     return call
