@@ -36,7 +36,7 @@ NODE = shutil.which("node")
 INTEROP = HERE.parent / "interop"
 IMPORT_LINE = "\nimport socketio\n"
 COMPAT_LINE = "\nfrom aiosio import compat as socketio\n"
-DEADLINE = 5.0
+DEADLINE = 30.0  # a hang guard for each step (as the Node driver's), not a measure
 SID = re.compile(r"^[A-Za-z0-9_-]{20}$")
 
 Log = list[list[Any]]
