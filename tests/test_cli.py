@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.metadata
 import importlib.util
 import inspect
@@ -298,6 +299,24 @@ def test_run_serves_until_sigterm(use_uvloop: bool, caplog: pytest.LogCaptureFix
         run(io, "127.0.0.1", 0, use_uvloop=use_uvloop, ready=ready)
     assert seen[0].startswith("http://127.0.0.1:")
     assert "stopped" in caplog.text
+
+
+def test_run_freezes_what_start_up_made() -> None:
+    # As io.run(): the collector never walks start-up's objects again (an application's
+    # framework doubles them); the serve path used to leave them to every full collection.
+    io = Server(serve_client=False)
+    frozen: list[int] = []
+
+    def ready(url: str) -> None:
+        frozen.append(gc.get_freeze_count())
+        _stop_when_ready(url)
+
+    gc.unfreeze()
+    try:
+        run(io, "127.0.0.1", 0, use_uvloop=False, ready=ready)
+    finally:
+        gc.unfreeze()
+    assert frozen[0] > 1000
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -35,6 +35,7 @@ from aiosio.serve.asgi_app import AppFront
 from aiosio.serve.lifespan import Lifespan, LifespanError
 from aiosio.serve.options import add_app_options, app_settings, listen_of
 from aiosio.serve.run import Listen, run_server
+from aiosio.server.collector import freeze_after_startup
 from aiosio.targets import TargetError, find_served, load_target, server_of
 
 __all__ = ["TargetError", "load_target", "main", "reload_command", "server_of", "snapshot"]
@@ -79,7 +80,17 @@ def run(
     """
     where = listen or Listen(host, port)
     loop_name = "uvloop" if use_uvloop else "asyncio"
-    main = run_server(io, where, front=front, lifespan=lifespan, loop_name=loop_name, ready=ready)
+
+    def listening(url: str) -> None:
+        # As io.run() does: what start-up made (the application's and its framework's
+        # objects too) is collected once, then never walked by the collector again.
+        freeze_after_startup()
+        if ready is not None:
+            ready(url)
+
+    main = run_server(
+        io, where, front=front, lifespan=lifespan, loop_name=loop_name, ready=listening
+    )
     if use_uvloop:
         import uvloop
 

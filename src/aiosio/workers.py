@@ -68,6 +68,7 @@ from aiosio.logs import LEVELS, configure
 from aiosio.serve.lifespan import LifespanError
 from aiosio.serve.options import add_app_options, app_settings, listen_of
 from aiosio.serve.run import Listen, run_server
+from aiosio.server.collector import freeze_after_startup
 from aiosio.targets import find_served, load_server, load_target
 
 __all__ = [
@@ -520,6 +521,7 @@ async def _serve_worker(
     orphaned = loop.create_task(_stop_when_orphaned(io, index))
 
     def ready(url: str) -> None:
+        freeze_after_startup()  # as io.run() does: start-up's objects are never walked again
         logger.info("worker %d listening on %s (pid %d)", index, url[7:], os.getpid())
 
     try:
