@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from aiosio.serve.codec import encode_response, parse_query, reason
+from aiosio.serve.codec import encode_response, parse_query, reason, status_line
 from aiosio.server.http import HTTPResponse
 
 # -- status lines ---------------------------------------------------------------------------------
@@ -32,6 +32,7 @@ def test_reason(status: int, phrase: str) -> None:
     assert reason(status) == phrase
     answer = encode_response(HTTPResponse(status), keep_alive=True)
     assert answer.startswith(f"HTTP/1.1 {status} {phrase}\r\n".encode())
+    assert status_line(status) == f"HTTP/1.1 {status} {phrase}".encode()
 
 
 # -- whole answers --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any, Protocol
 
-from aiosio.serve.codec import reason
+from aiosio.serve.codec import status_line
 
 __all__ = ["BODY_HIGH_WATER", "AppWaits", "ClientDisconnected", "CycleOwner", "HTTPCycle"]
 
@@ -289,7 +289,7 @@ class HTTPCycle(AppWaits):
     def _head(self, size: int, more: bool) -> bytes:
         """The status line and headers, with the framing the body needs."""
         status = self.status
-        lines = [b"HTTP/1.1 %d %s" % (status, reason(status).encode())]
+        lines = [status_line(status)]
         framed = dated = False
         for name, value in self._headers:
             lower = name.lower()

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from aiosio.serve.app_cycle import AppWaits, ClientDisconnected
-from aiosio.serve.codec import reason
+from aiosio.serve.codec import status_line
 from aiosio.serve.conn import Connection
 from aiosio.websocket.frames import (
     CloseCode,
@@ -216,7 +216,7 @@ class AppWebSocket(Connection, AppWaits):
         self.transport = taken[0]
         taken[0].set_protocol(self)  # what the client sends now is not read
         self._closed = {"type": "websocket.disconnect", "code": CloseCode.ABNORMAL}
-        lines = [b"HTTP/1.1 %d %s" % (status, reason(status).encode())]
+        lines = [status_line(status)]
         lines.extend(bytes(name) + b": " + bytes(value) for name, value in headers)
         if length is not None:
             lines.append(b"content-length: %d" % length)

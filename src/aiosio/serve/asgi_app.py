@@ -130,6 +130,12 @@ class AppFront:
             connection.abort()
 
 
+def _decoded(raw_path: bytes) -> str:
+    """The path of the scope: percent-decoded (what a path without ``%`` needs no call for)."""
+    path = raw_path.decode("latin-1")
+    return unquote(path) if "%" in path else path
+
+
 def _forwarded(front: AppFront, scope: MutableMapping[str, Any], headers: dict[str, str]) -> None:
     """Apply ``X-Forwarded-For``/``-Proto`` to ``scope`` (the peer is trusted)."""
     proto = headers.get("x-forwarded-proto")
@@ -235,7 +241,7 @@ class AppHTTPConnection(HTTPConnection):
             return
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
-        path = unquote(raw_path.decode("latin-1"))
+        path = _decoded(raw_path)
         if self._for_router(path):
             super().on_headers_complete()
             return
@@ -278,7 +284,8 @@ class AppHTTPConnection(HTTPConnection):
         router = self.router
         if router.claims(path) or path in router.routes:
             return True
-        return any(path.startswith(prefix) for prefix in router.static_files)
+        static = router.static_files
+        return bool(static) and any(path.startswith(prefix) for prefix in static)
 
     def _scope(
         self, path: str, raw_path: bytes, query: bytes, kind: str = "http"
@@ -294,8 +301,8 @@ class AppHTTPConnection(HTTPConnection):
             "scheme": ("https" if tls else "http") if kind == "http" else ("wss" if tls else "ws"),
             "method": self.parser.get_method().decode("ascii"),
             "root_path": root,
-            "path": root + path,
-            "raw_path": root.encode() + raw_path,
+            "path": root + path if root else path,
+            "raw_path": root.encode() + raw_path if root else raw_path,
             "query_string": query,
             "headers": self._raw,
             "state": dict(self.front.state),
@@ -358,7 +365,7 @@ class AppHTTPConnection(HTTPConnection):
     def _upgrade(self, rest: bytes) -> None:
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
-        path = unquote(raw_path.decode("latin-1"))
+        path = _decoded(raw_path)
         if self._for_router(path):
             super()._upgrade(rest)
             return

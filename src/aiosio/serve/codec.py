@@ -11,14 +11,37 @@ from http import HTTPStatus
 
 from aiosio.server.http import HTTPResponse, parse_query
 
-__all__ = ["encode_response", "parse_query", "reason"]
+__all__ = ["encode_response", "parse_query", "reason", "status_line"]
+
+# Looked up, not made: HTTPStatus(status) is an Enum call, a few thousand instructions on
+# every response the app sends.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s" % (code, text.encode()) for code, text in _PHRASES.items()}
 
 
 def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    """The reason phrase of ``status`` ("Unknown" for a code HTTP does not name).
+
+    Args:
+        status: An HTTP status code.
+
+    Returns:
+        The phrase, as in ``HTTP/1.1 404 Not Found``.
+    """
+    return _PHRASES.get(status, "Unknown")
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 <status> <reason>``, without the line end.
+
+    Args:
+        status: An HTTP status code.
+
+    Returns:
+        The status line's bytes.
+    """
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d Unknown" % status
 
 
 # Response heads up to the Content-Length value, by (status, headers, keep-alive): the
