@@ -102,3 +102,52 @@ async def test_a_broken_connection_under_send_now_closes_quietly() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         writer.cancel()
     assert send.messages == []
+
+
+async def parked(send: RecordingSend) -> tuple[ASGIWebSocket, asyncio.Task[None]]:
+    """A WebSocket whose writer task has started and parked (nothing queued)."""
+    ws = ASGIWebSocket(send)
+    writer = asyncio.create_task(ws.run())
+    while ws._waiter is None:  # noqa: ASYNC110 (the writer parks on its first step)
+        await asyncio.sleep(0)
+    return ws, writer
+
+
+async def test_a_broadcast_to_a_parked_writer_is_sent_by_the_caller() -> None:
+    # No task is woken: the messages are out when send_items returns (a broadcast to a
+    # thousand sockets costs no thousand task steps).
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    drained: list[bool] = []
+    ws.drained = lambda: drained.append(True)
+    ws.send_items(["tick", b"\x01"])
+    assert send.texts() == ["tick", b"\x01"]
+    assert drained == [True]
+    assert ws.buffered() == 0
+    ws.close()
+    await asyncio.wait_for(writer, 5)
+    assert send.texts() == ["tick", b"\x01", 1000]
+
+
+async def test_a_send_that_suspends_is_finished_by_the_writer_in_order() -> None:
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    send.gate = asyncio.Event()
+    ws.send_items(["1"])  # its send waits (the client stopped reading): the writer's now
+    assert send.active == 1 and send.messages == []
+    ws.send_items(["2"])  # queued behind it, not sent beside it
+    ws.close()
+    send.gate.set()
+    await asyncio.wait_for(writer, 5)
+    assert send.texts() == ["1", "2", 1000]
+    assert not send.overlapped
+
+
+async def test_a_send_that_fails_in_the_caller_closes_this_websocket_only() -> None:
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    send.error = ConnectionResetError("gone")
+    ws.send_items(["lost"])  # raises nothing into the engine's flush of every session
+    assert ws.closing
+    await asyncio.wait_for(writer, 5)
+    assert send.messages == []

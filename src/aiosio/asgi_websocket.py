@@ -7,8 +7,13 @@ once (``_busy`` says one is):
 * the receiving coroutine of :class:`~aiosio.asgi.ASGIApp` sends the replies to what it
   just received (:meth:`ASGIWebSocket.send_now`) before it reads on, so an echo costs no
   wake-up of another task;
-* the writer task (:meth:`ASGIWebSocket.run`) sends what the engine queues at any other
-  time (a broadcast, an emit from a task, a heartbeat), and the close.
+* what the engine queues at any other time (a broadcast, an emit from a task, a
+  heartbeat) is sent by the caller of :meth:`ASGIWebSocket.send_items` itself while the
+  writer task is parked: each ``send`` is run until it first suspends (uvicorn's and
+  most servers' complete at once while the client reads), so a broadcast to a thousand
+  sockets wakes no task. A ``send`` that does suspend (the client stopped reading) is
+  handed to the writer task (:meth:`ASGIWebSocket.run`), which finishes it and sends
+  what is queued meanwhile; the writer also sends the close.
 
 Whichever sends takes everything queued, so the order is the order of
 :meth:`ASGIWebSocket.send_items` calls.
@@ -20,8 +25,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import CoroutineType
 from typing import Any, TypeVar
 
+from aiosio._handlers import Suspended, run_eagerly
 from aiosio.engineio.wire import Wire
 
 __all__ = ["ASGIWebSocket"]
@@ -45,6 +52,7 @@ class ASGIWebSocket:
     __slots__ = (
         "_busy",
         "_queued",
+        "_rest",
         "_send",
         "_size",
         "_waiter",
@@ -61,6 +69,7 @@ class ASGIWebSocket:
         # What the parked writer waits on: a bare future, set at most once per wake-up.
         self._waiter: asyncio.Future[None] | None = None
         self._busy = False  # a coroutine is sending the queue: it takes what comes meanwhile
+        self._rest: Suspended | None = None  # a send begun eagerly that suspended: the writer's
         self.closing = False
         self.close_code = 1000
         self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
@@ -78,7 +87,8 @@ class ASGIWebSocket:
             data: str | bytes = item.data if type(item) is Wire else item  # type: ignore[assignment]
             self._size += len(data)
             self._queued.append(data)
-        self._wake()
+        if self._waiter is not None and not self._busy:
+            self._send_eagerly()  # the writer is parked: no task needs waking
 
     def close(self, code: int = 1000) -> None:
         """Close once everything queued so far has been sent."""
@@ -100,8 +110,53 @@ class ASGIWebSocket:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _send_eagerly(self) -> None:
+        """Send the queue from the calling code, each ``send`` run until it first suspends.
+
+        One that suspends is left to the writer task (woken), with what is still queued.
+        Nothing raised here reaches the caller (the engine's flush of every session): a
+        failed send ends this WebSocket only.
+        """
+        self._busy = True
+        queued = self._queued
+        send = self._send
+        try:
+            while queued:
+                data = queued.popleft()
+                self._size -= len(data)
+                if type(data) is str:
+                    coro = send({"type": "websocket.send", "text": data})
+                else:
+                    coro = send({"type": "websocket.send", "bytes": data})
+                if type(coro) is not CoroutineType:  # an awaitable of another kind
+                    step = run_eagerly(coro)
+                    if type(step) is Suspended:
+                        self._rest = step
+                        break
+                    continue
+                try:  # run_eagerly(coro), inlined: this runs once per delivery of a broadcast
+                    pending = coro.send(None)
+                except StopIteration:
+                    continue
+                self._rest = Suspended(coro, pending, None)
+                break
+            else:
+                if self.drained is not None:
+                    self.drained()
+        except Exception as exc:  # the connection broke under a send (uvicorn: an OSError)
+            logger.debug("WebSocket send failed: %r", exc)
+            self.closing = True
+        finally:
+            self._busy = False
+        if self._rest is not None or self.closing:
+            self._wake()
+
     async def _send_queued(self) -> None:
         """Send everything queued, what is queued meanwhile too (``_busy`` is held)."""
+        rest = self._rest
+        if rest is not None:
+            self._rest = None
+            await rest  # a send begun eagerly comes first
         queued = self._queued
         send = self._send
         while queued:
@@ -140,7 +195,7 @@ class ASGIWebSocket:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                if self._busy or not (self._queued or self.closing):
+                if self._busy or not (self._queued or self.closing or self._rest):
                     waiter = self._waiter = loop.create_future()
                     await waiter
                     continue
