@@ -122,7 +122,7 @@ async def test_a_broadcast_to_a_parked_writer_is_sent_by_the_caller() -> None:
     ws.drained = lambda: drained.append(True)
     ws.send_items(["tick", b"\x01"])
     assert send.texts() == ["tick", b"\x01"]
-    assert drained == [True]
+    assert drained == []  # nothing was left queued: no flow can be waiting for it
     assert ws.buffered() == 0
     ws.close()
     await asyncio.wait_for(writer, 5)
@@ -135,12 +135,16 @@ async def test_a_send_that_suspends_is_finished_by_the_writer_in_order() -> None
     send.gate = asyncio.Event()
     ws.send_items(["1"])  # its send waits (the client stopped reading): the writer's now
     assert send.active == 1 and send.messages == []
+    drained: list[bool] = []
+    ws.drained = lambda: drained.append(True)
     ws.send_items(["2"])  # queued behind it, not sent beside it
+    assert ws.buffered() == 1  # what the engine sees: over its mark, it pauses the session
     ws.close()
     send.gate.set()
     await asyncio.wait_for(writer, 5)
     assert send.texts() == ["1", "2", 1000]
     assert not send.overlapped
+    assert drained == [True]  # the writer emptied the queue: a paused session resumes
 
 
 async def test_a_send_that_fails_in_the_caller_closes_this_websocket_only() -> None:

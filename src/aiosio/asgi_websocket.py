@@ -140,9 +140,9 @@ class ASGIWebSocket:
                     continue
                 self._rest = Suspended(coro, pending, None)
                 break
-            else:
-                if self.drained is not None:
-                    self.drained()
+            # No drained() when all went: the engine pauses a session only when a flush
+            # leaves a queue behind, and whoever sends that queue (the writer, send_now)
+            # calls it once the queue is empty, before the writer parks again.
         except Exception as exc:  # the connection broke under a send (uvicorn: an OSError)
             logger.debug("WebSocket send failed: %r", exc)
             self.closing = True
