@@ -265,7 +265,10 @@ ENCODE_ERRORS = [
     pytest.param(Packet(EVENT, "/", [True]), id="event-bool-name"),
     pytest.param(Packet(EVENT, "/", [None]), id="event-null-name"),
     pytest.param(Packet(EVENT, "/", [["a"]]), id="event-list-name"),
-    *(pytest.param(Packet(EVENT, "/", [name]), id=f"reserved-{name}") for name in RESERVED_EVENTS),
+    *(
+        pytest.param(Packet(EVENT, "/", [name]), id=f"reserved-{name}")
+        for name in sorted(RESERVED_EVENTS)
+    ),
     pytest.param(Packet(EVENT, "/", ["a"], -1), id="id-negative"),
     pytest.param(Packet(EVENT, "/", ["a"], MAX_ACK_ID + 1), id="id-2**53"),
     pytest.param(Packet(EVENT, "/", ["a", Unserialisable()]), id="unserialisable"),
@@ -439,7 +442,10 @@ DECODE_ERRORS = [
     pytest.param("2[[1]]", id="event-array-name"),
     pytest.param('2[{"a":1}]', id="event-object-name"),
     pytest.param('2[""]', id="event-empty-name"),
-    *(pytest.param(f'2["{name}"]', id=f"event-reserved-{name}") for name in RESERVED_EVENTS),
+    *(
+        pytest.param(f'2["{name}"]', id=f"event-reserved-{name}")
+        for name in sorted(RESERVED_EVENTS)
+    ),
     # ACK
     pytest.param("3[]", id="ack-without-id"),
     pytest.param("31", id="ack-without-payload"),
