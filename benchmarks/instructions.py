@@ -16,6 +16,11 @@ Usage::
     python -m benchmarks.instructions                  # every scenario, a table
     python -m benchmarks.instructions --scenarios echo,fanout --record
     python -m benchmarks.instructions --workload echo --ops 200   # one run, no valgrind
+    python -m benchmarks.instructions --profile echo   # where its instructions go, by layer
+    python -m benchmarks.instructions --scenarios echo,floor-echo   # beside the floor
+
+``floor-NAME`` runs the workload against ``benchmarks.floor``, a server that does no
+Socket.IO at all (the least a Python asyncio server spends on the same bytes).
 
 ``--record`` appends the figures, with the commit, to ``results/instructions.csv``: the
 history against which a change is judged.
@@ -356,7 +361,24 @@ async def _run(name: str, ops: int) -> None:
 
 
 def run_workload(name: str, ops: int) -> None:
-    asyncio.run(_run(name, ops))
+    if name.startswith("floor-"):
+        from benchmarks.floor import run_floor
+
+        asyncio.run(run_floor(base(name), ops))
+    else:
+        asyncio.run(_run(name, ops))
+
+
+def base(name: str) -> str:
+    """The workload a scenario runs: ``floor-echo`` runs ``echo``."""
+    return name.removeprefix("floor-")
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a workload, or the floor of one that has a floor."""
+    from benchmarks.floor import FLOORS
+
+    return name in WORKLOADS or (name.startswith("floor-") and base(name) in FLOORS)
 
 
 def callgrind(module: str, *args: str) -> int:
@@ -384,7 +406,7 @@ def count(name: str, ops: int) -> int:
 
 
 def per_operation(name: str) -> float:
-    n = WORKLOADS[name][1]
+    n = WORKLOADS[base(name)][1]
     return (count(name, 3 * n) - count(name, n)) / (2 * n)
 
 
@@ -416,7 +438,9 @@ def measure(names: list[str]) -> dict[str, float]:
 def table(figures: dict[str, float]) -> str:
     lines = ["| scenario | instructions per operation | operation |", "| --- | ---: | --- |"]
     for name, value in figures.items():
-        lines.append(f"| {name} | {value:,.0f} | {WORKLOADS[name][2]} |")
+        what = WORKLOADS[base(name)][2]
+        what = f"{what}, against the floor (no Socket.IO)" if name != base(name) else what
+        lines.append(f"| {name} | {value:,.0f} | {what} |")
     return "\n".join(lines)
 
 
@@ -437,17 +461,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
     parser.add_argument("--scenarios", help=f"comma-separated, of: {', '.join(WORKLOADS)}")
     parser.add_argument("--record", action="store_true", help=f"append to {HISTORY.name}")
-    parser.add_argument("--workload", choices=list(WORKLOADS), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", metavar="NAME", help="instructions by layer for one scenario")
+    parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--ops", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.workload:  # one run, as callgrind's child
-        run_workload(args.workload, args.ops or WORKLOADS[args.workload][1])
+        if not known(args.workload):
+            parser.error(f"unknown workload: {args.workload}")
+        run_workload(args.workload, args.ops or WORKLOADS[base(args.workload)][1])
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
+    if args.profile:
+        if not known(args.profile):
+            parser.error(f"unknown scenario: {args.profile}")
+        from benchmarks.instructions_profile import profile
+
+        print(profile(args.profile))
+        return 0
     names = args.scenarios.split(",") if args.scenarios else list(WORKLOADS)
-    unknown = [name for name in names if name not in WORKLOADS]
+    unknown = [name for name in names if not known(name)]
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(unknown)}")
     figures = measure(names)

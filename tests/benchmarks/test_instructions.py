@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from benchmarks.instructions import Harness, frame
 
-from benchmarks import instructions
+from benchmarks import floor, instructions, instructions_profile
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,3 +65,28 @@ def test_history_rows_carry_the_commit(tmp_path: Path, monkeypatch: pytest.Monke
     lines = history.read_text().splitlines()
     assert lines[0] == "date,commit,python,scenario,instructions_per_op"
     assert [line.split(",")[3:] for line in lines[1:]] == [["echo", "1234"], ["echo", "1200"]]
+
+
+@pytest.mark.parametrize("name", floor.FLOORS)
+async def test_every_floor_workload_runs_to_the_end(name: str) -> None:
+    # The floor answers the same bytes as the server (the harness waits for each answer).
+    await asyncio.wait_for(floor.run_floor(name, min(instructions.WORKLOADS[name][1], 200)), 30)
+
+
+def test_a_callgrind_output_is_read_as_each_functions_own_cost(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.write_text(
+        "events: Ir\n"
+        "ob=(1) /lib/libpython3.11.so\nfl=(1) Python/ceval.c\nfn=(1) eval\n"
+        "0 100\ncfl=(2) Objects/dictobject.c\ncfn=(2) lookup\ncalls=1 0\n0 40\n+1 5\n"
+        "fl=(2)\nfn=(2)\n0 40\n"
+    )
+    own = instructions_profile.parse_callgrind(out)
+    # The call's inclusive 40 is the callee's, not the caller's own.
+    assert own == {
+        ("/lib/libpython3.11.so", "Python/ceval.c", "eval"): 105,
+        ("/lib/libpython3.11.so", "Objects/dictobject.c", "lookup"): 40,
+    }
+    assert instructions_profile.c_group("/lib/libpython3.11.so", "Python/ceval.c", "eval") == (
+        "interpreter: eval loop"
+    )
