@@ -17,6 +17,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from time import monotonic  # the clock loop.time() reads, without its Python call
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from aiosio.engineio.handshake import HTTPError, RequestError, check_request
@@ -219,7 +220,7 @@ class EngineServer:
             return
         respond = session.poll
         if respond is not None and session.state is State.OPEN:
-            session.poll, session.answered = None, self.loop.time()
+            session.poll, session.answered = None, monotonic()
             respond(self.poll_response(session.take_outbox()))
         elif (
             len(session.outbox) > self.max_buffered_packets
@@ -388,8 +389,7 @@ class EngineServer:
                 return False
             return session.state is not State.CLOSED
         if session.state is State.CLOSED:
-            # The client sent CLOSE: a held GET gets NOOP, not CLOSE
-            # (docs/protocol-notes.md, "Closing a session").
+            # The client sent CLOSE: a held GET gets NOOP (protocol-notes, "Closing a session").
             self.polling.end_poll(session)
             self._finish(session, flush=False)
             return False

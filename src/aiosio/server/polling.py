@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from aiosio.engineio.handshake import HTTPError, RequestError
@@ -62,7 +63,7 @@ class LongPolling:
         reference server does not wait (its client sees "transport error" then)."""
         if not self._due:
             return
-        wait = min(timeout, max(self._due.values()) - self.engine.loop.time())
+        wait = min(timeout, max(self._due.values()) - monotonic())
         taken = self._taken = asyncio.Event()
         try:
             async with asyncio.timeout(wait):
@@ -176,7 +177,7 @@ class LongPolling:
             respond(engine.poll_response([NOOP_TEXT]))
             return None
         if session.outbox:
-            session.answered = engine.loop.time()
+            session.answered = monotonic()
             respond(engine.poll_response(session.take_outbox()))
             return None
         session.poll = respond
@@ -273,7 +274,7 @@ class LongPolling:
         first, and CLOSE in a response of its own, as the reference server does (its
         transport's "drain", then close); without a held GET, both wait for the next one."""
         engine = self.engine
-        now = engine.loop.time()
+        now = monotonic()
         if respond is not None:
             respond(engine.poll_response(items))
             items = []

@@ -76,7 +76,7 @@ class ServerSession(EngineSession):
         self.ws: WebSocketTransport | None = None
         self.upgrade_ws: WebSocketTransport | None = None
         self.poll: Callable[[HTTPResponse], None] | None = None
-        self.answered = now  # the loop time of the last GET answered (the handshake's)
+        self.answered = now  # the monotonic clock at the last GET answered (the handshake)
         self.posting = False  # a POST's head has come and its body is being read
         self.timer: asyncio.TimerHandle | None = None
         self.owner: Any = None
