@@ -7,7 +7,6 @@ namespace, handles CONNECT, and closes the session if no namespace is joined wit
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -36,8 +35,8 @@ class Connection:
     """The Socket.IO side of one Engine.IO session."""
 
     __slots__ = (
+        "_joining",
         "_logged",
-        "_timer",
         "bucket",
         "decoder",
         "issued",
@@ -62,10 +61,8 @@ class Connection:
         self.namespaces: Namespaces[Socket] = Namespaces(server.max_namespaces)
         self._logged: set[object] | None = None
         self.bucket: TokenBucket | None = None  # the server's event rate (io.limit)
-        loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = loop.call_later(
-            server.connect_timeout, self._connect_expired
-        )
+        self._joining = True  # no namespace joined yet: connect_timeout runs
+        server.deadlines.add(session.sid, server.connect_timeout)
 
     @property
     def sockets(self) -> dict[str, Socket]:
@@ -204,10 +201,7 @@ class Connection:
             self.namespaces.cancel(socket.nsp.name)
             return False
         self.namespaces.join(socket.nsp.name, socket)
-        if self._timer is not None:
-            # Not restarted when every namespace is left later (reference behaviour).
-            self._timer.cancel()
-            self._timer = None
+        self._joining = False  # not restarted when every namespace is left later (reference)
         return True
 
     def remove(self, socket: Socket) -> None:
@@ -216,9 +210,10 @@ class Connection:
         if flow is not None:  # its drain() fails with Disconnected
             flow.forget(socket)
 
-    def _connect_expired(self) -> None:
-        self._timer = None
-        if not self.namespaces.connected and self.open:
+    def connect_expired(self) -> None:
+        """``connect_timeout`` passed (server/deadlines.py): closed unless a namespace
+        was joined meanwhile."""
+        if self._joining and not self.namespaces.connected and self.open:
             self.session.close_transport("forced close")
 
     # -- outgoing -----------------------------------------------------------------------
@@ -240,9 +235,7 @@ class Connection:
 
     def on_close(self, reason: str) -> None:
         """The Engine.IO session closed: every socket disconnects with ``reason``."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._joining = False
         for socket in list(self.namespaces.connected.values()):
             socket.close(reason)
             # Handlers often close over their socket: a cycle that only a full collection

@@ -23,6 +23,7 @@ from aiosio.server.admission import EventLimits
 from aiosio.server.broadcast import BroadcastOperator
 from aiosio.server.collector import Freezer
 from aiosio.server.connection import Connection
+from aiosio.server.deadlines import ConnectDeadlines
 from aiosio.server.engine import EngineOptions, EngineServer, ServerSession
 from aiosio.server.features import close_features, start_features
 from aiosio.server.http import HTTPRequest, HTTPResponse
@@ -120,6 +121,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer, 
         self.parser: Parser = get_parser(parser)
         self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
         self.engine = EngineServer(self, **engine_options)
+        self.deadlines = ConnectDeadlines(self._connect_expired)
         self.router = Router(
             self.engine,
             path=path,
@@ -354,6 +356,11 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer, 
         """
         session.owner = Connection(self, session, request)
 
+    def _connect_expired(self, sid: str) -> None:
+        session = self.engine.sessions.get(sid)
+        if session is not None and isinstance(session.owner, Connection):
+            session.owner.connect_expired()
+
     def on_message(self, session: ServerSession, data: str | bytes) -> None:
         """Engine callback: a Socket.IO packet arrived on a session.
 
@@ -548,6 +555,7 @@ class BaseServer(MainNamespaceEmits, Shortcuts[BroadcastOperator], TypedServer, 
         if self.recovery is not None:
             await self.recovery.shutdown()
         await self.engine.close()
+        self.deadlines.cancel()
         if self._listeners:
             # The polling clients fetch their CLOSE packet with their next GET, which may
             # come on a new connection (Node's client opens one per request): the port and
