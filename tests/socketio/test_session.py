@@ -254,3 +254,18 @@ def test_client_request_again_after_joining_is_connecting() -> None:
     table.request("/")  # CONNECT sent again (a reconnection on the same table)
     assert table.state("/") is NamespaceState.CONNECTING
     assert table.connected == {}
+
+
+def test_namespaces_hold_no_set_of_their_own_when_none_is_connecting() -> None:
+    # Most of a connection's life nothing is connecting: every connection shares one
+    # empty frozenset instead of holding a set (216 bytes) of its own.
+    first, second = Namespaces[str](), Namespaces[str]()
+    assert first.receive(CONNECT, "/") is Verdict.CONNECT
+    assert first.state("/") is NamespaceState.CONNECTING and len(first) == 1
+    first.join("/", "socket")
+    assert first.connecting is second.connecting and not first.connecting
+    assert first.state("/") is NamespaceState.CONNECTED
+    first.request("/chat")
+    assert first.route("/chat") and first.connecting == {"/chat"}
+    first.cancel("/chat")
+    assert first.connecting is second.connecting

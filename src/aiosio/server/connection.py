@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiosio.engineio.session import CloseReason, State
 from aiosio.exceptions import RemoteProtocolError
 from aiosio.limits.buckets import TokenBucket
+from aiosio.server.http import shared_strings
 from aiosio.server.socket import Handshake, Socket
 from aiosio.socketio.packets import CONNECT_ERROR, Packet
 from aiosio.socketio.session import Namespaces, Verdict
@@ -50,6 +51,12 @@ class Connection:
     def __init__(self, server: Server, session: ServerSession, request: HTTPRequest) -> None:
         self.server = server
         self.session = session
+        # Kept for the connection's life (each namespace's socket copies its handshake
+        # from it): its strings that every client repeats are held once for all.
+        request.headers, request.query = (
+            shared_strings(request.headers),
+            shared_strings(request.query),
+        )
         self.request = request
         self.issued = int(time.time() * 1000)
         self.parser = server.parser

@@ -27,6 +27,7 @@ __all__ = [
     "parse_query",
     "poll_headers",
     "set_cookie",
+    "shared_strings",
 ]
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
@@ -183,3 +184,41 @@ def parse_query(raw: str) -> dict[str, str]:
             name, _, value = pair.partition("=")
             query[name] = value
     return query
+
+
+# Strings a connection keeps for its life (the names and the common values of its
+# handshake's headers and query) that repeat from client to client, held once for all:
+# five headers and the query's words held as copies of their own cost an idle WebSocket
+# about 650 bytes. Shared when a session opens (server/connection.py), not as every
+# request is parsed (a polling round parses two). Bounded: names or values a client makes
+# up must not grow it without end; past the bound, strings stay as they came.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 1024
+_SHARED_VALUES = frozenset(
+    (
+        *("accept", "accept-encoding", "accept-language", "cache-control", "connection"),
+        *("content-type", "host", "origin", "pragma", "sec-websocket-extensions"),
+        *("sec-websocket-version", "upgrade", "user-agent", "EIO", "transport"),
+    )
+)
+
+
+def shared_strings(strings: dict[str, str]) -> dict[str, str]:
+    """``strings`` (headers or a query) with the strings that repeat from client to client
+    replaced by one equal string held for all: every name, and the values of the names
+    whose values repeat (``Host``, ``User-Agent``, ``EIO``...), never a key or an id.
+
+    Args:
+        strings: Names and values, as parsed.
+
+    Returns:
+        An equal dict, or ``strings`` itself once the shared table is full.
+    """
+    table = _SHARED
+    if len(table) >= _SHARED_MAX:
+        return strings
+    kept = {}
+    for name, value in strings.items():
+        name = table.setdefault(name, name)
+        kept[name] = table.setdefault(value, value) if name in _SHARED_VALUES else value
+    return kept
