@@ -229,7 +229,9 @@ async def test_socket_details_of_a_connected_socket() -> None:
         assert details["rooms"] == sorted(["zeta", "alpha", socket.id])
         assert details["data"] == {"user": "ann"}
         handshake = details["handshake"]
-        assert handshake == dataclasses.asdict(socket.handshake)
+        # Every field, and the time (a property: formatted only when asked for).
+        assert handshake == {**dataclasses.asdict(socket.handshake), "time": socket.handshake.time}
+        assert handshake["time"].endswith(" GMT")
         assert handshake["auth"] == {"user": "ann"} and handshake["query"]["q"] == "1"
         assert handshake["headers"] is not socket.handshake.headers  # a copy
         # What another server makes of it.

@@ -154,7 +154,7 @@ def socket_details(socket: LocalSocket) -> dict[str, Any]:
     """What ``fetch_sockets`` answers for one local socket: ``{id, handshake, rooms, data}``."""
     return {
         "id": socket.id,
-        "handshake": dataclasses.asdict(socket.handshake),
+        "handshake": {**dataclasses.asdict(socket.handshake), "time": socket.handshake.time},
         "rooms": sorted(socket.rooms),
         "data": socket.data,
     }

@@ -11,7 +11,6 @@ import logging
 import sys
 import time
 from collections.abc import Coroutine
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from aiosio.engineio.session import CloseReason, State
@@ -97,7 +96,6 @@ class Connection:
         client = request.client
         return Handshake(
             headers=headers,
-            time=formatdate(self.issued / 1000, usegmt=True),
             address=client[0] if client else None,
             xdomain="origin" in headers,
             secure=request.scheme in ("https", "wss"),
