@@ -131,10 +131,6 @@ class EngineServer:
     """Answer a polling or handshake request (:meth:`LongPolling.handle_request`)."""
     begin_post: Callable[[HTTPRequest], HTTPResponse | None]
     """The head of a POST has come (:meth:`LongPolling.begin_post`)."""
-    abandon: Callable[[HTTPRequest], None]
-    """A POST body did not come whole (:meth:`LongPolling.abandon`)."""
-    refuse_too_large: Callable[[HTTPRequest], HTTPResponse]
-    """The 413 answer to a body too big (:meth:`LongPolling.refuse_too_large`)."""
 
     def __init__(self, handler: EngineHandler, **options: Unpack[EngineOptions]) -> None:
         unknown = options.keys() - EngineOptions.__optional_keys__
@@ -179,8 +175,8 @@ class EngineServer:
         polling = self.polling = LongPolling(self)
         self.handle_request = polling.handle_request
         self.begin_post = polling.begin_post
-        self.abandon = polling.abandon
-        self.refuse_too_large = polling.refuse_too_large
+        # No more attributes than 29 (tests/server/test_engine.py says why): the polling
+        # error paths (abandon, refuse_too_large) are reached through self.polling.
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -195,7 +195,7 @@ class Router:
     def too_large(self, request: HTTPRequest) -> HTTPResponse:
         """The 413 answer to a request body over ``max_http_buffer_size``."""
         if self.is_engine_path(request.path):
-            return self.engine.refuse_too_large(request)
+            return self.engine.polling.refuse_too_large(request)
         return HTTPResponse(413, b"Payload Too Large", [("Content-Type", "text/plain")])
 
     def begin_post(self, request: HTTPRequest) -> HTTPResponse | None:
@@ -208,7 +208,7 @@ class Router:
         """A request body never came whole (the client left or stalled): the polling
         session it was for is closed."""
         if self.is_engine_path(request.path):
-            self.engine.abandon(request)
+            self.engine.polling.abandon(request)
 
     def _client_file(self, name: str) -> HTTPResponse:
         if self._bundle is None:
