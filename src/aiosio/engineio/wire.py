@@ -7,7 +7,7 @@ Encode once: a broadcast's packet is encoded once, its WebSocket frame built onc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aiosio.engineio.packets import encode_payload
 from aiosio.websocket.deflate import FrameCompressor
@@ -60,8 +60,10 @@ class Wire:
 _SPLIT_FROM = 1024
 
 
-def frames_of(items: Iterable[object]) -> bytes:
+def frames_of(items: Sequence[object]) -> bytes:
     """The WebSocket frames of queued packets, joined for one write."""
+    if len(items) == 1 and type(items[0]) is Wire:  # a broadcast's: its frame as it is
+        return items[0].frame
     parts = []
     for item in items:
         kind = type(item)
