@@ -22,6 +22,12 @@ Usage::
 ``floor-NAME`` runs the workload against ``benchmarks.floor``, a server that does no
 Socket.IO at all (the least a Python asyncio server spends on the same bytes).
 
+``app-NAME`` runs it through the front door of ``aiosio serve main:app``, ``main:app``
+being a FastAPI app that mounts ``io`` at /socket.io (as benchmarks/servers/aiosio_app.py
+``--fastapi`` serves it): the router found inside the app, and ``AppHTTPConnection``, which
+tells Socket.IO requests from the app's, in place of ``HTTPConnection``. Beside ``NAME``,
+it is what serving an application next to Socket.IO costs each Socket.IO operation.
+
 ``--record`` appends the figures, with the commit, to ``results/instructions.csv``: the
 history against which a change is judged.
 """
@@ -145,11 +151,17 @@ _UPGRADE = (
 class Harness:
     """One server and the in-memory connections a workload opens on it."""
 
-    def __init__(self, io: Any) -> None:
+    def __init__(self, io: Any, front: Any = None) -> None:
         from aiosio.serve import HTTPConnection
 
         self.io = io
-        self._connection = HTTPConnection
+        self._connection: Callable[[Any], Any] = HTTPConnection
+        if front is not None:  # the door of ``aiosio serve main:app``
+            from functools import partial
+
+            from aiosio.serve.asgi_app import AppHTTPConnection
+
+            self._connection = partial(AppHTTPConnection, front=front)
         self._ports = iter(range(40000, 65000))
 
     def open(self) -> MemoryTransport:
@@ -354,14 +366,39 @@ def server_for(name: str) -> Any:
     )
 
 
+def app_front(io: Any) -> Any:
+    """What ``aiosio serve main:app`` serves beside ``io``: a FastAPI app with a route,
+    mounting ``io`` at /socket.io, found and set up as the command does (without the
+    access log, as the benchmark server runs it)."""
+    from fastapi import FastAPI
+
+    from aiosio.serve.asgi_app import AppFront, AppOptions
+    from aiosio.targets import find_served
+
+    app = FastAPI()
+
+    @app.get("/json")
+    async def json_route() -> dict[str, str]:
+        return {"message": "Hello, World!"}
+
+    app.mount("/socket.io", io.asgi_app())
+    served = find_served(app)
+    assert served is not None and served.io is io, "io not found inside the app"
+    io.router.mount_at(served.prefix)
+    return AppFront(served.app, AppOptions(access_log=False))
+
+
 async def _run(name: str, ops: int) -> None:
-    workload = WORKLOADS[name][0]
-    io = server_for(name)
+    workload = WORKLOADS[base(name)][0]
+    io = server_for(base(name))
+    front = app_front(io) if name.startswith(APP) else None
     await io.startup()
     try:
-        await workload(Harness(io), ops)
+        await workload(Harness(io, front), ops)
     finally:
         await io.close()
+        if front is not None:
+            await front.close(0)
 
 
 def run_workload(name: str, ops: int) -> None:
@@ -373,15 +410,21 @@ def run_workload(name: str, ops: int) -> None:
         asyncio.run(_run(name, ops))
 
 
+APP = "app-"  # the prefix of a scenario through the door of ``aiosio serve main:app``
+
+
 def base(name: str) -> str:
-    """The workload a scenario runs: ``floor-echo`` runs ``echo``."""
-    return name.removeprefix("floor-")
+    """The workload a scenario runs: ``floor-echo`` and ``app-echo`` run ``echo``."""
+    return name.removeprefix("floor-").removeprefix(APP)
 
 
 def known(name: str) -> bool:
-    """Whether ``name`` is a workload, or the floor of one that has a floor."""
+    """Whether ``name`` is a workload, the floor of one that has a floor, or one through
+    the door of ``aiosio serve main:app``."""
     from benchmarks.floor import FLOORS
 
+    if name.startswith(APP):
+        return base(name) in WORKLOADS
     return name in WORKLOADS or (name.startswith("floor-") and base(name) in FLOORS)
 
 
@@ -443,7 +486,10 @@ def table(figures: dict[str, float]) -> str:
     lines = ["| scenario | instructions per operation | operation |", "| --- | ---: | --- |"]
     for name, value in figures.items():
         what = WORKLOADS[base(name)][2]
-        what = f"{what}, against the floor (no Socket.IO)" if name != base(name) else what
+        if name.startswith(APP):
+            what = f"{what}, through ``aiosio serve main:app`` (FastAPI mounting io)"
+        elif name != base(name):
+            what = f"{what}, against the floor (no Socket.IO)"
         lines.append(f"| {name} | {value:,.0f} | {what} |")
     return "\n".join(lines)
 
@@ -463,7 +509,10 @@ def record(figures: dict[str, float]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
-    parser.add_argument("--scenarios", help=f"comma-separated, of: {', '.join(WORKLOADS)}")
+    parser.add_argument(
+        "--scenarios",
+        help=f"comma-separated, of: {', '.join(WORKLOADS)} (floor-NAME, app-NAME too)",
+    )
     parser.add_argument("--record", action="store_true", help=f"append to {HISTORY.name}")
     parser.add_argument("--profile", metavar="NAME", help="instructions by layer for one scenario")
     parser.add_argument("--workload", help=argparse.SUPPRESS)

@@ -228,10 +228,10 @@ def _rows(groups: dict[str, float], total: float) -> list[str]:
 
 
 def profile(name: str) -> str:
-    """The report for one workload (``floor-NAME`` too) as markdown."""
-    from benchmarks.instructions import WORKLOADS
+    """The report for one workload (``floor-NAME`` and ``app-NAME`` too) as markdown."""
+    from benchmarks.instructions import WORKLOADS, base
 
-    n = WORKLOADS[name.removeprefix("floor-")][1]
+    n = WORKLOADS[base(name)][1]
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp) / "small", Path(tmp) / "large"
         callgrind_out(["--workload", name, "--ops", str(n)], small)

@@ -29,6 +29,45 @@ async def test_every_workload_runs_to_the_end(name: str) -> None:
         await io.close()
 
 
+@pytest.mark.parametrize("name", ["app-echo", "app-fanout", "app-connect", "app-polling"])
+async def test_every_app_workload_runs_to_the_end(name: str) -> None:
+    assert instructions.known(name)
+    ops = min(instructions.WORKLOADS[instructions.base(name)][1], 200)
+    # In-process as callgrind's child runs it: the server and the app's front set up and closed.
+    await asyncio.wait_for(instructions._run(name, ops), 30)
+
+
+async def test_the_app_door_answers_socketio_and_the_app_beside_it() -> None:
+    io = instructions._echo_server()
+    front = instructions.app_front(io)
+    await io.startup()
+    try:
+        harness = Harness(io, front)
+        ws = await harness.websocket()
+        ws.keep = True
+        harness.send(ws, frame(b'427["echo",7]'))
+        await asyncio.wait_for(ws.wait_writes(ws.writes + 1), 10)
+        assert b"".join(ws.chunks) == b"\x81\x06437[7]"
+        # The door is the one of ``aiosio serve main:app``: a request that is not Socket.IO's
+        # goes to the FastAPI app.
+        http = harness.open()
+        http.keep = True
+        harness.send(http, b"GET /json HTTP/1.1\r\nHost: b\r\n\r\n")
+        await asyncio.wait_for(http.wait_writes(1, 1), 10)
+        while b'{"message":"Hello, World!"}' not in b"".join(http.chunks):
+            await asyncio.wait_for(http.wait_writes(http.writes + 1), 10)
+        assert b"".join(http.chunks).startswith(b"HTTP/1.1 200")
+    finally:
+        await io.close()
+        await front.close(0)
+
+
+def test_app_scenarios_are_known_only_for_workloads() -> None:
+    assert instructions.base("app-polling") == "polling"
+    assert not instructions.known("app-nothing")
+    assert not instructions.known("app-floor-echo")
+
+
 async def test_the_echo_workload_gets_one_ack_per_event() -> None:
     io = instructions._echo_server()
     await io.startup()
