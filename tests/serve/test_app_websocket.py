@@ -105,6 +105,10 @@ async def test_socketio_websocket_beside_the_apps(echo_router: Any) -> None:
                 await app.send("hi")
                 assert await within(engine.recv()) == "4hello"
                 assert await within(app.recv()) == "hi"
+                # The Socket.IO WebSocket is the engine's now: the HTTP connection it came
+                # on is not kept among the app's (it would live as long as the server).
+                kinds = {type(connection).__name__ for connection in server.front.connections}
+                assert kinds == {"AppWebSocket"}
 
 
 async def test_reading_pauses_while_the_app_does_not_read(echo_router: Any) -> None:

@@ -177,7 +177,9 @@ class AppHTTPConnection(HTTPConnection):
         self._current: HTTPCycle | None = None  # the app request being answered
         self._server: tuple[str, int] | None = None
         self._tls = False
-        self._proxied = False  # the peer is a trusted proxy: its X-Forwarded-* count
+        # The peer is a trusted proxy (its X-Forwarded-* count): None until an app request
+        # asks, so that a Socket.IO connection never pays for parsing its address.
+        self._proxied: bool | None = None
         self._websocket: AppWebSocket | None = None  # a handshake the app has not answered
 
     # -- connection -------------------------------------------------------------------
@@ -190,7 +192,6 @@ class AppHTTPConnection(HTTPConnection):
             self._server = (str(local[0]), int(local[1]))
         # Known once per connection, not looked up per request.
         self._tls = transport.get_extra_info("sslcontext") is not None
-        self._proxied = self.client is not None and self.front.trusts(self.client[0])
 
     def connection_lost(self, exc: Exception | None) -> None:
         for cycle in (self._cycle, self._current):
@@ -307,7 +308,10 @@ class AppHTTPConnection(HTTPConnection):
             "headers": self._raw,
             "state": dict(self.front.state),
         }
-        if self._proxied:
+        proxied = self._proxied
+        if proxied is None:  # once per connection, on its first app request
+            proxied = self._proxied = self.client is not None and self.front.trusts(self.client[0])
+        if proxied:
             _forwarded(self.front, scope, self._headers)
             if kind == "websocket":
                 scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
@@ -411,13 +415,19 @@ class AppHTTPConnection(HTTPConnection):
         rest, self._pending = bytes(self._pending or b""), None
         self._hand_over(transport)
         front = self.front
-        front.connections.discard(self)
         if not front.closing:
             front.connections.add(websocket)
             task = websocket.task
             if task is not None:
                 task.add_done_callback(lambda _: front.connections.discard(websocket))
         return transport, rest
+
+    def _hand_over(self, transport: asyncio.Transport) -> None:
+        # Gone from the front's connections too, whoever takes the transport (a Socket.IO
+        # WebSocket or the app's): kept there, each upgraded connection would stay alive
+        # as long as the server, and shutdown would walk them all.
+        super()._hand_over(transport)
+        self.front.connections.discard(self)
 
     # -- answering --------------------------------------------------------------------
 
