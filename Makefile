@@ -66,8 +66,10 @@ docs: $(STAMP)
 site: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# Two processes, each test file in one of them (module fixtures are set up once): the
+# tests use ports of their own and unique Redis keys, so the halves cannot meet.
 test: env redis lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-compiled
 
 # The compiled core (mypyc_build.py: the codecs and the frame parser compiled by mypyc, in

@@ -125,7 +125,9 @@ async def test_websocket_client_that_never_reads_leaves_the_broadcast_prompt(
             return sum(
                 1
                 for obj in gc.get_objects()
-                if type(obj) in (HTTPConnection, WebSocketConnection) and obj.transport is not None
+                if type(obj) in (HTTPConnection, WebSocketConnection)
+                and obj.transport is not None
+                and obj.engine is io.engine  # this test's server (not another test's leftovers)
             )
 
         await wait_for(lambda: open_connections() <= 3)
