@@ -79,6 +79,22 @@ async def test_the_scope_and_socketio_beside_the_app(echo_router: Any) -> None:
         assert (posted["method"], posted["sizes"]) == ("POST", [5])
 
 
+async def test_what_only_starts_like_the_engine_path_is_the_apps(echo_router: Any) -> None:
+    async with app_server(echo_router(), echo_app) as server:
+        reader, writer = await server.connect()
+        writer.write(request("GET", "/socket.io/x?EIO=4&transport=polling"))
+        writer.write(request("GET", "/socket.io/%78"))
+        writer.write(request("GET", "/socket.io?EIO=4&transport=polling"))  # the bare spelling
+        writer.write(request("GET", "/socket.io/%3FEIO=4&transport=polling"))  # "?" in the path
+        assert json.loads((await read_response(reader)).body)["path"] == "/socket.io/x"
+        assert json.loads((await read_response(reader)).body)["path"] == "/socket.io/x"
+        opened = await read_response(reader)
+        assert opened.body.startswith(b"0{") and b'"sid"' in opened.body
+        assert json.loads((await read_response(reader)).body)["path"] == (
+            "/socket.io/?EIO=4&transport=polling"
+        )
+
+
 async def test_bodies_are_streamed_with_flow_control(echo_router: Any) -> None:
     release = asyncio.Event()
     received: list[int] = []

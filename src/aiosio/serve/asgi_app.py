@@ -136,6 +136,17 @@ def _decoded(raw_path: bytes) -> str:
     return unquote(path) if "%" in path else path
 
 
+_QUERY = ord("?")
+
+
+def _engine_url(path: str) -> bytes | None:
+    """The Engine.IO path as a request line spells it when its path needs no decoding
+    (None when it would: such a path is only found the long way)."""
+    if "%" in path or not path.isascii():
+        return None
+    return path.encode("ascii")
+
+
 def _forwarded(front: AppFront, scope: MutableMapping[str, Any], headers: dict[str, str]) -> None:
     """Apply ``X-Forwarded-For``/``-Proto`` to ``scope`` (the peer is trusted)."""
     proto = headers.get("x-forwarded-proto")
@@ -160,6 +171,7 @@ class AppHTTPConnection(HTTPConnection):
     __slots__ = (
         "_current",
         "_cycle",
+        "_engine_url",
         "_proxied",
         "_raw",
         "_server",
@@ -172,6 +184,7 @@ class AppHTTPConnection(HTTPConnection):
         super().__init__(router)
         self.front = front
         self._handle = self._handle_any
+        self._engine_url = _engine_url(router.path)
         self._raw: list[tuple[bytes, bytes]] = []
         self._cycle: HTTPCycle | None = None  # the app request whose body is being read
         self._current: HTTPCycle | None = None  # the app request being answered
@@ -237,7 +250,7 @@ class AppHTTPConnection(HTTPConnection):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        if parser.should_upgrade():
+        if parser.should_upgrade() or self._at_engine():
             super().on_headers_complete()
             return
         url = httptools.parse_url(self._url)
@@ -278,6 +291,17 @@ class AppHTTPConnection(HTTPConnection):
         else:
             self._queue.append((cycle, keep_alive))  # type: ignore[arg-type]
             self._flow()
+
+    def _at_engine(self) -> bool:
+        """Whether the request's URL is the Engine.IO endpoint's, told from its bytes: what
+        every Socket.IO request is, known without parsing and decoding its path (any other
+        spelling of that path is found by :meth:`_for_router`)."""
+        url, engine = self._url, self._engine_url
+        return (
+            engine is not None
+            and url.startswith(engine)
+            and (len(url) == len(engine) or url[len(engine)] == _QUERY)
+        )
 
     def _for_router(self, path: str) -> bool:
         """Whether a request stays with the router (the engine, its bundle, its routes,
@@ -367,6 +391,9 @@ class AppHTTPConnection(HTTPConnection):
     # -- the app's WebSockets ---------------------------------------------------------
 
     def _upgrade(self, rest: bytes) -> None:
+        if self._at_engine():
+            super()._upgrade(rest)
+            return
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
         path = _decoded(raw_path)
