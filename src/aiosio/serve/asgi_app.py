@@ -239,25 +239,27 @@ class AppHTTPConnection(HTTPConnection):
         super()._flow()
 
     # -- parser callbacks -------------------------------------------------------------
+    # Called for every request, Socket.IO's too: the base class's methods are called by
+    # name, not through ``super()``, whose object would be made on each call (Python 3.11).
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        HTTPConnection.on_message_begin(self)
         self._raw = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
+        HTTPConnection.on_header(self, name, value)
         self._raw.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         if parser.should_upgrade() or self._at_engine():
-            super().on_headers_complete()
+            HTTPConnection.on_headers_complete(self)
             return
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
         path = _decoded(raw_path)
         if self._for_router(path):
-            super().on_headers_complete()
+            HTTPConnection.on_headers_complete(self)
             return
         self._phase = _PHASE_BODY
         self._arm(self.limits.body_timeout)
@@ -344,7 +346,7 @@ class AppHTTPConnection(HTTPConnection):
     def on_body(self, body: bytes) -> None:
         cycle = self._cycle
         if cycle is None:
-            super().on_body(body)
+            HTTPConnection.on_body(self, body)
             return
         if self._phase is not _PHASE_BODY:
             return
@@ -361,7 +363,7 @@ class AppHTTPConnection(HTTPConnection):
     def on_message_complete(self) -> None:
         cycle = self._cycle
         if cycle is None:
-            super().on_message_complete()
+            HTTPConnection.on_message_complete(self)
             return
         if self._phase is not _PHASE_BODY:
             return
