@@ -190,8 +190,8 @@ class EventLimiter:
 
     Checking is on the path of every event: the buckets of the limited events are made
     with the socket (rules are few), so an event costs one dict lookup, and the bucket
-    arithmetic of :meth:`TokenBucket.take` is inlined in ``Socket._on_event``'s loop over
-    the buckets that apply (:meth:`over` acts on a bucket that is empty).
+    arithmetic of :meth:`TokenBucket.take` is inlined in one loop over the buckets that
+    apply.
     """
 
     __slots__ = ("buckets", "clock", "event_buckets", "event_rules", "stats")
@@ -237,17 +237,27 @@ class EventLimiter:
         event_rules = {event: rule for event, rule in rules.items() if event is not None}
         return cls(clock, engine.stats, conn_bucket, rules.get(None), event_rules)
 
-    def over(self, socket: Socket, scope: int, wait: float, event: Any, ack_id: int | None) -> None:
-        """An event is over the rule of one of the buckets (``Socket._on_event`` checks
-        them, inlined on the path of every event): the rule's action, the event dropped.
+    def refuses(self, socket: Socket, data: list[Any], ack_id: int | None) -> bool:
+        """Count one event; over a rule, act on it and return True (the event is dropped)."""
+        now = self.clock()
+        event_buckets = self.event_buckets
+        buckets = (
+            self.buckets if event_buckets is None else event_buckets.get(data[0], self.buckets)
+        )
+        for bucket, scope in buckets:  # the event's, then the namespace's and connection's
+            # TokenBucket.take, inlined: a method call per bucket cost more than it does.
+            due = bucket.due
+            if due < now:
+                due = now
+            due += bucket.interval
+            if due > now + bucket.reach:
+                return self._over(socket, scope, due - now - bucket.window, data[0], ack_id)
+            bucket.due = due
+        return False
 
-        Args:
-            socket: The socket that received it.
-            scope: What the bucket limits (the event, the namespace, the connection).
-            wait: Seconds until the bucket has a token again.
-            event: The event's name.
-            ack_id: Its ack id, answered with the refusal when the action drops it.
-        """
+    def _over(
+        self, socket: Socket, scope: int, wait: float, event: Any, ack_id: int | None
+    ) -> bool:
         if scope == _EVENT:
             rule = self.event_rules[event]
         elif scope == _NAMESPACE:
@@ -268,10 +278,11 @@ class EventLimiter:
             hold = getattr(socket.conn.session.ws, "hold", None) if whole else None
             if hold is not None:
                 hold(min(wait, HOLD_MAX))
-            return
+            return True
         sockets = list(socket.conn.sockets.values()) if whole else [socket]
         for each in sockets:
             each.write_packet(Packet(DISCONNECT, each.nsp.name))
             each.close(RATE_LIMITED)
         if whole:
             socket.conn.close("forced server close")
+        return True

@@ -410,23 +410,8 @@ class Socket(
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
         limiter = self._limiter
-        if limiter is not None:  # rate limits (docs/limits.md), checked inline: see below
-            now = limiter.clock()
-            by_event = limiter.event_buckets
-            buckets = (
-                limiter.buckets if by_event is None else by_event.get(data[0], limiter.buckets)
-            )
-            for bucket, scope in buckets:  # the event's, then the namespace's, connection's
-                # TokenBucket.take inlined, and EventLimiter's loop too: a method call per
-                # event cost a third of what checking a rule does.
-                due = bucket.due
-                if due < now:
-                    due = now
-                due += bucket.interval
-                if due > now + bucket.reach:  # over: act on it, drop the event
-                    limiter.over(self, scope, due - now - bucket.window, data[0], ack_id)
-                    return
-                bucket.due = due
+        if limiter is not None and limiter.refuses(self, data, ack_id):
+            return  # over a rate limit (docs/limits.md)
         # Catch-all listeners hear every incoming event, also one that a packet middleware
         # then refuses, as in the reference server.
         for spec in self._any:
