@@ -103,20 +103,6 @@ class _Pipe:
     call.
     """
 
-    __slots__ = (
-        "_broken",
-        "_delivery",
-        "_engine",
-        "_hung_up",
-        "_inbox",
-        "_loop",
-        "_outbox",
-        "_server_closed",
-        "_size",
-        "_wakeup",
-        "session",
-    )
-
     def __init__(self, engine: EngineServer) -> None:
         self._engine = engine
         self._loop = asyncio.get_running_loop()

@@ -28,13 +28,7 @@ from typing import Any, Protocol
 
 from aiosio._forward import Forward
 from aiosio._tasks import spawn
-from aiosio.client.transports import (
-    TRANSPORT_ERRORS,
-    Endpoint,
-    Transport,
-    TransportFactory,
-    create,
-)
+from aiosio.client.transports import TRANSPORT_ERRORS, Endpoint, Transport, TransportFactory, create
 from aiosio.engineio.packets import MESSAGE, MESSAGE_TEXT
 from aiosio.engineio.session import ClientEngineSession, CloseReason, State, TimerEvent
 from aiosio.exceptions import ConnectionError, InvalidState, RemoteProtocolError

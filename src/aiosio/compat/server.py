@@ -30,11 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aiosio._handlers import ack_args
 from aiosio.app import Server
 from aiosio.compat.environ import build_environ
-from aiosio.compat.exceptions import (
-    REJECTED,
-    ConnectionRefusedError,
-    refusal,
-)
+from aiosio.compat.exceptions import REJECTED, ConnectionRefusedError, refusal
 from aiosio.compat.handlers import Handler, Registry, run_eagerly, settle
 from aiosio.compat.operations import PENDING, Pending, SidOperations
 from aiosio.exceptions import ConnectionRefused

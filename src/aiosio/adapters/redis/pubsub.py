@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosio.adapters.base import Host
 from aiosio.adapters.cluster import (
     DEFAULT_TIMEOUT,
     ClusterMessage,
@@ -35,15 +34,12 @@ from aiosio.adapters.cluster import (
     LinkedAdapterFactory,
 )
 from aiosio.adapters.codec import decode_message, encode_message, to_json
+from aiosio.adapters.redis import wire
 from aiosio.adapters.redis.link import LinkSettings, RedisLink
-from aiosio.adapters.redis.wire import (
-    ClassicChannels,
-    decode_classic_broadcast,
-    decode_classic_request,
-    decode_classic_response,
-    encode_classic,
-)
 from aiosio.exceptions import ClusterError
+
+if TYPE_CHECKING:
+    from aiosio.adapters.base import Host
 
 __all__ = ["RedisAdapter", "RedisAdapterFactory", "redis_adapter"]
 
@@ -90,7 +86,7 @@ class RedisAdapter(LinkedAdapter):
         self.subscription_mode = subscription_mode
         self.specific_responses = publish_on_specific_response_channel
         name = namespace.name
-        self.classic = ClassicChannels(key, name)
+        self.classic = wire.ClassicChannels(key, name)
         # Sharded channels (createShardedAdapter): main, per-server responses, per room.
         self.channel = f"{key}#{name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
@@ -139,7 +135,7 @@ class RedisAdapter(LinkedAdapter):
             self.link.publish(channel, encode_message(message), shard=True)
             return
         target = to if self.specific_responses else None
-        channel, payload = encode_classic(message, self.classic, to=target)
+        channel, payload = wire.encode_classic(message, self.classic, to=target)
         self.link.publish(channel, payload)
 
     async def server_count(self) -> int:
@@ -159,10 +155,10 @@ class RedisAdapter(LinkedAdapter):
         room = channel[len(self.classic.broadcast) : -1].decode(errors="replace")
         if room and room not in self.rooms:
             return  # nobody here is in that room: skip decoding, as the reference does
-        self.on_message(decode_classic_broadcast(data, self.namespace.name))
+        self.on_message(wire.decode_classic_broadcast(data, self.namespace.name))
 
     def _on_request(self, channel: bytes, data: bytes) -> None:
-        request = decode_classic_request(data, self.namespace.name)
+        request = wire.decode_classic_request(data, self.namespace.name)
         if isinstance(request, ClusterMessage):
             self.on_message(request)
             return
@@ -185,7 +181,7 @@ class RedisAdapter(LinkedAdapter):
             self.link.publish(channel_out, to_json(answer))
 
     def _on_response(self, channel: bytes, data: bytes) -> None:
-        response = decode_classic_response(data, self.namespace.name)
+        response = wire.decode_classic_response(data, self.namespace.name)
         if response is not None:
             self.on_response(response)
 
