@@ -29,7 +29,8 @@ import httptools
 
 from aiosio.serve.app_cycle import BODY_HIGH_WATER, App, HTTPCycle
 from aiosio.serve.app_websocket import AppWebSocket
-from aiosio.serve.http import Answer, HTTPConnection, Phase
+from aiosio.serve.http import HTTPConnection
+from aiosio.serve.lifecycle import Answer, Phase
 from aiosio.websocket.handshake import check_key
 
 if TYPE_CHECKING:

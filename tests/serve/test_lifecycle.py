@@ -1,11 +1,15 @@
-"""Closing the server ends the standalone front door's HTTP connections.
+"""aiosio.serve.lifecycle: an HTTP connection's answers and its end, on raw sockets.
 
-asyncio's ``Server.close()`` stops accepting but leaves accepted connections open: a
-kept-alive HTTP connection between requests stayed open after ``io.close()`` until its
-client went (an "unclosed transport" warning in tests that end their loop). Now an idle
-connection is closed, as Node's ``httpServer.close()`` does with idle connections, once the
-polling clients have fetched their CLOSE packet (at most ``Limits.close_timeout``), and one
-with an answer owed is closed after that answer.
+Answers go out in the order the requests came (pipelining), each with the keep-alive its
+own request was read with, also when it is deferred (a held long-poll answered later).
+
+Closing the server ends the standalone front door's HTTP connections. asyncio's
+``Server.close()`` stops accepting but leaves accepted connections open: a kept-alive HTTP
+connection between requests stayed open after ``io.close()`` until its client went (an
+"unclosed transport" warning in tests that end their loop). Now an idle connection is
+closed, as Node's ``httpServer.close()`` does with idle connections, once the polling
+clients have fetched their CLOSE packet (at most ``Limits.close_timeout``), and one with an
+answer owed is closed after that answer.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 import aiosio
-from aiosio.server import polling
+from aiosio.server import polling as long_polling
+from tests.serve.serve_support import Peer, get, open_polling, polling, post, watch_held_polls
 from tests.support.waits import within
 
 _HANDSHAKE = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -147,7 +153,7 @@ async def test_a_polling_client_that_does_not_come_back_delays_the_close_bounded
     # Waiting 60 s would fail the 10 s bound: the close waits for a client that is
     # between two polls (last answered NEXT_POLL ago at most) and no longer than
     # close_timeout, never for one that is not (gone, or stalled).
-    monkeypatch.setattr(polling, "NEXT_POLL", next_poll)
+    monkeypatch.setattr(long_polling, "NEXT_POLL", next_poll)
     async with opened(close_timeout) as conn:
         await within(conn.io.close(), 10)
         assert len(conn.io.engine.polling.closing) == 1  # its CLOSE was never fetched
@@ -158,3 +164,87 @@ async def _until(check: Callable[[], bool]) -> None:
     """Wait for a state the server sets no event for."""
     while not check():  # noqa: ASYNC110 (no event to wait on)
         await asyncio.sleep(0)
+
+
+# -- answers in request order, each with its request's own keep-alive --------------------
+
+
+async def test_pipelined_requests_are_answered_in_order(server: Any) -> None:
+    sid = await open_polling(server)
+    held = watch_held_polls(server.engine)
+    peer = await Peer.connect(server)
+    # A held GET, then a POST (a NOOP: nothing to echo) and a GET queued behind it.
+    peer.send(get(polling(sid)) + post(polling(sid), b"6") + get(polling(sid)))
+    async with asyncio.timeout(5):
+        assert await held.get() == sid
+    other = await Peer.connect(server)
+    other.send(post(polling(sid), b"4first"))
+    assert (await other.response())[2] == b"ok"
+    assert (await peer.response())[2] == b"4first"
+    assert (await peer.response())[2] == b"ok"
+    # The last GET is held in turn, with its abort in place: dropping it closes the session.
+    async with asyncio.timeout(5):
+        assert await held.get() == sid
+    await peer.close()
+    assert await server.engine.handler.closed(sid) == "transport close"
+
+
+async def test_connection_close_is_honoured(server: Any) -> None:
+    peer = await Peer.connect(server)
+    peer.send(get(polling(), "Connection: close"))
+    status, headers, _ = await peer.response()
+    assert status == 200
+    assert headers["connection"] == "close"
+    assert await peer.at_eof()
+
+
+# -- keep-alive is the request's own, read while it was parsed ----------------------------
+
+
+def _get10(target: str) -> bytes:
+    return f"GET {target} HTTP/1.0\r\nHost: x\r\n\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    "held_request",
+    [
+        lambda sid: get(polling(sid), "Connection: close"),
+        lambda sid: _get10(polling(sid)),
+    ],
+    ids=["connection-close", "http-1.0"],
+)
+async def test_a_deferred_answer_ends_a_closing_request(server: Any, held_request: Any) -> None:
+    # The regression: a held long-poll answered later was sent without Connection: close
+    # and the connection stayed open (the parser had moved on by then).
+    sid = await open_polling(server)
+    held = watch_held_polls(server.engine)
+    peer = await Peer.connect(server)
+    peer.send(held_request(sid))
+    async with asyncio.timeout(5):
+        assert await held.get() == sid
+    other = await Peer.connect(server)
+    other.send(post(polling(sid), b"4later"))
+    assert (await other.response())[2] == b"ok"
+    status, headers, body = await peer.response()
+    assert (status, body) == (200, b"4later")
+    assert headers["connection"] == "close"
+    assert await peer.at_eof()
+
+
+async def test_pipelined_answers_keep_their_own_keep_alive(server: Any) -> None:
+    sid = await open_polling(server)
+    held = watch_held_polls(server.engine)
+    peer = await Peer.connect(server)
+    # A held keep-alive GET, then a closing POST queued behind it.
+    closing = f"POST {polling(sid)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    peer.send(get(polling(sid)) + (closing + "Content-Length: 1\r\n\r\n6").encode())
+    async with asyncio.timeout(5):
+        assert await held.get() == sid
+    other = await Peer.connect(server)
+    other.send(post(polling(sid), b"4first"))
+    assert (await other.response())[2] == b"ok"
+    status, headers, body = await peer.response()
+    assert (body, "connection" in headers) == (b"4first", False)
+    status, headers, body = await peer.response()
+    assert (status, body, headers["connection"]) == (200, b"ok", "close")
+    assert await peer.at_eof()
