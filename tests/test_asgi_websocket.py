@@ -155,3 +155,82 @@ async def test_a_send_that_fails_in_the_caller_closes_this_websocket_only() -> N
     assert ws.closing
     await asyncio.wait_for(writer, 5)
     assert send.messages == []
+
+
+async def test_eager_flushes_one_after_another_share_one_sender() -> None:
+    # The eager sender parks between flushes and takes the next one where it left off.
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    for n in range(5):
+        ws.send_items([Wire(f"delivery {n}")])
+    ws.send_items(["a", b"b"])
+    assert send.texts() == [f"delivery {n}" for n in range(5)] + ["a", b"b"]
+    assert ws.buffered() == 0
+    ws.close()
+    await asyncio.wait_for(writer, 5)
+
+
+class FutureSend:
+    """An ASGI ``send`` that returns a future, an awaitable that is no coroutine."""
+
+    def __init__(self) -> None:
+        self.messages: list[MutableMapping[str, Any]] = []
+        self.pending: asyncio.Future[None] | None = None  # set: the next send waits on it
+
+    def __call__(self, message: MutableMapping[str, Any]) -> asyncio.Future[None]:
+        self.messages.append(message)
+        future = self.pending or asyncio.get_running_loop().create_future()
+        if self.pending is None:
+            future.set_result(None)
+        self.pending = None
+        return future
+
+
+async def test_a_send_that_returns_another_awaitable_is_awaited_in_order() -> None:
+    send = FutureSend()
+    ws, writer = await parked(send)  # type: ignore[arg-type]
+    ws.send_items(["at once"])
+    gate = send.pending = asyncio.get_running_loop().create_future()
+    ws.send_items(["waits"])  # its future is not done: the writer finishes it
+    ws.send_items(["behind it"])
+    assert [m["text"] for m in send.messages] == ["at once", "waits"]
+    gate.set_result(None)
+    ws.close()
+    await asyncio.wait_for(writer, 5)
+    assert [m.get("text", m.get("code")) for m in send.messages] == [
+        "at once",
+        "waits",
+        "behind it",
+        1000,
+    ]
+
+
+async def test_a_suspended_send_that_then_fails_ends_the_writer_quietly() -> None:
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    send.gate = asyncio.Event()
+    ws.send_items(["1"])  # suspends inside the eager sender: the writer finishes it
+    ws.send_items(["2"])
+    send.error = ConnectionResetError("gone")  # the next send fails
+    send.gate.set()
+    await asyncio.wait_for(writer, 5)  # "1" goes, "2" fails: the writer ends, no raise
+    assert ws.closing
+    assert send.texts() == ["1"]
+    ws.send_items(["dropped"])
+    assert send.texts() == ["1"]
+
+
+async def test_cancelling_the_writer_ends_a_send_it_was_finishing() -> None:
+    send = RecordingSend()
+    ws, writer = await parked(send)
+    send.gate = asyncio.Event()
+    ws.send_items(["stuck"])  # suspends in the eager sender; the writer takes it over
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert send.active == 1
+    writer.cancel()  # the WebSocket's end (ASGIApp._websocket)
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    assert writer.cancelled()
+    assert send.active == 0  # the send was thrown the cancellation, not left hanging
+    assert send.messages == []

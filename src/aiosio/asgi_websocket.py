@@ -17,18 +17,24 @@ once (``_busy`` says one is):
 
 Whichever sends takes everything queued, so the order is the order of
 :meth:`ASGIWebSocket.send_items` calls.
+
+The eager sends run in one generator per WebSocket (:meth:`ASGIWebSocket._eager_sends`),
+resumed with each flush and parked on a ``yield`` when the queue is empty: a ``send``
+run to its end inside it (``yield from``) raises no ``StopIteration`` into Python code,
+as a coroutine driven by ``coro.send()`` would once per delivery. A send that suspends
+leaves the generator parked inside it; the writer finishes it (:func:`_finish`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from types import CoroutineType
 from typing import Any, TypeVar
 
-from aiosio._handlers import Suspended, run_eagerly
 from aiosio.engineio.wire import Wire
 
 __all__ = ["ASGIWebSocket"]
@@ -38,6 +44,24 @@ logger = logging.getLogger("aiosio.asgi")
 _S = TypeVar("_S")
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+# What the eager generator yields when it has sent everything (anything else it yields is
+# what a suspended send waits on).
+_IDLE = object()
+
+
+@types.coroutine
+def _finish(sender: Generator[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
+    """Await the rest of the eager sender's sends, suspended on ``pending``: hand the task
+    what they wait on, send or throw them the outcome (a cancellation, or the close of
+    this awaitable, too), until the sender parks."""
+    while pending is not _IDLE:
+        try:
+            sent = yield pending
+        except BaseException as exc:
+            pending = sender.throw(exc)
+        else:
+            pending = sender.send(sent)
 
 
 class ASGIWebSocket:
@@ -51,6 +75,7 @@ class ASGIWebSocket:
 
     __slots__ = (
         "_busy",
+        "_eager",
         "_queued",
         "_rest",
         "_send",
@@ -69,7 +94,10 @@ class ASGIWebSocket:
         # What the parked writer waits on: a bare future, set at most once per wake-up.
         self._waiter: asyncio.Future[None] | None = None
         self._busy = False  # a coroutine is sending the queue: it takes what comes meanwhile
-        self._rest: Suspended | None = None  # a send begun eagerly that suspended: the writer's
+        # The eager sender (made at the first eager send), and, when one of its sends has
+        # suspended, what that send waits on: the writer (or send_now) finishes it.
+        self._eager: Generator[Any, Any, None] | None = None
+        self._rest: Any = None
         self.closing = False
         self.close_code = 1000
         self.drained: Callable[[], None] | None = None  # the queue was sent: backpressure
@@ -83,12 +111,17 @@ class ASGIWebSocket:
         """Queue engine packets (str, bytes or Wire); each becomes one message."""
         if self.closing or not items:
             return
+        if self._waiter is not None and not self._busy and len(items) == 1:
+            # The writer is parked (nothing is queued) and a flush of one packet, a
+            # broadcast's delivery: sent from here, never queued.
+            self._send_eagerly(items[0])
+            return
         for item in items:
             data: str | bytes = item.data if type(item) is Wire else item  # type: ignore[assignment]
             self._size += len(data)
             self._queued.append(data)
         if self._waiter is not None and not self._busy:
-            self._send_eagerly()  # the writer is parked: no task needs waking
+            self._send_eagerly(None)  # the writer is parked: no task needs waking
 
     def close(self, code: int = 1000) -> None:
         """Close once everything queued so far has been sent."""
@@ -110,53 +143,78 @@ class ASGIWebSocket:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _send_eagerly(self) -> None:
-        """Send the queue from the calling code, each ``send`` run until it first suspends.
+    def _send_eagerly(self, item: object) -> None:
+        """Send ``item`` (unless None) and the queue from the calling code, each ``send``
+        run until it first suspends.
 
         One that suspends is left to the writer task (woken), with what is still queued.
         Nothing raised here reaches the caller (the engine's flush of every session): a
         failed send ends this WebSocket only.
         """
         self._busy = True
-        queued = self._queued
-        send = self._send
         try:
-            while queued:
-                data = queued.popleft()
-                self._size -= len(data)
-                if type(data) is str:
-                    coro = send({"type": "websocket.send", "text": data})
-                else:
-                    coro = send({"type": "websocket.send", "bytes": data})
-                if type(coro) is not CoroutineType:  # an awaitable of another kind
-                    step = run_eagerly(coro)
-                    if type(step) is Suspended:
-                        self._rest = step
-                        break
-                    continue
-                try:  # run_eagerly(coro), inlined: this runs once per delivery of a broadcast
-                    pending = coro.send(None)
-                except StopIteration:
-                    continue
-                self._rest = Suspended(coro, pending, None)
-                break
+            sender = self._eager
+            if sender is None:
+                sender = self._eager = self._eager_sends()
+                sender.send(None)  # to its first yield
+            pending = sender.send(item)
+            if pending is not _IDLE:
+                self._rest = pending
             # No drained() when all went: the engine pauses a session only when a flush
             # leaves a queue behind, and whoever sends that queue (the writer, send_now)
             # calls it once the queue is empty, before the writer parks again.
         except Exception as exc:  # the connection broke under a send (uvicorn: an OSError)
             logger.debug("WebSocket send failed: %r", exc)
             self.closing = True
+            self._eager = None  # the generator has ended with the exception
         finally:
             self._busy = False
         if self._rest is not None or self.closing:
             self._wake()
+
+    @types.coroutine
+    def _eager_sends(self) -> Generator[Any, Any, None]:
+        """The eager sends (see the module docstring): resumed with a packet to send first,
+        or None, it sends that and the queue, then parks on ``yield _IDLE``."""
+        queued = self._queued
+        send = self._send
+        coro: Any  # a coroutine, as a rule; any awaitable will do
+        item = yield
+        while True:
+            if queued and item is not None:  # queued before it (not while the writer is parked)
+                data = item.data if type(item) is Wire else item
+                self._size += len(data)
+                queued.append(data)
+                item = None
+            while True:
+                if item is not None:
+                    data = item.data if type(item) is Wire else item
+                    item = None
+                elif queued:  # queued while a send was suspended
+                    data = queued.popleft()
+                    self._size -= len(data)
+                else:
+                    break
+                if type(data) is str:
+                    coro = send({"type": "websocket.send", "text": data})
+                else:
+                    coro = send({"type": "websocket.send", "bytes": data})
+                if type(coro) is not CoroutineType:
+                    coro = coro.__await__()
+                yield from coro
+            item = yield _IDLE
 
     async def _send_queued(self) -> None:
         """Send everything queued, what is queued meanwhile too (``_busy`` is held)."""
         rest = self._rest
         if rest is not None:
             self._rest = None
-            await rest  # a send begun eagerly comes first
+            assert self._eager is not None
+            try:
+                await _finish(self._eager, rest)  # a send begun eagerly comes first
+            except BaseException:
+                self._eager = None  # ended by the exception
+                raise
         queued = self._queued
         send = self._send
         while queued:
