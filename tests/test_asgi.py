@@ -123,6 +123,22 @@ async def test_handshake_and_headers(echo_router: Any) -> None:
     assert request.scope is not None and request.scope["server"] == ("127.0.0.1", 80)
 
 
+async def test_header_names_remembered_are_bounded(echo_router: Any) -> None:
+    from aiosio import asgi
+
+    app = ASGIApp(echo_router())
+    made_up = [(b"X-Made-Up-%d" % n, b"v%d" % n) for n in range(asgi._MAX_HEADER_NAMES + 44)]
+    channel = Channel(REQUEST)
+    await run(app, http_scope(headers=made_up), channel)
+    assert (await channel.response())[0] == 431  # over max_headers, refused as before
+    assert len(asgi._HEADER_NAMES) <= asgi._MAX_HEADER_NAMES
+    channel = Channel(REQUEST)
+    await run(app, http_scope(headers=[(b"X-Made-Up-1", b"again"), (b"Origin", b"o")]), channel)
+    sid = json.loads((await channel.response())[2][1:])["sid"]
+    headers = app.engine.handler.requests[sid].headers
+    assert headers["x-made-up-1"] == "again" and headers["origin"] == "o"
+
+
 async def test_mounted_under_a_root_path(echo_router: Any) -> None:
     app = ASGIApp(echo_router())
     channel = Channel(REQUEST)
