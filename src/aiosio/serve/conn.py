@@ -78,4 +78,5 @@ class Timed(Connection):
         if loop is not None and loop.time() + 0.001 < due:  # uvloop's timers are in ms
             self._deadline = loop.call_at(due, self._fire)
             return
+        self._due = None  # it has passed; _expired may arm the next one
         self._expired()

@@ -143,7 +143,6 @@ class HTTPLifecycle(Timed):
         return False
 
     def _expired(self) -> None:
-        self._due = None
         transport = self.transport
         if transport is None:
             return
