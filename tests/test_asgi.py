@@ -330,6 +330,68 @@ async def test_websocket_session(echo_router: Any) -> None:
     assert app.engine.handler.reasons[sid] == "transport error"
 
 
+async def test_replies_to_what_was_read_schedule_no_flush(echo_router: Any) -> None:
+    # The pump holds the session's flush while it reads: the replies go out from it,
+    # and the engine is never asked for a flush of its own (a callback per message).
+    app = ASGIApp(echo_router())
+    asked: list[object] = []
+    mark_dirty = app.engine.mark_dirty
+
+    def spy(session: Any) -> None:
+        asked.append(session)
+        mark_dirty(session)
+
+    app.engine.mark_dirty = spy  # type: ignore[method-assign]
+    channel = Channel(CONNECT)
+    task = asyncio.create_task(run(app, ws_scope(), channel))
+    assert await channel.sent() == {"type": "websocket.accept"}
+    sid = json.loads((await channel.sent())["text"][1:])["sid"]
+    asked.clear()
+    for text in ("4one", "4two", "4three"):
+        channel.push({"type": "websocket.receive", "text": text})
+        assert await channel.sent() == {"type": "websocket.send", "text": text}
+    assert asked == []
+    assert not app.engine.sessions[sid].dirty  # a write from elsewhere schedules its flush
+    app.engine.sessions[sid].write("4elsewhere")
+    assert await channel.sent() == {"type": "websocket.send", "text": "4elsewhere"}
+    channel.push({"type": "websocket.disconnect", "code": 1000})
+    await task
+
+
+class GatedChannel(Channel):
+    """A channel whose sends wait on ``gate`` once it is closed (the client stops reading)."""
+
+    def __init__(self, *incoming: dict[str, Any]) -> None:
+        super().__init__(*incoming)
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.gate.wait()
+        await super().send(message)
+
+
+async def test_replies_behind_a_send_under_way_are_handed_to_the_engine(
+    echo_router: Any,
+) -> None:
+    app = ASGIApp(echo_router())
+    channel = GatedChannel(CONNECT)
+    task = asyncio.create_task(run(app, ws_scope(), channel))
+    assert await channel.sent() == {"type": "websocket.accept"}
+    sid = json.loads((await channel.sent())["text"][1:])["sid"]
+    channel.gate.clear()
+    app.engine.sessions[sid].write("4first")  # its send waits: the writer task has it
+    await asyncio.sleep(0)  # the engine's flush of this iteration
+    channel.push({"type": "websocket.receive", "text": "4reply"})
+    for _ in range(5):  # the pump reads it, and cannot send its reply itself
+        await asyncio.sleep(0)
+    channel.gate.set()
+    assert await channel.sent() == {"type": "websocket.send", "text": "4first"}
+    assert await channel.sent() == {"type": "websocket.send", "text": "4reply"}
+    channel.push({"type": "websocket.disconnect", "code": 1000})
+    await task
+
+
 async def test_websocket_client_disconnect(echo_router: Any) -> None:
     app = ASGIApp(echo_router())
     channel = Channel(CONNECT)

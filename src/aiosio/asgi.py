@@ -39,7 +39,7 @@ from aiosio.asgi_websocket import ASGIWebSocket
 from aiosio.engineio.handshake import HTTPError
 from aiosio.engineio.session import CloseReason
 from aiosio.server.backpressure import drained
-from aiosio.server.engine import ServerSession
+from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse, parse_query
 from aiosio.server.router import Limits, Router, not_found
 from aiosio.websocket.frames import CloseCode
@@ -179,6 +179,15 @@ def _request_timeout() -> HTTPResponse:
     # Connection: close, or the ASGI server would wait on for the rest of the body.
     headers = [("Content-Type", "text/plain"), ("Connection", "close")]
     return HTTPResponse(408, b"Request Timeout", headers)
+
+
+def _hand_back(engine: EngineServer, session: ServerSession) -> None:
+    """The pump's hold on ``session``'s flush ends: what it queued goes with the engine's
+    flush of this loop iteration."""
+    if session.outbox:
+        engine.mark_dirty(session)  # dirty already
+    else:
+        session.dirty = False
 
 
 class _ClientGone(Exception):
@@ -424,46 +433,69 @@ class ASGIApp:
     async def _pump(
         self, session: ServerSession | None, ws: ASGIWebSocket, receive: Receive
     ) -> None:
-        """Feed received messages to the engine until the WebSocket is gone."""
+        """Feed received messages to the engine until the WebSocket is gone.
+
+        While it reads, the pump holds the session's flush (``owned``): the session is
+        marked dirty before a message goes in, so the replies it queues schedule no flush
+        of the engine's (a callback per message); the pump sends them itself before it
+        waits, and hands what it could not send back to the engine.
+        """
         engine = self.engine
         limit = engine.max_http_buffer_size
-        while True:
-            if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
-                held, ws.held = ws.held, 0.0
-                await asyncio.sleep(held)
-            message = run_eagerly(receive())
-            if type(message) is Suspended:
-                # Nothing more to read for now: the replies to what was read go out from
-                # here, one flush, before the wait (no wake-up of the writer task).
-                if session is not None and session.dirty and session.ws is ws:
-                    try:
-                        await ws.send_now(engine.flush, session)
-                    except BaseException:
-                        message.coro.close()  # the receive never to be awaited
-                        raise
-                message = await message
-            if message["type"] != "websocket.receive":
-                break  # websocket.disconnect
-            if session is None:
-                continue  # refused (a second WebSocket for a sid): waiting for the close
-            text: str | None = message.get("text")
-            data: str | bytes
-            if text is None:
-                data = message.get("bytes") or b""
-                size = len(data)
-            else:
-                data = text
-                # A character is at most 4 UTF-8 bytes: count them only when it may matter.
-                size = len(text) if len(text) * 4 <= limit else len(text.encode())
-            if size > limit:
-                ws.close(CloseCode.MESSAGE_TOO_BIG)
-                engine.websocket_error(session, ws, CloseReason.TRANSPORT_ERROR)
-                session = None
-                continue
-            engine.websocket_message(session, ws, data)
-        if session is not None:
-            ws.closing = True  # nothing can be sent any more
-            engine.websocket_closed(session, ws)
+        owned: ServerSession | None = None
+        try:
+            while True:
+                if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
+                    if owned is not None:
+                        _hand_back(engine, owned)
+                        owned = None
+                    held, ws.held = ws.held, 0.0
+                    await asyncio.sleep(held)
+                message = run_eagerly(receive())
+                if type(message) is Suspended:
+                    if owned is not None:
+                        owned.dirty = False  # from here on a write schedules its own flush
+                        owned = None
+                    # Nothing more to read for now: the replies to what was read go out
+                    # from here, one flush, before the wait (no wake-up of the writer task).
+                    if session is not None and session.outbox and session.ws is ws:
+                        try:
+                            await ws.send_now(engine.flush, session)
+                        except BaseException:
+                            message.coro.close()  # the receive never to be awaited
+                            raise
+                        if session.outbox and not session.dirty:  # the writer was sending
+                            session.dirty = True
+                            engine.mark_dirty(session)
+                    message = await message
+                if message["type"] != "websocket.receive":
+                    break  # websocket.disconnect
+                if session is None:
+                    continue  # refused (a second WebSocket for a sid): waiting for the close
+                text: str | None = message.get("text")
+                data: str | bytes
+                if text is None:
+                    data = message.get("bytes") or b""
+                    size = len(data)
+                else:
+                    data = text
+                    # A character is at most 4 UTF-8 bytes: count them only when it may matter.
+                    size = len(text) if len(text) * 4 <= limit else len(text.encode())
+                if size > limit:
+                    ws.close(CloseCode.MESSAGE_TOO_BIG)
+                    engine.websocket_error(session, ws, CloseReason.TRANSPORT_ERROR)
+                    session = None
+                    continue
+                if not session.dirty and session.ws is ws:
+                    session.dirty = True
+                    owned = session
+                engine.websocket_message(session, ws, data)
+            if session is not None:
+                ws.closing = True  # nothing can be sent any more
+                engine.websocket_closed(session, ws)
+        finally:
+            if owned is not None:
+                _hand_back(engine, owned)
 
     # -- lifespan ---------------------------------------------------------------------
 
