@@ -200,7 +200,23 @@ async def test_client_gone_during_the_body(echo_router: Any) -> None:
     assert app.engine.stats.packets_in == packets_in  # the partial body was not used
 
 
-async def test_held_poll_answered(echo_router: Any) -> None:
+def flushes_asked(app: ASGIApp) -> list[object]:
+    """The sessions the engine is asked to flush at the end of a loop iteration (a spy)."""
+    asked: list[object] = []
+    mark_dirty = app.engine.mark_dirty
+
+    def spy(session: Any) -> None:
+        asked.append(session)
+        mark_dirty(session)
+
+    app.engine.mark_dirty = spy  # type: ignore[method-assign]
+    return asked
+
+
+@pytest.mark.parametrize("queued_before", [False, True])
+async def test_held_poll_answered(echo_router: Any, queued_before: bool) -> None:
+    # The POST's reply answers the held GET as soon as the POST is read, with no flush
+    # of the engine's; unless one is due already, which then carries both.
     app = ASGIApp(echo_router())
     sid = await open_session(app)
     query = f"EIO=4&transport=polling&sid={sid}"
@@ -209,9 +225,18 @@ async def test_held_poll_answered(echo_router: Any) -> None:
     post = Channel({"type": "http.request", "body": b"4hi", "more_body": False})
     async with asyncio.timeout(5):
         await channel.starved.wait()
+    asked = flushes_asked(app)
+    if queued_before:
+        app.engine.sessions[sid].write("4before")
     await run(app, http_scope(method="POST", query=query), post)
     await task
-    assert (await channel.response())[2] == b"4hi"
+    if queued_before:
+        assert (await channel.response())[2] == b"4before\x1e4hi"
+        assert asked == [app.engine.sessions[sid]]
+    else:
+        assert (await channel.response())[2] == b"4hi"
+        assert asked == []
+    assert not app.engine.sessions[sid].dirty  # the next write schedules its flush
 
 
 async def test_other_paths_go_to_other_app_with_the_original_scope(echo_router: Any) -> None:
@@ -334,14 +359,7 @@ async def test_replies_to_what_was_read_schedule_no_flush(echo_router: Any) -> N
     # The pump holds the session's flush while it reads: the replies go out from it,
     # and the engine is never asked for a flush of its own (a callback per message).
     app = ASGIApp(echo_router())
-    asked: list[object] = []
-    mark_dirty = app.engine.mark_dirty
-
-    def spy(session: Any) -> None:
-        asked.append(session)
-        mark_dirty(session)
-
-    app.engine.mark_dirty = spy  # type: ignore[method-assign]
+    asked = flushes_asked(app)
     channel = Channel(CONNECT)
     task = asyncio.create_task(run(app, ws_scope(), channel))
     assert await channel.sent() == {"type": "websocket.accept"}

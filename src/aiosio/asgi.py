@@ -37,7 +37,7 @@ from aiosio._handlers import Suspended, run_eagerly
 from aiosio.asgi_disconnect import DisconnectWatch
 from aiosio.asgi_websocket import ASGIWebSocket
 from aiosio.engineio.handshake import HTTPError
-from aiosio.engineio.session import CloseReason
+from aiosio.engineio.session import CloseReason, State
 from aiosio.server.backpressure import drained
 from aiosio.server.engine import EngineServer, ServerSession
 from aiosio.server.http import HTTPRequest, HTTPResponse, parse_query
@@ -188,6 +188,23 @@ def _hand_back(engine: EngineServer, session: ServerSession) -> None:
         engine.mark_dirty(session)  # dirty already
     else:
         session.dirty = False
+
+
+def _hold_flush(engine: EngineServer, request: HTTPRequest) -> ServerSession | None:
+    """The polling session a POST is for, its flush held (marked dirty, so its writes
+    schedule none) while the engine reads the POST; None if there is none to hold."""
+    session = engine.sessions.get(request.query.get("sid", ""))
+    if session is None or session.dirty or session.ws is not None:
+        return None
+    session.dirty = True
+    return session
+
+
+def _flush_held(engine: EngineServer, session: ServerSession) -> None:
+    """Flush what ``session`` queued while its flush was held, as the engine's would."""
+    session.dirty = False
+    if session.outbox and session.state is not State.CLOSED:
+        engine.flush(session)
 
 
 class _ClientGone(Exception):
@@ -361,7 +378,15 @@ class ASGIApp:
             elif not answer.done():
                 answer.set_result(response)
 
-        abort = self.router.handle_http(request, respond)
+        # A POST's replies (its acks) leave when the engine has read it, not with the
+        # engine's flush at the end of the loop iteration: a held GET is answered in this
+        # step, a callback and an iteration of the loop sooner.
+        held = _hold_flush(self.engine, request) if request.method == "POST" else None
+        try:
+            abort = self.router.handle_http(request, respond)
+        finally:
+            if held is not None:
+                _flush_held(self.engine, held)
         if at_once:
             return at_once[0]
         future: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
