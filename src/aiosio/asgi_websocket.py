@@ -108,49 +108,25 @@ class ASGIWebSocket:
         self.held = max(self.held, seconds)
 
     def send_items(self, items: list[object]) -> None:
-        """Queue engine packets (str, bytes or Wire); each becomes one message."""
+        """Queue engine packets (str, bytes or Wire); each becomes one message.
+
+        While the writer is parked they are sent from here, each ``send`` run until it
+        first suspends; one that suspends is left to the writer task (woken), with what
+        is still queued. Nothing raised here reaches the caller (the engine's flush of
+        every session): a failed send ends this WebSocket only.
+        """
         if self.closing or not items:
             return
-        if self._waiter is not None and not self._busy and len(items) == 1:
-            # The writer is parked (nothing is queued) and a flush of one packet, a
-            # broadcast's delivery: sent from here, never queued.
-            self._send_eagerly(items[0])
-            return
-        for item in items:
-            data: str | bytes = item.data if type(item) is Wire else item  # type: ignore[assignment]
-            self._size += len(data)
-            self._queued.append(data)
-        if self._waiter is not None and not self._busy:
-            self._send_eagerly(None)  # the writer is parked: no task needs waking
-
-    def close(self, code: int = 1000) -> None:
-        """Close once everything queued so far has been sent."""
-        if self.closing:
-            return
-        self.closing = True
-        self.close_code = code
-        self._wake()
-
-    def buffered(self) -> int:
-        """Bytes queued and not yet handed to the ASGI server (characters for text)."""
-        return self._size
-
-    def _wake(self) -> None:
-        """Wake the parked writer, unless a coroutine that will see the queue is sending."""
-        waiter = self._waiter
-        if waiter is not None and not self._busy:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _send_eagerly(self, item: object) -> None:
-        """Send ``item`` (unless None) and the queue from the calling code, each ``send``
-        run until it first suspends.
-
-        One that suspends is left to the writer task (woken), with what is still queued.
-        Nothing raised here reaches the caller (the engine's flush of every session): a
-        failed send ends this WebSocket only.
-        """
+        item: object = None  # a flush of one packet (a broadcast's delivery): never queued
+        if self._waiter is None or self._busy or len(items) > 1:
+            for queued in items:
+                data: str | bytes = queued.data if type(queued) is Wire else queued  # type: ignore[assignment]
+                self._size += len(data)
+                self._queued.append(data)
+            if self._waiter is None or self._busy:
+                return  # a coroutine that is sending or about to (the writer) takes them
+        else:
+            item = items[0]
         self._busy = True
         try:
             sender = self._eager
@@ -171,6 +147,26 @@ class ASGIWebSocket:
             self._busy = False
         if self._rest is not None or self.closing:
             self._wake()
+
+    def close(self, code: int = 1000) -> None:
+        """Close once everything queued so far has been sent."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self._wake()
+
+    def buffered(self) -> int:
+        """Bytes queued and not yet handed to the ASGI server (characters for text)."""
+        return self._size
+
+    def _wake(self) -> None:
+        """Wake the parked writer, unless a coroutine that will see the queue is sending."""
+        waiter = self._waiter
+        if waiter is not None and not self._busy:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     @types.coroutine
     def _eager_sends(self) -> Generator[Any, Any, None]:
