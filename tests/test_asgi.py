@@ -410,6 +410,28 @@ async def test_replies_behind_a_send_under_way_are_handed_to_the_engine(
     await task
 
 
+class FutureChannel(Channel):
+    """A channel whose ``receive`` returns a future: an awaitable that is no coroutine."""
+
+    def receive(self) -> asyncio.Future[dict[str, Any]]:  # type: ignore[override]
+        return asyncio.ensure_future(super().receive())
+
+
+async def test_a_receive_that_returns_another_awaitable(echo_router: Any) -> None:
+    app = ASGIApp(echo_router())
+    channel = FutureChannel(CONNECT)
+    task = asyncio.create_task(run(app, ws_scope(), channel))
+    assert await channel.sent() == {"type": "websocket.accept"}
+    sid = json.loads((await channel.sent())["text"][1:])["sid"]
+    channel.push({"type": "websocket.receive", "text": "4one"})
+    channel.push({"type": "websocket.receive", "text": "4two"})  # read at once, in turn
+    assert await channel.sent() == {"type": "websocket.send", "text": "4one"}
+    assert await channel.sent() == {"type": "websocket.send", "text": "4two"}
+    channel.push({"type": "websocket.disconnect", "code": 1000})
+    await task
+    assert app.engine.handler.reasons[sid] == "transport close"
+
+
 async def test_websocket_client_disconnect(echo_router: Any) -> None:
     app = ASGIApp(echo_router())
     channel = Channel(CONNECT)

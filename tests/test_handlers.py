@@ -12,12 +12,20 @@ import contextvars
 import functools
 import inspect
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
 import pytest
 
-from aiosio._handlers import HandlerSpec, Suspended, ack_args, inspect_handler, run_eagerly
+from aiosio._handlers import (
+    PARKED,
+    HandlerSpec,
+    Suspended,
+    ack_args,
+    inspect_handler,
+    run_eagerly,
+    until_parked,
+)
 
 # -- reading signatures ---------------------------------------------------------------------------
 
@@ -359,3 +367,37 @@ async def waits_forever(cleaned: list[str]) -> None:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+@types.coroutine
+def two_turns(log: list[str]) -> Generator[Any, Any, None]:
+    """A parking generator: each turn waits on a timer, then parks."""
+    while True:
+        log.append("turn")
+        yield from asyncio.sleep(0.001).__await__()
+        log.append("done")
+        yield PARKED
+
+
+async def test_until_parked_awaits_the_rest_of_a_turn() -> None:
+    log: list[str] = []
+    turns = two_turns(log)
+    for _ in range(2):  # the generator goes on after it parks: a turn each time
+        pending = turns.send(None)
+        assert pending is not PARKED  # waiting on the timer
+        await until_parked(turns, pending)
+    assert log == ["turn", "done", "turn", "done"]
+
+
+async def test_until_parked_throws_a_cancellation_into_the_generator() -> None:
+    log: list[str] = []
+    turns = two_turns(log)
+    pending = turns.send(None)
+    task = asyncio.ensure_future(until_parked(turns, pending))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == ["turn"]
+    with pytest.raises(StopIteration):
+        turns.send(None)  # ended by the cancellation

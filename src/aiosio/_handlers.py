@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from contextvars import Context
 from dataclasses import dataclass
-from types import CodeType, CoroutineType, FunctionType
+from types import CodeType, CoroutineType, FunctionType, coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PACKET",
+    "PARKED",
     "HandlerSpec",
     "Suspended",
     "TypedHandlerSpec",
     "ack_args",
     "inspect_handler",
     "run_eagerly",
+    "until_parked",
 ]
 
 PACKET = -1
@@ -268,3 +270,24 @@ def run_eagerly(awaitable: Awaitable[Any], context: Context | None = None) -> An
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+PARKED: Any = object()
+"""What a long-lived generator driving coroutines (the ASGI door's eager sender and its
+receiver) yields when it has done one turn's work; anything else it yields is what a
+coroutine inside it waits on. Resumed with ``send``, it raises no ``StopIteration`` into
+Python code, as a coroutine driven by ``coro.send()`` would each time it ends."""
+
+
+@coroutine
+def until_parked(generator: Generator[Any, Any, Any], pending: Any) -> Generator[Any, Any, None]:
+    """Await the rest of ``generator``'s turn, suspended on ``pending``: hand the task what
+    it waits on, send or throw it the outcome (a cancellation, or the close of this
+    awaitable, too), until it yields :data:`PARKED`."""
+    while pending is not PARKED:
+        try:
+            sent = yield pending
+        except BaseException as exc:
+            pending = generator.throw(exc)
+        else:
+            pending = generator.send(sent)

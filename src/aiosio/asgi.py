@@ -28,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from functools import partial
 from http import HTTPStatus
+from types import CoroutineType, coroutine
 from typing import Any, TypeAlias
 
-from aiosio._handlers import Suspended, run_eagerly
+from aiosio._handlers import PARKED, Suspended, run_eagerly, until_parked
 from aiosio.asgi_disconnect import DisconnectWatch
 from aiosio.asgi_websocket import ASGIWebSocket
 from aiosio.engineio.handshake import HTTPError
@@ -205,6 +206,20 @@ def _flush_held(engine: EngineServer, session: ServerSession) -> None:
     session.dirty = False
     if session.outbox and session.state is not State.CLOSED:
         engine.flush(session)
+
+
+@coroutine
+def _receiving(receive: Receive, box: list[Message]) -> Generator[Any, Any, None]:
+    """The WebSocket pump's receives: each turn runs one ``receive()`` and puts its
+    message in ``box``, then parks (:data:`~aiosio._handlers.PARKED`); what it yields
+    before that is what the receive waits on."""
+    coro: Any  # a coroutine, as a rule; any awaitable will do
+    while True:
+        coro = receive()
+        if type(coro) is not CoroutineType:
+            coro = coro.__await__()
+        box.append((yield from coro))
+        yield PARKED
 
 
 class _ClientGone(Exception):
@@ -468,6 +483,8 @@ class ASGIApp:
         engine = self.engine
         limit = engine.max_http_buffer_size
         owned: ServerSession | None = None
+        box: list[Message] = []
+        receiving = _receiving(receive, box)
         try:
             while True:
                 if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
@@ -476,23 +493,20 @@ class ASGIApp:
                         owned = None
                     held, ws.held = ws.held, 0.0
                     await asyncio.sleep(held)
-                message = run_eagerly(receive())
-                if type(message) is Suspended:
+                step = receiving.send(None)
+                if step is not PARKED:  # the receive waits: nothing more to read for now
                     if owned is not None:
                         owned.dirty = False  # from here on a write schedules its own flush
                         owned = None
                     # Nothing more to read for now: the replies to what was read go out
                     # from here, one flush, before the wait (no wake-up of the writer task).
                     if session is not None and session.outbox and session.ws is ws:
-                        try:
-                            await ws.send_now(engine.flush, session)
-                        except BaseException:
-                            message.coro.close()  # the receive never to be awaited
-                            raise
+                        await ws.send_now(engine.flush, session)
                         if session.outbox and not session.dirty:  # the writer was sending
                             session.dirty = True
                             engine.mark_dirty(session)
-                    message = await message
+                    await until_parked(receiving, step)
+                message = box.pop()
                 if message["type"] != "websocket.receive":
                     break  # websocket.disconnect
                 if session is None:
@@ -519,6 +533,7 @@ class ASGIApp:
                 ws.closing = True  # nothing can be sent any more
                 engine.websocket_closed(session, ws)
         finally:
+            receiving.close()  # a receive under way, if any, is never to be finished
             if owned is not None:
                 _hand_back(engine, owned)
 

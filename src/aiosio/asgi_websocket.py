@@ -22,7 +22,7 @@ The eager sends run in one generator per WebSocket (:meth:`ASGIWebSocket._eager_
 resumed with each flush and parked on a ``yield`` when the queue is empty: a ``send``
 run to its end inside it (``yield from``) raises no ``StopIteration`` into Python code,
 as a coroutine driven by ``coro.send()`` would once per delivery. A send that suspends
-leaves the generator parked inside it; the writer finishes it (:func:`_finish`).
+leaves the generator inside it; the writer finishes it (:func:`~aiosio._handlers.until_parked`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from types import CoroutineType
 from typing import Any, TypeVar
 
+from aiosio._handlers import PARKED, until_parked
 from aiosio.engineio.wire import Wire
 
 __all__ = ["ASGIWebSocket"]
@@ -44,24 +45,6 @@ logger = logging.getLogger("aiosio.asgi")
 _S = TypeVar("_S")
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-# What the eager generator yields when it has sent everything (anything else it yields is
-# what a suspended send waits on).
-_IDLE = object()
-
-
-@types.coroutine
-def _finish(sender: Generator[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
-    """Await the rest of the eager sender's sends, suspended on ``pending``: hand the task
-    what they wait on, send or throw them the outcome (a cancellation, or the close of
-    this awaitable, too), until the sender parks."""
-    while pending is not _IDLE:
-        try:
-            sent = yield pending
-        except BaseException as exc:
-            pending = sender.throw(exc)
-        else:
-            pending = sender.send(sent)
 
 
 class ASGIWebSocket:
@@ -134,7 +117,7 @@ class ASGIWebSocket:
                 sender = self._eager = self._eager_sends()
                 sender.send(None)  # to its first yield
             pending = sender.send(item)
-            if pending is not _IDLE:
+            if pending is not PARKED:
                 self._rest = pending
             # No drained() when all went: the engine pauses a session only when a flush
             # leaves a queue behind, and whoever sends that queue (the writer, send_now)
@@ -171,7 +154,7 @@ class ASGIWebSocket:
     @types.coroutine
     def _eager_sends(self) -> Generator[Any, Any, None]:
         """The eager sends (see the module docstring): resumed with a packet to send first,
-        or None, it sends that and the queue, then parks on ``yield _IDLE``."""
+        or None, it sends that and the queue, then parks on ``yield PARKED``."""
         queued = self._queued
         send = self._send
         coro: Any  # a coroutine, as a rule; any awaitable will do
@@ -198,7 +181,7 @@ class ASGIWebSocket:
                 if type(coro) is not CoroutineType:
                     coro = coro.__await__()
                 yield from coro
-            item = yield _IDLE
+            item = yield PARKED
 
     async def _send_queued(self) -> None:
         """Send everything queued, what is queued meanwhile too (``_busy`` is held)."""
@@ -207,7 +190,7 @@ class ASGIWebSocket:
             self._rest = None
             assert self._eager is not None
             try:
-                await _finish(self._eager, rest)  # a send begun eagerly comes first
+                await until_parked(self._eager, rest)  # a send begun eagerly comes first
             except BaseException:
                 self._eager = None  # ended by the exception
                 raise
