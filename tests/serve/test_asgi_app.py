@@ -376,3 +376,30 @@ async def test_an_http_1_0_keep_alive_client_is_told_so(echo_router: Any) -> Non
             response = await read_response(reader)
             assert response.headers["connection"] == "keep-alive"
             assert json.loads(response.body)["http_version"] == "1.0"
+
+
+async def test_a_request_is_routed_by_its_whole_url_however_it_comes(echo_router: Any) -> None:
+    # Routed from the URL alone, before the headers: each piece of it httptools reports
+    # (one per read that ends inside it) decides again, so the last one decides.
+    async with app_server(echo_router(), echo_app) as server:
+        for first, rest, engine in (
+            ("GET /socket.i", "o/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n", True),
+            ("GET /socket.io/", "x?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n", False),
+        ):
+            reader, writer = await server.connect()
+            writer.write(first.encode())
+            await until(lambda: len(server.front.connections) == 1)
+            (connection,) = server.front.connections
+            assert isinstance(connection, AppHTTPConnection)
+            await until(lambda: connection._url == first[4:].encode())  # noqa: B023
+            kept = connection._raw
+            assert kept == []  # so far, a request that may be the app's: headers are kept
+            writer.write(rest.encode())
+            response = await read_response(reader)
+            if engine:  # answered by the engine, its headers never kept for a scope
+                assert response.body.startswith(b"0{") and b'"sid"' in response.body
+                assert kept == [] and connection._raw is None
+            else:
+                assert json.loads(response.body)["headers"] == [["host", "x"]]
+            writer.close()
+            await until(lambda: not server.front.connections)

@@ -7,10 +7,14 @@ serving it (``root_path``, proxy headers, concurrency limit, access log, body li
 the connections that serve it; :class:`AppHTTPConnection` is the HTTP connection that
 can answer both.
 
-Which requests go where is decided once the request head is read: the Engine.IO path,
-the client bundle, the router's own routes and static prefixes stay on the fast path
-(exactly as without an app); everything else is an app request, whose body is streamed
-to the app (:class:`~aiosio.serve.app_cycle.HTTPCycle`) rather than read whole first.
+Which requests go where is decided in two steps. Once its URL is read, a request for the
+Engine.IO endpoint (every Socket.IO request) goes on exactly as on a server without an
+app: :class:`~aiosio.serve.http.HTTPConnection` routes it before its headers come, so it
+pays nothing for the app. Any other request keeps its raw headers too, and once its head
+is read the client bundle, the router's own routes and static prefixes (and the endpoint
+spelled otherwise) stay on the fast path; everything else is an app request, whose body
+is streamed to the app (:class:`~aiosio.serve.app_cycle.HTTPCycle`) rather than read
+whole first.
 A WebSocket handshake on a path that is not the engine's goes to the app as a
 ``websocket`` scope (:mod:`aiosio.serve.app_websocket`).
 """
@@ -18,9 +22,10 @@ A WebSocket handshake on a path that is not the engine's goes to the app as a
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -137,15 +142,14 @@ def _decoded(raw_path: bytes) -> str:
     return unquote(path) if "%" in path else path
 
 
-_QUERY = ord("?")
-
-
+@functools.cache  # per connection, and the same for all of them
 def _engine_url(path: str) -> bytes | None:
-    """The Engine.IO path as a request line spells it when its path needs no decoding
-    (None when it would: such a path is only found the long way)."""
+    """How the URL of every Socket.IO request line begins: the Engine.IO path and the
+    ``?`` of its query, when the path needs no decoding (None when it would: such a path
+    is only found the long way, as is a request for the bare path)."""
     if "%" in path or not path.isascii():
         return None
-    return path.encode("ascii")
+    return path.encode("ascii") + b"?"
 
 
 def _forwarded(front: AppFront, scope: MutableMapping[str, Any], headers: dict[str, str]) -> None:
@@ -172,40 +176,36 @@ class AppHTTPConnection(HTTPConnection):
     __slots__ = (
         "_current",
         "_cycle",
-        "_engine_url",
         "_proxied",
-        "_raw",
         "_server",
         "_tls",
         "_websocket",
         "front",
     )
 
+    # Each Socket.IO connection is one of these: the base class's methods are called by
+    # name, not through ``super()``, whose object would be made on each call (Python 3.11).
+
     def __init__(self, router: Router, front: AppFront) -> None:
-        super().__init__(router)
+        HTTPConnection.__init__(self, router)
         self.front = front
-        self._handle = self._handle_any
+        self._routing = True
         self._engine_url = _engine_url(router.path)
-        self._raw: list[tuple[bytes, bytes]] = []
         self._cycle: HTTPCycle | None = None  # the app request whose body is being read
         self._current: HTTPCycle | None = None  # the app request being answered
+        # What the scope of an app request needs of the connection: None until the first
+        # one asks, so that a Socket.IO connection never pays for it. The peer is a
+        # trusted proxy (its X-Forwarded-* count); the local address; TLS.
+        self._proxied: bool | None = None
         self._server: tuple[str, int] | None = None
         self._tls = False
-        # The peer is a trusted proxy (its X-Forwarded-* count): None until an app request
-        # asks, so that a Socket.IO connection never pays for parsing its address.
-        self._proxied: bool | None = None
         self._websocket: AppWebSocket | None = None  # a handshake the app has not answered
 
     # -- connection -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        HTTPConnection.connection_made(self, transport)
         self.front.connections.add(self)
-        local = transport.get_extra_info("sockname")
-        if isinstance(local, tuple):
-            self._server = (str(local[0]), int(local[1]))
-        # Known once per connection, not looked up per request.
-        self._tls = transport.get_extra_info("sslcontext") is not None
 
     def connection_lost(self, exc: Exception | None) -> None:
         for cycle in (self._cycle, self._current):
@@ -239,29 +239,15 @@ class AppHTTPConnection(HTTPConnection):
             return
         super()._flow()
 
-    # -- parser callbacks -------------------------------------------------------------
-    # Called for every request, Socket.IO's too: the base class's methods are called by
-    # name, not through ``super()``, whose object would be made on each call (Python 3.11).
+    # -- the app's requests (HTTPConnection routes them here) --------------------------
 
-    def on_message_begin(self) -> None:
-        HTTPConnection.on_message_begin(self)
-        self._raw = []
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        HTTPConnection.on_header(self, name, value)
-        self._raw.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        parser = self.parser
-        if parser.should_upgrade() or self._at_engine():
-            HTTPConnection.on_headers_complete(self)
-            return
+    def _app_head(self) -> bool:
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
         path = _decoded(raw_path)
         if self._for_router(path):
-            HTTPConnection.on_headers_complete(self)
-            return
+            self._raw = None  # the router's after all: read on as a Socket.IO request
+            return False
         self._phase = _PHASE_BODY
         self._arm(self.limits.body_timeout)
         front = self.front
@@ -274,15 +260,15 @@ class AppHTTPConnection(HTTPConnection):
             and int(length) > options.max_body
         ):
             self._refuse(413)
-            return
+            return True
         if len(self._queue) >= MAX_PIPELINED:
             self._refuse(503)  # a flood no real client sends, parsed from one chunk
-            return
+            return True
         limit = options.limit_concurrency
         if front.closing or (limit is not None and len(front.tasks) >= limit):
             self._refuse(503)
-            return
-        keep_alive = parser.should_keep_alive() and not front.closing
+            return True
+        keep_alive = self.parser.should_keep_alive() and not front.closing
         cycle = self._cycle = HTTPCycle(
             self,
             self._scope(path, raw_path, url.query or b""),
@@ -290,21 +276,11 @@ class AppHTTPConnection(HTTPConnection):
             expect_continue=self._headers.get("expect", "").lower() == "100-continue",
         )
         if self._answer is _ANSWER_NONE and not self._write_paused and not self._queue:
-            self._dispatch(cycle, keep_alive)  # type: ignore[arg-type]
+            self._dispatch(self._start, cycle, keep_alive)  # type: ignore[arg-type]
         else:
-            self._queue.append((cycle, keep_alive))  # type: ignore[arg-type]
+            self._queue.append((self._start, cycle, keep_alive))  # type: ignore[arg-type]
             self._flow()
-
-    def _at_engine(self) -> bool:
-        """Whether the request's URL is the Engine.IO endpoint's, told from its bytes: what
-        every Socket.IO request is, known without parsing and decoding its path (any other
-        spelling of that path is found by :meth:`_for_router`)."""
-        url, engine = self._url, self._engine_url
-        return (
-            engine is not None
-            and url.startswith(engine)
-            and (len(url) == len(engine) or url[len(engine)] == _QUERY)
-        )
+        return True
 
     def _for_router(self, path: str) -> bool:
         """Whether a request stays with the router (the engine, its bundle, its routes,
@@ -318,6 +294,9 @@ class AppHTTPConnection(HTTPConnection):
     def _scope(
         self, path: str, raw_path: bytes, query: bytes, kind: str = "http"
     ) -> dict[str, Any]:
+        proxied = self._proxied
+        if proxied is None:  # once per connection, on its first app request
+            proxied = self._learn()
         root = self.front.options.root_path
         tls = self._tls
         scope: dict[str, Any] = {
@@ -335,22 +314,28 @@ class AppHTTPConnection(HTTPConnection):
             "headers": self._raw,
             "state": dict(self.front.state),
         }
-        proxied = self._proxied
-        if proxied is None:  # once per connection, on its first app request
-            proxied = self._proxied = self.client is not None and self.front.trusts(self.client[0])
         if proxied:
             _forwarded(self.front, scope, self._headers)
             if kind == "websocket":
                 scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
         return scope
 
-    def on_body(self, body: bytes) -> None:
+    def _learn(self) -> bool:
+        """Learn what app requests' scopes need of the connection; return whether the peer
+        is a trusted proxy."""
+        transport = self.transport
+        if transport is not None:
+            local = transport.get_extra_info("sockname")
+            if isinstance(local, tuple):
+                self._server = (str(local[0]), int(local[1]))
+            self._tls = transport.get_extra_info("sslcontext") is not None
+        client = self.client
+        proxied = self._proxied = client is not None and self.front.trusts(client[0])
+        return proxied
+
+    def _app_body(self, body: bytes) -> None:
         cycle = self._cycle
-        if cycle is None:
-            HTTPConnection.on_body(self, body)
-            return
-        if self._phase is not _PHASE_BODY:
-            return
+        assert cycle is not None  # _app_head took the request, or refused it (not BODY)
         cycle.feed(body)
         self._body_size += len(body)
         limit = self.front.options.max_body
@@ -361,13 +346,9 @@ class AppHTTPConnection(HTTPConnection):
         if cycle.buffered > BODY_HIGH_WATER:
             self._flow()
 
-    def on_message_complete(self) -> None:
+    def _app_end(self) -> None:
         cycle = self._cycle
-        if cycle is None:
-            HTTPConnection.on_message_complete(self)
-            return
-        if self._phase is not _PHASE_BODY:
-            return
+        assert cycle is not None
         self._phase = _PHASE_IDLE
         self._cycle = None
         if self._answer is _ANSWER_NONE:
@@ -393,16 +374,12 @@ class AppHTTPConnection(HTTPConnection):
 
     # -- the app's WebSockets ---------------------------------------------------------
 
-    def _upgrade(self, rest: bytes) -> None:
-        if self._at_engine():
-            super()._upgrade(rest)
-            return
+    def _app_upgrade(self, rest: bytes) -> bool:
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path or b"/"
         path = _decoded(raw_path)
         if self._for_router(path):
-            super()._upgrade(rest)
-            return
+            return False
         headers = self._headers
         if (
             self.parser.get_method() != b"GET"
@@ -413,7 +390,7 @@ class AppHTTPConnection(HTTPConnection):
             or self.transport is None
         ):
             self._refuse(400, b"Bad WebSocket handshake")
-            return
+            return True
         self._disarm()
         scope = self._scope(path, raw_path, url.query or b"", "websocket")
         del scope["method"]
@@ -435,6 +412,7 @@ class AppHTTPConnection(HTTPConnection):
         self.front.tasks.add(task)
         task.add_done_callback(self.front.tasks.discard)
         self._hold(b"")
+        return True
 
     def _give_transport(self, websocket: AppWebSocket) -> tuple[asyncio.Transport, bytes] | None:
         """The app answered the handshake: the transport goes to its WebSocket."""
@@ -456,20 +434,22 @@ class AppHTTPConnection(HTTPConnection):
         # Gone from the front's connections too, whoever takes the transport (a Socket.IO
         # WebSocket or the app's): kept there, each upgraded connection would stay alive
         # as long as the server, and shutdown would walk them all.
-        super()._hand_over(transport)
+        HTTPConnection._hand_over(self, transport)
         self.front.connections.discard(self)
 
     # -- answering --------------------------------------------------------------------
 
-    def _handle_any(self, request: Any, respond: Any) -> Any:
-        if type(request) is not HTTPCycle:
-            return self.router.handle_http(request, respond)
-        self._current = request
-        request.start(self.front.app, self._finished)
-        task = request.task
+    def _start(self, cycle: HTTPCycle, respond: object) -> Callable[[], None]:
+        """Answer an app request (its turn has come): run the app on its cycle, which
+        writes the response itself. The router's requests are answered by the router's
+        own handler: one bound to this connection and kept on it would make every
+        connection a reference cycle, freed only by the collector."""
+        self._current = cycle
+        cycle.start(self.front.app, self._finished)
+        task = cycle.task
         assert task is not None
         self.front.tasks.add(task)
-        return request.disconnect
+        return cycle.disconnect
 
     def _finished(self, cycle: HTTPCycle) -> None:
         task = cycle.task

@@ -8,6 +8,13 @@ answers 101 and hands the transport to a
 :class:`~aiosio.serve.websocket.WebSocketConnection`. It owns no task: parsing and
 dispatch happen in ``data_received``, answers are written from callbacks, and deadlines
 are timer handles.
+
+A connection of a server that serves an application beside Socket.IO
+(:class:`~aiosio.serve.asgi_app.AppHTTPConnection`) routes each request as soon as its URL
+is read, before its headers: a request for the Engine.IO endpoint (every Socket.IO
+request, told from the URL's bytes) is read by these callbacks exactly as on a server
+without an app, and only another, which may be the app's, also keeps its headers as they
+came (``_raw``, for the ASGI scope) and is handed to the subclass's ``_app_*`` methods.
 """
 
 from __future__ import annotations
@@ -55,17 +62,20 @@ class HTTPConnection(HTTPLifecycle):
     __slots__ = (
         "_body",
         "_body_size",
+        "_engine_url",
         "_head_bytes",
         "_head_request",
         "_head_size",
         "_headers",
         "_pending",
+        "_raw",
+        "_routing",
         "_url",
         "parser",
     )
 
     def __init__(self, router: Router) -> None:
-        super().__init__(router)
+        HTTPLifecycle.__init__(self, router)  # by name: no super() object per connection
         self.parser = httptools.HttpRequestParser(self)
         # request being parsed
         self._url = b""
@@ -76,6 +86,13 @@ class HTTPConnection(HTTPLifecycle):
         self._body_size = 0
         self._head_request: HTTPRequest | None = None
         self._pending: bytearray | None = None  # WebSocket bytes held while authorizing
+        # Routing by URL (set by a subclass serving an app): how every Socket.IO request
+        # line's URL begins, the Engine.IO endpoint and the "?" of its query (None: the
+        # endpoint is only found the long way, by the decoded path), and the headers as
+        # they came of a request whose URL does not (None for one whose URL does).
+        self._routing = False
+        self._engine_url: bytes | None = None
+        self._raw: list[tuple[bytes, bytes]] | None = None
 
     # -- reading ----------------------------------------------------------------------
 
@@ -148,10 +165,15 @@ class HTTPConnection(HTTPLifecycle):
         self._head_request = None
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self.limits.max_line:
+        whole = self._url = self._url + url
+        if len(whole) > self.limits.max_line:
             raise _HeadTooLarge(414)
         self._count(len(url))
+        if self._routing:  # decided again on each piece: the last has the whole URL
+            # Compared as a slice: bytes.startswith parses its arguments as a tuple, the
+            # cost of a Python call.
+            engine = self._engine_url
+            self._raw = None if engine is not None and whole[: len(engine)] == engine else []
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if (
@@ -164,6 +186,9 @@ class HTTPConnection(HTTPLifecycle):
         text = value.decode("latin-1")
         previous = self._headers.get(key)
         self._headers[key] = text if previous is None else f"{previous}, {text}"
+        raw = self._raw
+        if raw is not None:
+            raw.append((name.lower(), value))
 
     def _count(self, size: int) -> None:
         self._head_size += size
@@ -174,6 +199,8 @@ class HTTPConnection(HTTPLifecycle):
         if self.parser.should_upgrade():
             # data_received gets HttpParserUpgrade and takes it from there.
             self._phase = _PHASE_UPGRADING
+            return
+        if self._raw is not None and self._app_head():
             return
         self._phase = _PHASE_BODY
         self._arm(self.limits.body_timeout)
@@ -201,6 +228,9 @@ class HTTPConnection(HTTPLifecycle):
     def on_body(self, body: bytes) -> None:
         if self._phase is not _PHASE_BODY:
             return  # refused: the rest of this chunk is dropped
+        if self._raw is not None:
+            self._app_body(body)
+            return
         self._body_size += len(body)
         if self._body_size > self.engine.max_http_buffer_size:
             self._too_large()
@@ -217,6 +247,9 @@ class HTTPConnection(HTTPLifecycle):
         # httptools raises HttpParserUpgrade), are not requests for the router.
         if self._phase is not _PHASE_BODY:
             return
+        if self._raw is not None:
+            self._app_end()
+            return
         self._phase = _PHASE_IDLE
         self._disarm()
         keep_alive = self.parser.should_keep_alive() and not self._ending
@@ -229,12 +262,12 @@ class HTTPConnection(HTTPLifecycle):
             self._head_request = None
             request.body = b"".join(self._body)
         if self._answer is not _ANSWER_NONE or self._write_paused:
-            self._queue.append((request, keep_alive))
+            self._queue.append((self._handle, request, keep_alive))
             self._flow()
             if self._answer is _ANSWER_NONE:
                 self._arm(self.limits.header_timeout)  # until the peer reads again
         else:
-            self._dispatch(request, keep_alive)
+            self._dispatch(self._handle, request, keep_alive)
 
     def _request(self, body: bytes) -> HTTPRequest:
         url = httptools.parse_url(self._url)
@@ -250,9 +283,32 @@ class HTTPConnection(HTTPLifecycle):
             raw_query=raw_query,
         )
 
+    # -- a request that may be an application's -------------------------------------------
+    # Called only on a connection routing by URL, for a request whose URL is not the
+    # Engine.IO endpoint's: the subclass that serves the app answers them.
+
+    def _app_head(self) -> bool:
+        """The head is read: take the request if it is the app's (True), else leave it to
+        the router (False, with ``_raw`` set back to None)."""
+        raise NotImplementedError
+
+    def _app_body(self, body: bytes) -> None:
+        """A piece of the body of a request :meth:`_app_head` took."""
+        raise NotImplementedError
+
+    def _app_end(self) -> None:
+        """The body of a request :meth:`_app_head` took is complete."""
+        raise NotImplementedError
+
+    def _app_upgrade(self, rest: bytes) -> bool:
+        """A WebSocket handshake is read: take it if it is the app's (True)."""
+        raise NotImplementedError
+
     # -- WebSocket handshake ----------------------------------------------------------
 
     def _upgrade(self, rest: bytes) -> None:
+        if self._raw is not None and self._app_upgrade(rest):
+            return
         self._disarm()
         request = self._request(b"")
         headers = request.headers
@@ -326,6 +382,7 @@ class HTTPConnection(HTTPLifecycle):
         self.parser = None  # type: ignore[assignment]
         self._url = b""
         self._headers = {}
+        self._raw = None
         self._body = []
         if not self._reading:  # a WebSocket always reads
             self._reading = True

@@ -25,7 +25,7 @@ import contextlib
 import enum
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiosio.serve.codec import encode_response, reason
 from aiosio.serve.conn import Timed
@@ -35,7 +35,13 @@ if TYPE_CHECKING:
     from aiosio.server.engine import EngineServer
     from aiosio.server.router import Router
 
-__all__ = ["Answer", "HTTPLifecycle", "Phase"]
+__all__ = ["Answer", "HTTPLifecycle", "Handle", "Phase"]
+
+# What answers a request: it is given the request and the callable to answer through,
+# and returns what aborts the answer when it is deferred (None when it is not). The
+# router's ``handle_http`` for an HTTPRequest; a connection serving an app starts the
+# app's requests (their ASGI cycles) with its own.
+Handle: TypeAlias = Callable[[Any, Callable[[HTTPResponse], None]], Callable[[], None] | None]
 
 _MAX_QUEUED = 32  # pipelined requests held behind a busy one before reading pauses
 
@@ -93,12 +99,13 @@ class HTTPLifecycle(Timed):
         self.stats = router.engine.stats
         self.limits = router.limits
         self.transport: asyncio.Transport | None = None
-        self._handle = router.handle_http  # whatever answers a request read whole
+        self._handle: Handle = router.handle_http  # the router's, bound once
         self.client: tuple[str, int] | None = None
         self._phase = _PHASE_IDLE
         self._answer = _ANSWER_NONE
-        # Pipelined requests, with keep-alive read as each was parsed (not when answered)
-        self._queue: deque[tuple[HTTPRequest, bool]] = deque()
+        # Pipelined requests, each with what answers it and its keep-alive, read as it was
+        # parsed (not when answered)
+        self._queue: deque[tuple[Handle, HTTPRequest, bool]] = deque()
         self._keep_alive = True  # of the request being answered
         self._final = False  # a request that ends the connection was read: read no more
         self._ending = False  # the server is closing: the request being read is the last
@@ -201,8 +208,8 @@ class HTTPLifecycle(Timed):
         if phase is _PHASE_IDLE:  # an answer is owed
             self._final = True  # read nothing more
             if self._queue:
-                request, _ = self._queue[-1]
-                self._queue[-1] = (request, False)
+                handle, request, _ = self._queue[-1]
+                self._queue[-1] = (handle, request, False)
             else:
                 self._keep_alive = False
 
@@ -218,7 +225,7 @@ class HTTPLifecycle(Timed):
 
     # -- HTTP answers -----------------------------------------------------------------
 
-    def _dispatch(self, request: HTTPRequest, keep_alive: bool) -> None:
+    def _dispatch(self, handle: Handle, request: HTTPRequest, keep_alive: bool) -> None:
         """Answer ``request`` and then the pipelined ones, until one is deferred.
 
         A loop, not recursion from :meth:`_respond`: an answer given at once must not
@@ -227,7 +234,7 @@ class HTTPLifecycle(Timed):
         while True:
             self._answer = _ANSWER_DISPATCHING
             self._keep_alive = keep_alive
-            abort = self._handle(request, self._respond)
+            abort = handle(request, self._respond)
             if self._answer is _ANSWER_DISPATCHING:  # a held long-poll or an ASGI app
                 self._answer = _ANSWER_DEFERRED
                 self._abort = abort
@@ -241,7 +248,7 @@ class HTTPLifecycle(Timed):
                 # does, and drop it if it does not within the deadline.
                 self._arm(self.limits.header_timeout)
                 return
-            request, keep_alive = self._queue.popleft()
+            handle, request, keep_alive = self._queue.popleft()
             self._flow()
 
     def _respond(self, response: HTTPResponse) -> None:
