@@ -146,7 +146,7 @@ async def _send_response(send: Send, response: HTTPResponse) -> None:
     # A new list each time: the ASGI server may keep or change what it is given.
     headers = [*encoded, (b"content-length", b"%d" % len(response.body))]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+    await send({"type": "http.response.body", "body": response.body})  # more_body: False
 
 
 def _head_problem(scope: Scope, limits: Limits) -> int | None:
@@ -398,7 +398,7 @@ class ASGIApp:
         # step, a callback and an iteration of the loop sooner.
         held = _hold_flush(self.engine, request) if request.method == "POST" else None
         try:
-            abort = self.router.handle_http(request, respond)
+            abort = self.engine.handle_request(request, respond)  # an engine path: _http saw
         finally:
             if held is not None:
                 _flush_held(self.engine, held)
