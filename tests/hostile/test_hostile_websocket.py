@@ -460,6 +460,8 @@ async def test_ping_flood_never_read_does_not_grow_the_server(serve: Serve) -> N
         while loop.time() < end:
             assert buffered() < 1024 * 1024
             await asyncio.sleep(0.05)
-        assert not served.io.engine.sessions  # closed as a slow consumer
+        # Closed as a slow consumer: within the window on a quiet machine, and at most
+        # DEADLINE later on a loaded one (the close waits on the pongs piling up).
+        await wait_for(lambda: not served.io.engine.sessions)
     peer.reset()
     await assert_healthy(served.port)
