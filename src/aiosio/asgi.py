@@ -182,28 +182,18 @@ def _request_timeout() -> HTTPResponse:
     return HTTPResponse(408, b"Request Timeout", headers)
 
 
-def _hand_back(engine: EngineServer, session: ServerSession) -> None:
-    """The pump's hold on ``session``'s flush ends: what it queued goes with the engine's
-    flush of this loop iteration."""
-    if session.outbox:
-        engine.mark_dirty(session)  # dirty already
-    else:
-        session.dirty = False
-
-
 def _hold_flush(engine: EngineServer, request: HTTPRequest) -> ServerSession | None:
-    """The polling session a POST is for, its flush held (marked dirty, so its writes
-    schedule none) while the engine reads the POST; None if there is none to hold."""
+    """The polling session a POST is for, its flush held while the engine reads the POST;
+    None if there is none to hold."""
     session = engine.sessions.get(request.query.get("sid", ""))
-    if session is None or session.dirty or session.ws is not None:
+    if session is None or session.ws is not None or not session.hold_flush():
         return None
-    session.dirty = True
     return session
 
 
 def _flush_held(engine: EngineServer, session: ServerSession) -> None:
-    """Flush what ``session`` queued while its flush was held, as the engine's would."""
-    session.dirty = False
+    """End the hold and flush what ``session`` queued meanwhile, as the engine's would."""
+    session.release_flush(schedule=False)
     if session.outbox and session.state is not State.CLOSED:
         engine.flush(session)
 
@@ -475,10 +465,10 @@ class ASGIApp:
     ) -> None:
         """Feed received messages to the engine until the WebSocket is gone.
 
-        While it reads, the pump holds the session's flush (``owned``): the session is
-        marked dirty before a message goes in, so the replies it queues schedule no flush
-        of the engine's (a callback per message); the pump sends them itself before it
-        waits, and hands what it could not send back to the engine.
+        While it reads, the pump holds the session's flush (``owned``, from before the first
+        message goes in), so the replies it queues schedule no flush of the engine's (a
+        callback per message); the pump sends them itself before it waits, and hands what
+        it could not send back to the engine.
         """
         engine = self.engine
         limit = engine.max_http_buffer_size
@@ -489,22 +479,21 @@ class ASGIApp:
             while True:
                 if ws.held:  # over a rate limit: read nothing for a while (server/admission.py)
                     if owned is not None:
-                        _hand_back(engine, owned)
+                        owned.release_flush()
                         owned = None
                     held, ws.held = ws.held, 0.0
                     await asyncio.sleep(held)
                 step = receiving.send(None)
                 if step is not PARKED:  # the receive waits: nothing more to read for now
                     if owned is not None:
-                        owned.dirty = False  # from here on a write schedules its own flush
+                        owned.release_flush(schedule=False)  # sent just below
                         owned = None
                     # Nothing more to read for now: the replies to what was read go out
                     # from here, one flush, before the wait (no wake-up of the writer task).
                     if session is not None and session.outbox and session.ws is ws:
                         await ws.send_now(engine.flush, session)
-                        if session.outbox and not session.dirty:  # the writer was sending
-                            session.dirty = True
-                            engine.mark_dirty(session)
+                        if session.outbox:  # the writer was sending
+                            session.schedule_flush()
                     await until_parked(receiving, step)
                 message = box.pop()
                 if message["type"] != "websocket.receive":
@@ -525,8 +514,7 @@ class ASGIApp:
                     engine.websocket_error(session, ws, CloseReason.TRANSPORT_ERROR)
                     session = None
                     continue
-                if not session.dirty and session.ws is ws:
-                    session.dirty = True
+                if owned is None and session.ws is ws and session.hold_flush():
                     owned = session
                 engine.websocket_message(session, ws, data)
             if session is not None:
@@ -535,7 +523,7 @@ class ASGIApp:
         finally:
             receiving.close()  # a receive under way, if any, is never to be finished
             if owned is not None:
-                _hand_back(engine, owned)
+                owned.release_flush()
 
     # -- lifespan ---------------------------------------------------------------------
 

@@ -92,7 +92,34 @@ class ServerSession(EngineSession):
         if self.ws is None:
             # A polling client that does not poll must not grow the outbox without bound.
             self.queued += len(item.data if type(item) is Wire else item)  # type: ignore[arg-type]
+        if not self.dirty:  # schedule_flush(), inlined: this runs for every packet sent
+            self.dirty = True
+            self.engine.mark_dirty(self)
+
+    # ``dirty`` says a flush of this session is scheduled. A front door may also set it for
+    # a while (a hold), so that the replies to what it feeds in schedule no flush: it sends
+    # them itself, sooner, and ends the hold with release_flush (the ASGI door does).
+
+    def schedule_flush(self) -> None:
+        """Have the engine's flush at the end of this loop iteration send the outbox (once,
+        however often asked)."""
         if not self.dirty:
+            self.dirty = True
+            self.engine.mark_dirty(self)
+
+    def hold_flush(self) -> bool:
+        """Hold this session's flush while input is fed to it: its writes schedule none.
+        False (nothing held) when a flush is scheduled already: that one carries them."""
+        if self.dirty:
+            return False
+        self.dirty = True
+        return True
+
+    def release_flush(self, *, schedule: bool = True) -> None:
+        """End a hold: writes schedule their flush again, and what the hold kept goes with
+        this iteration's flush; with ``schedule`` False, the caller sends it itself."""
+        self.dirty = False
+        if schedule and self.outbox:
             self.dirty = True
             self.engine.mark_dirty(self)
 
