@@ -104,6 +104,20 @@ async def open_session(app: ASGIApp) -> str:
     return sid
 
 
+def polling_query(sid: str) -> str:
+    return f"EIO=4&transport=polling&sid={sid}"
+
+
+async def hold_poll(app: ASGIApp, channel: Channel) -> tuple[str, asyncio.Task[None]]:
+    """A new session's GET on ``channel``, read and held by the engine: its sid and the
+    task that runs it (the answer goes to ``channel``)."""
+    sid = await open_session(app)
+    task = asyncio.create_task(run(app, http_scope(query=polling_query(sid)), channel))
+    async with asyncio.timeout(5):
+        await channel.starved.wait()  # the body is read: the engine holds the GET
+    return sid, task
+
+
 # -- http --------------------------------------------------------------------------------
 
 
@@ -218,17 +232,13 @@ async def test_held_poll_answered(echo_router: Any, queued_before: bool) -> None
     # The POST's reply answers the held GET as soon as the POST is read, with no flush
     # of the engine's; unless one is due already, which then carries both.
     app = ASGIApp(echo_router())
-    sid = await open_session(app)
-    query = f"EIO=4&transport=polling&sid={sid}"
     channel = Channel(REQUEST)
-    task = asyncio.create_task(run(app, http_scope(query=query), channel))
+    sid, task = await hold_poll(app, channel)
     post = Channel({"type": "http.request", "body": b"4hi", "more_body": False})
-    async with asyncio.timeout(5):
-        await channel.starved.wait()
     asked = flushes_asked(app)
     if queued_before:
         app.engine.sessions[sid].write("4before")
-    await run(app, http_scope(method="POST", query=query), post)
+    await run(app, http_scope(method="POST", query=polling_query(sid)), post)
     await task
     if queued_before:
         assert (await channel.response())[2] == b"4before\x1e4hi"

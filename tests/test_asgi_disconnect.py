@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aiosio.asgi import ASGIApp
-from tests.test_asgi import REQUEST, Channel, http_scope, open_session, run
+from tests.test_asgi import REQUEST, Channel, hold_poll, http_scope, polling_query, run
 
 
 class WatchedChannel(Channel):
@@ -46,13 +46,8 @@ class WatchedChannel(Channel):
 @pytest.mark.parametrize("way", ["future", "twice", "no future", "fails"])
 async def test_the_watch_aborts_the_held_poll(echo_router: Any, way: str) -> None:
     app = ASGIApp(echo_router())
-    sid = await open_session(app)
     channel = WatchedChannel(way)
-    task = asyncio.create_task(
-        run(app, http_scope(query=f"EIO=4&transport=polling&sid={sid}"), channel)
-    )
-    async with asyncio.timeout(5):
-        await channel.starved.wait()  # the body is read: the app now watches for disconnect
+    sid, task = await hold_poll(app, channel)  # the app now watches for disconnect
     assert app.engine.sessions[sid].poll is not None
     channel.gone.set()
     await task
@@ -64,13 +59,10 @@ async def test_the_watch_aborts_the_held_poll(echo_router: Any, way: str) -> Non
 @pytest.mark.parametrize("way", ["future", "no future"])
 async def test_an_answer_stops_the_watch(echo_router: Any, way: str) -> None:
     app = ASGIApp(echo_router())
-    sid = await open_session(app)
-    query = f"EIO=4&transport=polling&sid={sid}"
     channel = WatchedChannel(way)
-    task = asyncio.create_task(run(app, http_scope(query=query), channel))
-    async with asyncio.timeout(5):
-        await channel.starved.wait()
-    await run(app, http_scope(method="POST", query=query), Channel({**REQUEST, "body": b"4hi"}))
+    sid, task = await hold_poll(app, channel)
+    post = Channel({**REQUEST, "body": b"4hi"})
+    await run(app, http_scope(method="POST", query=polling_query(sid)), post)
     await task
     assert (await channel.response())[2] == b"4hi"
     await asyncio.sleep(0)  # a watching task, cancelled, ends

@@ -31,6 +31,23 @@ def watch_held_polls(engine: Any) -> asyncio.Queue[str]:
     return held
 
 
+async def poll_watched(server: Any) -> tuple[str, asyncio.Queue[str], Peer]:
+    """A new polling session, the engine watched for the GETs it holds
+    (:func:`watch_held_polls`), and a connection to poll on."""
+    sid = await open_polling(server)
+    return sid, watch_held_polls(server.engine), await Peer.connect(server)
+
+
+async def answer_held_poll(server: Any, held: asyncio.Queue[str], sid: str, body: bytes) -> None:
+    """Wait until the engine holds ``sid``'s GET (``held`` from :func:`watch_held_polls`),
+    then answer it: ``body`` POSTed on another connection, which gets its ``ok``."""
+    async with asyncio.timeout(5):
+        assert await held.get() == sid
+    other = await Peer.connect(server)
+    other.send(post(polling(sid), body))
+    assert (await other.response())[2] == b"ok"
+
+
 class Peer:
     """A raw TCP client."""
 

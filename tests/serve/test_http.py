@@ -6,12 +6,18 @@ tests/server/test_engine.py.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from tests.serve.serve_support import Peer, get, open_polling, polling, post, watch_held_polls
+from tests.serve.serve_support import (
+    Peer,
+    answer_held_poll,
+    get,
+    poll_watched,
+    polling,
+    post,
+)
 
 # -- HTTP --------------------------------------------------------------------------------
 
@@ -43,15 +49,9 @@ async def test_not_found(server: Any) -> None:
 
 async def test_bytes_after_a_closing_request_are_dropped_not_refused(server: Any) -> None:
     # What node-fetch may do: the next request on the socket it was told nothing about.
-    sid = await open_polling(server)
-    held = watch_held_polls(server.engine)
-    peer = await Peer.connect(server)
+    sid, held, peer = await poll_watched(server)
     peer.send(get(polling(sid), "Connection: close") + post(polling(sid), b"4dropped"))
-    async with asyncio.timeout(5):
-        assert await held.get() == sid
-    other = await Peer.connect(server)
-    other.send(post(polling(sid), b"4kept"))
-    assert (await other.response())[2] == b"ok"
+    await answer_held_poll(server, held, sid, b"4kept")
     status, headers, body = await peer.response()
     assert (status, body, headers["connection"]) == (200, b"4kept", "close")
     assert await peer.at_eof()  # no 400 for the dropped POST

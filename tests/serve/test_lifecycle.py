@@ -25,7 +25,14 @@ import pytest
 
 import aiosio
 from aiosio.server import polling as long_polling
-from tests.serve.serve_support import Peer, get, open_polling, polling, post, watch_held_polls
+from tests.serve.serve_support import (
+    Peer,
+    answer_held_poll,
+    get,
+    poll_watched,
+    polling,
+    post,
+)
 from tests.support.waits import within
 
 _HANDSHAKE = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -170,16 +177,10 @@ async def _until(check: Callable[[], bool]) -> None:
 
 
 async def test_pipelined_requests_are_answered_in_order(server: Any) -> None:
-    sid = await open_polling(server)
-    held = watch_held_polls(server.engine)
-    peer = await Peer.connect(server)
+    sid, held, peer = await poll_watched(server)
     # A held GET, then a POST (a NOOP: nothing to echo) and a GET queued behind it.
     peer.send(get(polling(sid)) + post(polling(sid), b"6") + get(polling(sid)))
-    async with asyncio.timeout(5):
-        assert await held.get() == sid
-    other = await Peer.connect(server)
-    other.send(post(polling(sid), b"4first"))
-    assert (await other.response())[2] == b"ok"
+    await answer_held_poll(server, held, sid, b"4first")
     assert (await peer.response())[2] == b"4first"
     assert (await peer.response())[2] == b"ok"
     # The last GET is held in turn, with its abort in place: dropping it closes the session.
@@ -216,15 +217,9 @@ def _get10(target: str) -> bytes:
 async def test_a_deferred_answer_ends_a_closing_request(server: Any, held_request: Any) -> None:
     # The regression: a held long-poll answered later was sent without Connection: close
     # and the connection stayed open (the parser had moved on by then).
-    sid = await open_polling(server)
-    held = watch_held_polls(server.engine)
-    peer = await Peer.connect(server)
+    sid, held, peer = await poll_watched(server)
     peer.send(held_request(sid))
-    async with asyncio.timeout(5):
-        assert await held.get() == sid
-    other = await Peer.connect(server)
-    other.send(post(polling(sid), b"4later"))
-    assert (await other.response())[2] == b"ok"
+    await answer_held_poll(server, held, sid, b"4later")
     status, headers, body = await peer.response()
     assert (status, body) == (200, b"4later")
     assert headers["connection"] == "close"
@@ -232,17 +227,11 @@ async def test_a_deferred_answer_ends_a_closing_request(server: Any, held_reques
 
 
 async def test_pipelined_answers_keep_their_own_keep_alive(server: Any) -> None:
-    sid = await open_polling(server)
-    held = watch_held_polls(server.engine)
-    peer = await Peer.connect(server)
+    sid, held, peer = await poll_watched(server)
     # A held keep-alive GET, then a closing POST queued behind it.
     closing = f"POST {polling(sid)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
     peer.send(get(polling(sid)) + (closing + "Content-Length: 1\r\n\r\n6").encode())
-    async with asyncio.timeout(5):
-        assert await held.get() == sid
-    other = await Peer.connect(server)
-    other.send(post(polling(sid), b"4first"))
-    assert (await other.response())[2] == b"ok"
+    await answer_held_poll(server, held, sid, b"4first")
     status, headers, body = await peer.response()
     assert (body, "connection" in headers) == (b"4first", False)
     status, headers, body = await peer.response()
